@@ -1,0 +1,312 @@
+//! The pure6 appliance: boots, finds its virtio-net ports and runs the router's poll loop.
+//!
+//! The kernel is thin (ARCHITECTURE.md rule 6): everything that can run on
+//! a host lives in `netstack`. What is here needs the hardware: the boot
+//! hand-off, memory, the console and clock, fw_cfg, PCI and virtio. The
+//! loop is only: poll every port's receive queue, hand frames to the
+//! router, transmit what it returns, run its timers, and serve the console.
+#![no_std]
+#![no_main]
+#![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
+
+extern crate alloc;
+
+mod clock;
+mod console;
+mod drivers;
+mod exit;
+mod firmware_config;
+mod memory;
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use drivers::network_port::NetworkPort;
+use drivers::virtio::SharedTransport;
+use exit::ExitStatus;
+use netstack::config::{self, Config};
+use netstack::router::{NicInfo, Router};
+
+/// Where operators hand in the configuration (`-fw_cfg name=...,file=...`).
+const CONFIG_FILE_NAME: &str = "opt/pure6/config.toml";
+/// How long to wait for every link to come up before starting anyway.
+const LINK_WAIT_MICROS: i64 = 5_000_000;
+
+boot::entry_point!(kernel_main, on_exception);
+
+fn features() -> &'static str {
+    if cfg!(feature = "legacy-ip") { "IPv6 + legacy-ip translator" } else { "IPv6 only" }
+}
+
+fn kernel_main(info: boot::BootInfo) -> ! {
+    clock::start();
+    console::init();
+    log::info!("pure6 {} ({}) booting", env!("CARGO_PKG_VERSION"), features());
+    let heap = match memory::init(&info) {
+        Ok(heap) => heap,
+        Err(why) => stop_with(ExitStatus::HardwareError, format_args!("memory: {why}")),
+    };
+    log::info!("memory: heap {} MiB at {:#x}", heap.size >> 20, heap.start);
+    match clock::calibrate() {
+        Ok((hz, source)) => log::info!("clock: TSC {}.{:03} MHz ({source:?})", hz / 1_000_000, hz / 1_000 % 1_000),
+        Err(why) => stop_with(ExitStatus::HardwareError, format_args!("clock: {why}")),
+    }
+    let config = load_config();
+
+    let mut ports = discover_ports(&config);
+    let nics: Vec<NicInfo> = ports.iter().map(|port| NicInfo { mac: port.mac }).collect();
+    let mut router = match Router::new(&config, &nics) {
+        Ok(router) => router,
+        Err(error) => stop_with(ExitStatus::ConfigurationError, format_args!("router: {error}")),
+    };
+    if config.ports.len() > ports.len() {
+        log::warn!(
+            "config: {} ports configured but {} NICs found; ports beyond the NICs are not used",
+            config.ports.len(),
+            ports.len()
+        );
+    }
+    for (index, port) in ports.iter().enumerate() {
+        let configured = if index < config.ports.len() { "configured" } else { "defaults: not in the config" };
+        log::info!(
+            "port{index} {}: mac {}, {}, link {}, {} ({configured})",
+            router.port_name(index),
+            MacDisplay(port.mac),
+            port.location,
+            if port.link_up() { "up" } else { "down" },
+            router.port_link_local(index),
+        );
+    }
+    wait_for_links(&ports, &router);
+    log::info!("pure6: ready ({} ports)", ports.len());
+    run(&mut router, &mut ports)
+}
+
+/// Reads the config from fw_cfg, or takes the embedded default. A config
+/// that does not parse stops the appliance: it never forwards with a
+/// configuration the operator did not write.
+fn load_config() -> Config {
+    let (text, source): (String, &str) = match firmware_config::FirmwareConfig::probe() {
+        Some(firmware) => match firmware.read_file(CONFIG_FILE_NAME) {
+            Ok(Some(bytes)) => match String::from_utf8(bytes) {
+                Ok(text) => (text, CONFIG_FILE_NAME),
+                Err(_) => stop_with(
+                    ExitStatus::ConfigurationError,
+                    format_args!("config: {CONFIG_FILE_NAME}: not UTF-8 text"),
+                ),
+            },
+            Ok(None) => (String::from(config::DEFAULT_CONFIG), "embedded default"),
+            Err(error) => stop_with(
+                ExitStatus::ConfigurationError,
+                format_args!("config: {CONFIG_FILE_NAME}: cannot read: {error}"),
+            ),
+        },
+        None => (String::from(config::DEFAULT_CONFIG), "embedded default"),
+    };
+    if source == CONFIG_FILE_NAME {
+        log::info!("config: {CONFIG_FILE_NAME} ({} bytes)", text.len());
+    } else {
+        log::info!("config: embedded default (no {CONFIG_FILE_NAME} given)");
+    }
+    match config::parse(&text) {
+        Ok(config) => config,
+        Err(error) => stop_with(
+            ExitStatus::ConfigurationError,
+            format_args!("config: {source}: {error}\nconfig: not forwarding; fix the configuration"),
+        ),
+    }
+}
+
+fn discover_ports(config: &Config) -> Vec<NetworkPort> {
+    let mut found = Vec::new();
+    let machine = if drivers::pci::has_host_bridge() {
+        drivers::pci::find_network_devices(&mut found);
+        "PCI"
+    } else {
+        drivers::virtio::find_mmio_network_devices(&mut found);
+        "virtio-mmio"
+    };
+    if found.is_empty() {
+        stop_with(ExitStatus::HardwareError, format_args!("no virtio-net device found on {machine}"));
+    }
+    if found.len() > netstack::router::MAX_PORTS {
+        log::warn!(
+            "{} virtio-net devices found; pure6 drives the first {}, the rest are ignored",
+            found.len(),
+            netstack::router::MAX_PORTS
+        );
+        found.truncate(netstack::router::MAX_PORTS);
+    }
+    let mut ports = Vec::new();
+    for (index, (transport, location)) in found.into_iter().enumerate() {
+        let mtu = config.port_mtu(index);
+        match NetworkPort::new(SharedTransport::new(transport), location, mtu) {
+            Ok(port) => ports.push(port),
+            Err(error) => stop_with(
+                ExitStatus::HardwareError,
+                format_args!("port{index} ({location}): virtio-net initialisation failed: {error}"),
+            ),
+        }
+    }
+    ports
+}
+
+fn wait_for_links(ports: &[NetworkPort], router: &Router) {
+    let started = clock::now();
+    let mut reported = false;
+    loop {
+        let down: Vec<usize> = (0..ports.len()).filter(|&index| !ports[index].link_up()).collect();
+        if down.is_empty() {
+            return;
+        }
+        if !reported {
+            for &index in &down {
+                log::info!("port{index} {}: waiting for link", router.port_name(index));
+            }
+            reported = true;
+        }
+        if (clock::now() - started).total_micros() as i64 > LINK_WAIT_MICROS {
+            log::warn!("{} port(s) still down after 5 s; starting anyway", down.len());
+            return;
+        }
+        core::hint::spin_loop();
+    }
+}
+
+/// The poll loop. Never returns.
+fn run(router: &mut Router, ports: &mut [NetworkPort]) -> ! {
+    let mut command_line = console::CommandLine::new();
+    let mut link_state: Vec<bool> = ports.iter().map(NetworkPort::link_up).collect();
+    let mut next_housekeeping = clock::now();
+    loop {
+        for index in 0..ports.len() {
+            // A bounded batch per port keeps one busy port from starving the others.
+            for _ in 0..64 {
+                let Some(received) = ports[index].next_frame() else { break };
+                let now = clock::now();
+                let outgoing = router.receive(index, ports[index].frame(&received), now);
+                for frame in outgoing {
+                    if let Some(egress) = ports.get_mut(frame.port) {
+                        egress.transmit(frame.bytes);
+                    }
+                }
+                ports[index].recycle(received);
+            }
+        }
+        let now = clock::now();
+        for frame in router.poll(now) {
+            if let Some(egress) = ports.get_mut(frame.port) {
+                egress.transmit(frame.bytes);
+            }
+        }
+        if now >= next_housekeeping {
+            next_housekeeping = now + netstack::Duration::from_millis(100);
+            for (index, port) in ports.iter().enumerate() {
+                let up = port.link_up();
+                if up != link_state[index] {
+                    log::info!("port{index} {}: link {}", router.port_name(index), if up { "up" } else { "down" });
+                    link_state[index] = up;
+                }
+            }
+            if let Some(line) = command_line.poll() {
+                match line {
+                    Ok(line) => run_command(line.trim(), router, ports),
+                    Err(()) => console::write_raw(format_args!("command too long or not text\n")),
+                }
+            }
+        }
+    }
+}
+
+/// The console shell: a few read-only commands for operators and tests.
+fn run_command(command: &str, router: &Router, ports: &[NetworkPort]) {
+    match command {
+        "" => {}
+        "help" => console::write_raw(format_args!(
+            "commands: counters (per-port router and device counters), ports, memory, shutdown, help\n"
+        )),
+        "shutdown" => {
+            log::info!("shutdown requested on the console");
+            exit::exit(ExitStatus::Success)
+        }
+        "counters" => {
+            for (index, port) in ports.iter().enumerate() {
+                let name = router.port_name(index);
+                for (counter, value) in router.counters(index) {
+                    console::write_raw(format_args!("counter {name} {counter} {value}\n"));
+                }
+                let device = &port.counters;
+                for (counter, value) in [
+                    ("device_received_frames", device.received_frames),
+                    ("device_transmitted_frames", device.transmitted_frames),
+                    ("device_transmit_ring_full", device.transmit_ring_full),
+                    ("device_transmit_oversized", device.transmit_oversized),
+                    ("device_errors", device.device_errors),
+                ] {
+                    console::write_raw(format_args!("counter {name} {counter} {value}\n"));
+                }
+            }
+            console::write_raw(format_args!("counters end\n"));
+        }
+        "ports" => {
+            for (index, port) in ports.iter().enumerate() {
+                console::write_raw(format_args!(
+                    "port{index} {} mac {} {} link {} {}\n",
+                    router.port_name(index),
+                    MacDisplay(port.mac),
+                    router.port_link_local(index),
+                    if port.link_up() { "up" } else { "down" },
+                    if port.is_disabled() { "disabled" } else { "enabled" },
+                ));
+            }
+        }
+        "memory" => {
+            let (used, free) = memory::usage();
+            console::write_raw(format_args!("heap used {used} bytes, free {free} bytes\n"));
+        }
+        other => console::write_raw(format_args!("unknown command {other:?}; try help\n")),
+    }
+}
+
+struct MacDisplay([u8; 6]);
+
+impl core::fmt::Display for MacDisplay {
+    fn fmt(&self, formatter: &mut core::fmt::Formatter) -> core::fmt::Result {
+        let [a, b, c, d, e, f] = self.0;
+        write!(formatter, "{a:02x}:{b:02x}:{c:02x}:{d:02x}:{e:02x}:{f:02x}")
+    }
+}
+
+/// Logs why the appliance cannot run and stops it with `status`.
+fn stop_with(status: ExitStatus, why: core::fmt::Arguments) -> ! {
+    log::error!("{why}");
+    exit::exit(status)
+}
+
+fn on_exception(frame: &boot::exceptions::ExceptionFrame) -> ! {
+    console::write_raw(format_args!(
+        "\nCPU EXCEPTION {} ({}): error code {:#x}, rip {:#x}, rsp {:#x}, cr2 {:#x}\n",
+        frame.vector,
+        frame.name(),
+        frame.error_code,
+        frame.instruction_pointer,
+        frame.stack_pointer,
+        frame.page_fault_address
+    ));
+    exit::exit(ExitStatus::Failure)
+}
+
+#[panic_handler]
+fn panic(panic: &core::panic::PanicInfo) -> ! {
+    match panic.location() {
+        Some(location) => console::write_raw(format_args!(
+            "\nPANIC at {}:{}:{}: {}\n",
+            location.file(),
+            location.line(),
+            location.column(),
+            panic.message()
+        )),
+        None => console::write_raw(format_args!("\nPANIC: {}\n", panic.message())),
+    }
+    exit::exit(ExitStatus::Failure)
+}
