@@ -12,7 +12,9 @@ use core::arch::asm;
 #[inline]
 pub unsafe fn write_port_u8(port: u16, value: u8) {
     // SAFETY: `out` has no memory effects; the caller vouches for the device.
-    unsafe { asm!("out dx, al", in("dx") port, in("al") value, options(nomem, nostack, preserves_flags)) }
+    unsafe {
+        asm!("out dx, al", in("dx") port, in("al") value, options(nomem, nostack, preserves_flags))
+    }
 }
 
 /// Reads one byte from an I/O port.
@@ -23,7 +25,9 @@ pub unsafe fn write_port_u8(port: u16, value: u8) {
 pub unsafe fn read_port_u8(port: u16) -> u8 {
     let value: u8;
     // SAFETY: `in` has no memory effects; the caller vouches for the device.
-    unsafe { asm!("in al, dx", out("al") value, in("dx") port, options(nomem, nostack, preserves_flags)) }
+    unsafe {
+        asm!("in al, dx", out("al") value, in("dx") port, options(nomem, nostack, preserves_flags))
+    }
     value
 }
 
@@ -34,7 +38,9 @@ pub unsafe fn read_port_u8(port: u16) -> u8 {
 #[inline]
 pub unsafe fn write_port_u16(port: u16, value: u16) {
     // SAFETY: `out` has no memory effects; the caller vouches for the device.
-    unsafe { asm!("out dx, ax", in("dx") port, in("ax") value, options(nomem, nostack, preserves_flags)) }
+    unsafe {
+        asm!("out dx, ax", in("dx") port, in("ax") value, options(nomem, nostack, preserves_flags))
+    }
 }
 
 /// Writes a 32-bit word to an I/O port.
@@ -44,7 +50,9 @@ pub unsafe fn write_port_u16(port: u16, value: u16) {
 #[inline]
 pub unsafe fn write_port_u32(port: u16, value: u32) {
     // SAFETY: `out` has no memory effects; the caller vouches for the device.
-    unsafe { asm!("out dx, eax", in("dx") port, in("eax") value, options(nomem, nostack, preserves_flags)) }
+    unsafe {
+        asm!("out dx, eax", in("dx") port, in("eax") value, options(nomem, nostack, preserves_flags))
+    }
 }
 
 /// Reads a 32-bit word from an I/O port.
@@ -55,7 +63,9 @@ pub unsafe fn write_port_u32(port: u16, value: u32) {
 pub unsafe fn read_port_u32(port: u16) -> u32 {
     let value: u32;
     // SAFETY: `in` has no memory effects; the caller vouches for the device.
-    unsafe { asm!("in eax, dx", out("eax") value, in("dx") port, options(nomem, nostack, preserves_flags)) }
+    unsafe {
+        asm!("in eax, dx", out("eax") value, in("dx") port, options(nomem, nostack, preserves_flags))
+    }
     value
 }
 
@@ -66,7 +76,9 @@ pub fn read_timestamp_counter() -> u64 {
     let high: u32;
     // SAFETY: `rdtsc` only reads the counter into edx:eax; it is available
     // on every x86-64 CPU and has no memory effects.
-    unsafe { asm!("rdtsc", out("eax") low, out("edx") high, options(nomem, nostack, preserves_flags)) }
+    unsafe {
+        asm!("rdtsc", out("eax") low, out("edx") high, options(nomem, nostack, preserves_flags))
+    }
     (u64::from(high) << 32) | u64::from(low)
 }
 
@@ -121,5 +133,42 @@ pub fn read_page_fault_address() -> u64 {
     let value: u64;
     // SAFETY: reading %cr2 has no side effects; we run in ring 0.
     unsafe { asm!("mov {}, cr2", out(reg) value, options(nomem, nostack, preserves_flags)) }
+    value
+}
+
+/// Reads a model-specific register.
+///
+/// # Safety
+/// `register` must exist on this CPU (reading an unknown MSR faults).
+#[inline]
+pub unsafe fn read_model_specific_register(register: u32) -> u64 {
+    let low: u32;
+    let high: u32;
+    // SAFETY: the caller promises the MSR exists; `rdmsr` touches no memory.
+    unsafe { asm!("rdmsr", in("ecx") register, out("eax") low, out("edx") high, options(nomem, nostack, preserves_flags)) }
+    (u64::from(high) << 32) | u64::from(low)
+}
+
+/// Writes a model-specific register.
+///
+/// # Safety
+/// `register` must exist and `value` must be valid for it; MSRs control the
+/// CPU itself (caching, paging, ...).
+#[inline]
+pub unsafe fn write_model_specific_register(register: u32, value: u64) {
+    // SAFETY: the caller promises the MSR and value are valid; `wrmsr`
+    // touches no memory.
+    unsafe {
+        asm!("wrmsr", in("ecx") register, in("eax") value as u32, in("edx") (value >> 32) as u32,
+            options(nomem, nostack, preserves_flags))
+    }
+}
+
+/// Reads `%cr0`.
+#[inline]
+pub fn read_control_register_0() -> u64 {
+    let value: u64;
+    // SAFETY: reading %cr0 has no side effects; we run in ring 0.
+    unsafe { asm!("mov {}, cr0", out(reg) value, options(nomem, nostack, preserves_flags)) }
     value
 }

@@ -96,7 +96,10 @@ pvh_start32:
     cmpl $2048, %ebx
     jne 2b
 
-    /* CR4.PAE, CR3, EFER.LME, CR0.PG|PE|WP */
+    /* CR4.PAE, CR3, EFER.LME, CR0.PG|PE|WP. CR0.CD and CR0.NW are cleared:
+       a loader may jump here with the reset value of CR0 (0x60000010),
+       which leaves every cache disabled and makes the CPU run thousands of
+       times slower. */
     movl %cr4, %eax
     orl $(1 << 5), %eax
     movl %eax, %cr4
@@ -110,6 +113,7 @@ pvh_start32:
     wrmsr
 
     movl %cr0, %eax
+    andl $~((1 << 30) | (1 << 29)), %eax
     orl $((1 << 31) | (1 << 16) | 1), %eax
     movl %eax, %cr0
 

@@ -13,8 +13,8 @@
 //!    ECAM and PCI BARs below 4 GiB);
 //! 2. enables PAE and long mode, loads a 64-bit GDT and far-jumps to 64-bit
 //!    code;
-//! 3. sets up the boot stack and calls [`start_info::boot_main`], which
-//!    installs exception handlers, reads the start info into a safe
+//! 3. sets up the boot stack and calls `start_info::boot_main`, which
+//!    turns caching on ([`memory_types`]), installs exception handlers, reads the start info into a safe
 //!    [`BootInfo`] and hands it to the kernel's entry point (declared with
 //!    [`entry_point!`]).
 //!
@@ -26,6 +26,7 @@
 pub mod cpu;
 pub mod entry;
 pub mod exceptions;
+pub mod memory_types;
 pub mod start_info;
 
 pub use start_info::{BootInfo, MemoryRegion, MemoryRegionKind};

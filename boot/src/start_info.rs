@@ -54,6 +54,8 @@ pub struct BootInfo {
     pub kernel_end: u64,
     /// First byte of the kernel image.
     pub kernel_start: u64,
+    /// How the boot code set up caching.
+    pub memory_types: crate::memory_types::MemoryTypeSetup,
 }
 
 impl BootInfo {
@@ -92,8 +94,10 @@ fn read_physical<T: Copy>(address: u64) -> Option<T> {
 
 /// The first Rust code: called by the entry assembly on the boot stack.
 pub(crate) extern "C" fn boot_main(start_info_address: u32) -> ! {
+    let memory_types = crate::memory_types::configure();
     crate::exceptions::install();
-    let info = read_start_info(u64::from(start_info_address));
+    let mut info = read_start_info(u64::from(start_info_address));
+    info.memory_types = memory_types;
     // SAFETY: the kernel defines this symbol through `entry_point!`, which
     // checks its signature.
     unsafe { pure6_kernel_main(info) }
@@ -101,8 +105,11 @@ pub(crate) extern "C" fn boot_main(start_info_address: u32) -> ! {
 
 fn read_start_info(address: u64) -> BootInfo {
     let mut info = BootInfo {
-        memory_regions: [MemoryRegion { start: 0, length: 0, kind: MemoryRegionKind::Reserved(0) };
-            MAX_MEMORY_REGIONS],
+        memory_regions: [MemoryRegion {
+            start: 0,
+            length: 0,
+            kind: MemoryRegionKind::Reserved(0),
+        }; MAX_MEMORY_REGIONS],
         memory_region_count: 0,
         memory_regions_dropped: 0,
         command_line: [0; MAX_COMMAND_LINE_BYTES],
@@ -111,6 +118,7 @@ fn read_start_info(address: u64) -> BootInfo {
         acpi_rsdp_address: None,
         kernel_start: core::ptr::addr_of!(__kernel_start) as u64,
         kernel_end: core::ptr::addr_of!(__kernel_end) as u64,
+        memory_types: crate::memory_types::MemoryTypeSetup::Unsupported,
     };
     if read_physical::<u32>(address) != Some(START_INFO_MAGIC) {
         return info;
@@ -150,7 +158,11 @@ fn read_start_info(address: u64) -> BootInfo {
             info.memory_regions[info.memory_region_count] = MemoryRegion {
                 start,
                 length,
-                kind: if kind == 1 { MemoryRegionKind::Usable } else { MemoryRegionKind::Reserved(kind) },
+                kind: if kind == 1 {
+                    MemoryRegionKind::Usable
+                } else {
+                    MemoryRegionKind::Reserved(kind)
+                },
             };
             info.memory_region_count += 1;
         }

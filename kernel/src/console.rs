@@ -24,21 +24,31 @@ const LINE_STATUS_TRANSMIT_EMPTY: u8 = 1 << 5;
 /// Longest console command line kept; longer input is cut and reported.
 const COMMAND_LINE_BYTES: usize = 128;
 
-/// The UART; the lock keeps log lines whole.
-struct Serial;
+/// Bytes the 16550's transmit FIFO takes once it reports empty.
+const TRANSMIT_FIFO_BYTES: u8 = 16;
+
+/// The UART; the lock keeps log lines whole. Every port access is a VM exit
+/// (about 16 us nested), so the line status is read once per FIFO's worth
+/// of bytes, not once per byte.
+struct Serial {
+    /// Bytes that may still be written before the line status must be read.
+    fifo_room: u8,
+}
 
 impl Serial {
     fn write_byte(&mut self, byte: u8) {
-        // A real 16550 needs the transmit-holding register empty; QEMU's is
-        // always ready, so this loop is bounded in practice. It is bounded
-        // here too, so a missing UART cannot hang the appliance.
-        for _ in 0..100_000 {
-            // SAFETY: COM1 is the console UART, owned by this module.
-            if unsafe { read_port_u8(LINE_STATUS) } & LINE_STATUS_TRANSMIT_EMPTY != 0 {
-                break;
+        if self.fifo_room == 0 {
+            // Bounded, so a missing UART cannot hang the appliance.
+            for _ in 0..100_000 {
+                // SAFETY: COM1 is the console UART, owned by this module.
+                if unsafe { read_port_u8(LINE_STATUS) } & LINE_STATUS_TRANSMIT_EMPTY != 0 {
+                    break;
+                }
+                core::hint::spin_loop();
             }
-            core::hint::spin_loop();
+            self.fifo_room = TRANSMIT_FIFO_BYTES;
         }
+        self.fifo_room -= 1;
         // SAFETY: COM1 is the console UART, owned by this module.
         unsafe { write_port_u8(DATA, byte) }
     }
@@ -56,7 +66,7 @@ impl Write for Serial {
     }
 }
 
-static SERIAL: Mutex<Serial> = Mutex::new(Serial);
+static SERIAL: Mutex<Serial> = Mutex::new(Serial { fifo_room: 0 });
 
 struct Logger;
 
@@ -78,7 +88,12 @@ impl log::Log for Logger {
         }
         let micros = clock::now().total_micros();
         let mut serial = SERIAL.lock();
-        let _ = write!(serial, "[{:5}.{:06}] ", micros / 1_000_000, micros % 1_000_000);
+        let _ = write!(
+            serial,
+            "[{:5}.{:06}] ",
+            micros / 1_000_000,
+            micros % 1_000_000
+        );
         match record.level() {
             log::Level::Error => {
                 let _ = serial.write_str("ERROR: ");
@@ -119,7 +134,7 @@ pub fn init() {
 /// Writes text to the console without a timestamp (used by the shell and the
 /// panic handler, which must not take locks a panicking logger holds).
 pub fn write_raw(arguments: fmt::Arguments) {
-    let mut serial = Serial;
+    let mut serial = Serial { fifo_room: 0 };
     let _ = serial.write_fmt(arguments);
 }
 
@@ -133,7 +148,11 @@ pub struct CommandLine {
 impl CommandLine {
     /// An empty line.
     pub const fn new() -> CommandLine {
-        CommandLine { bytes: [0; COMMAND_LINE_BYTES], length: 0, overflowed: false }
+        CommandLine {
+            bytes: [0; COMMAND_LINE_BYTES],
+            length: 0,
+            overflowed: false,
+        }
     }
 
     /// Reads what the UART has; returns a complete line when Enter was typed.

@@ -23,6 +23,8 @@ const FEATURE_DMA: u32 = 1 << 1;
 const DMA_CONTROL_ERROR: u32 = 1 << 0;
 const DMA_CONTROL_READ: u32 = 1 << 1;
 const DMA_CONTROL_SELECT: u32 = 1 << 3;
+/// Directory entries read at most (QEMU has a few dozen).
+const MAX_DIRECTORY_ENTRIES: u32 = 4096;
 /// Largest file we agree to read (route files with a full table are ~40 MiB).
 pub const MAX_FILE_BYTES: usize = 256 << 20;
 
@@ -39,7 +41,10 @@ impl core::fmt::Display for FirmwareConfigError {
     fn fmt(&self, formatter: &mut core::fmt::Formatter) -> core::fmt::Result {
         match self {
             FirmwareConfigError::TooLarge(size) => {
-                write!(formatter, "{size} bytes is larger than the {MAX_FILE_BYTES}-byte limit")
+                write!(
+                    formatter,
+                    "{size} bytes is larger than the {MAX_FILE_BYTES}-byte limit"
+                )
             }
             FirmwareConfigError::Transfer => write!(formatter, "the fw_cfg DMA transfer failed"),
         }
@@ -72,15 +77,24 @@ impl FirmwareConfig {
         let mut count_bytes = [0u8; 4];
         select(FILE_DIRECTORY_SELECTOR);
         read_bytes_slowly(&mut count_bytes);
-        let count = u32::from_be_bytes(count_bytes);
-        for _ in 0..count.min(4096) {
+        let count = u32::from_be_bytes(count_bytes).min(MAX_DIRECTORY_ENTRIES) as usize;
+        // The entries follow the count; read them in one go (one exit with DMA).
+        let mut directory = alloc::vec![0u8; 4 + count * 64];
+        if self.dma {
+            read_with_dma(FILE_DIRECTORY_SELECTOR, &mut directory).ok()?;
+        } else {
+            select(FILE_DIRECTORY_SELECTOR);
+            read_bytes_slowly(&mut directory);
+        }
+        for entry in directory[4..].chunks_exact(64) {
             // struct FWCfgFile { u32 size; u16 select; u16 reserved; char name[56]; } (big endian)
-            let mut entry = [0u8; 64];
-            read_bytes_slowly(&mut entry);
             let size = u32::from_be_bytes([entry[0], entry[1], entry[2], entry[3]]) as usize;
             let selector = u16::from_be_bytes([entry[4], entry[5]]);
             let name_bytes = &entry[8..];
-            let length = name_bytes.iter().position(|&byte| byte == 0).unwrap_or(name_bytes.len());
+            let length = name_bytes
+                .iter()
+                .position(|&byte| byte == 0)
+                .unwrap_or(name_bytes.len());
             if &name_bytes[..length] == name.as_bytes() {
                 return Some((selector, size));
             }
@@ -141,13 +155,17 @@ fn read_with_dma(selector: u16, into: &mut [u8]) -> Result<(), FirmwareConfigErr
     // the control word. The high half must be written first; the low half
     // triggers the transfer.
     unsafe {
-        write_port_u32(DMA_ADDRESS_HIGH_PORT, ((access_address >> 32) as u32).to_be());
+        write_port_u32(
+            DMA_ADDRESS_HIGH_PORT,
+            ((access_address >> 32) as u32).to_be(),
+        );
         write_port_u32(DMA_ADDRESS_LOW_PORT, (access_address as u32).to_be());
     }
     loop {
         // SAFETY: `access` is live and aligned; the device writes `control`
         // behind the compiler's back, hence the volatile read.
-        let control = u32::from_be(unsafe { core::ptr::read_volatile(core::ptr::addr_of!(access.control)) });
+        let control =
+            u32::from_be(unsafe { core::ptr::read_volatile(core::ptr::addr_of!(access.control)) });
         if control & DMA_CONTROL_ERROR != 0 {
             return Err(FirmwareConfigError::Transfer);
         }

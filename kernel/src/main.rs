@@ -25,7 +25,7 @@ use drivers::network_port::NetworkPort;
 use drivers::virtio::SharedTransport;
 use exit::ExitStatus;
 use netstack::config::{self, Config};
-use netstack::router::{NicInfo, Router};
+use netstack::router::{NicInfo, PortIndex, Router};
 
 /// Where operators hand in the configuration (`-fw_cfg name=...,file=...`).
 const CONFIG_FILE_NAME: &str = "opt/pure6/config.toml";
@@ -34,21 +34,33 @@ const LINK_WAIT_MICROS: i64 = 5_000_000;
 
 boot::entry_point!(kernel_main, on_exception);
 
-fn features() -> &'static str {
-    if cfg!(feature = "legacy-ip") { "IPv6 + legacy-ip translator" } else { "IPv6 only" }
-}
+/// What this image was built with, for the boot banner.
+#[cfg(feature = "legacy-ip")]
+const FEATURES: &str = "IPv6 + legacy-ip translator";
+/// What this image was built with, for the boot banner.
+#[cfg(not(feature = "legacy-ip"))]
+const FEATURES: &str = "IPv6 only";
 
 fn kernel_main(info: boot::BootInfo) -> ! {
     clock::start();
     console::init();
-    log::info!("pure6 {} ({}) booting", env!("CARGO_PKG_VERSION"), features());
+    log::info!("pure6 {} ({}) booting", env!("CARGO_PKG_VERSION"), FEATURES);
     let heap = match memory::init(&info) {
         Ok(heap) => heap,
         Err(why) => stop_with(ExitStatus::HardwareError, format_args!("memory: {why}")),
     };
-    log::info!("memory: heap {} MiB at {:#x}", heap.size >> 20, heap.start);
+    log::info!(
+        "memory: heap {} MiB at {:#x}, caching {:?}",
+        heap.size >> 20,
+        heap.start,
+        info.memory_types
+    );
     match clock::calibrate() {
-        Ok((hz, source)) => log::info!("clock: TSC {}.{:03} MHz ({source:?})", hz / 1_000_000, hz / 1_000 % 1_000),
+        Ok((hz, source)) => log::info!(
+            "clock: TSC {}.{:03} MHz ({source:?})",
+            hz / 1_000_000,
+            hz / 1_000 % 1_000
+        ),
         Err(why) => stop_with(ExitStatus::HardwareError, format_args!("clock: {why}")),
     }
     let config = load_config();
@@ -57,24 +69,33 @@ fn kernel_main(info: boot::BootInfo) -> ! {
     let nics: Vec<NicInfo> = ports.iter().map(|port| NicInfo { mac: port.mac }).collect();
     let mut router = match Router::new(&config, &nics) {
         Ok(router) => router,
-        Err(error) => stop_with(ExitStatus::ConfigurationError, format_args!("router: {error}")),
+        Err(error) => stop_with(
+            ExitStatus::ConfigurationError,
+            format_args!("router: {error}"),
+        ),
     };
-    if config.ports.len() > ports.len() {
+    for missing in config.ports_without_nic(ports.len()) {
         log::warn!(
-            "config: {} ports configured but {} NICs found; ports beyond the NICs are not used",
-            config.ports.len(),
+            "config: port {} has no NIC (only {} found); it is not used",
+            missing.name,
             ports.len()
         );
     }
     for (index, port) in ports.iter().enumerate() {
-        let configured = if index < config.ports.len() { "configured" } else { "defaults: not in the config" };
+        let configured = if index < config.ports.len() {
+            "configured"
+        } else {
+            "defaults: not in the config"
+        };
         log::info!(
             "port{index} {}: mac {}, {}, link {}, {} ({configured})",
-            router.port_name(index),
+            port_name(&router, index),
             MacDisplay(port.mac),
             port.location,
             if port.link_up() { "up" } else { "down" },
-            router.port_link_local(index),
+            router
+                .port_link_local(PortIndex(index))
+                .unwrap_or(core::net::Ipv6Addr::UNSPECIFIED),
         );
     }
     wait_for_links(&ports, &router);
@@ -110,10 +131,13 @@ fn load_config() -> Config {
     }
     match config::parse(&text) {
         Ok(config) => config,
-        Err(error) => stop_with(
-            ExitStatus::ConfigurationError,
-            format_args!("config: {source}: {error}\nconfig: not forwarding; fix the configuration"),
-        ),
+        Err(error) => {
+            log::error!("config: {source}: {error}");
+            stop_with(
+                ExitStatus::ConfigurationError,
+                format_args!("config: not forwarding; fix the configuration"),
+            )
+        }
     }
 }
 
@@ -127,7 +151,10 @@ fn discover_ports(config: &Config) -> Vec<NetworkPort> {
         "virtio-mmio"
     };
     if found.is_empty() {
-        stop_with(ExitStatus::HardwareError, format_args!("no virtio-net device found on {machine}"));
+        stop_with(
+            ExitStatus::HardwareError,
+            format_args!("no virtio-net device found on {machine}"),
+        );
     }
     if found.len() > netstack::router::MAX_PORTS {
         log::warn!(
@@ -139,7 +166,12 @@ fn discover_ports(config: &Config) -> Vec<NetworkPort> {
     }
     let mut ports = Vec::new();
     for (index, (transport, location)) in found.into_iter().enumerate() {
-        let mtu = config.port_mtu(index);
+        let mtu = usize::from(
+            config
+                .ports
+                .get(index)
+                .map_or(config::DEFAULT_MTU, |port| port.mtu),
+        );
         match NetworkPort::new(SharedTransport::new(transport), location, mtu) {
             Ok(port) => ports.push(port),
             Err(error) => stop_with(
@@ -155,18 +187,23 @@ fn wait_for_links(ports: &[NetworkPort], router: &Router) {
     let started = clock::now();
     let mut reported = false;
     loop {
-        let down: Vec<usize> = (0..ports.len()).filter(|&index| !ports[index].link_up()).collect();
+        let down: Vec<usize> = (0..ports.len())
+            .filter(|&index| !ports[index].link_up())
+            .collect();
         if down.is_empty() {
             return;
         }
         if !reported {
             for &index in &down {
-                log::info!("port{index} {}: waiting for link", router.port_name(index));
+                log::info!("port{index} {}: waiting for link", port_name(router, index));
             }
             reported = true;
         }
         if (clock::now() - started).total_micros() as i64 > LINK_WAIT_MICROS {
-            log::warn!("{} port(s) still down after 5 s; starting anyway", down.len());
+            log::warn!(
+                "{} port(s) still down after 5 s; starting anyway",
+                down.len()
+            );
             return;
         }
         core::hint::spin_loop();
@@ -182,29 +219,36 @@ fn run(router: &mut Router, ports: &mut [NetworkPort]) -> ! {
         for index in 0..ports.len() {
             // A bounded batch per port keeps one busy port from starving the others.
             for _ in 0..64 {
-                let Some(received) = ports[index].next_frame() else { break };
+                let Some(received) = ports[index].next_frame() else {
+                    break;
+                };
                 let now = clock::now();
-                let outgoing = router.receive(index, ports[index].frame(&received), now);
-                for frame in outgoing {
-                    if let Some(egress) = ports.get_mut(frame.port) {
-                        egress.transmit(frame.bytes);
+                let outgoing = router.receive(PortIndex(index), ports[index].frame(&received), now);
+                for transmit in outgoing {
+                    if let Some(egress) = ports.get_mut(transmit.port.0) {
+                        egress.transmit(transmit.frame);
                     }
                 }
                 ports[index].recycle(received);
             }
         }
         let now = clock::now();
-        for frame in router.poll(now) {
-            if let Some(egress) = ports.get_mut(frame.port) {
-                egress.transmit(frame.bytes);
+        for transmit in router.poll(now) {
+            if let Some(egress) = ports.get_mut(transmit.port.0) {
+                egress.transmit(transmit.frame);
             }
         }
         if now >= next_housekeeping {
             next_housekeeping = now + netstack::Duration::from_millis(100);
-            for (index, port) in ports.iter().enumerate() {
+            for (index, port) in ports.iter_mut().enumerate() {
+                port.post_remaining_receive_buffers(16);
                 let up = port.link_up();
                 if up != link_state[index] {
-                    log::info!("port{index} {}: link {}", router.port_name(index), if up { "up" } else { "down" });
+                    log::info!(
+                        "port{index} {}: link {}",
+                        port_name(router, index),
+                        if up { "up" } else { "down" }
+                    );
                     link_state[index] = up;
                 }
             }
@@ -231,8 +275,8 @@ fn run_command(command: &str, router: &Router, ports: &[NetworkPort]) {
         }
         "counters" => {
             for (index, port) in ports.iter().enumerate() {
-                let name = router.port_name(index);
-                for (counter, value) in router.counters(index) {
+                let name = port_name(router, index);
+                for (counter, value) in router.counters(PortIndex(index)) {
                     console::write_raw(format_args!("counter {name} {counter} {value}\n"));
                 }
                 let device = &port.counters;
@@ -252,11 +296,17 @@ fn run_command(command: &str, router: &Router, ports: &[NetworkPort]) {
             for (index, port) in ports.iter().enumerate() {
                 console::write_raw(format_args!(
                     "port{index} {} mac {} {} link {} {}\n",
-                    router.port_name(index),
+                    port_name(router, index),
                     MacDisplay(port.mac),
-                    router.port_link_local(index),
+                    router
+                        .port_link_local(PortIndex(index))
+                        .unwrap_or(core::net::Ipv6Addr::UNSPECIFIED),
                     if port.link_up() { "up" } else { "down" },
-                    if port.is_disabled() { "disabled" } else { "enabled" },
+                    if port.is_disabled() {
+                        "disabled"
+                    } else {
+                        "enabled"
+                    },
                 ));
             }
         }
@@ -266,6 +316,11 @@ fn run_command(command: &str, router: &Router, ports: &[NetworkPort]) {
         }
         other => console::write_raw(format_args!("unknown command {other:?}; try help\n")),
     }
+}
+
+/// The router's name for port `index` (every NIC has a port, so this is always found).
+fn port_name(router: &Router, index: usize) -> &str {
+    router.port_name(PortIndex(index)).unwrap_or("?")
 }
 
 struct MacDisplay([u8; 6]);

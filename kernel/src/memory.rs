@@ -29,11 +29,17 @@ pub fn init(info: &BootInfo) -> Result<HeapRegion, &'static str> {
             continue;
         }
         let start = region.start.max(info.kernel_end).next_multiple_of(4096);
-        let end = region.start.saturating_add(region.length).min(boot::start_info::IDENTITY_MAPPED_BYTES);
+        let end = region
+            .start
+            .saturating_add(region.length)
+            .min(boot::start_info::IDENTITY_MAPPED_BYTES);
         if end <= start {
             continue;
         }
-        let candidate = HeapRegion { start, size: end - start };
+        let candidate = HeapRegion {
+            start,
+            size: end - start,
+        };
         if best.is_none_or(|current| candidate.size > current.size) {
             best = Some(candidate);
         }
@@ -45,7 +51,10 @@ pub fn init(info: &BootInfo) -> Result<HeapRegion, &'static str> {
     // SAFETY: the region is usable RAM according to the loader, lies above
     // the kernel image and below the 4 GiB identity map, is not used by
     // anything else, and is handed to the allocator exactly once.
-    unsafe { HEAP.lock().init(region.start as *mut u8, region.size as usize) };
+    unsafe {
+        HEAP.lock()
+            .init(region.start as *mut u8, region.size as usize)
+    };
     Ok(region)
 }
 

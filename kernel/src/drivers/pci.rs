@@ -44,7 +44,10 @@ impl ConfigurationAccess for PortIoConfigurationAccess {
         // this module; writing the address then reading the data register
         // is the documented access sequence.
         unsafe {
-            write_port_u32(CONFIG_ADDRESS_PORT, config_address(device_function, register_offset));
+            write_port_u32(
+                CONFIG_ADDRESS_PORT,
+                config_address(device_function, register_offset),
+            );
             read_port_u32(CONFIG_DATA_PORT)
         }
     }
@@ -53,7 +56,10 @@ impl ConfigurationAccess for PortIoConfigurationAccess {
         // SAFETY: as in `read_word`; the caller (virtio-drivers or this
         // module) writes registers of a function it is configuring.
         unsafe {
-            write_port_u32(CONFIG_ADDRESS_PORT, config_address(device_function, register_offset));
+            write_port_u32(
+                CONFIG_ADDRESS_PORT,
+                config_address(device_function, register_offset),
+            );
             write_port_u32(CONFIG_DATA_PORT, data);
         }
     }
@@ -66,7 +72,14 @@ impl ConfigurationAccess for PortIoConfigurationAccess {
 /// Whether the machine has a PCI host bridge at 00:00.0 (q35, pc; not microvm).
 pub fn has_host_bridge() -> bool {
     let access = PortIoConfigurationAccess;
-    let word = access.read_word(DeviceFunction { bus: 0, device: 0, function: 0 }, 0);
+    let word = access.read_word(
+        DeviceFunction {
+            bus: 0,
+            device: 0,
+            function: 0,
+        },
+        0,
+    );
     word != 0xFFFF_FFFF && word != 0
 }
 
@@ -93,10 +106,17 @@ impl BarAllocator {
             if end > BAR_WINDOW_END {
                 return None;
             }
-            match self.used.iter().find(|range| range.start < end && candidate < range.end) {
+            match self
+                .used
+                .iter()
+                .find(|range| range.start < end && candidate < range.end)
+            {
                 Some(collision) => candidate = collision.end.next_multiple_of(size),
                 None => {
-                    self.used.push(Range { start: candidate, end });
+                    self.used.push(Range {
+                        start: candidate,
+                        end,
+                    });
                     self.next = end;
                     return Some(candidate);
                 }
@@ -107,12 +127,13 @@ impl BarAllocator {
 
 /// Finds virtio-net-pci functions on bus 0, assigns their BARs where needed,
 /// enables them and creates their transports.
-pub fn find_network_devices(
-    found: &mut Vec<(SomeTransport<'static>, DeviceLocation)>,
-) {
+pub fn find_network_devices(found: &mut Vec<(SomeTransport<'static>, DeviceLocation)>) {
     let mut root = PciRoot::new(PortIoConfigurationAccess);
     let mut functions = Vec::new();
-    let mut allocator = BarAllocator { next: BAR_WINDOW_START, used: Vec::new() };
+    let mut allocator = BarAllocator {
+        next: BAR_WINDOW_START,
+        used: Vec::new(),
+    };
     for (device_function, info) in root.enumerate_bus(0) {
         if info.header_type != HeaderType::Standard {
             continue;
@@ -126,7 +147,10 @@ pub fn find_network_devices(
             if let BarInfo::Memory { address, size, .. } = *bar {
                 // Keep clear of what other functions already decode.
                 if !is_network && address != 0 && size != 0 {
-                    allocator.used.push(Range { start: address, end: address.saturating_add(size) });
+                    allocator.used.push(Range {
+                        start: address,
+                        end: address.saturating_add(size),
+                    });
                 }
             }
         }
@@ -136,13 +160,22 @@ pub fn find_network_devices(
     }
     for (device_function, bars) in functions {
         let (_, command) = root.get_status_command(device_function);
-        root.set_command(device_function, command & !(Command::MEMORY_SPACE | Command::IO_SPACE));
+        root.set_command(
+            device_function,
+            command & !(Command::MEMORY_SPACE | Command::IO_SPACE),
+        );
         let mut usable = true;
         for (index, bar) in bars.iter().enumerate() {
-            let Some(BarInfo::Memory { address, size, .. }) = bar else { continue };
-            let fits = *address != 0 && address.saturating_add(*size) <= boot::start_info::IDENTITY_MAPPED_BYTES;
+            let Some(BarInfo::Memory { address, size, .. }) = bar else {
+                continue;
+            };
+            let fits = *address != 0
+                && address.saturating_add(*size) <= boot::start_info::IDENTITY_MAPPED_BYTES;
             if fits {
-                allocator.used.push(Range { start: *address, end: address + size });
+                allocator.used.push(Range {
+                    start: *address,
+                    end: address + size,
+                });
                 continue;
             }
             match allocator.allocate(*size) {
@@ -152,10 +185,14 @@ pub fn find_network_devices(
                     } else {
                         root.set_bar_32(device_function, index as u8, new_address as u32);
                     }
-                    log::info!("pci {device_function}: BAR{index} assigned {new_address:#x} ({size} bytes)");
+                    log::info!(
+                        "pci {device_function}: BAR{index} assigned {new_address:#x} ({size} bytes)"
+                    );
                 }
                 None => {
-                    log::error!("pci {device_function}: no room for BAR{index} ({size} bytes); device disabled");
+                    log::error!(
+                        "pci {device_function}: no room for BAR{index} ({size} bytes); device disabled"
+                    );
                     usable = false;
                 }
             }

@@ -16,7 +16,9 @@ use core::cell::RefCell;
 use core::ptr::NonNull;
 
 use virtio_drivers::transport::mmio::{MmioTransport, VirtIOHeader};
-use virtio_drivers::transport::{DeviceStatus, DeviceType, InterruptStatus, SomeTransport, Transport};
+use virtio_drivers::transport::{
+    DeviceStatus, DeviceType, InterruptStatus, SomeTransport, Transport,
+};
 use virtio_drivers::{BufferDirection, Hal, PAGE_SIZE, PhysAddr};
 
 /// First virtio-mmio slot on microvm.
@@ -134,7 +136,9 @@ impl Transport for SharedTransport {
         driver_area: PhysAddr,
         device_area: PhysAddr,
     ) {
-        self.0.borrow_mut().queue_set(queue, size, descriptors, driver_area, device_area)
+        self.0
+            .borrow_mut()
+            .queue_set(queue, size, descriptors, driver_area, device_area)
     }
     fn queue_unset(&mut self, queue: u16) {
         self.0.borrow_mut().queue_unset(queue)
@@ -187,8 +191,14 @@ pub enum DeviceLocation {
 impl core::fmt::Display for DeviceLocation {
     fn fmt(&self, formatter: &mut core::fmt::Formatter) -> core::fmt::Result {
         match self {
-            DeviceLocation::Mmio { slot, address } => write!(formatter, "virtio-mmio slot {slot} @ {address:#x}"),
-            DeviceLocation::Pci { bus, device, function } => {
+            DeviceLocation::Mmio { slot, address } => {
+                write!(formatter, "virtio-mmio slot {slot} @ {address:#x}")
+            }
+            DeviceLocation::Pci {
+                bus,
+                device,
+                function,
+            } => {
                 write!(formatter, "pci {bus:02x}:{device:02x}.{function}")
             }
         }
@@ -196,7 +206,9 @@ impl core::fmt::Display for DeviceLocation {
 }
 
 /// Finds virtio-net devices on virtio-mmio (microvm) in command-line order.
-pub fn find_mmio_network_devices(found: &mut alloc::vec::Vec<(SomeTransport<'static>, DeviceLocation)>) {
+pub fn find_mmio_network_devices(
+    found: &mut alloc::vec::Vec<(SomeTransport<'static>, DeviceLocation)>,
+) {
     for slot in (0..MICROVM_MMIO_SLOTS).rev() {
         let address = MICROVM_MMIO_BASE + slot * MICROVM_MMIO_SLOT_BYTES;
         let header = NonNull::new(address as *mut VirtIOHeader).expect("non-null slot");
@@ -210,9 +222,15 @@ pub fn find_mmio_network_devices(found: &mut alloc::vec::Vec<(SomeTransport<'sta
             Err(_) => continue,
         };
         if transport.device_type() == DeviceType::Network {
-            found.push((SomeTransport::Mmio(transport), DeviceLocation::Mmio { slot, address }));
+            found.push((
+                SomeTransport::Mmio(transport),
+                DeviceLocation::Mmio { slot, address },
+            ));
         } else {
-            log::info!("virtio-mmio slot {slot}: {:?} device ignored", transport.device_type());
+            log::info!(
+                "virtio-mmio slot {slot}: {:?} device ignored",
+                transport.device_type()
+            );
         }
     }
 }
