@@ -145,7 +145,9 @@ pub unsafe fn read_model_specific_register(register: u32) -> u64 {
     let low: u32;
     let high: u32;
     // SAFETY: the caller promises the MSR exists; `rdmsr` touches no memory.
-    unsafe { asm!("rdmsr", in("ecx") register, out("eax") low, out("edx") high, options(nomem, nostack, preserves_flags)) }
+    unsafe {
+        asm!("rdmsr", in("ecx") register, out("eax") low, out("edx") high, options(nomem, nostack, preserves_flags))
+    }
     (u64::from(high) << 32) | u64::from(low)
 }
 

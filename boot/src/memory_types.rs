@@ -20,7 +20,8 @@ const TYPE_UNCACHEABLE: u64 = 0;
 const TYPE_WRITE_BACK: u64 = 6;
 
 /// The uncacheable ranges: (base, size), each size a power of two and base aligned to it.
-const UNCACHEABLE_RANGES: [(u64, u64); 2] = [(0xB000_0000, 0x1000_0000), (0xC000_0000, 0x4000_0000)];
+const UNCACHEABLE_RANGES: [(u64, u64); 2] =
+    [(0xB000_0000, 0x1000_0000), (0xC000_0000, 0x4000_0000)];
 
 /// What [`configure`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,8 +41,12 @@ pub fn configure() -> MemoryTypeSetup {
         return MemoryTypeSetup::Unsupported;
     }
     // SAFETY: CPUID says MTRRs exist, so these architectural MSRs exist.
-    let (capabilities, default_type) =
-        unsafe { (read_model_specific_register(MTRR_CAPABILITIES), read_model_specific_register(MTRR_DEFAULT_TYPE)) };
+    let (capabilities, default_type) = unsafe {
+        (
+            read_model_specific_register(MTRR_CAPABILITIES),
+            read_model_specific_register(MTRR_DEFAULT_TYPE),
+        )
+    };
     if default_type & MTRR_ENABLE != 0 {
         return MemoryTypeSetup::AlreadyEnabled;
     }

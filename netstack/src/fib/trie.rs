@@ -1,0 +1,984 @@
+//! The longest-prefix-match engine behind [`super::Fib`]: a multibit trie
+//! with a 16-bit direct table, 8-bit strides and popcount-compressed nodes.
+//!
+//! Layout, for a key of `K::BITS` bits:
+//! - `default`: the route of length 0.
+//! - `direct`: 2^16 entries indexed by the key's first 16 bits. Each holds
+//!   the best route of length 1..=16 covering it (`short`) and, when longer
+//!   routes exist below it, the index of a subtree's root node.
+//! - nodes: each node consumes 8 key bits (256 slots). A slot is either a
+//!   child node (bit set in `children`) or a leaf. Leaves are stored
+//!   leaf-pushed (each holds the longest match of every route *below the
+//!   direct table* covering that slot) and run-length compressed: only the
+//!   slot where the value changes sets a bit in `leaf_starts`, so a leaf's
+//!   index is a popcount. A leaf of [`NO_ROUTE`] falls back to the direct
+//!   entry's `short`, then to `default`; short routes are therefore never
+//!   pushed into nodes, and changing one touches only the direct table.
+//! - Every node also keeps its own routes (lengths `offset+1 ..= offset+8`)
+//!   as `(position, next hop)` pairs, position being the heap index
+//!   `1 << k | first k bits`. They are the source of truth from which an
+//!   update recomputes a node's leaves, descending only into children whose
+//!   inherited value changed.
+//!
+//! Children, leaves and routes of one node are contiguous runs in shared
+//! arrays (see [`super::blocks`]), so a lookup is a chain of array reads.
+
+use alloc::vec::Vec;
+
+use super::blocks::BlockAllocator;
+
+/// Sentinel next hop meaning "no route here".
+pub(super) const NO_ROUTE: u32 = u32::MAX;
+/// Sentinel node index meaning "no subtree".
+const NO_NODE: u32 = u32::MAX;
+/// Key bits resolved by the direct table.
+pub(super) const DIRECT_BITS: u8 = 16;
+/// Key bits consumed by one node.
+const STRIDE: u8 = 8;
+/// Slots of one node.
+const SLOTS: usize = 1 << STRIDE;
+/// Routes one node can hold: lengths 1..=8 below its offset.
+const MAX_NODE_ROUTES: usize = 2 * SLOTS - 2;
+
+/// A fixed-width key the trie can index: `u128` for IPv6, `u32` for the
+/// IPv4 bits embedded under the translation prefix.
+pub(super) trait Key: Copy + Ord + Eq + core::fmt::Debug {
+    /// Width of the key in bits.
+    const BITS: u8;
+    /// The `width` bits (1..=16) starting `offset` bits from the top.
+    fn bits_at(self, offset: u8, width: u8) -> usize;
+    /// The key with every bit after the first `length` cleared.
+    fn masked(self, length: u8) -> Self;
+    /// The key with `value` placed in the `width` bits at `offset`.
+    fn with_bits(self, offset: u8, width: u8, value: usize) -> Self;
+}
+
+impl Key for u128 {
+    const BITS: u8 = 128;
+    #[inline(always)]
+    fn bits_at(self, offset: u8, width: u8) -> usize {
+        ((self << offset) >> (128 - u32::from(width))) as usize
+    }
+    fn masked(self, length: u8) -> u128 {
+        if length == 0 {
+            0
+        } else {
+            self & (u128::MAX << (128 - u32::from(length)))
+        }
+    }
+    fn with_bits(self, offset: u8, width: u8, value: usize) -> u128 {
+        self | ((value as u128) << (128 - u32::from(offset) - u32::from(width)))
+    }
+}
+
+impl Key for u32 {
+    const BITS: u8 = 32;
+    #[inline(always)]
+    fn bits_at(self, offset: u8, width: u8) -> usize {
+        ((self << offset) >> (32 - u32::from(width))) as usize
+    }
+    fn masked(self, length: u8) -> u32 {
+        if length == 0 {
+            0
+        } else {
+            self & (u32::MAX << (32 - u32::from(length)))
+        }
+    }
+    fn with_bits(self, offset: u8, width: u8, value: usize) -> u32 {
+        self | ((value as u32) << (32 - u32::from(offset) - u32::from(width)))
+    }
+}
+
+/// One direct-table entry.
+#[derive(Debug, Clone, Copy)]
+struct Direct {
+    /// Root of the subtree of routes longer than 16 bits, or [`NO_NODE`].
+    node: u32,
+    /// Longest route of length 1..=16 covering this entry, or [`NO_ROUTE`].
+    short: u32,
+}
+
+/// 64 slots of a node: which are children, which start a new leaf run.
+#[derive(Debug, Clone, Copy, Default)]
+struct Word {
+    children: u64,
+    leaf_starts: u64,
+}
+
+/// The part of a node that lookups read (80 bytes).
+#[derive(Debug, Clone, Copy, Default)]
+struct Node {
+    /// Index of the first child in `nodes`.
+    child_base: u32,
+    /// Index of the first leaf in `leaves`.
+    leaf_base: u32,
+    /// Children in the words before each word.
+    child_rank: [u8; 4],
+    /// Leaf runs started in the words before each word.
+    leaf_rank: [u8; 4],
+    words: [Word; 4],
+}
+
+impl Node {
+    fn has_child(&self, slot: usize) -> bool {
+        self.words[slot >> 6].children >> (slot & 63) & 1 != 0
+    }
+
+    /// Index in `nodes` of the child at `slot` (which must be a child).
+    #[inline(always)]
+    fn child_index(&self, slot: usize) -> usize {
+        let word = slot >> 6;
+        let through = mask_through(slot & 63);
+        self.child_base as usize
+            + usize::from(self.child_rank[word])
+            + (self.words[word].children & through).count_ones() as usize
+            - 1
+    }
+
+    /// Index in `leaves` of the leaf at `slot` (which must be a leaf).
+    #[inline(always)]
+    fn leaf_index(&self, slot: usize) -> usize {
+        let word = slot >> 6;
+        let through = mask_through(slot & 63);
+        self.leaf_base as usize
+            + usize::from(self.leaf_rank[word])
+            + (self.words[word].leaf_starts & through).count_ones() as usize
+            - 1
+    }
+
+    fn child_count(&self) -> usize {
+        self.words
+            .iter()
+            .map(|word| word.children.count_ones() as usize)
+            .sum()
+    }
+
+    fn leaf_count(&self) -> usize {
+        self.words
+            .iter()
+            .map(|word| word.leaf_starts.count_ones() as usize)
+            .sum()
+    }
+
+    fn recompute_ranks(&mut self) {
+        let (mut children, mut leaves) = (0u32, 0u32);
+        for word in 0..4 {
+            self.child_rank[word] = children as u8;
+            self.leaf_rank[word] = leaves as u8;
+            children += self.words[word].children.count_ones();
+            leaves += self.words[word].leaf_starts.count_ones();
+        }
+    }
+}
+
+/// Bits 0..=bit set.
+#[inline(always)]
+fn mask_through(bit: usize) -> u64 {
+    (2u64 << bit).wrapping_sub(1)
+}
+
+/// The part of a node that only updates read.
+#[derive(Debug, Clone, Copy, Default)]
+struct NodeRoutes {
+    /// Index of the first route in `route_positions` / `route_next_hops`.
+    base: u32,
+    /// Routes held by this node (at most [`MAX_NODE_ROUTES`]).
+    count: u16,
+    /// Best route covering the whole node from its ancestors (not from the
+    /// direct table), or [`NO_ROUTE`].
+    inherited: u32,
+}
+
+/// Position of a route of length `offset + k` (k in 1..=8) in its node.
+fn position_of<K: Key>(key: K, offset: u8, length: u8) -> u16 {
+    let k = length - offset;
+    (1u16 << k) | key.bits_at(offset, k) as u16
+}
+
+/// Slots `[first, end)` a route at `position` covers.
+fn slots_of(position: u16) -> (usize, usize) {
+    let k = 15 - position.leading_zeros() as usize;
+    let bits = usize::from(position) - (1 << k);
+    let shift = usize::from(STRIDE) - k;
+    (bits << shift, (bits + 1) << shift)
+}
+
+/// A longest-prefix-match table over keys of type `K`.
+#[derive(Debug, Clone)]
+pub(super) struct Trie<K: Key> {
+    default: u32,
+    direct: Vec<Direct>,
+    /// Routes of length 1..=16, sorted by `(length << 16 | first bits)`.
+    short_routes: Vec<(u32, u32)>,
+    nodes: Vec<Node>,
+    node_routes: Vec<NodeRoutes>,
+    node_blocks: BlockAllocator,
+    leaves: Vec<u32>,
+    leaf_blocks: BlockAllocator,
+    route_positions: Vec<u16>,
+    route_next_hops: Vec<u32>,
+    route_blocks: BlockAllocator,
+    len: usize,
+    _key: core::marker::PhantomData<K>,
+}
+
+impl<K: Key> Default for Trie<K> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<K: Key> Trie<K> {
+    /// An empty table.
+    pub(super) fn new() -> Trie<K> {
+        Trie {
+            default: NO_ROUTE,
+            direct: alloc::vec![
+                Direct {
+                    node: NO_NODE,
+                    short: NO_ROUTE
+                };
+                1 << DIRECT_BITS
+            ],
+            short_routes: Vec::new(),
+            nodes: Vec::new(),
+            node_routes: Vec::new(),
+            node_blocks: BlockAllocator::new(SLOTS),
+            leaves: Vec::new(),
+            leaf_blocks: BlockAllocator::new(SLOTS),
+            route_positions: Vec::new(),
+            route_next_hops: Vec::new(),
+            route_blocks: BlockAllocator::new(MAX_NODE_ROUTES),
+            len: 0,
+            _key: core::marker::PhantomData,
+        }
+    }
+
+    /// Number of routes.
+    pub(super) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Longest-prefix match; [`NO_ROUTE`] when nothing matches.
+    #[inline]
+    pub(super) fn lookup(&self, key: K) -> u32 {
+        let direct = self.direct[key.bits_at(0, DIRECT_BITS)];
+        if direct.node != NO_NODE {
+            let mut node = &self.nodes[direct.node as usize];
+            let mut offset = DIRECT_BITS;
+            loop {
+                let slot = key.bits_at(offset, STRIDE);
+                if node.has_child(slot) {
+                    node = &self.nodes[node.child_index(slot)];
+                    offset += STRIDE;
+                    continue;
+                }
+                let leaf = self.leaves[node.leaf_index(slot)];
+                if leaf != NO_ROUTE {
+                    return leaf;
+                }
+                break;
+            }
+        }
+        if direct.short != NO_ROUTE {
+            direct.short
+        } else {
+            self.default
+        }
+    }
+
+    /// Exact-match read of one route.
+    pub(super) fn get(&self, key: K, length: u8) -> Option<u32> {
+        let key = key.masked(length);
+        let found = if length == 0 {
+            self.default
+        } else if length <= DIRECT_BITS {
+            let code = short_code(key, length);
+            match self
+                .short_routes
+                .binary_search_by_key(&code, |route| route.0)
+            {
+                Ok(at) => self.short_routes[at].1,
+                Err(_) => NO_ROUTE,
+            }
+        } else {
+            let (node, offset) = self.find_node(key, length)?;
+            match self.find_route(node, position_of(key, offset, length)) {
+                Ok(at) => self.route_next_hops[at],
+                Err(_) => NO_ROUTE,
+            }
+        };
+        (found != NO_ROUTE).then_some(found)
+    }
+
+    /// Insert or replace; returns the previous next hop of this prefix.
+    pub(super) fn insert(&mut self, key: K, length: u8, next_hop: u32) -> Option<u32> {
+        debug_assert!(length <= K::BITS && next_hop != NO_ROUTE);
+        let key = key.masked(length);
+        if length == 0 {
+            let old = core::mem::replace(&mut self.default, next_hop);
+            return self.finish_insert(old);
+        }
+        if length <= DIRECT_BITS {
+            let code = short_code(key, length);
+            let old = match self
+                .short_routes
+                .binary_search_by_key(&code, |route| route.0)
+            {
+                Ok(at) => core::mem::replace(&mut self.short_routes[at].1, next_hop),
+                Err(at) => {
+                    self.short_routes.insert(at, (code, next_hop));
+                    NO_ROUTE
+                }
+            };
+            if old != next_hop {
+                self.repaint_direct(key, length);
+            }
+            return self.finish_insert(old);
+        }
+        // Descend, creating nodes down to the one holding this length.
+        let first = key.bits_at(0, DIRECT_BITS);
+        if self.direct[first].node == NO_NODE {
+            let root = self.allocate_nodes(1);
+            self.nodes[root as usize] = Node::default();
+            self.node_routes[root as usize] = NodeRoutes {
+                base: 0,
+                count: 0,
+                inherited: NO_ROUTE,
+            };
+            self.direct[first].node = root;
+        }
+        let mut node = self.direct[first].node as usize;
+        let mut offset = DIRECT_BITS;
+        while length > offset + STRIDE {
+            let slot = key.bits_at(offset, STRIDE);
+            if !self.nodes[node].has_child(slot) {
+                self.add_child(node, slot);
+                self.refresh(node);
+            }
+            node = self.nodes[node].child_index(slot);
+            offset += STRIDE;
+        }
+        let position = position_of(key, offset, length);
+        let old = match self.find_route(node, position) {
+            Ok(at) => core::mem::replace(&mut self.route_next_hops[at], next_hop),
+            Err(at) => {
+                self.insert_route(node, at, position, next_hop);
+                NO_ROUTE
+            }
+        };
+        if old != next_hop {
+            self.refresh(node);
+        }
+        self.finish_insert(old)
+    }
+
+    fn finish_insert(&mut self, old: u32) -> Option<u32> {
+        if old == NO_ROUTE {
+            self.len += 1;
+            None
+        } else {
+            Some(old)
+        }
+    }
+
+    /// Remove one route; returns its next hop if it was there.
+    pub(super) fn remove(&mut self, key: K, length: u8) -> Option<u32> {
+        let key = key.masked(length);
+        if length == 0 {
+            let old = core::mem::replace(&mut self.default, NO_ROUTE);
+            return self.finish_remove(old);
+        }
+        if length <= DIRECT_BITS {
+            let code = short_code(key, length);
+            let at = self
+                .short_routes
+                .binary_search_by_key(&code, |route| route.0)
+                .ok()?;
+            let (_, old) = self.short_routes.remove(at);
+            self.repaint_direct(key, length);
+            return self.finish_remove(old);
+        }
+        // Descend, remembering the path for pruning empty nodes.
+        let first = key.bits_at(0, DIRECT_BITS);
+        let mut node = self.direct[first].node;
+        if node == NO_NODE {
+            return None;
+        }
+        let mut path = [(0usize, 0usize); 16];
+        let mut depth = 0;
+        let mut offset = DIRECT_BITS;
+        while length > offset + STRIDE {
+            let slot = key.bits_at(offset, STRIDE);
+            if !self.nodes[node as usize].has_child(slot) {
+                return None;
+            }
+            path[depth] = (node as usize, slot);
+            depth += 1;
+            node = self.nodes[node as usize].child_index(slot) as u32;
+            offset += STRIDE;
+        }
+        let node = node as usize;
+        let at = self
+            .find_route(node, position_of(key, offset, length))
+            .ok()?;
+        let old = self.route_next_hops[at];
+        self.remove_route(node, at);
+        self.refresh(node);
+        // Prune nodes left without routes and children.
+        let mut current = node;
+        while self.node_routes[current].count == 0 && self.nodes[current].child_count() == 0 {
+            let leaves = self.nodes[current].leaf_count();
+            self.leaf_blocks
+                .release(self.nodes[current].leaf_base, leaves);
+            if depth == 0 {
+                self.node_blocks.release(current as u32, 1);
+                self.direct[first].node = NO_NODE;
+                break;
+            }
+            depth -= 1;
+            let (parent, slot) = path[depth];
+            self.remove_child(parent, slot);
+            self.refresh(parent);
+            current = parent;
+        }
+        self.finish_remove(old)
+    }
+
+    fn finish_remove(&mut self, old: u32) -> Option<u32> {
+        if old == NO_ROUTE {
+            None
+        } else {
+            self.len -= 1;
+            Some(old)
+        }
+    }
+
+    /// The node holding routes of `length`, and its offset, if it exists.
+    fn find_node(&self, key: K, length: u8) -> Option<(usize, u8)> {
+        let mut node = self.direct[key.bits_at(0, DIRECT_BITS)].node;
+        if node == NO_NODE {
+            return None;
+        }
+        let mut offset = DIRECT_BITS;
+        while length > offset + STRIDE {
+            let slot = key.bits_at(offset, STRIDE);
+            if !self.nodes[node as usize].has_child(slot) {
+                return None;
+            }
+            node = self.nodes[node as usize].child_index(slot) as u32;
+            offset += STRIDE;
+        }
+        Some((node as usize, offset))
+    }
+
+    /// Binary search of a node's routes: `Ok(array index)` or `Err(insert index)`.
+    fn find_route(&self, node: usize, position: u16) -> Result<usize, usize> {
+        let routes = self.node_routes[node];
+        let base = routes.base as usize;
+        let slice = &self.route_positions[base..base + usize::from(routes.count)];
+        match slice.binary_search(&position) {
+            Ok(at) => Ok(base + at),
+            Err(at) => Err(base + at),
+        }
+    }
+
+    /// Move a node's routes to a run one longer with a new route at `at`.
+    fn insert_route(&mut self, node: usize, at: usize, position: u16, next_hop: u32) {
+        let routes = self.node_routes[node];
+        let (old_base, count) = (routes.base as usize, usize::from(routes.count));
+        let split = at - old_base;
+        let new_base = self.route_blocks.allocate(count + 1) as usize;
+        let end = self.route_blocks.end();
+        self.route_positions.resize(end, 0);
+        self.route_next_hops.resize(end, NO_ROUTE);
+        for index in (0..count).rev() {
+            let target = new_base + index + usize::from(index >= split);
+            self.route_positions[target] = self.route_positions[old_base + index];
+            self.route_next_hops[target] = self.route_next_hops[old_base + index];
+        }
+        self.route_positions[new_base + split] = position;
+        self.route_next_hops[new_base + split] = next_hop;
+        self.route_blocks.release(old_base as u32, count);
+        self.node_routes[node].base = new_base as u32;
+        self.node_routes[node].count = (count + 1) as u16;
+    }
+
+    /// Move a node's routes to a run one shorter without the route at `at`.
+    fn remove_route(&mut self, node: usize, at: usize) {
+        let routes = self.node_routes[node];
+        let (old_base, count) = (routes.base as usize, usize::from(routes.count));
+        let skip = at - old_base;
+        let new_base = self.route_blocks.allocate(count - 1) as usize;
+        let end = self.route_blocks.end();
+        self.route_positions.resize(end, 0);
+        self.route_next_hops.resize(end, NO_ROUTE);
+        for index in 0..count {
+            if index == skip {
+                continue;
+            }
+            let target = new_base + index - usize::from(index > skip);
+            self.route_positions[target] = self.route_positions[old_base + index];
+            self.route_next_hops[target] = self.route_next_hops[old_base + index];
+        }
+        self.route_blocks.release(old_base as u32, count);
+        self.node_routes[node].base = new_base as u32;
+        self.node_routes[node].count = (count - 1) as u16;
+    }
+
+    fn allocate_nodes(&mut self, count: usize) -> u32 {
+        let start = self.node_blocks.allocate(count);
+        let end = self.node_blocks.end();
+        self.nodes.resize(end, Node::default());
+        self.node_routes.resize(end, NodeRoutes::default());
+        start
+    }
+
+    /// Give `node` an empty child at `slot`; its leaves are made by the
+    /// caller's [`Trie::refresh`].
+    fn add_child(&mut self, node: usize, slot: usize) {
+        let count = self.nodes[node].child_count();
+        let old_base = self.nodes[node].child_base as usize;
+        let new_base = self.allocate_nodes(count + 1) as usize;
+        self.nodes[node].words[slot >> 6].children |= 1 << (slot & 63);
+        self.nodes[node].recompute_ranks();
+        self.nodes[node].child_base = new_base as u32;
+        let split = self.nodes[node].child_index(slot) - new_base;
+        for index in 0..count {
+            let target = new_base + index + usize::from(index >= split);
+            self.nodes[target] = self.nodes[old_base + index];
+            self.node_routes[target] = self.node_routes[old_base + index];
+        }
+        // The new child starts as one run of "no route"; the caller's
+        // refresh of `node` pushes the inherited value into it.
+        let leaf = self.leaf_blocks.allocate(1);
+        self.leaves.resize(self.leaf_blocks.end(), NO_ROUTE);
+        self.leaves[leaf as usize] = NO_ROUTE;
+        let mut child = Node {
+            leaf_base: leaf,
+            ..Node::default()
+        };
+        child.words[0].leaf_starts = 1;
+        self.nodes[new_base + split] = child;
+        self.node_routes[new_base + split] = NodeRoutes {
+            base: 0,
+            count: 0,
+            inherited: NO_ROUTE,
+        };
+        self.node_blocks.release(old_base as u32, count);
+    }
+
+    /// Drop the (empty, already released) child of `node` at `slot`.
+    fn remove_child(&mut self, node: usize, slot: usize) {
+        let count = self.nodes[node].child_count();
+        let old_base = self.nodes[node].child_base as usize;
+        let skip = self.nodes[node].child_index(slot) - old_base;
+        let new_base = self.allocate_nodes(count - 1) as usize;
+        for index in 0..count {
+            if index == skip {
+                continue;
+            }
+            let target = new_base + index - usize::from(index > skip);
+            self.nodes[target] = self.nodes[old_base + index];
+            self.node_routes[target] = self.node_routes[old_base + index];
+        }
+        self.node_blocks.release(old_base as u32, count);
+        self.nodes[node].words[slot >> 6].children &= !(1 << (slot & 63));
+        self.nodes[node].recompute_ranks();
+        self.nodes[node].child_base = new_base as u32;
+    }
+
+    /// Every slot's best value: the node's own routes over its inherited one.
+    fn slot_values(&self, node: usize) -> [u32; SLOTS] {
+        let routes = self.node_routes[node];
+        let mut values = [routes.inherited; SLOTS];
+        let base = routes.base as usize;
+        for index in base..base + usize::from(routes.count) {
+            // Positions are sorted by length, so longer routes paint last.
+            let (first, end) = slots_of(self.route_positions[index]);
+            values[first..end].fill(self.route_next_hops[index]);
+        }
+        values
+    }
+
+    /// Recompute `node`'s leaves and push changed inherited values down.
+    fn refresh(&mut self, node: usize) {
+        let values = self.slot_values(node);
+        self.write_leaves(node, &values);
+        if self.nodes[node].child_count() == 0 {
+            return;
+        }
+        for (slot, &value) in values.iter().enumerate() {
+            if self.nodes[node].has_child(slot) {
+                let child = self.nodes[node].child_index(slot);
+                if self.node_routes[child].inherited != value {
+                    self.node_routes[child].inherited = value;
+                    self.refresh(child);
+                }
+            }
+        }
+    }
+
+    /// Run-length encode `values` over the node's leaf slots into its leaves.
+    fn write_leaves(&mut self, node: usize, values: &[u32; SLOTS]) {
+        let mut starts = [0u64; 4];
+        let mut runs: [u32; SLOTS] = [0; SLOTS];
+        let mut count = 0;
+        for (slot, &value) in values.iter().enumerate() {
+            if self.nodes[node].has_child(slot) {
+                continue;
+            }
+            if count == 0 || runs[count - 1] != value {
+                runs[count] = value;
+                count += 1;
+                starts[slot >> 6] |= 1 << (slot & 63);
+            }
+        }
+        let old_count = self.nodes[node].leaf_count();
+        let mut base = self.nodes[node].leaf_base;
+        if old_count != count {
+            self.leaf_blocks.release(base, old_count);
+            base = self.leaf_blocks.allocate(count);
+            self.leaves.resize(self.leaf_blocks.end(), NO_ROUTE);
+        }
+        let base_index = base as usize;
+        self.leaves[base_index..base_index + count].copy_from_slice(&runs[..count]);
+        let target = &mut self.nodes[node];
+        target.leaf_base = base;
+        for (word, start) in target.words.iter_mut().zip(starts) {
+            word.leaf_starts = start;
+        }
+        target.recompute_ranks();
+    }
+
+    /// Recompute `short` of the direct entries a short route covers.
+    fn repaint_direct(&mut self, key: K, length: u8) {
+        let first = key.bits_at(0, DIRECT_BITS);
+        let end = first + (1usize << (DIRECT_BITS - length));
+        // The background: the longest shorter route covering the range.
+        let mut background = NO_ROUTE;
+        for candidate in (1..length).rev() {
+            let code = (u32::from(candidate) << 16) | (first >> (DIRECT_BITS - candidate)) as u32;
+            if let Ok(at) = self
+                .short_routes
+                .binary_search_by_key(&code, |route| route.0)
+            {
+                background = self.short_routes[at].1;
+                break;
+            }
+        }
+        for entry in &mut self.direct[first..end] {
+            entry.short = background;
+        }
+        // Then the routes inside the range, shortest first: `short_routes`
+        // is sorted by length, then bits, so each length is one run.
+        for candidate in length..=DIRECT_BITS {
+            let shift = DIRECT_BITS - candidate;
+            let low = (u32::from(candidate) << 16) | (first >> shift) as u32;
+            let high = (u32::from(candidate) << 16) | (end >> shift) as u32;
+            let from = self.short_routes.partition_point(|route| route.0 < low);
+            let to = self.short_routes.partition_point(|route| route.0 < high);
+            for index in from..to {
+                let (code, next_hop) = self.short_routes[index];
+                let bits = (code & 0xffff) as usize;
+                for entry in &mut self.direct[bits << shift..(bits + 1) << shift] {
+                    entry.short = next_hop;
+                }
+            }
+        }
+    }
+
+    /// Replace the whole table with `routes`, which must be sorted by
+    /// `(key, length)`, masked, and free of duplicate prefixes.
+    pub(super) fn build(&mut self, routes: &[(K, u8, u32)]) {
+        self.clear();
+        self.len = routes.len();
+        let mut short: Vec<(K, u8, u32)> = Vec::new();
+        let mut index = 0;
+        while index < routes.len() {
+            let (key, length, next_hop) = routes[index];
+            if length == 0 {
+                self.default = next_hop;
+                index += 1;
+                continue;
+            }
+            let first = key.bits_at(0, DIRECT_BITS);
+            let mut end = index;
+            let mut has_long = false;
+            while end < routes.len() && routes[end].0.bits_at(0, DIRECT_BITS) == first {
+                if routes[end].1 <= DIRECT_BITS {
+                    short.push(routes[end]);
+                } else {
+                    has_long = true;
+                }
+                end += 1;
+            }
+            if has_long {
+                let root = self.allocate_nodes(1);
+                self.nodes[root as usize] = Node::default();
+                self.node_routes[root as usize] = NodeRoutes {
+                    base: 0,
+                    count: 0,
+                    inherited: NO_ROUTE,
+                };
+                self.direct[first].node = root;
+                self.build_node(root as usize, DIRECT_BITS, &routes[index..end]);
+            }
+            index = end;
+        }
+        self.short_routes = short
+            .iter()
+            .map(|&(key, length, next_hop)| (short_code(key, length), next_hop))
+            .collect();
+        self.short_routes.sort_unstable();
+        short.sort_by_key(|route| route.1);
+        for (key, length, next_hop) in short {
+            let first = key.bits_at(0, DIRECT_BITS);
+            for entry in &mut self.direct[first..first + (1 << (DIRECT_BITS - length))] {
+                entry.short = next_hop;
+            }
+        }
+    }
+
+    /// Fill the freshly allocated `node` at `offset` from `routes` (sorted,
+    /// all under the node; those of length `<= offset` are ignored).
+    fn build_node(&mut self, node: usize, offset: u8, routes: &[(K, u8, u32)]) {
+        let mut own: Vec<(u16, u32)> = routes
+            .iter()
+            .filter(|route| route.1 > offset && route.1 <= offset + STRIDE)
+            .map(|&(key, length, next_hop)| (position_of(key, offset, length), next_hop))
+            .collect();
+        own.sort_unstable_by_key(|route| route.0);
+        let base = self.route_blocks.allocate(own.len());
+        let end = self.route_blocks.end();
+        self.route_positions.resize(end, 0);
+        self.route_next_hops.resize(end, NO_ROUTE);
+        for (index, &(position, next_hop)) in own.iter().enumerate() {
+            self.route_positions[base as usize + index] = position;
+            self.route_next_hops[base as usize + index] = next_hop;
+        }
+        self.node_routes[node].base = base;
+        self.node_routes[node].count = own.len() as u16;
+        // Children: contiguous ranges of routes by slot, where some route is
+        // longer than this node.
+        let mut ranges: Vec<(usize, usize, usize)> = Vec::new();
+        let mut index = 0;
+        while index < routes.len() {
+            let slot = routes[index].0.bits_at(offset, STRIDE);
+            let mut end = index;
+            let mut has_long = false;
+            while end < routes.len() && routes[end].0.bits_at(offset, STRIDE) == slot {
+                has_long |= routes[end].1 > offset + STRIDE;
+                end += 1;
+            }
+            if has_long {
+                ranges.push((slot, index, end));
+            }
+            index = end;
+        }
+        let child_base = self.allocate_nodes(ranges.len());
+        let target = &mut self.nodes[node];
+        target.child_base = child_base;
+        for &(slot, _, _) in &ranges {
+            target.words[slot >> 6].children |= 1 << (slot & 63);
+        }
+        target.recompute_ranks();
+        let values = self.slot_values(node);
+        self.write_leaves(node, &values);
+        for (rank, &(slot, first, end)) in ranges.iter().enumerate() {
+            let child = child_base as usize + rank;
+            self.nodes[child] = Node::default();
+            self.node_routes[child] = NodeRoutes {
+                base: 0,
+                count: 0,
+                inherited: values[slot],
+            };
+            self.build_node(child, offset + STRIDE, &routes[first..end]);
+        }
+    }
+
+    /// Drop every route.
+    pub(super) fn clear(&mut self) {
+        self.default = NO_ROUTE;
+        for entry in &mut self.direct {
+            *entry = Direct {
+                node: NO_NODE,
+                short: NO_ROUTE,
+            };
+        }
+        self.short_routes.clear();
+        self.nodes.clear();
+        self.node_routes.clear();
+        self.node_blocks.clear();
+        self.leaves.clear();
+        self.leaf_blocks.clear();
+        self.route_positions.clear();
+        self.route_next_hops.clear();
+        self.route_blocks.clear();
+        self.len = 0;
+    }
+
+    /// Heap bytes held.
+    pub(super) fn memory_bytes(&self) -> usize {
+        use core::mem::size_of;
+        self.direct.capacity() * size_of::<Direct>()
+            + self.short_routes.capacity() * size_of::<(u32, u32)>()
+            + self.nodes.capacity() * size_of::<Node>()
+            + self.node_routes.capacity() * size_of::<NodeRoutes>()
+            + self.leaves.capacity() * size_of::<u32>()
+            + self.route_positions.capacity() * size_of::<u16>()
+            + self.route_next_hops.capacity() * size_of::<u32>()
+            + self.node_blocks.memory_bytes()
+            + self.leaf_blocks.memory_bytes()
+            + self.route_blocks.memory_bytes()
+    }
+
+    /// Release spare capacity.
+    pub(super) fn shrink_to_fit(&mut self) {
+        self.short_routes.shrink_to_fit();
+        self.nodes.shrink_to_fit();
+        self.node_routes.shrink_to_fit();
+        self.leaves.shrink_to_fit();
+        self.route_positions.shrink_to_fit();
+        self.route_next_hops.shrink_to_fit();
+        self.node_blocks.shrink_to_fit();
+        self.leaf_blocks.shrink_to_fit();
+        self.route_blocks.shrink_to_fit();
+    }
+
+    /// Statistics for the module documentation and the benchmark.
+    pub(super) fn statistics(&self) -> Statistics {
+        Statistics {
+            nodes: self.nodes.len() - self.node_blocks.free_elements(),
+            leaves: self.leaves.len() - self.leaf_blocks.free_elements(),
+            free_elements: self.node_blocks.free_elements()
+                + self.leaf_blocks.free_elements()
+                + self.route_blocks.free_elements(),
+        }
+    }
+
+    /// Visit every route as `(key, length, next hop)`.
+    pub(super) fn routes(&self) -> Routes<'_, K> {
+        Routes {
+            trie: self,
+            default_done: false,
+            short_index: 0,
+            direct_index: 0,
+            stack: Vec::new(),
+        }
+    }
+}
+
+/// Code of a short route in `short_routes`: `length << 16 | first bits`.
+fn short_code<K: Key>(key: K, length: u8) -> u32 {
+    (u32::from(length) << 16) | key.bits_at(0, length) as u32
+}
+
+/// Counts describing a trie's shape.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Statistics {
+    /// Trie nodes in use (80 + 12 bytes each).
+    pub nodes: usize,
+    /// Leaf values in use (4 bytes each).
+    pub leaves: usize,
+    /// Array elements sitting in freed runs awaiting reuse.
+    pub free_elements: usize,
+}
+
+impl core::ops::Add for Statistics {
+    type Output = Statistics;
+    fn add(self, other: Statistics) -> Statistics {
+        Statistics {
+            nodes: self.nodes + other.nodes,
+            leaves: self.leaves + other.leaves,
+            free_elements: self.free_elements + other.free_elements,
+        }
+    }
+}
+
+/// One node being walked by [`Routes`].
+#[derive(Debug, Clone, Copy)]
+struct Frame<K> {
+    node: usize,
+    offset: u8,
+    prefix: K,
+    next_route: usize,
+    next_slot: usize,
+}
+
+/// Iterator over a trie's routes, in no particular order.
+#[derive(Debug, Clone)]
+pub(super) struct Routes<'a, K: Key> {
+    trie: &'a Trie<K>,
+    default_done: bool,
+    short_index: usize,
+    direct_index: usize,
+    stack: Vec<Frame<K>>,
+}
+
+impl<K: Key + Default> Iterator for Routes<'_, K> {
+    type Item = (K, u8, u32);
+
+    fn next(&mut self) -> Option<(K, u8, u32)> {
+        let trie = self.trie;
+        if !self.default_done {
+            self.default_done = true;
+            if trie.default != NO_ROUTE {
+                return Some((K::default(), 0, trie.default));
+            }
+        }
+        if let Some(&(code, next_hop)) = trie.short_routes.get(self.short_index) {
+            self.short_index += 1;
+            let length = (code >> 16) as u8;
+            let bits = (code & 0xffff) as usize;
+            return Some((K::default().with_bits(0, length, bits), length, next_hop));
+        }
+        loop {
+            let Some(frame) = self.stack.last_mut() else {
+                // Next subtree from the direct table.
+                while self.direct_index < trie.direct.len()
+                    && trie.direct[self.direct_index].node == NO_NODE
+                {
+                    self.direct_index += 1;
+                }
+                let entry = trie.direct.get(self.direct_index)?;
+                self.stack.push(Frame {
+                    node: entry.node as usize,
+                    offset: DIRECT_BITS,
+                    prefix: K::default().with_bits(0, DIRECT_BITS, self.direct_index),
+                    next_route: 0,
+                    next_slot: 0,
+                });
+                self.direct_index += 1;
+                continue;
+            };
+            let routes = trie.node_routes[frame.node];
+            if frame.next_route < usize::from(routes.count) {
+                let index = routes.base as usize + frame.next_route;
+                frame.next_route += 1;
+                let position = trie.route_positions[index];
+                let k = 15 - position.leading_zeros() as u8;
+                let bits = usize::from(position) - (1 << k);
+                let key = frame.prefix.with_bits(frame.offset, k, bits);
+                return Some((key, frame.offset + k, trie.route_next_hops[index]));
+            }
+            let node = &trie.nodes[frame.node];
+            match (frame.next_slot..SLOTS).find(|&slot| node.has_child(slot)) {
+                Some(slot) => {
+                    frame.next_slot = slot + 1;
+                    let child = Frame {
+                        node: node.child_index(slot),
+                        offset: frame.offset + STRIDE,
+                        prefix: frame.prefix.with_bits(frame.offset, STRIDE, slot),
+                        next_route: 0,
+                        next_slot: 0,
+                    };
+                    self.stack.push(child);
+                }
+                None => {
+                    self.stack.pop();
+                }
+            }
+        }
+    }
+}

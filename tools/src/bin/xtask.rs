@@ -1,0 +1,556 @@
+//! `cargo xtask`: the project's workflows (build, run, test, bench) in one place.
+use std::process::{Command, ExitCode};
+
+use clap::{Parser, Subcommand};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+use tools::image::{self, Flavor};
+use tools::qemu::{
+    self, Accelerator, ApplianceExit, Machine, MachineType, READY_LINE, RunningMachine,
+};
+use tools::setup;
+use tools::simulated_host::{self, Retry, SimulatedHost, format_mac};
+
+#[derive(Parser)]
+#[command(
+    name = "cargo xtask",
+    about = "pure6 workflows: build, run, test, bench"
+)]
+struct Arguments {
+    #[command(subcommand)]
+    command: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Build the appliance image; prints its size, and its path on the last line.
+    Build {
+        /// Build the IPv6-only image (no `legacy-ip` translator).
+        #[arg(long)]
+        no_default_features: bool,
+    },
+    /// Run every check CI runs: formatting, clippy (host and kernel), both
+    /// images, and every test (host unit tests, QEMU boots, real hosts).
+    Test,
+    /// Boot the appliance under QEMU with a simulated host on every port:
+    /// resolve and ping the router, print its counters, then hand the
+    /// console to the operator (counters, ports, memory, shutdown).
+    Run {
+        /// Hand this TOML file to the appliance as its configuration (fw_cfg).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Number of virtio-net ports, 1 to 8.
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=8))]
+        ports: u8,
+        /// QEMU machine type.
+        #[arg(long, default_value = "microvm", value_parser = ["microvm", "q35"])]
+        machine: String,
+        /// Boot the IPv6-only image (no `legacy-ip` translator).
+        #[arg(long)]
+        no_default_features: bool,
+        /// Shut down after the hosts' check; exit 0 only if every port answered.
+        #[arg(long)]
+        once: bool,
+        /// QEMU accelerator: kvm:tcg (KVM when available), kvm, or tcg.
+        #[arg(long, default_value = "kvm:tcg", value_parser = ["kvm:tcg", "kvm", "tcg"])]
+        accel: String,
+    },
+    /// Measure the appliance end to end (never part of the tests).
+    Bench {
+        #[command(subcommand)]
+        benchmark: Benchmark,
+    },
+}
+
+fn main() -> ExitCode {
+    let arguments = Arguments::parse();
+    let result = match arguments.command {
+        Task::Build {
+            no_default_features,
+        } => build(no_default_features),
+        Task::Test => test(),
+        Task::Run {
+            config,
+            ports,
+            machine,
+            no_default_features,
+            once,
+            accel,
+        } => run(config, ports, &machine, no_default_features, once, &accel),
+        Task::Bench {
+            benchmark: Benchmark::Boot { runs, accel },
+        } => bench_boot(runs, &accel),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn build(no_default_features: bool) -> Result<(), String> {
+    let flavor = if no_default_features {
+        Flavor::Ipv6Only
+    } else {
+        Flavor::LegacyIp
+    };
+    let path = image::build(flavor)?;
+    println!("image {}: {} bytes", flavor.name(), image::file_size(&path));
+    println!("{}", path.display());
+    Ok(())
+}
+
+/// Runs one step of `xtask test`, printing it first; fails with its name.
+fn step(name: &str, mut command: Command) -> Result<(), String> {
+    eprintln!("xtask test: {name}");
+    command.current_dir(image::workspace_root());
+    let status = command
+        .status()
+        .map_err(|error| format!("{name}: cannot start: {error}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{name}: failed ({status})"))
+    }
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+fn test() -> Result<(), String> {
+    let started = std::time::Instant::now();
+    setup::ensure_kernel_target()?;
+    setup::ensure_qemu()?;
+    let mut format = cargo();
+    format.args(["fmt", "--all", "--", "--check"]);
+    step("cargo fmt --check", format)?;
+
+    let mut host_clippy = cargo();
+    host_clippy.args([
+        "clippy",
+        "--quiet",
+        "--package",
+        "netstack",
+        "--package",
+        "tools",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    step("clippy (host crates)", host_clippy)?;
+    let mut ipv6_only_clippy = cargo();
+    ipv6_only_clippy.args([
+        "clippy",
+        "--quiet",
+        "--package",
+        "netstack",
+        "--no-default-features",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    step("clippy (netstack without legacy-ip)", ipv6_only_clippy)?;
+    for flavor in Flavor::ALL {
+        let mut kernel_clippy = cargo();
+        kernel_clippy
+            .args([
+                "clippy",
+                "--quiet",
+                "--package",
+                "kernel",
+                "--package",
+                "boot",
+                "--profile",
+                "kernel",
+            ])
+            .args(["--target", setup::KERNEL_TARGET])
+            .arg("--target-dir")
+            .arg(image::target_directory(flavor));
+        if flavor == Flavor::Ipv6Only {
+            kernel_clippy.arg("--no-default-features");
+        }
+        kernel_clippy.args(["--", "-D", "warnings"]);
+        step(
+            &format!(
+                "clippy (kernel, {}, {})",
+                setup::KERNEL_TARGET,
+                flavor.name()
+            ),
+            kernel_clippy,
+        )?;
+    }
+
+    for flavor in Flavor::ALL {
+        eprintln!("xtask test: build the {} image", flavor.name());
+        let path = image::build(flavor)?;
+        eprintln!(
+            "xtask test: image {}: {} bytes at {}",
+            flavor.name(),
+            image::file_size(&path),
+            path.display()
+        );
+    }
+
+    let mut ipv6_only_tests = cargo();
+    ipv6_only_tests.args(["test", "--package", "netstack", "--no-default-features"]);
+    step("tests: netstack without legacy-ip", ipv6_only_tests)?;
+    let mut tests = cargo();
+    tests.args(["test", "--workspace"]);
+    step("tests: netstack and tools (host, QEMU, real hosts)", tests)?;
+    eprintln!(
+        "xtask test: all green in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// What `cargo xtask bench` measures.
+#[derive(Subcommand)]
+enum Benchmark {
+    /// Wall time from spawning QEMU to `pure6: ready`, on microvm and q35 for
+    /// both images, and both image sizes; prints markdown tables.
+    Boot {
+        /// Boots per machine type and image.
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+        runs: u32,
+        /// QEMU accelerator (see `tools::qemu::Accelerator`: TCG is the
+        /// fast one on nested-virtualisation VMs).
+        #[arg(long, default_value = "tcg", value_parser = ["kvm:tcg", "kvm", "tcg"])]
+        accel: String,
+    },
+}
+
+/// How long `run` and `bench` wait for the ready line (q35 under TCG is slow).
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long they wait for the appliance to stop after `shutdown`.
+const EXIT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How the demo's hosts retry: Neighbor Solicitations and Echo Requests.
+const DEMO_RETRY: Retry = Retry {
+    attempts: 3,
+    timeout: Duration::from_secs(2),
+};
+/// Echo Requests per port in the demo.
+const DEMO_PINGS: u16 = 3;
+
+/// Which image `--no-default-features` selects.
+fn flavor_of(no_default_features: bool) -> Flavor {
+    if no_default_features {
+        Flavor::Ipv6Only
+    } else {
+        Flavor::LegacyIp
+    }
+}
+
+/// `cargo xtask run`: boots, checks every port as a simulated host, then
+/// forwards stdin to the console (or, with `once`, shuts down).
+fn run(
+    config: Option<PathBuf>,
+    ports: u8,
+    machine: &str,
+    no_default_features: bool,
+    once: bool,
+    accel: &str,
+) -> Result<(), String> {
+    let accelerator =
+        Accelerator::from_name(accel).ok_or_else(|| format!("unknown accelerator {accel:?}"))?;
+    let flavor = flavor_of(no_default_features);
+    let machine_type = MachineType::from_name(machine)
+        .ok_or_else(|| format!("unknown machine type {machine:?}"))?;
+    let image = image::build(flavor)?;
+    setup::ensure_qemu()?;
+    let mut description = Machine::new(&image)
+        .accelerator(accelerator)
+        .machine_type(machine_type)
+        .ports(usize::from(ports));
+    if let Some(config) = config {
+        description = description.config_file(config);
+    }
+    let appliance = description.start().map_err(|error| error.to_string())?;
+    println!(
+        "xtask run: {} image, {} bytes",
+        flavor.name(),
+        image::file_size(&image)
+    );
+    println!("xtask run: {}", appliance.command_line());
+    appliance.start_echo();
+    appliance
+        .wait_for_line(READY_LINE, READY_TIMEOUT)
+        .map_err(|error| error.to_string())?;
+
+    let every_port_answered = demonstrate_hosts(&appliance)?;
+    if once {
+        let exit = appliance
+            .shutdown(EXIT_TIMEOUT)
+            .map_err(|error| error.to_string())?;
+        return match (every_port_answered, exit) {
+            (true, ApplianceExit::Clean) => Ok(()),
+            (true, exit) => Err(format!("the appliance stopped with {exit:?}")),
+            (false, _) => Err("not every port answered its simulated host".into()),
+        };
+    }
+    forward_console(&appliance)
+}
+
+/// On every port, as a simulated host: resolve the router's link-local
+/// address and ping it; then print the router's non-zero counters.
+/// Returns whether every port answered fully.
+fn demonstrate_hosts(appliance: &RunningMachine) -> Result<bool, String> {
+    appliance.set_echo(false);
+    let statuses = appliance.ports().map_err(|error| error.to_string());
+    appliance.set_echo(true);
+    let mut every_port_answered = true;
+    for (index, status) in statuses?.into_iter().enumerate() {
+        let port = appliance.port_socket(index);
+        let host = SimulatedHost::new([0x02, 0x00, 0x00, 0x00, 0x01, index as u8]);
+        let router_mac = status.mac.unwrap_or_else(|| qemu::port_mac(index));
+        let router_address = status
+            .link_local
+            .unwrap_or_else(|| simulated_host::link_local_from_mac(router_mac));
+        let name = status.name.unwrap_or_else(|| "?".into());
+        let heading = format!("host on port{index} ({name}): {router_address}");
+        let advertisement = match host.resolve(port, router_address, DEMO_RETRY) {
+            Ok(advertisement) => advertisement,
+            Err(error) => {
+                println!("{heading}: {error}");
+                every_port_answered = false;
+                continue;
+            }
+        };
+        let advertised = advertisement
+            .target_mac
+            .map_or_else(|| "no link-layer address".into(), format_mac);
+        let report = host
+            .ping(
+                port,
+                router_mac,
+                router_address,
+                0x7000 + index as u16,
+                DEMO_PINGS,
+                DEMO_RETRY,
+            )
+            .map_err(|error| format!("{heading}: {error}"))?;
+        let round_trips = match report
+            .round_trips
+            .iter()
+            .min()
+            .zip(report.round_trips.iter().max())
+        {
+            Some((fastest, slowest)) => {
+                let total: Duration = report.round_trips.iter().sum();
+                let average = total / report.round_trips.len() as u32;
+                format!(
+                    ", rtt min/avg/max {}/{}/{} ms",
+                    milliseconds(*fastest),
+                    milliseconds(average),
+                    milliseconds(*slowest)
+                )
+            }
+            None => String::new(),
+        };
+        println!(
+            "{heading}: NA from {advertised}, {}/{DEMO_PINGS} echo replies{round_trips}",
+            report.replies()
+        );
+        every_port_answered &=
+            advertisement.target_mac == Some(router_mac) && report.missing.is_empty();
+    }
+    appliance.set_echo(false);
+    let counters = appliance.counters().map_err(|error| error.to_string());
+    appliance.set_echo(true);
+    println!("router counters (non-zero):");
+    for ((port, name), value) in counters?.iter().filter(|(_, value)| **value != 0) {
+        println!("  {port:<8} {name:<32} {value}");
+    }
+    Ok(every_port_answered)
+}
+
+/// Forwards stdin lines to the console until QEMU exits; at the end of stdin, shuts the appliance down.
+fn forward_console(appliance: &RunningMachine) -> Result<(), String> {
+    println!(
+        "xtask run: type console commands (counters, ports, memory, shutdown, help); Ctrl-C stops QEMU"
+    );
+    let (sender, lines) = mpsc::channel::<Option<String>>();
+    thread::spawn(move || {
+        for line in io::stdin().lines() {
+            let Ok(line) = line else { break };
+            if sender.send(Some(line)).is_err() {
+                return;
+            }
+        }
+        let _ = sender.send(None);
+    });
+    loop {
+        if let Some(status) = appliance
+            .try_exit_status()
+            .map_err(|error| error.to_string())?
+        {
+            return match ApplianceExit::from_status(status) {
+                ApplianceExit::Clean => Ok(()),
+                exit => Err(format!("the appliance stopped with {exit:?} ({status})")),
+            };
+        }
+        match lines.recv_timeout(Duration::from_millis(100)) {
+            Ok(Some(line)) => appliance
+                .send_console(&line)
+                .map_err(|error| error.to_string())?,
+            Ok(None) => {
+                println!("xtask run: end of input; shutting the appliance down");
+                let exit = appliance
+                    .shutdown(EXIT_TIMEOUT)
+                    .map_err(|error| error.to_string())?;
+                return if exit == ApplianceExit::Clean {
+                    Ok(())
+                } else {
+                    Err(format!("the appliance stopped with {exit:?}"))
+                };
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => thread::sleep(Duration::from_millis(100)),
+        }
+    }
+}
+
+fn milliseconds(duration: Duration) -> String {
+    format!("{:.1}", duration.as_secs_f64() * 1000.0)
+}
+
+/// One boot-time measurement row: a machine setup and an image.
+struct BootTimes {
+    setup: String,
+    flavor: Flavor,
+    /// Host wall time from spawning QEMU to the ready line, one per run.
+    wall: Vec<Duration>,
+    /// The appliance's own timestamp on the ready line (time since its clock started), one per run.
+    guest: Vec<Duration>,
+}
+
+/// The ready line's `[    0.064727]` timestamp.
+fn guest_timestamp(line: &str) -> Option<Duration> {
+    let inside = line.trim_start().strip_prefix('[')?.split(']').next()?;
+    inside
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .map(Duration::from_secs_f64)
+}
+
+/// Median, min and max of `samples` (not empty), in milliseconds.
+fn summary(samples: &[Duration]) -> (String, String, String) {
+    let mut sorted = samples.to_vec();
+    sorted.sort();
+    let middle = sorted.len() / 2;
+    let median = if sorted.len() % 2 == 1 {
+        sorted[middle]
+    } else {
+        (sorted[middle - 1] + sorted[middle]) / 2
+    };
+    (
+        milliseconds(median),
+        milliseconds(sorted[0]),
+        milliseconds(sorted[sorted.len() - 1]),
+    )
+}
+
+/// `cargo xtask bench boot`.
+fn bench_boot(runs: u32, accel: &str) -> Result<(), String> {
+    let accelerator =
+        Accelerator::from_name(accel).ok_or_else(|| format!("unknown accelerator {accel:?}"))?;
+    println!("accelerator: {}", accelerator.name());
+    let images: Vec<(Flavor, PathBuf)> = Flavor::ALL
+        .into_iter()
+        .map(|flavor| image::build(flavor).map(|path| (flavor, path)))
+        .collect::<Result<_, _>>()?;
+    setup::ensure_qemu()?;
+    let qboot = Path::new("/usr/share/qemu/qboot.rom");
+    let mut setups: Vec<(String, MachineType, Option<&Path>)> = vec![
+        ("microvm".into(), MachineType::Microvm, None),
+        ("q35 (SeaBIOS)".into(), MachineType::Q35, None),
+    ];
+    if qboot.is_file() {
+        setups.push(("q35 (qboot)".into(), MachineType::Q35, Some(qboot)));
+    }
+    let mut rows = Vec::new();
+    for (setup_name, machine_type, bios) in &setups {
+        for (flavor, path) in &images {
+            let mut row = BootTimes {
+                setup: setup_name.clone(),
+                flavor: *flavor,
+                wall: Vec::new(),
+                guest: Vec::new(),
+            };
+            for run in 1..=runs {
+                let mut description = Machine::new(path)
+                    .accelerator(accelerator)
+                    .machine_type(*machine_type)
+                    .ports(2);
+                if let Some(bios) = bios {
+                    description = description.bios(bios);
+                }
+                let appliance = description.start().map_err(|error| error.to_string())?;
+                let ready = appliance
+                    .wait_for_console_line(
+                        READY_LINE,
+                        |line| line.contains(READY_LINE),
+                        READY_TIMEOUT,
+                    )
+                    .map_err(|error| error.to_string())?;
+                let exit = appliance
+                    .shutdown(EXIT_TIMEOUT)
+                    .map_err(|error| error.to_string())?;
+                if exit != ApplianceExit::Clean {
+                    return Err(format!(
+                        "{setup_name} {}: the appliance stopped with {exit:?}",
+                        flavor.name()
+                    ));
+                }
+                eprintln!(
+                    "bench boot: {setup_name} {} run {run}/{runs}: ready after {} ms",
+                    flavor.name(),
+                    milliseconds(ready.since_start)
+                );
+                row.wall.push(ready.since_start);
+                if let Some(guest) = guest_timestamp(&ready.text) {
+                    row.guest.push(guest);
+                }
+            }
+            rows.push(row);
+        }
+    }
+    println!("Boot to `{READY_LINE}` (wall time from spawning QEMU, {runs} runs each, 2 ports):\n");
+    println!("| machine | image | median ms | min ms | max ms | guest clock at ready, median ms |");
+    println!("|---|---|---:|---:|---:|---:|");
+    for row in &rows {
+        let (median, minimum, maximum) = summary(&row.wall);
+        let guest = if row.guest.is_empty() {
+            "?".to_string()
+        } else {
+            summary(&row.guest).0
+        };
+        println!(
+            "| {} | {} | {median} | {minimum} | {maximum} | {guest} |",
+            row.setup,
+            row.flavor.name()
+        );
+    }
+    println!("\nImage sizes:\n");
+    println!("| image | bytes | KiB | under 1 MiB |");
+    println!("|---|---:|---:|---|");
+    for (flavor, path) in &images {
+        let bytes = image::file_size(path);
+        println!(
+            "| {} | {bytes} | {:.1} | {} |",
+            flavor.name(),
+            bytes as f64 / 1024.0,
+            if bytes < 1 << 20 { "yes" } else { "no" }
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,8 @@
+//! Host-side library behind `cargo xtask` and the `pure6` CLI: building images, driving QEMU, simulated hosts.
+#![forbid(unsafe_code)]
+
+pub mod config_check;
+pub mod image;
+pub mod qemu;
+pub mod setup;
+pub mod simulated_host;
