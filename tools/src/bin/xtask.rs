@@ -203,7 +203,7 @@ fn test() -> Result<(), String> {
     ipv6_only_tests.args(["test", "--package", "netstack", "--no-default-features"]);
     step("tests: netstack without legacy-ip", ipv6_only_tests)?;
     let mut tests = cargo();
-    tests.args(["test", "--workspace"]);
+    tests.args(["test"]);
     step("tests: netstack and tools (host, QEMU, real hosts)", tests)?;
     eprintln!(
         "xtask test: all green in {:.0} s",
