@@ -174,3 +174,25 @@ pub fn read_control_register_0() -> u64 {
     unsafe { asm!("mov {}, cr0", out(reg) value, options(nomem, nostack, preserves_flags)) }
     value
 }
+
+/// A 64-bit random number from the CPU's `rdrand`, if it has one and it
+/// delivers within ten tries (Intel's recommended retry count).
+pub fn read_hardware_random() -> Option<u64> {
+    if cpuid(1, 0).ecx & (1 << 30) == 0 {
+        return None;
+    }
+    for _ in 0..10 {
+        let value: u64;
+        let success: u8;
+        // SAFETY: CPUID says `rdrand` exists; it writes only the two
+        // registers named here and the flags.
+        unsafe {
+            asm!("rdrand {value}", "setc {success}", value = out(reg) value, success = out(reg_byte) success,
+                options(nomem, nostack))
+        }
+        if success != 0 {
+            return Some(value);
+        }
+    }
+    None
+}

@@ -67,7 +67,13 @@ fn kernel_main(info: boot::BootInfo) -> ! {
 
     let mut ports = discover_ports(&config);
     let nics: Vec<NicInfo> = ports.iter().map(|port| NicInfo { mac: port.mac }).collect();
-    let mut router = match Router::new(&config, &nics) {
+    // The seed keys the router's hash tables (attackers must not be able to
+    // predict bucket chains) and its randomised timers.
+    let seed = boot::cpu::read_hardware_random().unwrap_or_else(|| {
+        log::warn!("no rdrand: seeding the router from the TSC");
+        boot::cpu::read_timestamp_counter() ^ clock::now().total_micros() as u64
+    });
+    let mut router = match Router::with_seed(&config, &nics, seed) {
         Ok(router) => router,
         Err(error) => stop_with(
             ExitStatus::ConfigurationError,

@@ -6,7 +6,11 @@
 //!
 //! Run: `cargo bench -p netstack --bench fib -- --warm-up-time 1 --measurement-time 3`.
 //! Besides criterion's output it prints a summary table of its own
-//! measurements (medians of repeated batches).
+//! measurements: medians of repeated batches, pure6 and prefix-trie
+//! interleaved round by round so both see the same load on a shared
+//! machine (the ratio column is the median of the per-round ratios).
+//! `cargo bench -p netstack --bench fib -- summary-only` prints just that
+//! table (the filter matches no criterion benchmark).
 
 use std::hint::black_box;
 use std::io::BufRead;
@@ -202,17 +206,42 @@ fn replay_prefix_trie(map: &mut PrefixMap<Ipv6Net, NextHopIndex>, updates: &[(bo
     }
 }
 
-/// Median nanoseconds per lookup over 31 passes of `destinations`.
-fn median_lookup_ns(destinations: &[u128], lookup: impl Fn(&[u128]) -> u64) -> f64 {
-    let mut samples: Vec<f64> = (0..31)
-        .map(|_| {
-            let started = Instant::now();
-            black_box(lookup(black_box(destinations)));
-            started.elapsed().as_nanos() as f64 / destinations.len() as f64
-        })
-        .collect();
-    samples.sort_by(f64::total_cmp);
-    samples[samples.len() / 2]
+/// Nanoseconds per lookup of one pass over `destinations`.
+fn lookup_ns(destinations: &[u128], lookup: &impl Fn(&[u128]) -> u64) -> f64 {
+    let started = Instant::now();
+    black_box(lookup(black_box(destinations)));
+    started.elapsed().as_nanos() as f64 / destinations.len() as f64
+}
+
+/// Medians of ours, theirs and of the per-round ratio theirs / ours, over
+/// `rounds` passes of each, interleaved so that both see the same load on
+/// a shared machine. With `warm`, each pass is preceded by an untimed one.
+fn interleaved_lookup_ns(
+    destinations: &[u128],
+    rounds: usize,
+    warm: bool,
+    ours: impl Fn(&[u128]) -> u64,
+    theirs: impl Fn(&[u128]) -> u64,
+) -> (f64, f64, f64) {
+    let median = |mut samples: Vec<f64>| {
+        samples.sort_by(f64::total_cmp);
+        samples[samples.len() / 2]
+    };
+    let (mut our_samples, mut their_samples, mut ratios) = (vec![], vec![], vec![]);
+    for _ in 0..rounds {
+        if warm {
+            black_box(ours(black_box(destinations)));
+        }
+        let our = lookup_ns(destinations, &ours);
+        if warm {
+            black_box(theirs(black_box(destinations)));
+        }
+        let their = lookup_ns(destinations, &theirs);
+        our_samples.push(our);
+        their_samples.push(their);
+        ratios.push(their / our);
+    }
+    (median(our_samples), median(their_samples), median(ratios))
 }
 
 fn median_duration(runs: usize, mut run: impl FnMut() -> Duration) -> Duration {
@@ -230,10 +259,22 @@ fn summary(data: &Data) {
     assert_eq!(lookup_fib(&fib, &ipv4), lookup_prefix_trie(&map, &ipv4));
     assert_eq!(lookup_fib(&fib, &ipv6), lookup_prefix_trie(&map, &ipv6));
 
-    let fib_ipv4 = median_lookup_ns(&ipv4, |batch| lookup_fib(&fib, batch));
-    let trie_ipv4 = median_lookup_ns(&ipv4, |batch| lookup_prefix_trie(&map, batch));
-    let fib_ipv6 = median_lookup_ns(&ipv6, |batch| lookup_fib(&fib, batch));
-    let trie_ipv6 = median_lookup_ns(&ipv6, |batch| lookup_prefix_trie(&map, batch));
+    let mut lookups = Vec::new();
+    for (name, destinations) in [("mapped IPv4", &ipv4), ("native IPv6", &ipv6)] {
+        for (kind, batch, rounds, warm) in [
+            ("warm, 4096 addresses", &destinations[..BATCH], 201, true),
+            ("262k addresses", &destinations[..], 15, false),
+        ] {
+            let (ours, theirs, ratio) = interleaved_lookup_ns(
+                batch,
+                rounds,
+                warm,
+                |batch| lookup_fib(&fib, batch),
+                |batch| lookup_prefix_trie(&map, batch),
+            );
+            lookups.push((format!("lookup {name}, {kind}"), ours, theirs, ratio));
+        }
+    }
     let fib_build = median_duration(5, || {
         let started = Instant::now();
         black_box(build_fib(&routes));
@@ -244,14 +285,25 @@ fn summary(data: &Data) {
         black_box(build_prefix_trie(&routes));
         started.elapsed()
     });
+    // Interleaved too: three replays of the whole day each, medians.
     let mut fib_updated = fib.clone();
-    let started = Instant::now();
-    replay_fib(&mut fib_updated, &data.updates);
-    let fib_updates = started.elapsed();
-    let mut map_updated = map.clone();
-    let started = Instant::now();
-    replay_prefix_trie(&mut map_updated, &data.updates);
-    let trie_updates = started.elapsed();
+    let (mut fib_runs, mut trie_runs) = (vec![], vec![]);
+    for round in 0..3 {
+        let mut fib_copy = fib.clone();
+        let started = Instant::now();
+        replay_fib(&mut fib_copy, &data.updates);
+        fib_runs.push(started.elapsed());
+        if round == 0 {
+            fib_updated = fib_copy;
+        }
+        let mut map_copy = map.clone();
+        let started = Instant::now();
+        replay_prefix_trie(&mut map_copy, &data.updates);
+        trie_runs.push(started.elapsed());
+    }
+    fib_runs.sort();
+    trie_runs.sort();
+    let (fib_updates, trie_updates) = (fib_runs[1], trie_runs[1]);
     let per_second = |elapsed: Duration| data.updates.len() as f64 / elapsed.as_secs_f64();
 
     let mut compact = fib.clone();
@@ -270,14 +322,15 @@ fn summary(data: &Data) {
     );
     println!("| measure                              | pure6 Fib    | prefix-trie  | ratio |");
     println!("|--------------------------------------|--------------|--------------|-------|");
+    for (name, ours, theirs, ratio) in &lookups {
+        println!("| {name:<36} | {ours:>9.1} ns | {theirs:>9.1} ns | {ratio:>5.1} |");
+    }
     let row = |name: &str, ours: f64, theirs: f64, unit: &str| {
         println!(
             "| {name:<36} | {ours:>9.1} {unit:<2} | {theirs:>9.1} {unit:<2} | {:>5.1} |",
             theirs / ours
         );
     };
-    row("lookup, mapped IPv4, median", fib_ipv4, trie_ipv4, "ns");
-    row("lookup, native IPv6, median", fib_ipv6, trie_ipv6, "ns");
     row(
         "full build (1.29M routes)",
         fib_build.as_secs_f64() * 1e3,
@@ -302,6 +355,10 @@ fn summary(data: &Data) {
     println!(
         "| bytes per route after the day        | {:>12.1} |              |       |",
         per_route(&fib_updated)
+    );
+    println!(
+        "(lookup ratios: median of per-round ratios; the day replay compacted {} times)",
+        fib_updated.compactions()
     );
     println!("shape: {:?}", compact.statistics());
     println!();

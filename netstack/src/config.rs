@@ -6,30 +6,65 @@
 //! 1. deserialization into private serde structs that reject unknown keys
 //!    and wrong types, keeping the byte span ([`toml::Spanned`]) of each
 //!    value that is validated afterwards;
-//! 2. validation of those values (ranges, address scopes, uniqueness),
-//!    turning each span into a 1-based line and column.
+//! 2. validation of those values (ranges, address scopes, uniqueness,
+//!    cross-references between routes, neighbors and ports), turning each
+//!    span into a 1-based line and column.
 //!
 //! # Shape
 //! ```toml
 //! [router]
 //! name = "pure6"          # optional, default "pure6"
 //!
+//! [icmp]                  # optional: the ICMPv6 error token bucket
+//! rate_limit_per_second = 10
+//! burst = 10
+//!
+//! [neighbor_cache]        # optional: bounds of every port's neighbor cache
+//! capacity = 1024
+//! incomplete_limit = 256
+//! solicitations_per_second = 100
+//! solicitation_burst = 20
+//! pending_packets = 64
+//!
 //! [[port]]
 //! name = "lan0"           # required, unique, 1..=15 of [a-z0-9-]
 //! mtu = 1500              # optional, default 1500, 1280..=9000
 //! link_local = "fe80::1"  # optional, default EUI-64 from the NIC's MAC
+//! addresses = ["2001:db8:1::1/64"]   # optional, global or ULA
+//!
+//! [port.router_advertisements]       # optional, RFC 4861 §6.2.1
+//! enabled = true
+//! max_interval_seconds = 600
+//!
+//! [[port.router_advertisements.prefix]]  # optional, default: the /64 addresses
+//! prefix = "2001:db8:1::/64"
+//!
+//! [[route]]
+//! prefix = "::/0"
+//! via = "fe80::2"
+//! port = "wan0"
+//!
+//! [[neighbor]]
+//! port = "lan0"
+//! address = "2001:db8:1::10"
+//! mac = "02:00:00:00:00:10"
 //! ```
+//! `qemu/example.toml` documents every key with its default and limits.
 //!
 //! # Ports and NICs
 //! Ports are matched to NICs by order: the first `[[port]]` describes the
 //! first NIC the kernel finds, and so on. NICs beyond the configured ports
 //! get default settings ([`Config::port_settings`]; the kernel logs that),
 //! and configured ports with no NIC are reported by the kernel
-//! ([`Config::ports_without_nic`]).
+//! ([`Config::ports_without_nic`]); routes and neighbors on such a port are
+//! not installed.
 //!
 //! References: RFC 8200 §5 (IPv6 minimum link MTU 1280), RFC 4291 §2.5.6
-//! (link-local addresses, fe80::/10) and Appendix A (EUI-64 interface
-//! identifiers from a MAC address).
+//! (link-local addresses, fe80::/10), §2.6.1 (Subnet-Router anycast) and
+//! Appendix A (EUI-64 interface identifiers from a MAC address), RFC 4861
+//! §6.2.1 and RFC 8319 §4 (Router Advertisement variables), RFC 4443
+//! §2.4(f) (ICMPv6 error rate limiting), RFC 6583 §7 (neighbor cache
+//! bounds).
 
 use alloc::borrow::ToOwned;
 use alloc::format;
@@ -40,6 +75,8 @@ use core::net::Ipv6Addr;
 use core::ops::Range;
 
 use serde::Deserialize;
+use smoltcp::time::Duration;
+use smoltcp::wire::Ipv6Cidr;
 use toml::Spanned;
 
 use crate::router::MAX_PORTS;
@@ -77,6 +114,71 @@ pub const MAXIMUM_PORT_NAME_LENGTH: usize = 15;
 /// The longest accepted router name, in characters.
 pub const MAXIMUM_ROUTER_NAME_LENGTH: usize = 63;
 
+/// The most global or unique-local addresses one port carries.
+pub const MAXIMUM_ADDRESSES_PER_PORT: usize = 8;
+
+/// The most prefixes one port advertises (Prefix Information options).
+pub const MAXIMUM_ADVERTISED_PREFIXES: usize = 8;
+
+/// The most `[[route]]` tables (static routes; BGP-learned routes do not count).
+pub const MAXIMUM_STATIC_ROUTES: usize = 65_536;
+
+/// The most `[[neighbor]]` tables.
+pub const MAXIMUM_STATIC_NEIGHBORS: usize = 4_096;
+
+/// Default of `[icmp] rate_limit_per_second` (RFC 4443 §2.4(f) example: N = 10).
+pub const DEFAULT_ICMP_RATE_LIMIT_PER_SECOND: u32 = 10;
+
+/// Default of `[icmp] burst` (RFC 4443 §2.4(f) example: B = 10).
+pub const DEFAULT_ICMP_BURST: u32 = 10;
+
+/// Default of `[neighbor_cache] capacity`: entries per port.
+pub const DEFAULT_NEIGHBOR_CACHE_CAPACITY: u32 = 1024;
+
+/// Largest `[neighbor_cache] capacity`.
+pub const MAXIMUM_NEIGHBOR_CACHE_CAPACITY: u32 = 65_536;
+
+/// Default of `[neighbor_cache] incomplete_limit`: INCOMPLETE entries per port (RFC 6583 §7.1).
+pub const DEFAULT_INCOMPLETE_LIMIT: u32 = 256;
+
+/// Default of `[neighbor_cache] solicitations_per_second`: multicast
+/// Neighbor Solicitations for address resolution per port (RFC 6583 §7.2).
+pub const DEFAULT_SOLICITATIONS_PER_SECOND: u32 = 100;
+
+/// Default of `[neighbor_cache] solicitation_burst`.
+pub const DEFAULT_SOLICITATION_BURST: u32 = 20;
+
+/// Default of `[neighbor_cache] pending_packets`: packets waiting for
+/// address resolution, router-wide (at most 3 per neighbor, RFC 4861 §7.2.2).
+pub const DEFAULT_PENDING_PACKETS: u32 = 64;
+
+/// Largest `[neighbor_cache] pending_packets`.
+pub const MAXIMUM_PENDING_PACKETS: u32 = 4_096;
+
+/// Default MaxRtrAdvInterval (RFC 4861 §6.2.1): 600 s.
+pub const DEFAULT_MAX_RTR_ADV_INTERVAL_SECONDS: u32 = 600;
+
+/// Smallest MaxRtrAdvInterval (RFC 4861 §6.2.1): 4 s.
+pub const MINIMUM_MAX_RTR_ADV_INTERVAL_SECONDS: u32 = 4;
+
+/// Largest MaxRtrAdvInterval (RFC 8319 §4 raises RFC 4861's 1800 s): 65535 s.
+pub const MAXIMUM_MAX_RTR_ADV_INTERVAL_SECONDS: u32 = 65_535;
+
+/// Smallest MinRtrAdvInterval (RFC 4861 §6.2.1): 3 s.
+pub const MINIMUM_MIN_RTR_ADV_INTERVAL_SECONDS: u32 = 3;
+
+/// Largest AdvDefaultLifetime (RFC 8319 §4 raises RFC 4861's 9000 s): 65535 s.
+pub const MAXIMUM_ROUTER_LIFETIME_SECONDS: u32 = 65_535;
+
+/// Default AdvValidLifetime (RFC 4861 §6.2.1): 30 days.
+pub const DEFAULT_VALID_LIFETIME_SECONDS: u32 = 2_592_000;
+
+/// Default AdvPreferredLifetime (RFC 4861 §6.2.1): 7 days.
+pub const DEFAULT_PREFERRED_LIFETIME_SECONDS: u32 = 604_800;
+
+/// Default AdvCurHopLimit: the IANA default hop limit, 64.
+pub const DEFAULT_CURRENT_HOP_LIMIT: u8 = 64;
+
 /// A configuration that parsed and validated.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
@@ -84,6 +186,14 @@ pub struct Config {
     pub router: RouterConfig,
     /// The configured ports (`[[port]]`), in the order they are matched to NICs.
     pub ports: Vec<PortConfig>,
+    /// Static routes (`[[route]]`), in file order.
+    pub routes: Vec<RouteConfig>,
+    /// Static neighbor cache entries (`[[neighbor]]`), in file order.
+    pub neighbors: Vec<StaticNeighborConfig>,
+    /// The ICMPv6 error rate limit (`[icmp]`).
+    pub icmp: IcmpConfig,
+    /// The bounds of the neighbor caches (`[neighbor_cache]`).
+    pub neighbor_cache: NeighborCacheConfig,
 }
 
 /// The `[router]` table.
@@ -102,6 +212,171 @@ pub struct PortConfig {
     pub mtu: u16,
     /// The port's link-local address; `None` means EUI-64 from the NIC's MAC.
     pub link_local: Option<Ipv6Addr>,
+    /// Global or unique-local addresses with their on-link prefix length
+    /// (`addresses`); the address part keeps its host bits.
+    pub addresses: Vec<Ipv6Cidr>,
+    /// Router Advertisement settings (`[port.router_advertisements]`).
+    pub router_advertisements: RouterAdvertisementConfig,
+}
+
+/// The Router Advertisement variables of one port (RFC 4861 §6.2.1, RFC 8319 §4).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouterAdvertisementConfig {
+    /// AdvSendAdvertisements (`enabled`, default false as §6.2.1 requires).
+    pub enabled: bool,
+    /// MinRtrAdvInterval (`min_interval_seconds`): 3 s ..= 0.75 × max;
+    /// default 0.33 × max when max >= 9 s, else 0.75 × max (see `qemu/example.toml`).
+    pub min_interval: Duration,
+    /// MaxRtrAdvInterval (`max_interval_seconds`): 4..=65535 s, default 600 s.
+    pub max_interval: Duration,
+    /// AdvDefaultLifetime (`router_lifetime_seconds`): 0 (not a default
+    /// router) or max interval ..= 65535 s; default 3 × max, at most 65535.
+    pub router_lifetime_seconds: u16,
+    /// AdvCurHopLimit (`current_hop_limit`, 0 = unspecified, default 64).
+    pub current_hop_limit: u8,
+    /// AdvManagedFlag (`managed`, default false).
+    pub managed: bool,
+    /// AdvOtherConfigFlag (`other_configuration`, default false).
+    pub other_configuration: bool,
+    /// Whether an MTU option with the port's MTU is included (`advertise_mtu`, default true).
+    pub advertise_mtu: bool,
+    /// The Prefix Information options (`[[port.router_advertisements.prefix]]`);
+    /// default: one per /64 entry of the port's `addresses`.
+    pub prefixes: Vec<AdvertisedPrefix>,
+}
+
+impl Default for RouterAdvertisementConfig {
+    /// Disabled, with RFC 4861's defaults and no prefixes.
+    fn default() -> Self {
+        let max = DEFAULT_MAX_RTR_ADV_INTERVAL_SECONDS;
+        RouterAdvertisementConfig {
+            enabled: false,
+            min_interval: default_min_interval(max),
+            max_interval: Duration::from_secs(u64::from(max)),
+            router_lifetime_seconds: default_router_lifetime(max),
+            current_hop_limit: DEFAULT_CURRENT_HOP_LIMIT,
+            managed: false,
+            other_configuration: false,
+            advertise_mtu: true,
+            prefixes: Vec::new(),
+        }
+    }
+}
+
+/// One Prefix Information option to advertise (RFC 4861 §4.6.2, §6.2.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AdvertisedPrefix {
+    /// The prefix (host bits zero).
+    pub prefix: Ipv6Cidr,
+    /// AdvOnLinkFlag (`on_link`, default true).
+    pub on_link: bool,
+    /// AdvAutonomousFlag (`autonomous`, default true).
+    pub autonomous: bool,
+    /// AdvValidLifetime in seconds (`valid_lifetime_seconds`, 0xffffffff = infinite).
+    pub valid_lifetime_seconds: u32,
+    /// AdvPreferredLifetime in seconds (`preferred_lifetime_seconds`, at most the valid lifetime).
+    pub preferred_lifetime_seconds: u32,
+}
+
+impl AdvertisedPrefix {
+    /// The prefix of `address` with RFC 4861's default flags and lifetimes.
+    pub fn default_for(address: Ipv6Cidr) -> AdvertisedPrefix {
+        AdvertisedPrefix {
+            prefix: network(address),
+            on_link: true,
+            autonomous: true,
+            valid_lifetime_seconds: DEFAULT_VALID_LIFETIME_SECONDS,
+            preferred_lifetime_seconds: DEFAULT_PREFERRED_LIFETIME_SECONDS,
+        }
+    }
+}
+
+/// One `[[route]]` table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouteConfig {
+    /// The destination prefix (host bits zero); `::/0` is the default route.
+    pub prefix: Ipv6Cidr,
+    /// Where matching packets go.
+    pub target: RouteTarget,
+}
+
+/// What a route does with the packets it matches.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RouteTarget {
+    /// Forward out of `port`, to the neighbor `via` (a link-local address,
+    /// or a global one on-link on `port`), or, without `via`, to the
+    /// destination itself as an on-link neighbor. A route given only `via`
+    /// (global) gets the port whose prefix holds it.
+    Forward {
+        /// The egress port's name.
+        port: String,
+        /// The next hop, if not the destination itself.
+        via: Option<Ipv6Addr>,
+    },
+    /// `kind = "blackhole"`: matching packets are dropped silently (counted).
+    Blackhole,
+    /// `kind = "reject"`: matching packets are dropped with an ICMPv6
+    /// Destination Unreachable code 6, reject route to destination (RFC 4443 §3.1).
+    Reject,
+}
+
+/// One `[[neighbor]]` table: a static neighbor cache entry that never expires.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StaticNeighborConfig {
+    /// The port's name.
+    pub port: String,
+    /// The neighbor's IPv6 address (link-local, or on-link on the port).
+    pub address: Ipv6Addr,
+    /// The neighbor's MAC address.
+    pub mac: [u8; 6],
+}
+
+/// The `[icmp]` table: a router-wide token bucket for originated ICMPv6
+/// errors (RFC 4443 §2.4(f)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IcmpConfig {
+    /// Tokens added per second (`rate_limit_per_second`, default 10, 0..=100000).
+    pub rate_limit_per_second: u32,
+    /// Bucket size (`burst`, default 10, 0..=100000). 0 and 0 disables errors.
+    pub burst: u32,
+}
+
+impl Default for IcmpConfig {
+    fn default() -> Self {
+        IcmpConfig {
+            rate_limit_per_second: DEFAULT_ICMP_RATE_LIMIT_PER_SECOND,
+            burst: DEFAULT_ICMP_BURST,
+        }
+    }
+}
+
+/// The `[neighbor_cache]` table: bounds that hold for every port (RFC 6583 §7).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NeighborCacheConfig {
+    /// Entries per port (`capacity`, default 1024, 16..=65536).
+    pub capacity: u32,
+    /// INCOMPLETE entries per port (`incomplete_limit`, default 256, 1..=capacity).
+    pub incomplete_limit: u32,
+    /// Multicast solicitations for new resolutions per second per port
+    /// (`solicitations_per_second`, default 100, 1..=100000).
+    pub solicitations_per_second: u32,
+    /// Their burst (`solicitation_burst`, default 20, 1..=100000).
+    pub solicitation_burst: u32,
+    /// Packets waiting for resolution, router-wide (`pending_packets`,
+    /// default 64, 0..=4096; each holds one frame of the largest MTU).
+    pub pending_packets: u32,
+}
+
+impl Default for NeighborCacheConfig {
+    fn default() -> Self {
+        NeighborCacheConfig {
+            capacity: DEFAULT_NEIGHBOR_CACHE_CAPACITY,
+            incomplete_limit: DEFAULT_INCOMPLETE_LIMIT,
+            solicitations_per_second: DEFAULT_SOLICITATIONS_PER_SECOND,
+            solicitation_burst: DEFAULT_SOLICITATION_BURST,
+            pending_packets: DEFAULT_PENDING_PACKETS,
+        }
+    }
 }
 
 /// The resolved settings of the port on one NIC.
@@ -113,6 +388,10 @@ pub struct PortSettings {
     pub mtu: u16,
     /// The port's link-local address (configured, or EUI-64 from `mac`).
     pub link_local: Ipv6Addr,
+    /// The port's global and unique-local addresses with their prefix lengths.
+    pub addresses: Vec<Ipv6Cidr>,
+    /// Router Advertisement settings, with the default prefixes filled in.
+    pub router_advertisements: RouterAdvertisementConfig,
     /// The NIC's MAC address.
     pub mac: [u8; 6],
     /// Whether the settings came from a `[[port]]` table (`false`: defaults).
@@ -146,7 +425,8 @@ impl core::error::Error for ConfigError {}
 ///
 /// Every error carries the line and column of the offending text: TOML
 /// syntax errors, unknown keys, values of the wrong type, and semantic
-/// errors (names, MTU range, link-local scope, duplicate port names).
+/// errors (names, ranges, address scopes, overlapping prefixes, duplicate
+/// routes, next hops that are not on-link).
 pub fn parse(text: &str) -> Result<Config, ConfigError> {
     let document: ConfigDocument = toml::from_str(text).map_err(|error| {
         let start = error.span().map_or(0, |span| span.start);
@@ -166,6 +446,8 @@ impl Config {
                 name: port.name.clone(),
                 mtu: port.mtu,
                 link_local: port.link_local.unwrap_or_else(|| eui64_link_local(mac)),
+                addresses: port.addresses.clone(),
+                router_advertisements: port.router_advertisements.clone(),
                 mac,
                 configured: true,
             },
@@ -173,6 +455,8 @@ impl Config {
                 name: default_port_name(index),
                 mtu: DEFAULT_MTU,
                 link_local: eui64_link_local(mac),
+                addresses: Vec::new(),
+                router_advertisements: RouterAdvertisementConfig::default(),
                 mac,
                 configured: false,
             },
@@ -184,6 +468,11 @@ impl Config {
     pub fn ports_without_nic(&self, nic_count: usize) -> &[PortConfig] {
         self.ports.get(nic_count..).unwrap_or(&[])
     }
+
+    /// The index of the `[[port]]` named `name`.
+    pub fn port_index(&self, name: &str) -> Option<usize> {
+        self.ports.iter().position(|port| port.name == name)
+    }
 }
 
 impl Default for Config {
@@ -194,6 +483,10 @@ impl Default for Config {
                 name: DEFAULT_ROUTER_NAME.to_owned(),
             },
             ports: Vec::new(),
+            routes: Vec::new(),
+            neighbors: Vec::new(),
+            icmp: IcmpConfig::default(),
+            neighbor_cache: NeighborCacheConfig::default(),
         }
     }
 }
@@ -220,6 +513,50 @@ pub fn eui64_link_local(mac: [u8; 6]) -> Ipv6Addr {
     octets[14] = mac[4];
     octets[15] = mac[5];
     Ipv6Addr::from(octets)
+}
+
+/// `prefix` with its host bits cleared.
+pub fn network(prefix: Ipv6Cidr) -> Ipv6Cidr {
+    let length = prefix.prefix_len();
+    Ipv6Cidr::new(
+        Ipv6Addr::from_bits(prefix.address().to_bits() & prefix_mask(length)),
+        length,
+    )
+}
+
+/// The mask of the first `length` bits (0..=128).
+fn prefix_mask(length: u8) -> u128 {
+    match length {
+        0 => 0,
+        128.. => u128::MAX,
+        _ => u128::MAX << (128 - u32::from(length)),
+    }
+}
+
+/// Whether two prefixes share any address (one contains the other).
+fn overlaps(first: Ipv6Cidr, second: Ipv6Cidr) -> bool {
+    let length = first.prefix_len().min(second.prefix_len());
+    let mask = prefix_mask(length);
+    first.address().to_bits() & mask == second.address().to_bits() & mask
+}
+
+/// MinRtrAdvInterval's default (RFC 4861 §6.2.1): 0.33 × max when max >= 9 s.
+/// For a smaller max, RFC 4861's default (max itself) breaks its own bound
+/// of 0.75 × max, so the bound is used instead (at least 3 s).
+fn default_min_interval(max_seconds: u32) -> Duration {
+    let max_milliseconds = u64::from(max_seconds) * 1000;
+    if max_seconds >= 9 {
+        Duration::from_millis(max_milliseconds * 33 / 100)
+    } else {
+        Duration::from_millis((max_milliseconds * 3 / 4).max(3000))
+    }
+}
+
+/// AdvDefaultLifetime's default (RFC 4861 §6.2.1): 3 × max, capped at
+/// 65535 s (RFC 8319 §4), which is still >= max.
+fn default_router_lifetime(max_seconds: u32) -> u16 {
+    u16::try_from((max_seconds.saturating_mul(3)).min(MAXIMUM_ROUTER_LIFETIME_SECONDS))
+        .unwrap_or(u16::MAX)
 }
 
 impl ConfigError {
@@ -267,6 +604,14 @@ struct ConfigDocument {
     router: Option<RouterTable>,
     #[serde(default, rename = "port")]
     ports: Vec<PortTable>,
+    #[serde(default, rename = "route")]
+    routes: Vec<RouteTable>,
+    #[serde(default, rename = "neighbor")]
+    neighbors: Vec<NeighborTable>,
+    #[serde(default)]
+    icmp: Option<IcmpTable>,
+    #[serde(default)]
+    neighbor_cache: Option<NeighborCacheTable>,
 }
 
 #[derive(Deserialize)]
@@ -284,6 +629,134 @@ struct PortTable {
     mtu: Option<Spanned<i64>>,
     #[serde(default)]
     link_local: Option<Spanned<String>>,
+    #[serde(default)]
+    addresses: Vec<Spanned<String>>,
+    #[serde(default)]
+    router_advertisements: Option<RouterAdvertisementTable>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RouterAdvertisementTable {
+    #[serde(default)]
+    enabled: bool,
+    #[serde(default)]
+    min_interval_seconds: Option<Spanned<i64>>,
+    #[serde(default)]
+    max_interval_seconds: Option<Spanned<i64>>,
+    #[serde(default)]
+    router_lifetime_seconds: Option<Spanned<i64>>,
+    #[serde(default)]
+    current_hop_limit: Option<Spanned<i64>>,
+    #[serde(default)]
+    managed: bool,
+    #[serde(default)]
+    other_configuration: bool,
+    #[serde(default)]
+    advertise_mtu: Option<bool>,
+    #[serde(default)]
+    prefix: Option<Vec<PrefixTable>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PrefixTable {
+    prefix: Spanned<String>,
+    #[serde(default)]
+    on_link: Option<bool>,
+    #[serde(default)]
+    autonomous: Option<bool>,
+    #[serde(default)]
+    valid_lifetime_seconds: Option<Spanned<i64>>,
+    #[serde(default)]
+    preferred_lifetime_seconds: Option<Spanned<i64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RouteTable {
+    prefix: Spanned<String>,
+    #[serde(default)]
+    via: Option<Spanned<String>>,
+    #[serde(default)]
+    port: Option<Spanned<String>>,
+    #[serde(default)]
+    kind: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NeighborTable {
+    port: Spanned<String>,
+    address: Spanned<String>,
+    mac: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IcmpTable {
+    #[serde(default)]
+    rate_limit_per_second: Option<Spanned<i64>>,
+    #[serde(default)]
+    burst: Option<Spanned<i64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NeighborCacheTable {
+    #[serde(default)]
+    capacity: Option<Spanned<i64>>,
+    #[serde(default)]
+    incomplete_limit: Option<Spanned<i64>>,
+    #[serde(default)]
+    solicitations_per_second: Option<Spanned<i64>>,
+    #[serde(default)]
+    solicitation_burst: Option<Spanned<i64>>,
+    #[serde(default)]
+    pending_packets: Option<Spanned<i64>>,
+}
+
+/// An integer value checked against a range, with a message naming the key.
+fn integer_in(
+    text: &str,
+    value: &Spanned<i64>,
+    key: &str,
+    range: core::ops::RangeInclusive<i64>,
+    why: &str,
+) -> Result<i64, ConfigError> {
+    let number = *value.get_ref();
+    if range.contains(&number) {
+        Ok(number)
+    } else {
+        Err(ConfigError::at_span(
+            text,
+            value.span(),
+            format!(
+                "{key} {number} is out of range {}..={}{why}",
+                range.start(),
+                range.end()
+            ),
+        ))
+    }
+}
+
+/// An optional integer key in `range`, or `default`.
+fn optional_integer(
+    text: &str,
+    value: &Option<Spanned<i64>>,
+    key: &str,
+    range: core::ops::RangeInclusive<i64>,
+    default: i64,
+) -> Result<i64, ConfigError> {
+    match value {
+        Some(value) => integer_in(text, value, key, range, ""),
+        None => Ok(default),
+    }
+}
+
+/// Converts a value already checked to be in a `u32` range.
+fn to_u32(value: i64) -> u32 {
+    u32::try_from(value).unwrap_or(u32::MAX)
 }
 
 impl ConfigDocument {
@@ -298,6 +771,8 @@ impl ConfigDocument {
         };
 
         let mut ports: Vec<PortConfig> = Vec::with_capacity(self.ports.len());
+        // Every address with its span, for the overlap check across ports.
+        let mut all_addresses: Vec<(usize, Ipv6Cidr, Range<usize>)> = Vec::new();
         for (index, port) in self.ports.into_iter().enumerate() {
             let name_span = port.name.span();
             if index == MAX_PORTS {
@@ -325,17 +800,13 @@ impl ConfigDocument {
 
             let mtu = match port.mtu {
                 Some(mtu) => {
-                    let value = *mtu.get_ref();
-                    if !(i64::from(MINIMUM_MTU)..=i64::from(MAXIMUM_MTU)).contains(&value) {
-                        return Err(ConfigError::at_span(
-                            text,
-                            mtu.span(),
-                            format!(
-                                "mtu {value} is out of range {MINIMUM_MTU}..={MAXIMUM_MTU} \
-                                 (IPv6 needs at least {MINIMUM_MTU}, RFC 8200 §5)"
-                            ),
-                        ));
-                    }
+                    let value = integer_in(
+                        text,
+                        &mtu,
+                        "mtu",
+                        i64::from(MINIMUM_MTU)..=i64::from(MAXIMUM_MTU),
+                        " (IPv6 needs at least 1280, RFC 8200 §5)",
+                    )?;
                     // In range, so it fits.
                     u16::try_from(value).unwrap_or(DEFAULT_MTU)
                 }
@@ -350,18 +821,552 @@ impl ConfigDocument {
                 None => None,
             };
 
+            let mut addresses: Vec<Ipv6Cidr> = Vec::with_capacity(port.addresses.len());
+            for address in &port.addresses {
+                if addresses.len() == MAXIMUM_ADDRESSES_PER_PORT {
+                    return Err(ConfigError::at_span(
+                        text,
+                        address.span(),
+                        format!(
+                            "too many addresses: a port has at most {MAXIMUM_ADDRESSES_PER_PORT}"
+                        ),
+                    ));
+                }
+                let parsed = parse_interface_address(address.get_ref())
+                    .map_err(|message| ConfigError::at_span(text, address.span(), message))?;
+                for (other_port, other, _) in &all_addresses {
+                    if overlaps(*other, parsed) {
+                        let message = if *other_port == index {
+                            format!(
+                                "address {parsed} overlaps {other}, already on this port \
+                                 (one prefix per subnet)"
+                            )
+                        } else {
+                            format!(
+                                "address {parsed} overlaps {other} on port `{}`: \
+                                 a subnet is on-link on one port only",
+                                ports[*other_port].name
+                            )
+                        };
+                        return Err(ConfigError::at_span(text, address.span(), message));
+                    }
+                }
+                all_addresses.push((index, parsed, address.span()));
+                addresses.push(parsed);
+            }
+
+            let router_advertisements = match port.router_advertisements {
+                Some(table) => table.validate(text, &addresses)?,
+                None => RouterAdvertisementConfig {
+                    prefixes: default_prefixes(&addresses),
+                    ..RouterAdvertisementConfig::default()
+                },
+            };
+
             ports.push(PortConfig {
                 name: port.name.into_inner(),
                 mtu,
                 link_local,
+                addresses,
+                router_advertisements,
             });
         }
+
+        let routes = validate_routes(text, self.routes, &ports)?;
+        let neighbors = validate_neighbors(text, self.neighbors, &ports)?;
+
+        let icmp = match self.icmp {
+            Some(table) => IcmpConfig {
+                rate_limit_per_second: to_u32(optional_integer(
+                    text,
+                    &table.rate_limit_per_second,
+                    "rate_limit_per_second",
+                    0..=100_000,
+                    i64::from(DEFAULT_ICMP_RATE_LIMIT_PER_SECOND),
+                )?),
+                burst: to_u32(optional_integer(
+                    text,
+                    &table.burst,
+                    "burst",
+                    0..=100_000,
+                    i64::from(DEFAULT_ICMP_BURST),
+                )?),
+            },
+            None => IcmpConfig::default(),
+        };
+
+        let neighbor_cache = match self.neighbor_cache {
+            Some(table) => {
+                let capacity = optional_integer(
+                    text,
+                    &table.capacity,
+                    "capacity",
+                    16..=i64::from(MAXIMUM_NEIGHBOR_CACHE_CAPACITY),
+                    i64::from(DEFAULT_NEIGHBOR_CACHE_CAPACITY),
+                )?;
+                let incomplete_limit = optional_integer(
+                    text,
+                    &table.incomplete_limit,
+                    "incomplete_limit",
+                    1..=capacity,
+                    i64::from(DEFAULT_INCOMPLETE_LIMIT).min(capacity),
+                )?;
+                NeighborCacheConfig {
+                    capacity: to_u32(capacity),
+                    incomplete_limit: to_u32(incomplete_limit),
+                    solicitations_per_second: to_u32(optional_integer(
+                        text,
+                        &table.solicitations_per_second,
+                        "solicitations_per_second",
+                        1..=100_000,
+                        i64::from(DEFAULT_SOLICITATIONS_PER_SECOND),
+                    )?),
+                    solicitation_burst: to_u32(optional_integer(
+                        text,
+                        &table.solicitation_burst,
+                        "solicitation_burst",
+                        1..=100_000,
+                        i64::from(DEFAULT_SOLICITATION_BURST),
+                    )?),
+                    pending_packets: to_u32(optional_integer(
+                        text,
+                        &table.pending_packets,
+                        "pending_packets",
+                        0..=i64::from(MAXIMUM_PENDING_PACKETS),
+                        i64::from(DEFAULT_PENDING_PACKETS),
+                    )?),
+                }
+            }
+            None => NeighborCacheConfig::default(),
+        };
 
         Ok(Config {
             router: RouterConfig { name: router_name },
             ports,
+            routes,
+            neighbors,
+            icmp,
+            neighbor_cache,
         })
     }
+}
+
+/// One Prefix Information option per /64 address (RFC 4862 §5.5.3 needs a
+/// 64-bit prefix for SLAAC), each prefix once.
+fn default_prefixes(addresses: &[Ipv6Cidr]) -> Vec<AdvertisedPrefix> {
+    let mut prefixes: Vec<AdvertisedPrefix> = Vec::new();
+    for address in addresses
+        .iter()
+        .filter(|address| address.prefix_len() == 64)
+    {
+        let prefix = AdvertisedPrefix::default_for(*address);
+        if !prefixes.iter().any(|known| known.prefix == prefix.prefix) {
+            prefixes.push(prefix);
+        }
+    }
+    prefixes
+}
+
+impl RouterAdvertisementTable {
+    fn validate(
+        self,
+        text: &str,
+        addresses: &[Ipv6Cidr],
+    ) -> Result<RouterAdvertisementConfig, ConfigError> {
+        let max = to_u32(optional_integer(
+            text,
+            &self.max_interval_seconds,
+            "max_interval_seconds",
+            i64::from(MINIMUM_MAX_RTR_ADV_INTERVAL_SECONDS)
+                ..=i64::from(MAXIMUM_MAX_RTR_ADV_INTERVAL_SECONDS),
+            i64::from(DEFAULT_MAX_RTR_ADV_INTERVAL_SECONDS),
+        )?);
+        let min_interval = match &self.min_interval_seconds {
+            Some(value) => {
+                // RFC 4861 §6.2.1: 3 s ..= 0.75 × MaxRtrAdvInterval.
+                let upper = i64::from(max) * 3 / 4;
+                let seconds = integer_in(
+                    text,
+                    value,
+                    "min_interval_seconds",
+                    i64::from(MINIMUM_MIN_RTR_ADV_INTERVAL_SECONDS)..=upper,
+                    " (3 ..= 0.75 × max_interval_seconds, RFC 4861 §6.2.1)",
+                )?;
+                Duration::from_secs(seconds.unsigned_abs())
+            }
+            None => default_min_interval(max),
+        };
+        let router_lifetime_seconds = match &self.router_lifetime_seconds {
+            Some(value) => {
+                let seconds = *value.get_ref();
+                if seconds != 0 {
+                    integer_in(
+                        text,
+                        value,
+                        "router_lifetime_seconds",
+                        i64::from(max)..=i64::from(MAXIMUM_ROUTER_LIFETIME_SECONDS),
+                        " (or 0: not a default router; RFC 4861 §6.2.1, RFC 8319 §4)",
+                    )?;
+                }
+                u16::try_from(seconds).unwrap_or(u16::MAX)
+            }
+            None => default_router_lifetime(max),
+        };
+        let current_hop_limit = optional_integer(
+            text,
+            &self.current_hop_limit,
+            "current_hop_limit",
+            0..=255,
+            i64::from(DEFAULT_CURRENT_HOP_LIMIT),
+        )?;
+        let prefixes = match self.prefix {
+            None => default_prefixes(addresses),
+            Some(tables) => {
+                let mut prefixes: Vec<AdvertisedPrefix> = Vec::with_capacity(tables.len());
+                for table in tables {
+                    let span = table.prefix.span();
+                    if prefixes.len() == MAXIMUM_ADVERTISED_PREFIXES {
+                        return Err(ConfigError::at_span(
+                            text,
+                            span,
+                            format!(
+                                "too many prefixes: a port advertises at most \
+                                 {MAXIMUM_ADVERTISED_PREFIXES}"
+                            ),
+                        ));
+                    }
+                    let prefix = parse_prefix(table.prefix.get_ref())
+                        .map_err(|message| ConfigError::at_span(text, span.clone(), message))?;
+                    let address = prefix.address();
+                    if prefix.prefix_len() == 0
+                        || address.is_multicast()
+                        || address.is_unicast_link_local()
+                    {
+                        return Err(ConfigError::at_span(
+                            text,
+                            span,
+                            format!(
+                                "prefix {prefix} cannot be advertised: it must be a global or \
+                                 unique-local unicast prefix (RFC 4861 §6.2.1)"
+                            ),
+                        ));
+                    }
+                    if prefixes.iter().any(|known| known.prefix == prefix) {
+                        return Err(ConfigError::at_span(
+                            text,
+                            span,
+                            format!("prefix {prefix} is advertised twice"),
+                        ));
+                    }
+                    let valid = optional_integer(
+                        text,
+                        &table.valid_lifetime_seconds,
+                        "valid_lifetime_seconds",
+                        0..=i64::from(u32::MAX),
+                        i64::from(DEFAULT_VALID_LIFETIME_SECONDS),
+                    )?;
+                    let preferred = match &table.preferred_lifetime_seconds {
+                        Some(value) => integer_in(
+                            text,
+                            value,
+                            "preferred_lifetime_seconds",
+                            0..=valid,
+                            " (at most valid_lifetime_seconds, RFC 4861 §4.6.2)",
+                        )?,
+                        None => i64::from(DEFAULT_PREFERRED_LIFETIME_SECONDS).min(valid),
+                    };
+                    prefixes.push(AdvertisedPrefix {
+                        prefix,
+                        on_link: table.on_link.unwrap_or(true),
+                        autonomous: table.autonomous.unwrap_or(true),
+                        valid_lifetime_seconds: to_u32(valid),
+                        preferred_lifetime_seconds: to_u32(preferred),
+                    });
+                }
+                prefixes
+            }
+        };
+        Ok(RouterAdvertisementConfig {
+            enabled: self.enabled,
+            min_interval,
+            max_interval: Duration::from_secs(u64::from(max)),
+            router_lifetime_seconds,
+            current_hop_limit: u8::try_from(current_hop_limit).unwrap_or(DEFAULT_CURRENT_HOP_LIMIT),
+            managed: self.managed,
+            other_configuration: self.other_configuration,
+            advertise_mtu: self.advertise_mtu.unwrap_or(true),
+            prefixes,
+        })
+    }
+}
+
+/// The port named `name`, or an error at `span`.
+fn find_port(
+    text: &str,
+    ports: &[PortConfig],
+    name: &Spanned<String>,
+) -> Result<usize, ConfigError> {
+    ports
+        .iter()
+        .position(|port| port.name == *name.get_ref())
+        .ok_or_else(|| {
+            ConfigError::at_span(
+                text,
+                name.span(),
+                format!("no [[port]] is named `{}`", name.get_ref()),
+            )
+        })
+}
+
+/// Whether `address` is on-link on `port`: inside one of its address prefixes.
+fn on_link(port: &PortConfig, address: Ipv6Addr) -> bool {
+    port.addresses
+        .iter()
+        .any(|prefix| prefix.contains_addr(&address))
+}
+
+fn validate_routes(
+    text: &str,
+    tables: Vec<RouteTable>,
+    ports: &[PortConfig],
+) -> Result<Vec<RouteConfig>, ConfigError> {
+    let mut routes: Vec<RouteConfig> = Vec::with_capacity(tables.len());
+    for table in tables {
+        let prefix_span = table.prefix.span();
+        if routes.len() == MAXIMUM_STATIC_ROUTES {
+            return Err(ConfigError::at_span(
+                text,
+                prefix_span,
+                format!("too many routes: at most {MAXIMUM_STATIC_ROUTES} [[route]] tables"),
+            ));
+        }
+        let prefix = parse_prefix(table.prefix.get_ref())
+            .map_err(|message| ConfigError::at_span(text, prefix_span.clone(), message))?;
+        let destination = prefix.address();
+        if destination.is_multicast() && prefix.prefix_len() >= 8 {
+            return Err(ConfigError::at_span(
+                text,
+                prefix_span,
+                format!("route {prefix} is multicast; multicast is not forwarded"),
+            ));
+        }
+        if prefix.prefix_len() >= 10 && destination.is_unicast_link_local() {
+            return Err(ConfigError::at_span(
+                text,
+                prefix_span,
+                format!(
+                    "route {prefix} is link-local; link-local destinations are never \
+                     forwarded (RFC 4291 §2.5.6)"
+                ),
+            ));
+        }
+        if let Some(earlier) = routes.iter().position(|route| route.prefix == prefix) {
+            return Err(ConfigError::at_span(
+                text,
+                prefix_span,
+                format!("duplicate route {prefix} (already route {earlier})"),
+            ));
+        }
+        let kind = table.kind.as_ref().map(|kind| kind.get_ref().as_str());
+        let target = match kind {
+            None | Some("forward") => {
+                let port_index = match &table.port {
+                    Some(name) => Some(find_port(text, ports, name)?),
+                    None => None,
+                };
+                let via = match &table.via {
+                    Some(via) => {
+                        let address: Ipv6Addr = via.get_ref().parse().map_err(|_| {
+                            ConfigError::at_span(
+                                text,
+                                via.span(),
+                                format!("via `{}` is not an IPv6 address", via.get_ref()),
+                            )
+                        })?;
+                        if address.is_multicast()
+                            || address.is_unspecified()
+                            || address.is_loopback()
+                        {
+                            return Err(ConfigError::at_span(
+                                text,
+                                via.span(),
+                                format!("via {address} must be a unicast address of a neighbor"),
+                            ));
+                        }
+                        Some((address, via.span()))
+                    }
+                    None => None,
+                };
+                let port = match (port_index, &via) {
+                    (None, None) => {
+                        return Err(ConfigError::at_span(
+                            text,
+                            prefix_span,
+                            format!(
+                                "route {prefix} needs `via` (a next hop), `port`, or \
+                                 kind = \"blackhole\" or \"reject\""
+                            ),
+                        ));
+                    }
+                    (Some(port), None) => port,
+                    (port, Some((address, span))) => {
+                        if address.is_unicast_link_local() {
+                            port.ok_or_else(|| {
+                                ConfigError::at_span(
+                                    text,
+                                    span.clone(),
+                                    format!(
+                                        "via {address} is link-local, so the route needs \
+                                         `port` to say which link"
+                                    ),
+                                )
+                            })?
+                        } else {
+                            match port {
+                                Some(port) if on_link(&ports[port], *address) => port,
+                                Some(port) => {
+                                    return Err(ConfigError::at_span(
+                                        text,
+                                        span.clone(),
+                                        format!(
+                                            "via {address} is not on-link on port `{}` \
+                                             (in none of its address prefixes)",
+                                            ports[port].name
+                                        ),
+                                    ));
+                                }
+                                None => ports
+                                    .iter()
+                                    .position(|port| on_link(port, *address))
+                                    .ok_or_else(|| {
+                                        ConfigError::at_span(
+                                            text,
+                                            span.clone(),
+                                            format!(
+                                                "via {address} is not on-link on any port \
+                                                 (recursive next hops are not supported)"
+                                            ),
+                                        )
+                                    })?,
+                            }
+                        }
+                    }
+                };
+                if via.as_ref().is_some_and(|(address, _)| {
+                    ports[port]
+                        .addresses
+                        .iter()
+                        .any(|own| own.address() == *address)
+                        || ports[port].link_local == Some(*address)
+                }) {
+                    let span = table
+                        .via
+                        .as_ref()
+                        .map_or(prefix_span.clone(), Spanned::span);
+                    return Err(ConfigError::at_span(
+                        text,
+                        span,
+                        "via is one of the router's own addresses".to_owned(),
+                    ));
+                }
+                RouteTarget::Forward {
+                    port: ports[port].name.clone(),
+                    via: via.map(|(address, _)| address),
+                }
+            }
+            Some(kind @ ("blackhole" | "reject")) => {
+                if let Some(extra) = table.via.as_ref().or(table.port.as_ref()) {
+                    return Err(ConfigError::at_span(
+                        text,
+                        extra.span(),
+                        format!("a {kind} route takes neither `via` nor `port`"),
+                    ));
+                }
+                if kind == "blackhole" {
+                    RouteTarget::Blackhole
+                } else {
+                    RouteTarget::Reject
+                }
+            }
+            Some(other) => {
+                let span = table.kind.as_ref().map_or(prefix_span, Spanned::span);
+                return Err(ConfigError::at_span(
+                    text,
+                    span,
+                    format!(
+                        "unknown route kind `{other}`: expected \"forward\", \"blackhole\" \
+                         or \"reject\""
+                    ),
+                ));
+            }
+        };
+        routes.push(RouteConfig { prefix, target });
+    }
+    Ok(routes)
+}
+
+fn validate_neighbors(
+    text: &str,
+    tables: Vec<NeighborTable>,
+    ports: &[PortConfig],
+) -> Result<Vec<StaticNeighborConfig>, ConfigError> {
+    let mut neighbors: Vec<StaticNeighborConfig> = Vec::with_capacity(tables.len());
+    for table in tables {
+        if neighbors.len() == MAXIMUM_STATIC_NEIGHBORS {
+            return Err(ConfigError::at_span(
+                text,
+                table.address.span(),
+                format!("too many neighbors: at most {MAXIMUM_STATIC_NEIGHBORS}"),
+            ));
+        }
+        let port = find_port(text, ports, &table.port)?;
+        let address: Ipv6Addr = table.address.get_ref().parse().map_err(|_| {
+            ConfigError::at_span(
+                text,
+                table.address.span(),
+                format!(
+                    "address `{}` is not an IPv6 address",
+                    table.address.get_ref()
+                ),
+            )
+        })?;
+        if address.is_multicast() || address.is_unspecified() || address.is_loopback() {
+            return Err(ConfigError::at_span(
+                text,
+                table.address.span(),
+                format!("neighbor {address} is not a unicast address"),
+            ));
+        }
+        if !address.is_unicast_link_local() && !on_link(&ports[port], address) {
+            return Err(ConfigError::at_span(
+                text,
+                table.address.span(),
+                format!(
+                    "neighbor {address} is neither link-local nor on-link on port `{}`",
+                    ports[port].name
+                ),
+            ));
+        }
+        let mac = parse_mac(table.mac.get_ref())
+            .map_err(|message| ConfigError::at_span(text, table.mac.span(), message))?;
+        let name = &ports[port].name;
+        if neighbors
+            .iter()
+            .any(|known| known.port == *name && known.address == address)
+        {
+            return Err(ConfigError::at_span(
+                text,
+                table.address.span(),
+                format!("duplicate neighbor {address} on port `{name}`"),
+            ));
+        }
+        neighbors.push(StaticNeighborConfig {
+            port: name.clone(),
+            address,
+            mac,
+        });
+    }
+    Ok(neighbors)
 }
 
 fn validate_router_name(name: &str) -> Result<(), String> {
@@ -431,6 +1436,89 @@ fn parse_link_local(text: &str) -> Result<Ipv6Addr, String> {
     Ok(address)
 }
 
+/// `ADDRESS/LENGTH`, without checks on the address.
+fn parse_address_and_length(text: &str, what: &str) -> Result<(Ipv6Addr, u8), String> {
+    let (address, length) = text
+        .split_once('/')
+        .ok_or_else(|| format!("{what} `{text}` needs a prefix length, as in 2001:db8::/32"))?;
+    let address: Ipv6Addr = address
+        .parse()
+        .map_err(|_| format!("{what} `{text}`: `{address}` is not an IPv6 address"))?;
+    let length: u8 = length
+        .parse()
+        .ok()
+        .filter(|length| *length <= 128)
+        .ok_or_else(|| format!("{what} `{text}`: prefix length must be 0..=128"))?;
+    Ok((address, length))
+}
+
+/// A route or advertised prefix: `ADDRESS/LENGTH` with no host bits set.
+fn parse_prefix(text: &str) -> Result<Ipv6Cidr, String> {
+    let (address, length) = parse_address_and_length(text, "prefix")?;
+    let prefix = Ipv6Cidr::new(address, length);
+    let normalized = network(prefix);
+    if normalized != prefix {
+        return Err(format!(
+            "prefix {text} has host bits set; did you mean {normalized}?"
+        ));
+    }
+    Ok(prefix)
+}
+
+/// A port address: global or unique-local unicast, prefix length 1..=128.
+fn parse_interface_address(text: &str) -> Result<Ipv6Cidr, String> {
+    let (address, length) = parse_address_and_length(text, "address")?;
+    if length == 0 {
+        return Err(format!("address {text}: prefix length must be 1..=128"));
+    }
+    if address.is_unspecified()
+        || address.is_loopback()
+        || address.is_multicast()
+        || address.to_ipv4_mapped().is_some()
+    {
+        return Err(format!(
+            "address {address} is not a unicast address a router can own"
+        ));
+    }
+    if address.is_unicast_link_local() {
+        return Err(format!(
+            "address {address} is link-local; set it with `link_local` instead"
+        ));
+    }
+    let cidr = Ipv6Cidr::new(address, length);
+    // RFC 4291 §2.6.1; RFC 6164 §3 allows the all-zero host on /127 links.
+    if length < 127 && network(cidr).address() == address {
+        return Err(format!(
+            "address {text} is the Subnet-Router anycast address of its prefix \
+             (RFC 4291 §2.6.1); give the interface a host address"
+        ));
+    }
+    Ok(cidr)
+}
+
+/// A MAC address `xx:xx:xx:xx:xx:xx` (or with `-`), unicast.
+fn parse_mac(text: &str) -> Result<[u8; 6], String> {
+    let mut mac = [0u8; 6];
+    let mut parts = text.split([':', '-']);
+    for byte in &mut mac {
+        let part = parts
+            .next()
+            .filter(|part| part.len() == 2)
+            .ok_or_else(|| format!("mac `{text}` is not of the form 02:00:00:00:00:01"))?;
+        *byte = u8::from_str_radix(part, 16)
+            .map_err(|_| format!("mac `{text}` is not of the form 02:00:00:00:00:01"))?;
+    }
+    if parts.next().is_some() {
+        return Err(format!("mac `{text}` is not of the form 02:00:00:00:00:01"));
+    }
+    if mac[0] & 1 != 0 || mac == [0; 6] {
+        return Err(format!(
+            "mac {text} is multicast or all-zero, not a neighbor's address"
+        ));
+    }
+    Ok(mac)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -484,11 +1572,15 @@ mod tests {
                     name: "lan0".into(),
                     mtu: 9000,
                     link_local: Some("fe80::1".parse().unwrap()),
+                    addresses: Vec::new(),
+                    router_advertisements: RouterAdvertisementConfig::default(),
                 },
                 PortConfig {
                     name: "wan0".into(),
                     mtu: 1500,
                     link_local: None,
+                    addresses: Vec::new(),
+                    router_advertisements: RouterAdvertisementConfig::default(),
                 },
             ]
         );
@@ -764,5 +1856,421 @@ mod tests {
             14,
             "not an IPv6 address",
         );
+    }
+
+    // Addresses, routes, neighbors, Router Advertisements, [icmp], [neighbor_cache].
+
+    const TWO_PORTS: &str = "[[port]]\nname = \"lan0\"\naddresses = [\"2001:db8:1::1/64\"]\n\n\
+                             [[port]]\nname = \"wan0\"\naddresses = [\"2001:db8:ff::2/64\"]\n";
+
+    fn with_two_ports(rest: &str) -> alloc::string::String {
+        format!("{TWO_PORTS}{rest}")
+    }
+
+    fn cidr(text: &str) -> Ipv6Cidr {
+        let (address, length) = text.split_once('/').unwrap();
+        Ipv6Cidr::new(address.parse().unwrap(), length.parse().unwrap())
+    }
+
+    #[test]
+    fn addresses_and_default_prefixes() {
+        let config = parse(
+            "[[port]]\nname = \"lan0\"\naddresses = [\"2001:db8:1::1/64\", \"fd00::1/48\", \
+             \"2001:db8:9::/127\"]\n",
+        )
+        .unwrap();
+        let port = &config.ports[0];
+        assert_eq!(
+            port.addresses,
+            [
+                cidr("2001:db8:1::1/64"),
+                cidr("fd00::1/48"),
+                cidr("2001:db8:9::/127")
+            ]
+        );
+        // Router Advertisements are off by default (RFC 4861 §6.2.1), and
+        // would advertise only the /64.
+        let advertisements = &port.router_advertisements;
+        assert!(!advertisements.enabled);
+        assert_eq!(
+            advertisements.prefixes,
+            [AdvertisedPrefix::default_for(cidr("2001:db8:1::1/64"))]
+        );
+        assert_eq!(advertisements.prefixes[0].prefix, cidr("2001:db8:1::/64"));
+        assert_eq!(advertisements.max_interval, Duration::from_secs(600));
+        assert_eq!(advertisements.min_interval, Duration::from_secs(198));
+        assert_eq!(advertisements.router_lifetime_seconds, 1800);
+    }
+
+    #[test]
+    fn address_errors() {
+        let cases = [
+            ("2001:db8::1", "needs a prefix length"),
+            ("2001:db8::1/129", "prefix length must be 0..=128"),
+            ("2001:db8::1/0", "prefix length must be 1..=128"),
+            ("2001:db8::/64", "Subnet-Router anycast"),
+            ("fe80::1/64", "link-local; set it with `link_local`"),
+            ("ff02::1/64", "not a unicast address"),
+            ("::/64", "not a unicast address"),
+            ("zz::1/64", "`zz::1` is not an IPv6 address"),
+        ];
+        for (address, needle) in cases {
+            assert_error(
+                &format!("[[port]]\nname = \"lan0\"\naddresses = [\"{address}\"]\n"),
+                3,
+                14,
+                needle,
+            );
+        }
+    }
+
+    #[test]
+    fn overlapping_addresses() {
+        assert_error(
+            "[[port]]\nname = \"lan0\"\naddresses = [\"2001:db8:1::1/64\"]\n\
+             [[port]]\nname = \"wan0\"\naddresses = [\"2001:db8:1::2/48\"]\n",
+            6,
+            14,
+            "overlaps 2001:db8:1::1/64 on port `lan0`",
+        );
+        assert_error(
+            "[[port]]\nname = \"lan0\"\naddresses = [\"2001:db8:1::1/64\", \"2001:db8:1::2/64\"]\n",
+            3,
+            34,
+            "already on this port",
+        );
+    }
+
+    #[test]
+    fn routes_parse() {
+        let config = parse(&with_two_ports(
+            "[[route]]\nprefix = \"::/0\"\nvia = \"2001:db8:ff::1\"\n\n\
+             [[route]]\nprefix = \"2001:db8:100::/40\"\nvia = \"fe80::7\"\nport = \"lan0\"\n\n\
+             [[route]]\nprefix = \"2001:db8:200::/48\"\nport = \"lan0\"\n\n\
+             [[route]]\nprefix = \"2001:db8:300::/48\"\nkind = \"blackhole\"\n\n\
+             [[route]]\nprefix = \"2001:db8:400::/48\"\nkind = \"reject\"\n",
+        ))
+        .unwrap();
+        let targets: Vec<(Ipv6Cidr, RouteTarget)> = config
+            .routes
+            .iter()
+            .map(|route| (route.prefix, route.target.clone()))
+            .collect();
+        assert_eq!(
+            targets,
+            [
+                (
+                    cidr("::/0"),
+                    RouteTarget::Forward {
+                        port: "wan0".into(),
+                        via: Some("2001:db8:ff::1".parse().unwrap())
+                    }
+                ),
+                (
+                    cidr("2001:db8:100::/40"),
+                    RouteTarget::Forward {
+                        port: "lan0".into(),
+                        via: Some("fe80::7".parse().unwrap())
+                    }
+                ),
+                (
+                    cidr("2001:db8:200::/48"),
+                    RouteTarget::Forward {
+                        port: "lan0".into(),
+                        via: None
+                    }
+                ),
+                (cidr("2001:db8:300::/48"), RouteTarget::Blackhole),
+                (cidr("2001:db8:400::/48"), RouteTarget::Reject),
+            ]
+        );
+    }
+
+    #[test]
+    fn route_errors() {
+        // Line 7 is the first line after TWO_PORTS and "[[route]]".
+        let cases: [(&str, usize, usize, &str); 11] = [
+            (
+                "prefix = \"2001:db8::1/32\"\nport = \"lan0\"\n",
+                9,
+                10,
+                "host bits set; did you mean 2001:db8::/32?",
+            ),
+            ("prefix = \"2001:db8::/32\"\n", 9, 10, "needs `via`"),
+            (
+                "prefix = \"2001:db8::/32\"\nvia = \"fe80::1\"\n",
+                10,
+                7,
+                "needs `port`",
+            ),
+            (
+                "prefix = \"2001:db8::/32\"\nvia = \"2001:db8:5::1\"\n",
+                10,
+                7,
+                "not on-link on any port",
+            ),
+            (
+                "prefix = \"2001:db8::/32\"\nvia = \"2001:db8:ff::1\"\nport = \"lan0\"\n",
+                10,
+                7,
+                "not on-link on port `lan0`",
+            ),
+            (
+                "prefix = \"2001:db8::/32\"\nport = \"lan9\"\n",
+                10,
+                8,
+                "no [[port]] is named `lan9`",
+            ),
+            (
+                "prefix = \"2001:db8::/32\"\nkind = \"drop\"\n",
+                10,
+                8,
+                "unknown route kind `drop`",
+            ),
+            (
+                "prefix = \"2001:db8::/32\"\nkind = \"reject\"\nport = \"lan0\"\n",
+                11,
+                8,
+                "takes neither",
+            ),
+            (
+                "prefix = \"fe80::/64\"\nport = \"lan0\"\n",
+                9,
+                10,
+                "link-local",
+            ),
+            (
+                "prefix = \"ff00::/8\"\nkind = \"reject\"\n",
+                9,
+                10,
+                "multicast",
+            ),
+            (
+                "prefix = \"2001:db8::/32\"\nvia = \"2001:db8:ff::2\"\n",
+                10,
+                7,
+                "own addresses",
+            ),
+        ];
+        for (route, line, column, needle) in cases {
+            assert_error(
+                &with_two_ports(&format!("[[route]]\n{route}")),
+                line,
+                column,
+                needle,
+            );
+        }
+        assert_error(
+            &with_two_ports(
+                "[[route]]\nprefix = \"::/0\"\nkind = \"reject\"\n\
+                 [[route]]\nprefix = \"::/0\"\nkind = \"blackhole\"\n",
+            ),
+            12,
+            10,
+            "duplicate route ::/0",
+        );
+    }
+
+    #[test]
+    fn neighbors() {
+        let config = parse(&with_two_ports(
+            "[[neighbor]]\nport = \"lan0\"\naddress = \"2001:db8:1::10\"\nmac = \"02:00:00:00:00:10\"\n\
+             [[neighbor]]\nport = \"wan0\"\naddress = \"fe80::1\"\nmac = \"02-00-00-00-00-11\"\n",
+        ))
+        .unwrap();
+        assert_eq!(
+            config.neighbors[1],
+            StaticNeighborConfig {
+                port: "wan0".into(),
+                address: "fe80::1".parse().unwrap(),
+                mac: [2, 0, 0, 0, 0, 0x11],
+            }
+        );
+        let neighbor = |address: &str, mac: &str| {
+            with_two_ports(&format!(
+                "[[neighbor]]\nport = \"lan0\"\naddress = \"{address}\"\nmac = \"{mac}\"\n"
+            ))
+        };
+        assert_error(
+            &neighbor("2001:db8:2::1", "02:00:00:00:00:01"),
+            10,
+            11,
+            "neither link-local nor on-link",
+        );
+        assert_error(
+            &neighbor("ff02::1", "02:00:00:00:00:01"),
+            10,
+            11,
+            "not a unicast address",
+        );
+        assert_error(
+            &neighbor("fe80::1", "01:00:00:00:00:01"),
+            11,
+            7,
+            "multicast or all-zero",
+        );
+        assert_error(
+            &neighbor("fe80::1", "02:00:00:00:00"),
+            11,
+            7,
+            "not of the form",
+        );
+        assert_error(
+            &neighbor("fe80::1", "02:00:00:00:00:01:02"),
+            11,
+            7,
+            "not of the form",
+        );
+        let twice = format!(
+            "{}[[neighbor]]\nport = \"lan0\"\naddress = \"fe80::1\"\nmac = \"02:00:00:00:00:02\"\n",
+            neighbor("fe80::1", "02:00:00:00:00:01")
+        );
+        assert_error(&twice, 14, 11, "duplicate neighbor fe80::1 on port `lan0`");
+    }
+
+    #[test]
+    fn router_advertisements() {
+        let config = parse(
+            "[[port]]\nname = \"lan0\"\naddresses = [\"2001:db8:1::1/64\"]\n\
+             [port.router_advertisements]\nenabled = true\nmax_interval_seconds = 8\n\
+             managed = true\n\
+             [[port.router_advertisements.prefix]]\nprefix = \"2001:db8:5::/64\"\n\
+             autonomous = false\nvalid_lifetime_seconds = 4294967295\n",
+        )
+        .unwrap();
+        let advertisements = &config.ports[0].router_advertisements;
+        assert!(advertisements.enabled && advertisements.managed);
+        assert_eq!(advertisements.max_interval, Duration::from_secs(8));
+        // Below 9 s: 0.75 × max, not RFC 4861's out-of-range default.
+        assert_eq!(advertisements.min_interval, Duration::from_secs(6));
+        assert_eq!(advertisements.router_lifetime_seconds, 24);
+        assert_eq!(
+            advertisements.prefixes,
+            [AdvertisedPrefix {
+                prefix: cidr("2001:db8:5::/64"),
+                on_link: true,
+                autonomous: false,
+                valid_lifetime_seconds: u32::MAX,
+                preferred_lifetime_seconds: DEFAULT_PREFERRED_LIFETIME_SECONDS,
+            }]
+        );
+        // RFC 8319: max up to 65535, lifetime capped at 65535.
+        let config = parse(
+            "[[port]]\nname = \"lan0\"\n[port.router_advertisements]\nmax_interval_seconds = 65535\n",
+        )
+        .unwrap();
+        assert_eq!(
+            config.ports[0]
+                .router_advertisements
+                .router_lifetime_seconds,
+            65535
+        );
+    }
+
+    #[test]
+    fn router_advertisement_errors() {
+        let table =
+            |body: &str| format!("[[port]]\nname = \"lan0\"\n[port.router_advertisements]\n{body}");
+        assert_error(
+            &table("max_interval_seconds = 3\n"),
+            4,
+            24,
+            "out of range 4..=65535",
+        );
+        assert_error(
+            &table("max_interval_seconds = 100\nmin_interval_seconds = 76\n"),
+            5,
+            24,
+            "out of range 3..=75",
+        );
+        assert_error(
+            &table("min_interval_seconds = 2\n"),
+            4,
+            24,
+            "out of range 3..=450",
+        );
+        assert_error(
+            &table("max_interval_seconds = 100\nrouter_lifetime_seconds = 99\n"),
+            5,
+            27,
+            "or 0: not a default router",
+        );
+        assert!(parse(&table("router_lifetime_seconds = 0\n")).is_ok());
+        assert_error(
+            &table("current_hop_limit = 256\n"),
+            4,
+            21,
+            "out of range 0..=255",
+        );
+        assert_error(&table("intervals = 3\n"), 4, 1, "unknown field `intervals`");
+        let prefix = |body: &str| table(&format!("[[port.router_advertisements.prefix]]\n{body}"));
+        assert_error(
+            &prefix("prefix = \"fe80::/64\"\n"),
+            5,
+            10,
+            "cannot be advertised",
+        );
+        assert_error(
+            &prefix("prefix = \"2001:db8::1/64\"\n"),
+            5,
+            10,
+            "host bits set",
+        );
+        assert_error(
+            &prefix(
+                "prefix = \"2001:db8::/64\"\nvalid_lifetime_seconds = 10\npreferred_lifetime_seconds = 11\n",
+            ),
+            7,
+            30,
+            "out of range 0..=10",
+        );
+    }
+
+    #[test]
+    fn icmp_and_neighbor_cache_tables() {
+        let config = parse(
+            "[icmp]\nrate_limit_per_second = 100\nburst = 5\n\
+             [neighbor_cache]\ncapacity = 64\nincomplete_limit = 8\npending_packets = 0\n",
+        )
+        .unwrap();
+        assert_eq!(
+            config.icmp,
+            IcmpConfig {
+                rate_limit_per_second: 100,
+                burst: 5
+            }
+        );
+        assert_eq!(config.neighbor_cache.capacity, 64);
+        assert_eq!(config.neighbor_cache.incomplete_limit, 8);
+        assert_eq!(config.neighbor_cache.pending_packets, 0);
+        assert_eq!(
+            config.neighbor_cache.solicitations_per_second,
+            DEFAULT_SOLICITATIONS_PER_SECOND
+        );
+        assert_error("[icmp]\nburst = -1\n", 2, 9, "burst -1 is out of range");
+        assert_error(
+            "[neighbor_cache]\ncapacity = 8\n",
+            2,
+            12,
+            "out of range 16..=65536",
+        );
+        assert_error(
+            "[neighbor_cache]\ncapacity = 32\nincomplete_limit = 33\n",
+            3,
+            20,
+            "out of range 1..=32",
+        );
+    }
+
+    #[test]
+    fn port_settings_carry_addresses_and_advertisements() {
+        let config = parse(TWO_PORTS).unwrap();
+        let settings = config.port_settings(1, [2, 0, 0, 0, 0, 1]);
+        assert_eq!(settings.addresses, [cidr("2001:db8:ff::2/64")]);
+        assert_eq!(settings.router_advertisements.prefixes.len(), 1);
+        let default = config.port_settings(2, [2, 0, 0, 0, 0, 1]);
+        assert!(default.addresses.is_empty());
+        assert!(!default.router_advertisements.enabled);
+        assert_eq!(config.port_index("wan0"), Some(1));
     }
 }

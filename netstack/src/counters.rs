@@ -8,7 +8,11 @@
 //!
 //! The [`counters!`](crate::counters!) macro defines such an enum together with its
 //! count array; [`DropReason`] and [`DropCounts`] are the router's, and
-//! [`PortCounters`] adds the three frame verdicts that are not drops.
+//! [`PortCounters`] adds the frame verdicts that are not drops and the
+//! [`PortEvent`]s (ICMPv6 errors, Neighbor Discovery, Router
+//! Advertisements). [`PortCounters::ip6_statistics`] sums them into the
+//! Ip6 MIB's counters (RFC 4293), each [`DropReason`] into one
+//! [`MibClass`].
 
 /// Defines an enum of counted events and a fixed array of counts for it.
 ///
@@ -157,7 +161,8 @@ counters! {
         Ipv6LengthExceedsFrame => "ipv6_length_exceeds_frame",
         /// The IPv6 source is multicast or loopback (RFC 4291 §2.5.3, §2.7).
         InvalidSourceAddress => "invalid_source_address",
-        /// Addressed to someone else; forwarding is not implemented yet.
+        /// No longer produced since forwarding exists (kept: names are an
+        /// interface). Formerly: addressed to someone else.
         DestinationNotLocal => "destination_not_local",
         /// An extension header runs past the end of the packet.
         TruncatedExtensionHeader => "truncated_extension_header",
@@ -203,18 +208,203 @@ counters! {
         EchoSourceUnspecified => "echo_source_unspecified",
         /// The router's transmit area had no room for the reply.
         TransmitAreaFull => "transmit_area_full",
+        /// A Neighbor Advertisement with the Solicited flag sent to a
+        /// multicast address (RFC 4861 §7.1.2).
+        NdpSolicitedFlagOnMulticast => "ndp_solicited_flag_on_multicast",
+        /// A Neighbor Advertisement for one of the router's own addresses:
+        /// someone else claims it (RFC 4862 §5.4.4); logged by the operator's tools.
+        NdpDuplicateAddress => "ndp_duplicate_address",
+        /// A Router Advertisement whose source is not link-local (RFC 4861 §6.1.2).
+        NdpSourceNotLinkLocal => "ndp_source_not_link_local",
+        /// A Redirect: a router never changes its routes on one (RFC 4861 §8.1).
+        RedirectNotAccepted => "redirect_not_accepted",
+        /// Forwarding: the source is :: (RFC 4291 §2.5.2).
+        SourceUnspecifiedNotForwarded => "source_unspecified_not_forwarded",
+        /// Forwarding: a link-local source or destination never leaves its
+        /// link (RFC 4291 §2.5.6); a link-local source to a global
+        /// destination gets Destination Unreachable code 2.
+        LinkLocalNotForwarded => "link_local_not_forwarded",
+        /// A multicast destination the port has not joined; the router does
+        /// not forward multicast.
+        MulticastNotForwarded => "multicast_not_forwarded",
+        /// Forwarding: the destination is :: or ::1 (RFC 4291 §2.5.2, §2.5.3).
+        InvalidDestinationAddress => "invalid_destination_address",
+        /// Forwarding: the hop limit arrived as 0 or 1 (RFC 8200 §3); Time Exceeded code 0.
+        HopLimitExceeded => "hop_limit_exceeded",
+        /// No route to the destination; Destination Unreachable code 0 (RFC 4443 §3.1).
+        NoRoute => "no_route",
+        /// A `kind = "blackhole"` route: dropped silently.
+        RouteBlackhole => "route_blackhole",
+        /// A `kind = "reject"` route; Destination Unreachable code 6 (RFC 4443 §3.1).
+        RouteReject => "route_reject",
+        /// Longer than the egress port's MTU; Packet Too Big (RFC 4443 §3.2,
+        /// RFC 8200 §5: routers do not fragment).
+        PacketTooBig => "packet_too_big",
+        /// Address resolution of the next hop failed after
+        /// MAX_MULTICAST_SOLICIT solicitations; Destination Unreachable code 3
+        /// (RFC 4861 §7.2.2). Counted on the packet's ingress port.
+        AddressResolutionFailed => "address_resolution_failed",
+        /// A fourth packet for an INCOMPLETE neighbor pushed out the oldest
+        /// queued one (RFC 4861 §7.2.2). Counted on that packet's ingress port.
+        NeighborQueueOverflow => "neighbor_queue_overflow",
+        /// Every buffer for packets awaiting resolution is in use.
+        PendingPacketsFull => "pending_packets_full",
+        /// The egress port already resolves `incomplete_limit` neighbors (RFC 6583 §7.1).
+        NeighborIncompleteLimit => "neighbor_incomplete_limit",
+        /// The egress port's solicitation rate limit allows no new
+        /// resolution now (RFC 6583 §7.2).
+        NeighborSolicitationRateLimited => "neighbor_solicitation_rate_limited",
+        /// The egress port's neighbor cache is full of entries that may not
+        /// be evicted (REACHABLE, INCOMPLETE, DELAY, PROBE, static).
+        NeighborCacheFull => "neighbor_cache_full",
     }
 }
 
-/// The counters of one port: the three frame verdicts that are not drops,
-/// plus one count per [`DropReason`].
+impl DropReason {
+    /// The Ip6 MIB counter (RFC 4293 ipSystemStats, as Linux names them
+    /// in `/proc/net/snmp6`) this reason is summed into.
+    pub const fn mib_class(self) -> MibClass {
+        use DropReason::*;
+        match self {
+            UnknownPort | OversizedFrame | TruncatedEthernet | InvalidSourceMac | NotForUs
+            | Ipv4NotEnabled | UnknownEthertype => MibClass::LinkLayer,
+            TruncatedIpv6
+            | BadIpVersion
+            | Ipv6LengthExceedsFrame
+            | TruncatedExtensionHeader
+            | HopByHopNotFirst
+            | UnrecognizedOption
+            | RoutingHeaderNotSupported
+            | HopLimitExceeded => MibClass::InHeaderErrors,
+            InvalidSourceAddress
+            | DestinationNotLocal
+            | SourceUnspecifiedNotForwarded
+            | LinkLocalNotForwarded
+            | MulticastNotForwarded
+            | InvalidDestinationAddress => MibClass::InAddressErrors,
+            UnrecognizedNextHeader => MibClass::InUnknownProtocols,
+            NoRoute | RouteReject => MibClass::InNoRoutes,
+            PacketTooBig => MibClass::InTooBigErrors,
+            FragmentReassemblyNotSupported
+            | TruncatedIcmpv6
+            | BadIcmpv6Checksum
+            | Icmpv6TypeNotHandled
+            | NdpFragmented
+            | NdpBadHopLimit
+            | NdpBadCode
+            | NdpTruncated
+            | NdpBadOptionLength
+            | NdpTargetMulticast
+            | NdpUnspecifiedSourceBadDestination
+            | NdpUnspecifiedSourceWithLinkLayerOption
+            | NdpTargetNotOurs
+            | EchoSourceUnspecified
+            | NdpSolicitedFlagOnMulticast
+            | NdpDuplicateAddress
+            | NdpSourceNotLinkLocal
+            | RedirectNotAccepted
+            | RouteBlackhole => MibClass::InDiscards,
+            TransmitAreaFull
+            | AddressResolutionFailed
+            | NeighborQueueOverflow
+            | PendingPacketsFull
+            | NeighborIncompleteLimit
+            | NeighborSolicitationRateLimited
+            | NeighborCacheFull => MibClass::OutDiscards,
+        }
+    }
+}
+
+/// The Ip6 MIB counter a [`DropReason`] belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MibClass {
+    /// Dropped before IPv6 (Ethernet checks); not an IPv6 MIB event.
+    LinkLayer,
+    /// `Ip6InHdrErrors`: malformed header, hop limit exceeded.
+    InHeaderErrors,
+    /// `Ip6InTooBigErrors`: larger than the egress MTU.
+    InTooBigErrors,
+    /// `Ip6InNoRoutes`: no route (or a reject route).
+    InNoRoutes,
+    /// `Ip6InAddrErrors`: an address that may not be received or forwarded.
+    InAddressErrors,
+    /// `Ip6InUnknownProtos`: an upper-layer protocol the router does not serve.
+    InUnknownProtocols,
+    /// `Ip6InDiscards`: valid but discarded (invalid ICMPv6/NDP, blackhole).
+    InDiscards,
+    /// `Ip6OutDiscards`: discarded on the way out (resolution, buffers).
+    OutDiscards,
+}
+
+counters! {
+    /// Events on a port that are not frame verdicts: ICMPv6 errors sent or
+    /// suppressed, Neighbor Discovery activity, Router Advertisements.
+    pub enum PortEvent, counts EventCounts {
+        /// Frames transmitted on this port that were forwarded (Ip6OutForwDatagrams).
+        OutForwarded => "out_forwarded",
+        /// Frames transmitted on this port that the router originated (Ip6OutRequests).
+        OutRequests => "out_requests",
+        /// ICMPv6 Destination Unreachable sent (RFC 4443 §3.1).
+        IcmpDestinationUnreachableSent => "icmp_destination_unreachable_sent",
+        /// ICMPv6 Packet Too Big sent (RFC 4443 §3.2).
+        IcmpPacketTooBigSent => "icmp_packet_too_big_sent",
+        /// ICMPv6 Time Exceeded sent (RFC 4443 §3.3).
+        IcmpTimeExceededSent => "icmp_time_exceeded_sent",
+        /// ICMPv6 Parameter Problem sent (RFC 4443 §3.4).
+        IcmpParameterProblemSent => "icmp_parameter_problem_sent",
+        /// An ICMPv6 error not sent: the token bucket was empty (RFC 4443 §2.4(f)).
+        IcmpErrorRateLimited => "icmp_error_rate_limited",
+        /// An ICMPv6 error not sent because RFC 4443 §2.4(e) forbids it (the
+        /// invoking packet is an ICMPv6 error, went to a multicast address, or
+        /// came from :: or a multicast source).
+        IcmpErrorSuppressed => "icmp_error_suppressed",
+        /// Multicast Neighbor Solicitations sent for address resolution (RFC 4861 §7.2.2).
+        NeighborSolicitationsSent => "neighbor_solicitations_sent",
+        /// Unicast Neighbor Solicitations sent as reachability probes (RFC 4861 §7.3.3).
+        NeighborProbesSent => "neighbor_probes_sent",
+        /// Neighbor Advertisements sent in reply to solicitations (RFC 4861 §7.2.4).
+        NeighborAdvertisementsSent => "neighbor_advertisements_sent",
+        /// Valid Neighbor Advertisements received (RFC 4861 §7.2.5).
+        NeighborAdvertisementsReceived => "neighbor_advertisements_received",
+        /// Neighbor cache entries created.
+        NeighborEntriesCreated => "neighbor_entries_created",
+        /// STALE entries evicted to make room (RFC 6583 §7.1).
+        NeighborEntriesEvicted => "neighbor_entries_evicted",
+        /// INCOMPLETE entries deleted after MAX_MULTICAST_SOLICIT solicitations.
+        NeighborResolutionFailed => "neighbor_resolution_failed",
+        /// PROBE entries deleted after MAX_UNICAST_SOLICIT probes (RFC 4861 §7.3.3).
+        NeighborProbeFailed => "neighbor_probe_failed",
+        /// Entries that became REACHABLE through a solicited advertisement.
+        NeighborConfirmedReachable => "neighbor_confirmed_reachable",
+        /// Packets queued on an INCOMPLETE entry (each later ends forwarded or dropped).
+        PacketsQueued => "packets_queued",
+        /// Router Advertisements sent (RFC 4861 §6.2.4, §6.2.6).
+        RouterAdvertisementsSent => "router_advertisements_sent",
+        /// Valid Router Solicitations received (RFC 4861 §6.1.1).
+        RouterSolicitationsReceived => "router_solicitations_received",
+        /// Valid Router Advertisements from other routers received (consumed, not acted on).
+        RouterAdvertisementsReceived => "router_advertisements_received",
+        /// Timer work (solicitations, advertisements) put off to the next
+        /// poll because the transmit area was full.
+        TransmitDeferred => "transmit_deferred",
+    }
+}
+
+/// The counters of one port: the frame verdicts that are not drops, one
+/// count per [`DropReason`], and one per [`PortEvent`].
 ///
 /// `received` counts frames handed to [`Router::receive`](crate::router::Router::receive)
-/// for the port; each of them ends either `consumed` (the router itself
-/// handled it) or dropped for one reason, so
-/// `received == consumed + dropped.total()` (forwarding will add a fourth
-/// verdict). `transmitted` counts frames the router asked the kernel to send
-/// on the port.
+/// for the port; each of them ends `consumed` (the router itself handled
+/// it), `forwarded` (sent on an egress port), or dropped for one reason.
+/// A packet that waits for address resolution has no verdict yet: it is
+/// counted `forwarded` or dropped (on its ingress port) when resolution
+/// ends. So, per port,
+/// `received == consumed + forwarded + dropped.total() + pending`, where
+/// `pending` is [`Router::pending_packets`](crate::router::Router::pending_packets)
+/// for the port (0 once every resolution has ended).
+/// `transmitted` counts frames the router asked the kernel to send on the
+/// port (forwarded or originated: `events` has `out_forwarded` and
+/// `out_requests`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PortCounters {
     /// Frames handed to the router on this port.
@@ -223,8 +413,40 @@ pub struct PortCounters {
     pub transmitted: u64,
     /// Frames received on this port and handled by the router itself.
     pub consumed: u64,
+    /// Frames received on this port and forwarded (Ip6OutForwDatagrams, by ingress).
+    pub forwarded: u64,
     /// Frames received on this port and dropped, by reason.
     pub dropped: DropCounts,
+    /// Events that are not verdicts.
+    pub events: EventCounts,
+}
+
+/// A port's counters in the shape of the Ip6 MIB (RFC 4293; Linux's
+/// `/proc/net/snmp6` names), computed from [`PortCounters`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Ip6Statistics {
+    /// Ip6InReceives: IPv6 packets received (frames that passed the Ethernet checks).
+    pub in_receives: u64,
+    /// Ip6InHdrErrors.
+    pub in_header_errors: u64,
+    /// Ip6InTooBigErrors.
+    pub in_too_big_errors: u64,
+    /// Ip6InNoRoutes.
+    pub in_no_routes: u64,
+    /// Ip6InAddrErrors.
+    pub in_address_errors: u64,
+    /// Ip6InUnknownProtos.
+    pub in_unknown_protocols: u64,
+    /// Ip6InDiscards.
+    pub in_discards: u64,
+    /// Ip6InDelivers: consumed by the router.
+    pub in_delivers: u64,
+    /// Ip6OutForwDatagrams: forwarded, by ingress port.
+    pub out_forwarded_datagrams: u64,
+    /// Ip6OutRequests: frames the router originated on this port.
+    pub out_requests: u64,
+    /// Ip6OutDiscards: dropped on the way out, by ingress port.
+    pub out_discards: u64,
 }
 
 impl PortCounters {
@@ -234,8 +456,42 @@ impl PortCounters {
             received: 0,
             transmitted: 0,
             consumed: 0,
+            forwarded: 0,
             dropped: DropCounts::new(),
+            events: EventCounts::new(),
         }
+    }
+
+    /// Counts one occurrence of `event`.
+    pub fn count(&mut self, event: PortEvent) {
+        self.events.increment(event);
+    }
+
+    /// The Ip6 MIB view of these counters.
+    pub fn ip6_statistics(&self) -> Ip6Statistics {
+        let mut statistics = Ip6Statistics {
+            in_delivers: self.consumed,
+            out_forwarded_datagrams: self.forwarded,
+            out_requests: self.events.get(PortEvent::OutRequests),
+            ..Ip6Statistics::default()
+        };
+        let mut link_layer = 0u64;
+        for reason in DropReason::ALL {
+            let value = self.dropped.get(*reason);
+            let field = match reason.mib_class() {
+                MibClass::LinkLayer => &mut link_layer,
+                MibClass::InHeaderErrors => &mut statistics.in_header_errors,
+                MibClass::InTooBigErrors => &mut statistics.in_too_big_errors,
+                MibClass::InNoRoutes => &mut statistics.in_no_routes,
+                MibClass::InAddressErrors => &mut statistics.in_address_errors,
+                MibClass::InUnknownProtocols => &mut statistics.in_unknown_protocols,
+                MibClass::InDiscards => &mut statistics.in_discards,
+                MibClass::OutDiscards => &mut statistics.out_discards,
+            };
+            *field = field.wrapping_add(value);
+        }
+        statistics.in_receives = self.received.wrapping_sub(link_layer);
+        statistics
     }
 
     /// Adds every counter of `other` to this one.
@@ -243,19 +499,24 @@ impl PortCounters {
         self.received = self.received.wrapping_add(other.received);
         self.transmitted = self.transmitted.wrapping_add(other.transmitted);
         self.consumed = self.consumed.wrapping_add(other.consumed);
+        self.forwarded = self.forwarded.wrapping_add(other.forwarded);
         self.dropped.add(&other.dropped);
+        self.events.add(&other.events);
     }
 
-    /// `(name, value)` pairs: `received`, `transmitted`, `consumed`, then
-    /// every [`DropReason`] by its name, zeros included.
+    /// `(name, value)` pairs: `received`, `transmitted`, `consumed`,
+    /// `forwarded`, then every [`DropReason`] and every [`PortEvent`] by its
+    /// name, zeros included.
     pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
         [
             ("received", self.received),
             ("transmitted", self.transmitted),
             ("consumed", self.consumed),
+            ("forwarded", self.forwarded),
         ]
         .into_iter()
         .chain(self.dropped.iter())
+        .chain(self.events.iter())
     }
 
     /// Like [`Self::iter`] without the zero counters, for compact logs.
@@ -272,7 +533,8 @@ mod tests {
     #[test]
     fn names_are_unique_snake_case() {
         let mut names: Vec<&str> = DropReason::ALL.iter().map(|reason| reason.name()).collect();
-        names.extend(["received", "transmitted", "consumed"]);
+        names.extend(PortEvent::ALL.iter().map(|event| event.name()));
+        names.extend(["received", "transmitted", "consumed", "forwarded"]);
         for name in &names {
             assert!(!name.is_empty());
             assert!(
@@ -322,6 +584,43 @@ mod tests {
             listed,
             [("received", 6), ("consumed", 2), ("not_for_us", 4)]
         );
-        assert_eq!(sum.iter().count(), 3 + DropReason::COUNT);
+        assert_eq!(sum.iter().count(), 4 + DropReason::COUNT + PortEvent::COUNT);
+    }
+
+    #[test]
+    fn ip6_statistics_sum_by_class() {
+        let mut counters = PortCounters::new();
+        counters.received = 10;
+        counters.consumed = 2;
+        counters.forwarded = 3;
+        counters.dropped.increment(DropReason::NotForUs);
+        counters.dropped.increment(DropReason::NoRoute);
+        counters.dropped.increment(DropReason::HopLimitExceeded);
+        counters.dropped.increment(DropReason::PacketTooBig);
+        counters
+            .dropped
+            .increment(DropReason::LinkLocalNotForwarded);
+        counters
+            .dropped
+            .increment(DropReason::AddressResolutionFailed);
+        counters.dropped.increment(DropReason::RouteBlackhole);
+        counters.count(PortEvent::OutRequests);
+        let statistics = counters.ip6_statistics();
+        assert_eq!(
+            statistics,
+            Ip6Statistics {
+                in_receives: 9,
+                in_header_errors: 1,
+                in_too_big_errors: 1,
+                in_no_routes: 1,
+                in_address_errors: 1,
+                in_unknown_protocols: 0,
+                in_discards: 1,
+                in_delivers: 2,
+                out_forwarded_datagrams: 3,
+                out_requests: 1,
+                out_discards: 1,
+            }
+        );
     }
 }

@@ -13,17 +13,30 @@
 //! - a **direct table** of 2^16 entries resolves the first 16 bits in one
 //!   read; routes of length 1..=16 live there, painted over the entries
 //!   they cover, and the default route sits beside it;
-//! - below it, **nodes of stride 8** (256 slots): two 256-bit bitmaps say
-//!   which slots are child nodes and where a run of equal leaf values
-//!   starts, so a child or leaf is found by a popcount, and a node's
-//!   children and leaves are contiguous runs in shared arrays;
+//! - below it, **nodes of stride 8** (256 slots) made of four
+//!   self-contained **64-slot chunks** of 32 bytes, aligned so that a
+//!   chunk never straddles a cache line: two 64-bit bitmaps say which slots
+//!   are child nodes and where a run of equal leaf values starts, two
+//!   absolute bases locate the chunk's children and leaves, so a child or
+//!   leaf is found by one popcount and a lookup reads **one cache line per
+//!   level**;
+//! - a chunk holds its **first four leaf values inline** (the run carried
+//!   over from the previous chunk and the first three started in it); only
+//!   chunks with more runs spill into a shared leaf array. IPv6 chunks are
+//!   sparse, so most IPv6 lookups end in the chunk already read, without
+//!   the extra dependent read of a leaf;
 //! - leaves are **leaf-pushed** inside a subtree (a leaf holds the longest
-//!   match of every route in that subtree), so a lookup reads one node per
-//!   8 bits and a single leaf at the end, and never backtracks;
+//!   match of every route in that subtree), so a lookup reads one chunk per
+//!   8 bits and never backtracks;
+//! - leaves, route records and direct entries hold a **16-bit code** for
+//!   the next hop, resolved through a small table that stays in L1: routes
+//!   and leaves outnumber distinct next hops by four orders of magnitude.
+//!   The cost is a cap of [`MAX_NEXT_HOPS`] (65,535) distinct next hops in
+//!   use at once ([`Fib::try_insert`] reports it, [`Fib::insert`] panics);
 //! - each node also keeps its own routes, from which an **update**
 //!   recomputes that node's leaves and only those children whose
 //!   inherited value changed. A route of length <= 16 changes only direct
-//!   entries. No update rebuilds the table.
+//!   entries. No update rebuilds the table, except compaction (below).
 //!
 //! Destinations under a configured `pool6` of length 96 take a **fast
 //! path**: a second trie of the same kind keyed by the embedded 32 IPv4
@@ -34,25 +47,63 @@
 //! whose IPv4 bits straddle the u octet) are ordinary IPv6 routes: correct,
 //! without the fast path.
 //!
-//! Why this shape, with the numbers of the 2026-05-11 RIS table (1,042,325
-//! IPv4 + 246,175 IPv6 routes; `shared/data/ris-20260511`):
+//! # Memory under updates
+//!
+//! Children, leaves and route records of a node are contiguous runs in
+//! shared arrays; an update that resizes a run takes a new one and frees
+//! the old one for reuse by a run of the same size. Arrays grow by an
+//! eighth, not by doubling, so spare capacity stays under 12.5%. When the
+//! freed runs plus spare capacity of a trie exceed a quarter of the memory
+//! it uses (and 256 KiB), the update that crossed the line **compacts** it:
+//! a rebuild from its own routes into exactly sized arrays (~0.1 s for the
+//! full table: one `load`). A rebuild leaves no waste and the next one
+//! needs another quarter of the table's size in fresh waste, so its cost is
+//! amortized over the updates that made that waste; memory stays below
+//! 1.25x the compact size plus the one-eighth growth margin (the day's
+//! replay ends at 17.1 bytes per route, 1 compaction, vs 33.6 before).
+//! [`Fib::compact`] does the same on demand.
+//!
+//! # Why this shape
+//!
+//! With the numbers of the 2026-05-11 RIS table (1,042,325 IPv4 + 246,175
+//! IPv6 routes; `shared/data/ris-20260511`):
 //! - Strides of 8 put the common lengths on node boundaries (IPv4 /24,
 //!   63%; IPv6 /32, /40, /48, 65%), so they fill whole slots: 26,502 IPv4
 //!   nodes and 53,051 IPv6 nodes (a stride-6 layout needs 317k and 134k).
-//! - An IPv6 /48 costs the direct read and four nodes; a mapped IPv4 /24
-//!   the direct read and one node. See `benches/fib.rs` for lookup times.
+//! - An IPv6 /48 costs the direct read and four chunk reads (the first,
+//!   under one of only 64 /16s holding longer routes, is always cached), a
+//!   mapped IPv4 /24 the direct read and one chunk (plus a leaf read when
+//!   its chunk has more than three runs, as dense IPv4 /16s do).
+//! - A lookup's cost is its dependent cache misses. The earlier layout
+//!   (80-byte nodes with shared rank headers, 4-byte leaves in a separate
+//!   array) read two lines per level and always a leaf: about six
+//!   dependent misses for an IPv6 /48, now about three.
 //! - Memory is bounded by the route count: each route adds at most one
-//!   node (92 bytes: 80 hot, 12 for its routes), its 6-byte route record
-//!   and at most two leaf runs (4 bytes each), plus two 512 KiB direct
-//!   tables. On the real table: 79,553 nodes, 1.51M leaves, 22.2 MB,
-//!   17.2 bytes per route with 1024 scattered next hops (16.7 with 16).
-//!   Long update streams leave freed runs and spare `Vec` capacity behind
-//!   (33.6 bytes per route after the day's 2.6M updates);
-//!   [`Fib::compact`] returns it.
-//! - Measured (`benches/fib.rs`, 2-core VM, same run as `prefix-trie`):
-//!   mapped IPv4 13-50 ns, IPv6 36-95 ns per lookup (warm 4096-address
-//!   batch to 262k random addresses), 10-24x and 2.4-4x faster than
-//!   `prefix-trie`; full build 130 ms; about 1M updates per second.
+//!   node (136 bytes: 128 of chunks, 8 for its route run), its 4-byte
+//!   route record and at most two spilled leaves (2 bytes each), plus two
+//!   512 KiB direct tables. On the real table: 79,553 nodes, 1.10M spilled
+//!   leaves, 19.4 MB, **15.0 bytes per route** (17.2 before).
+//! - Measured on the shared 2-core VM with
+//!   `cargo bench -p netstack --bench fib -- --warm-up-time 1 --measurement-time 3`
+//!   (its summary table; pure6 and `prefix-trie` interleaved round by round
+//!   in the same process, ratio = median of per-round ratios; the machine
+//!   is shared with other builds, so absolute times vary by ±30% between
+//!   runs, the ratios much less; "before" is the previous layout's figures):
+//!
+//! | measure | before | after | prefix-trie (same run as after) | target |
+//! |---|---|---|---|---|
+//! | mapped IPv4 lookup, warm 4096 (summary) | 13.2 ns | 11.6 ns | 217 ns (18.6x) | < 15 ns |
+//! | IPv6 lookup, warm 4096 (summary) | 36.2 ns (2.4x) | 24.8 ns | 88.6 ns (3.6x) | < 30 ns, >= 4x |
+//! | IPv6 lookup, warm 4096 (criterion) | | 29.9 ns | 81.6 ns (2.7x) | |
+//! | IPv6 lookup, 262k addresses | 95 ns | 76.2 ns | 186 ns (2.4x) | |
+//! | full build, 1.29M routes | 130 ms | 142 ms | 369 ms | < 0.5 s |
+//! | updates per second, day replay | ~1 M (0.3x) | 1.2 M | 4.1 M (0.3x) | on par |
+//! | bytes per route, full load | 17.2 | 15.0 | 32.6 | <= 16 |
+//! | bytes per route after the day | 33.6 | 17.1 (1 compaction) | | no doubling |
+//!
+//!   Updates stay about 3x slower than `prefix-trie`: each one recomputes
+//!   all 256 slots of the node it lands in (and of children whose
+//!   inherited value changed) instead of patching the changed leaf runs.
 //!
 //! # Prefixes
 //!
@@ -66,17 +117,36 @@
 //! marker; [`Fib::insert`] ignores it and returns `None`.
 
 mod blocks;
+mod next_hops;
 mod trie;
 
 use smoltcp::wire::{Ipv6Address, Ipv6Cidr};
 
-use self::trie::{NO_ROUTE, Trie};
+use self::next_hops::{Code, NO_CODE, NextHops};
+use self::trie::Trie;
 
 /// Index into the router's next-hop table; the FIB stores only this.
 pub type NextHopIndex = u32;
 
 /// The one next-hop index a route may not use (the FIB's "no route").
-pub const NO_NEXT_HOP: NextHopIndex = NO_ROUTE;
+pub const NO_NEXT_HOP: NextHopIndex = u32::MAX;
+
+/// Distinct next hops a [`Fib`] can hold at once (routes share them).
+pub const MAX_NEXT_HOPS: usize = next_hops::MAX_CODES;
+
+/// [`Fib::try_insert`] refused a route: [`MAX_NEXT_HOPS`] other next hops
+/// are already in use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooManyNextHops;
+
+impl core::fmt::Display for TooManyNextHops {
+    fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            formatter,
+            "the FIB already uses {MAX_NEXT_HOPS} distinct next hops"
+        )
+    }
+}
 
 /// The IPv4-under-pool6 fast path: a trie over the 32 embedded bits.
 #[derive(Debug, Clone)]
@@ -93,6 +163,8 @@ struct Translation {
 pub struct Fib {
     ipv6: Trie<u128>,
     translation: Option<Translation>,
+    /// Next hop of each 16-bit code held by both tries.
+    next_hops: NextHops,
 }
 
 impl Default for Fib {
@@ -110,6 +182,7 @@ impl Fib {
         Fib {
             ipv6: Trie::new(),
             translation: None,
+            next_hops: NextHops::default(),
         }
     }
 
@@ -124,6 +197,7 @@ impl Fib {
         Fib {
             ipv6: Trie::new(),
             translation,
+            next_hops: NextHops::default(),
         }
     }
 
@@ -150,32 +224,61 @@ impl Fib {
     /// Add a route, or replace the next hop of an existing one; returns the
     /// next hop it had. Host bits of `prefix` are ignored (masked off).
     /// Inserting [`NO_NEXT_HOP`] does nothing and returns `None`.
+    ///
+    /// # Panics
+    ///
+    /// When `next_hop` would be the table's 65,536th distinct next hop in
+    /// use ([`MAX_NEXT_HOPS`]); [`Fib::try_insert`] reports that instead.
     pub fn insert(&mut self, prefix: Ipv6Cidr, next_hop: NextHopIndex) -> Option<NextHopIndex> {
+        match self.try_insert(prefix, next_hop) {
+            Ok(old) => old,
+            Err(error) => panic!("{error}"),
+        }
+    }
+
+    /// [`Fib::insert`], refusing (and changing nothing) when `next_hop`
+    /// would exceed [`MAX_NEXT_HOPS`] distinct next hops in use.
+    pub fn try_insert(
+        &mut self,
+        prefix: Ipv6Cidr,
+        next_hop: NextHopIndex,
+    ) -> Result<Option<NextHopIndex>, TooManyNextHops> {
         if next_hop == NO_NEXT_HOP {
-            return None;
+            return Ok(None);
         }
-        match self.place(prefix) {
-            Place::Ipv4(key, length) => self.ipv4_mut().insert(key, length, next_hop),
-            Place::Ipv6(key, length) => self.ipv6.insert(key, length, next_hop),
-        }
+        let code = self.next_hops.acquire(next_hop).ok_or(TooManyNextHops)?;
+        let old = match self.place(prefix) {
+            Place::Ipv4(key, length) => self.ipv4_mut().insert(key, length, code),
+            Place::Ipv6(key, length) => self.ipv6.insert(key, length, code),
+        };
+        Ok(old.map(|old| self.give_back(old)))
     }
 
     /// Remove a route; returns its next hop if it was present. Host bits of
     /// `prefix` are ignored (masked off).
     pub fn remove(&mut self, prefix: Ipv6Cidr) -> Option<NextHopIndex> {
-        match self.place(prefix) {
+        let old = match self.place(prefix) {
             Place::Ipv4(key, length) => self.ipv4_mut().remove(key, length),
             Place::Ipv6(key, length) => self.ipv6.remove(key, length),
-        }
+        };
+        old.map(|old| self.give_back(old))
+    }
+
+    /// The next hop of a code a route no longer holds; drops its use.
+    fn give_back(&mut self, code: Code) -> NextHopIndex {
+        let next_hop = self.next_hops.resolve(code);
+        self.next_hops.release(code);
+        next_hop
     }
 
     /// The next hop of exactly this prefix (no longest match).
     pub fn get(&self, prefix: Ipv6Cidr) -> Option<NextHopIndex> {
-        match (self.place(prefix), &self.translation) {
+        let code = match (self.place(prefix), &self.translation) {
             (Place::Ipv4(key, length), Some(translation)) => translation.ipv4.get(key, length),
             (Place::Ipv4(..), None) => None,
             (Place::Ipv6(key, length), _) => self.ipv6.get(key, length),
-        }
+        };
+        code.map(|code| self.next_hops.resolve(code))
     }
 
     fn ipv4_mut(&mut self) -> &mut Trie<u32> {
@@ -194,12 +297,12 @@ impl Fib {
             && bits >> 32 == translation.pool_high
         {
             let found = translation.ipv4.lookup(bits as u32);
-            if found != NO_ROUTE {
-                return Some(found);
+            if found != NO_CODE {
+                return Some(self.next_hops.resolve(found));
             }
         }
         let found = self.ipv6.lookup(bits);
-        (found != NO_ROUTE).then_some(found)
+        (found != NO_CODE).then(|| self.next_hops.resolve(found))
     }
 
     /// Number of routes.
@@ -218,7 +321,8 @@ impl Fib {
 
     /// Heap bytes held by the table (array capacities included).
     pub fn memory_bytes(&self) -> usize {
-        self.ipv6.memory_bytes()
+        self.next_hops.memory_bytes()
+            + self.ipv6.memory_bytes()
             + self
                 .translation
                 .as_ref()
@@ -227,6 +331,7 @@ impl Fib {
 
     /// Release spare array capacity, e.g. after loading a full table.
     pub fn shrink_to_fit(&mut self) {
+        self.next_hops.shrink_to_fit();
         self.ipv6.shrink_to_fit();
         if let Some(translation) = &mut self.translation {
             translation.ipv4.shrink_to_fit();
@@ -234,12 +339,30 @@ impl Fib {
     }
 
     /// Rebuild the table from its own routes into freshly sized arrays:
-    /// returns the memory that long update streams leave in freed runs and
-    /// spare capacity. Takes about as long as a full [`Fib::load`].
+    /// returns the memory that update streams leave in freed runs and spare
+    /// capacity. Takes about as long as a full [`Fib::load`]. Updates do
+    /// this on their own when the waste passes a quarter of the table (see
+    /// the module documentation), so calling it is never required.
     pub fn compact(&mut self) {
-        let routes: alloc::vec::Vec<(Ipv6Cidr, NextHopIndex)> = self.iter().collect();
-        self.load(routes);
-        self.shrink_to_fit();
+        self.ipv6.compact();
+        if let Some(translation) = &mut self.translation {
+            translation.ipv4.compact();
+        }
+        self.next_hops.shrink_to_fit();
+    }
+
+    /// Automatic compactions done by updates so far (both tries).
+    pub fn compactions(&self) -> u64 {
+        self.ipv6.compactions()
+            + self
+                .translation
+                .as_ref()
+                .map_or(0, |translation| translation.ipv4.compactions())
+    }
+
+    /// Distinct next hops in use (at most [`MAX_NEXT_HOPS`]).
+    pub fn next_hop_count(&self) -> usize {
+        self.next_hops.len()
     }
 
     /// Node and leaf counts of both tries.
@@ -255,6 +378,7 @@ impl Fib {
 
     /// Remove every route (the translation prefix stays).
     pub fn clear(&mut self) {
+        self.next_hops.clear();
         self.ipv6.clear();
         if let Some(translation) = &mut self.translation {
             translation.ipv4.clear();
@@ -262,9 +386,13 @@ impl Fib {
     }
 
     /// Replace the whole table with `routes` in one pass (much faster than
-    /// inserting them one by one). Host bits are masked; when a prefix
-    /// appears more than once the last one wins; [`NO_NEXT_HOP`] entries
-    /// are skipped.
+    /// inserting them one by one) into exactly sized arrays. Host bits are
+    /// masked; when a prefix appears more than once the last one wins;
+    /// [`NO_NEXT_HOP`] entries are skipped.
+    ///
+    /// # Panics
+    ///
+    /// When the routes use more than [`MAX_NEXT_HOPS`] distinct next hops.
     pub fn load<I>(&mut self, routes: I)
     where
         I: IntoIterator<Item = (Ipv6Cidr, NextHopIndex)>,
@@ -286,28 +414,60 @@ impl Fib {
         }
         sort_and_deduplicate(&mut ipv6);
         sort_and_deduplicate(&mut ipv4);
+        self.next_hops.clear();
+        let ipv6 = self.encode(ipv6);
+        let ipv4 = self.encode(ipv4);
         self.ipv6.build(&ipv6);
+        self.ipv6.shrink_to_fit();
         if let Some(translation) = &mut self.translation {
             translation.ipv4.build(&ipv4);
+            translation.ipv4.shrink_to_fit();
         }
+    }
+
+    /// Replace the next hops of sorted routes by their (acquired) codes.
+    fn encode<K: Copy>(
+        &mut self,
+        routes: alloc::vec::Vec<(K, u8, u32)>,
+    ) -> alloc::vec::Vec<(K, u8, Code)> {
+        let mut last: Option<(u32, Code)> = None;
+        routes
+            .into_iter()
+            .map(|(key, length, next_hop)| {
+                let code = match last {
+                    // Neighbouring routes often share a next hop.
+                    Some((hop, code)) if hop == next_hop => {
+                        self.next_hops.retain(code);
+                        code
+                    }
+                    _ => self
+                        .next_hops
+                        .acquire(next_hop)
+                        .unwrap_or_else(|| panic!("{}", TooManyNextHops)),
+                };
+                last = Some((next_hop, code));
+                (key, length, code)
+            })
+            .collect()
     }
 
     /// Every route, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (Ipv6Cidr, NextHopIndex)> + '_ {
-        let mapped = self.translation.iter().flat_map(|translation| {
+        let next_hops = &self.next_hops;
+        let mapped = self.translation.iter().flat_map(move |translation| {
             let pool = translation.pool_high << 32;
-            translation
-                .ipv4
-                .routes()
-                .map(move |(key, length, next_hop)| {
-                    let address = Ipv6Address::from_bits(pool | u128::from(key));
-                    (Ipv6Cidr::new(address, 96 + length), next_hop)
-                })
+            translation.ipv4.routes().map(move |(key, length, code)| {
+                let address = Ipv6Address::from_bits(pool | u128::from(key));
+                (Ipv6Cidr::new(address, 96 + length), next_hops.resolve(code))
+            })
         });
         self.ipv6
             .routes()
-            .map(|(key, length, next_hop)| {
-                (Ipv6Cidr::new(Ipv6Address::from_bits(key), length), next_hop)
+            .map(move |(key, length, code)| {
+                (
+                    Ipv6Cidr::new(Ipv6Address::from_bits(key), length),
+                    next_hops.resolve(code),
+                )
             })
             .chain(mapped)
     }

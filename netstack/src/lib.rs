@@ -20,6 +20,9 @@ extern crate std;
 pub mod config;
 pub mod counters;
 pub mod fib;
+pub mod route_file;
+#[cfg(feature = "legacy-ip")]
+pub mod translation;
 
 /// Time is passed in (`now`); these are the types it is passed as.
 pub use smoltcp::time::{Duration, Instant};

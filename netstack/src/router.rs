@@ -2,38 +2,55 @@
 //!
 //! The kernel's loop is only: hand each received frame to
 //! [`Router::receive`], transmit what the returned [`Outgoing`] yields, and
-//! call [`Router::poll`] for timers. Time is passed in, never read.
+//! call [`Router::poll`] for timers. Time is passed in, never read; so is
+//! randomness ([`Router::with_seed`]).
 //!
-//! # What this slice does
-//! Each port has one link-local address and is reachable on it:
+//! # What it does
 //! - Ethernet input (RFC 2464): frames to the port's MAC, broadcast, and the
 //!   33:33 multicast MACs of the groups the port has joined (all-nodes
-//!   ff02::1, all-routers ff02::2, the solicited-node group of its address;
-//!   RFC 4291 §2.7.1, §2.8) are accepted; everything else is dropped.
-//! - IPv6 input (RFC 8200 §3, §4): version, Payload Length (longer than the
+//!   ff02::1, all-routers ff02::2, the solicited-node groups of its
+//!   addresses; RFC 4291 §2.7.1, §2.8) are accepted; everything else is
+//!   dropped.
+//! - IPv6 input (RFC 8200 §3): version, Payload Length (longer than the
 //!   frame: dropped; shorter: the frame is trimmed, which removes Ethernet
-//!   padding), extension headers walked in order.
-//! - Neighbor Solicitations for the link-local address are answered (the
-//!   `neighbor_discovery` module; RFC 4861 §7.1.1, §7.2.3, §7.2.4, RFC 6980
-//!   §5).
-//! - Echo Requests are answered with Echo Replies (the `echo` module;
-//!   RFC 4443 §4.2).
-//! - ICMPv6 checksums are verified on input and computed on output
-//!   (RFC 4443 §2.3).
+//!   padding), multicast or loopback sources dropped.
+//! - Packets for the router (its link-local address on the receiving port,
+//!   a joined group, or any port's global address: the FIB holds them as
+//!   /128 local routes) walk their extension headers (RFC 8200 §4) and go
+//!   to ICMPv6: Echo (the `echo` module), Neighbor Discovery (the
+//!   `neighbor_discovery` module: NS answered, NA, RS and RA processed),
+//!   Router Solicitations answered with Router Advertisements (the
+//!   `router_advertisement` module).
+//! - Other packets are forwarded (the `forwarding` module; RFC 8200 §3,
+//!   §4, RFC 4291 §2.5.6): FIB longest-prefix match, next hop resolved
+//!   through the egress port's neighbor cache (the `neighbor_cache`
+//!   module; RFC 4861 §7.3, RFC 6583), ICMPv6 errors where RFC 4443 asks
+//!   for them (the `icmp_error` module, rate limited).
+//! - [`Router::poll`] runs the timers: solicitation retransmissions, probes,
+//!   resolution failures, Router Advertisements.
 //!
-//! Everything else is dropped with a named [`DropReason`]; later slices
-//! replace some of those reasons (forwarding, ICMPv6 errors, reassembly).
+//! Every frame ends in exactly one verdict (see
+//! [`PortCounters`](crate::counters::PortCounters) for the invariant).
 //!
 //! # Memory
-//! Replies are built in a transmit area allocated once in [`Router::new`]:
-//! [`TRANSMIT_AREA_FRAMES`] slots of the largest port MTU plus 14 bytes.
-//! [`Router::receive`] and [`Router::poll`] reuse it on every call and do no
-//! heap allocation.
+//! Everything is allocated in [`Router::with_seed`]: the transmit area
+//! ([`TRANSMIT_AREA_FRAMES`] slots of the largest port MTU plus 14 bytes),
+//! the neighbor caches (`[neighbor_cache] capacity` entries per port), the
+//! buffers of packets awaiting resolution (`pending_packets`), and the FIB.
+//! [`Router::receive`] and [`Router::poll`] do no heap allocation
+//! (`tests/router_no_allocation.rs` checks forwarding).
 
 mod echo;
+mod forwarding;
+mod icmp_error;
+mod neighbor_cache;
 mod neighbor_discovery;
+mod pending;
+mod random;
+mod router_advertisement;
 #[cfg(test)]
 mod test_frames;
+mod token_bucket;
 mod transmit;
 
 use alloc::vec::Vec;
@@ -44,18 +61,28 @@ use smoltcp::phy::ChecksumCapabilities;
 use smoltcp::time::Instant;
 use smoltcp::wire::{
     ETHERNET_HEADER_LEN, EthernetAddress, EthernetFrame, EthernetProtocol, EthernetRepr,
-    IPV6_HEADER_LEN, Icmpv6Packet, Icmpv6Repr, IpProtocol, Ipv6Packet, Ipv6Repr,
+    IPV6_HEADER_LEN, Icmpv6Packet, Icmpv6Repr, IpProtocol, Ipv6Cidr, Ipv6Packet, Ipv6Repr,
 };
 
-use crate::config::{Config, PortSettings};
-use crate::counters::{DropReason, PortCounters};
+use crate::config::{Config, PortSettings, network};
+use crate::counters::{DropReason, PortCounters, PortEvent};
+use crate::fib::{Fib, NextHopIndex};
+use icmp_error::IcmpError;
+pub use neighbor_cache::NeighborState;
+use neighbor_cache::{LearnedFrom, NeighborCache};
+use pending::PendingPackets;
+use random::Random;
+use router_advertisement::Advertiser;
+use token_bucket::TokenBucket;
 use transmit::TransmitArea;
 
 /// The most ports (NICs) one router drives.
 pub const MAX_PORTS: usize = 8;
 
-/// How many frames one call to [`Router::receive`] or [`Router::poll`] can return.
-pub const TRANSMIT_AREA_FRAMES: usize = 8;
+/// How many frames one call to [`Router::receive`] or [`Router::poll`] can
+/// return. Timer work that does not fit waits for the next poll (counted as
+/// `transmit_deferred`).
+pub const TRANSMIT_AREA_FRAMES: usize = 32;
 
 /// The hop limit of packets the router originates, other than Neighbor
 /// Discovery (the IANA default, RFC 8200 §3 refers to it).
@@ -70,6 +97,10 @@ pub const ALL_NODES: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
 
 /// The all-routers link-local multicast address ff02::2 (RFC 4291 §2.7.1).
 pub const ALL_ROUTERS: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 2);
+
+/// The seed [`Router::new`] uses. Deterministic: the kernel should call
+/// [`Router::with_seed`] with a hardware random number instead.
+pub const DEFAULT_SEED: u64 = 0x7075_7265_3672_6f75;
 
 /// The number of a port: the index of its NIC in the list given to [`Router::new`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -96,6 +127,9 @@ pub enum RouterError {
         /// How many NICs the kernel offered.
         count: usize,
     },
+    /// The routes name more distinct next hops than the FIB can hold
+    /// ([`crate::fib::MAX_NEXT_HOPS`]).
+    TooManyNextHops,
 }
 
 impl fmt::Display for RouterError {
@@ -104,6 +138,11 @@ impl fmt::Display for RouterError {
             RouterError::TooManyNics { count } => write!(
                 formatter,
                 "{count} NICs, but a router drives at most {MAX_PORTS} ports"
+            ),
+            RouterError::TooManyNextHops => write!(
+                formatter,
+                "the routes use more than {} distinct next hops",
+                crate::fib::MAX_NEXT_HOPS
             ),
         }
     }
@@ -145,27 +184,62 @@ impl<'a> Iterator for Outgoing<'a> {
 
 impl ExactSizeIterator for Outgoing<'_> {}
 
-/// A port: its settings, the multicast groups it has joined, its counters.
+/// Where the FIB sends a destination. The FIB stores a [`NextHopIndex`]
+/// into the router's table of these.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NextHop {
+    /// One of the router's own addresses (a /128 per port address).
+    Local,
+    /// On-link on `port`: the destination itself is resolved there.
+    Connected {
+        /// The egress port.
+        port: PortIndex,
+    },
+    /// Through the neighbor `address` on `port`.
+    Gateway {
+        /// The egress port.
+        port: PortIndex,
+        /// The next hop's address (link-local or on-link).
+        address: Ipv6Addr,
+    },
+    /// Dropped silently (`kind = "blackhole"`).
+    Blackhole,
+    /// Dropped with Destination Unreachable code 6 (`kind = "reject"`).
+    Reject,
+}
+
+/// A port: its settings, the groups it has joined, its neighbor cache,
+/// its Router Advertisement state, its counters.
 #[derive(Debug)]
 struct Port {
     settings: PortSettings,
     mac: EthernetAddress,
-    /// ff02::1, ff02::2 and the solicited-node group of the link-local address.
-    groups: [Ipv6Addr; 3],
+    /// ff02::1, ff02::2 and the solicited-node groups of its addresses.
+    groups: Vec<Ipv6Addr>,
+    neighbors: NeighborCache,
+    advertiser: Advertiser,
     counters: PortCounters,
 }
 
 impl Port {
-    fn new(settings: PortSettings) -> Port {
-        let groups = [
+    fn new(settings: PortSettings, neighbors: NeighborCache) -> Port {
+        let mut groups = Vec::from([
             ALL_NODES,
             ALL_ROUTERS,
             solicited_node_address(settings.link_local),
-        ];
+        ]);
+        for address in &settings.addresses {
+            let group = solicited_node_address(address.address());
+            if !groups.contains(&group) {
+                groups.push(group);
+            }
+        }
         Port {
             mac: EthernetAddress(settings.mac),
+            advertiser: Advertiser::new(),
             settings,
             groups,
+            neighbors,
             counters: PortCounters::new(),
         }
     }
@@ -181,61 +255,190 @@ impl Port {
                 .any(|group| multicast_mac(*group) == destination)
     }
 
-    /// Whether `destination` is an address of this port: its link-local
-    /// address or a group it has joined.
-    fn accepts_address(&self, destination: Ipv6Addr) -> bool {
-        destination == self.settings.link_local || self.groups.contains(&destination)
+    /// Whether `address` is one of this port's unicast addresses.
+    fn owns(&self, address: Ipv6Addr) -> bool {
+        address == self.settings.link_local
+            || self
+                .settings
+                .addresses
+                .iter()
+                .any(|own| own.address() == address)
+    }
+
+    /// The port's address to use toward `peer` (RFC 6724 in short): the
+    /// link-local address for a link-local peer, else a global address
+    /// whose prefix holds the peer, else the first global address, else
+    /// the link-local address.
+    fn source_for(&self, peer: Ipv6Addr) -> Ipv6Addr {
+        if peer.is_unicast_link_local() {
+            return self.settings.link_local;
+        }
+        let addresses = &self.settings.addresses;
+        addresses
+            .iter()
+            .find(|own| own.contains_addr(&peer))
+            .or(addresses.first())
+            .map_or(self.settings.link_local, Ipv6Cidr::address)
     }
 }
 
-/// The router: its ports, their counters, and the transmit area.
+/// The router: its ports, FIB and next hops, and the bounded buffers it
+/// builds frames in.
 #[derive(Debug)]
 pub struct Router {
     ports: Vec<Port>,
     /// Frames that cannot be attributed to a port (an unknown port index).
     unattributed: PortCounters,
     transmit: TransmitArea,
+    fib: Fib,
+    next_hops: Vec<NextHop>,
+    pending: PendingPackets,
+    icmp_errors: TokenBucket,
+    random: Random,
     /// The time of the latest call to `receive` or `poll`.
     last_time: Instant,
 }
 
 impl Router {
-    /// Builds a router with one port per NIC, in order, with the settings
-    /// [`Config::port_settings`] resolves for it.
-    ///
-    /// NICs beyond the configured ports get default settings (the kernel
-    /// logs that); configured ports with no NIC are left out (the kernel
-    /// reports them, see [`Config::ports_without_nic`]). More than
-    /// [`MAX_PORTS`] NICs is an error.
+    /// Builds a router with [`DEFAULT_SEED`]; see [`Router::with_seed`].
     pub fn new(config: &Config, nics: &[NicInfo]) -> Result<Router, RouterError> {
+        Router::with_seed(config, nics, DEFAULT_SEED)
+    }
+
+    /// Builds a router with one port per NIC, in order, with the settings
+    /// [`Config::port_settings`] resolves for it, and `seed` for its
+    /// randomness (neighbor cache hash keys, ReachableTime, Router
+    /// Advertisement intervals).
+    ///
+    /// The FIB gets each port address's prefix as a connected route and
+    /// the address itself as a local /128, then the `[[route]]`s; routes and
+    /// `[[neighbor]]`s on configured ports with no NIC are left out. NICs
+    /// beyond the configured ports get default settings (the kernel logs
+    /// that). More than [`MAX_PORTS`] NICs is an error.
+    pub fn with_seed(config: &Config, nics: &[NicInfo], seed: u64) -> Result<Router, RouterError> {
         if nics.len() > MAX_PORTS {
             return Err(RouterError::TooManyNics { count: nics.len() });
         }
-        let ports: Vec<Port> = nics
-            .iter()
-            .enumerate()
-            .map(|(index, nic)| Port::new(config.port_settings(index, nic.mac)))
-            .collect();
+        let mut random = Random::new(seed);
+        let cache = &config.neighbor_cache;
+        let mut ports: Vec<Port> = Vec::with_capacity(nics.len());
+        for (index, nic) in nics.iter().enumerate() {
+            // RFC 4861 §6.3.2: uniform in [0.5, 1.5] × BaseReachableTime.
+            let reachable_time = random.duration_between(
+                neighbor_cache::REACHABLE_TIME / 2,
+                neighbor_cache::REACHABLE_TIME * 3 / 2,
+            );
+            let neighbors = NeighborCache::new(
+                cache.capacity as usize,
+                cache.incomplete_limit as usize,
+                TokenBucket::new(cache.solicitations_per_second, cache.solicitation_burst),
+                [random.next_u64(), random.next_u64()],
+                reachable_time,
+            );
+            ports.push(Port::new(config.port_settings(index, nic.mac), neighbors));
+        }
         let largest_mtu = ports
             .iter()
             .map(|port| usize::from(port.settings.mtu))
             .max()
             .unwrap_or(usize::from(crate::config::MINIMUM_MTU));
-        Ok(Router {
+
+        let mut router = Router {
             ports,
             unattributed: PortCounters::new(),
             transmit: TransmitArea::new(TRANSMIT_AREA_FRAMES, largest_mtu + ETHERNET_HEADER_LEN),
+            fib: Fib::new(),
+            next_hops: Vec::new(),
+            pending: PendingPackets::new(cache.pending_packets as usize, largest_mtu),
+            icmp_errors: TokenBucket::new(config.icmp.rate_limit_per_second, config.icmp.burst),
+            random,
             last_time: Instant::ZERO,
-        })
+        };
+        router.install_routes(config)?;
+        Ok(router)
+    }
+
+    fn next_hop_index(&mut self, next_hop: NextHop) -> NextHopIndex {
+        match self.next_hops.iter().position(|known| *known == next_hop) {
+            Some(index) => index as NextHopIndex,
+            None => {
+                self.next_hops.push(next_hop);
+                (self.next_hops.len() - 1) as NextHopIndex
+            }
+        }
+    }
+
+    fn install_routes(&mut self, config: &Config) -> Result<(), RouterError> {
+        let port_count = self.ports.len();
+        let port_of = |name: &str| {
+            config
+                .port_index(name)
+                .filter(|index| *index < port_count)
+                .map(PortIndex)
+        };
+        let mut routes: Vec<(Ipv6Cidr, NextHop)> = Vec::new();
+        for (index, port) in self.ports.iter().enumerate() {
+            for address in &port.settings.addresses {
+                routes.push((
+                    network(*address),
+                    NextHop::Connected {
+                        port: PortIndex(index),
+                    },
+                ));
+            }
+        }
+        for route in &config.routes {
+            let next_hop = match &route.target {
+                crate::config::RouteTarget::Blackhole => NextHop::Blackhole,
+                crate::config::RouteTarget::Reject => NextHop::Reject,
+                crate::config::RouteTarget::Forward { port, via } => {
+                    let Some(port) = port_of(port) else {
+                        continue;
+                    };
+                    match via {
+                        Some(address) => NextHop::Gateway {
+                            port,
+                            address: *address,
+                        },
+                        None => NextHop::Connected { port },
+                    }
+                }
+            };
+            routes.push((route.prefix, next_hop));
+        }
+        // Own addresses last, so that they win over any route.
+        for port in &self.ports {
+            for address in &port.settings.addresses {
+                routes.push((Ipv6Cidr::new(address.address(), 128), NextHop::Local));
+            }
+        }
+        for (prefix, next_hop) in routes {
+            let index = self.next_hop_index(next_hop);
+            self.fib
+                .try_insert(prefix, index)
+                .map_err(|_| RouterError::TooManyNextHops)?;
+        }
+        for neighbor in &config.neighbors {
+            if let Some(port) = port_of(&neighbor.port) {
+                // Validation bounds the count; a full cache keeps the first ones.
+                self.ports[port.0]
+                    .neighbors
+                    .add_static(neighbor.address, EthernetAddress(neighbor.mac));
+            }
+        }
+        Ok(())
     }
 
     /// Handles one frame received on `port` at time `now`, and returns the
-    /// frames to transmit in response.
+    /// frames to transmit in response (replies, forwarded packets, ICMPv6
+    /// errors, solicitations, packets released by a resolution).
     ///
     /// The frame ends in exactly one verdict, counted on `port`: consumed by
-    /// the router, or dropped for a [`DropReason`]. A frame for a port the
-    /// router does not have is counted as [`DropReason::UnknownPort`] in
-    /// [`Router::totals`]. Never panics, whatever the bytes.
+    /// the router, forwarded, dropped for a [`DropReason`], or (forwarding
+    /// to an unresolved neighbor) queued until resolution ends, which then
+    /// counts it. A frame for a port the router does not have is counted as
+    /// [`DropReason::UnknownPort`] in [`Router::totals`]. Never panics,
+    /// whatever the bytes.
     pub fn receive(&mut self, port: PortIndex, frame: &[u8], now: Instant) -> Outgoing<'_> {
         self.last_time = now;
         self.transmit.clear();
@@ -245,24 +448,24 @@ impl Router {
             return self.outgoing();
         };
         ingress.counters.received = ingress.counters.received.wrapping_add(1);
-        let ingress = &*ingress;
-        let verdict = handle_frame(ingress, port, frame, &mut self.transmit);
-        let counters = &mut self.ports[port.0].counters;
-        match verdict {
-            Ok(()) => counters.consumed = counters.consumed.wrapping_add(1),
-            Err(reason) => counters.dropped.increment(reason),
-        }
+        let verdict = self.handle_frame(port, frame, now);
+        self.count_verdict(port, verdict);
         self.count_transmitted();
         self.outgoing()
     }
 
     /// Runs the router's timers at time `now` and returns the frames they
-    /// send. Nothing is timed yet (neighbor cache and Router Advertisements
-    /// come later), so this returns no frames, but the kernel loop calls it
-    /// already.
+    /// send: Router Advertisements (RFC 4861 §6.2.4, §6.2.6), neighbor
+    /// solicitation retransmissions and probes (§7.2.2, §7.3.3), and
+    /// Destination Unreachable for packets whose resolution failed. Work
+    /// that does not fit in the transmit area waits for the next call.
     pub fn poll(&mut self, now: Instant) -> Outgoing<'_> {
         self.last_time = now;
         self.transmit.clear();
+        for index in 0..self.ports.len() {
+            self.poll_advertisements(PortIndex(index), now);
+            self.poll_neighbors(PortIndex(index), now);
+        }
         self.count_transmitted();
         self.outgoing()
     }
@@ -282,7 +485,7 @@ impl Router {
         (0..self.ports.len()).map(PortIndex)
     }
 
-    /// The resolved settings of `port` (name, MTU, link-local address, MAC).
+    /// The resolved settings of `port` (name, MTU, addresses, MAC).
     pub fn port_settings(&self, port: PortIndex) -> Option<&PortSettings> {
         self.ports.get(port.0).map(|port| &port.settings)
     }
@@ -321,6 +524,48 @@ impl Router {
         totals
     }
 
+    /// How many packets received on `port` wait for address resolution.
+    pub fn pending_packets(&self, port: PortIndex) -> u64 {
+        self.pending.count_for(port)
+    }
+
+    /// The state of `address` in the neighbor cache of `port` at `now`.
+    pub fn neighbor_state(
+        &self,
+        port: PortIndex,
+        address: Ipv6Addr,
+        now: Instant,
+    ) -> Option<NeighborState> {
+        self.ports.get(port.0)?.neighbors.state(address, now)
+    }
+
+    /// The MAC address cached for `address` on `port`.
+    pub fn neighbor_mac(&self, port: PortIndex, address: Ipv6Addr) -> Option<[u8; 6]> {
+        let (mac, _) = self.ports.get(port.0)?.neighbors.link_layer(address)?;
+        Some(mac.0)
+    }
+
+    /// How full the neighbor cache of `port` is.
+    pub fn neighbor_cache_usage(&self, port: PortIndex) -> Option<NeighborCacheUsage> {
+        let cache = &self.ports.get(port.0)?.neighbors;
+        Some(NeighborCacheUsage {
+            entries: cache.len(),
+            incomplete: cache.incomplete_count(),
+            capacity: cache.capacity(),
+        })
+    }
+
+    /// Where the FIB sends `destination`.
+    pub fn route(&self, destination: Ipv6Addr) -> Option<NextHop> {
+        let index = self.fib.lookup(destination)?;
+        self.next_hops.get(index as usize).copied()
+    }
+
+    /// The FIB, for inspection and for routing daemons to come.
+    pub fn fib(&self) -> &Fib {
+        &self.fib
+    }
+
     fn outgoing(&self) -> Outgoing<'_> {
         Outgoing {
             area: &self.transmit,
@@ -328,19 +573,268 @@ impl Router {
         }
     }
 
+    fn count_verdict(&mut self, port: PortIndex, verdict: Result<Outcome, DropReason>) {
+        let Some(ingress) = self.ports.get_mut(port.0) else {
+            return;
+        };
+        let counters = &mut ingress.counters;
+        match verdict {
+            Ok(Outcome::Consumed) => counters.consumed = counters.consumed.wrapping_add(1),
+            Ok(Outcome::Forwarded) => counters.forwarded = counters.forwarded.wrapping_add(1),
+            Ok(Outcome::Queued) => {}
+            Err(reason) => counters.dropped.increment(reason),
+        }
+    }
+
     fn count_transmitted(&mut self) {
         for index in 0..self.transmit.len() {
+            let forwarded = self.transmit.is_forwarded(index);
             if let Some((port, _)) = self.transmit.frame(index)
                 && let Some(egress) = self.ports.get_mut(port.0)
             {
                 egress.counters.transmitted = egress.counters.transmitted.wrapping_add(1);
+                egress.counters.count(if forwarded {
+                    PortEvent::OutForwarded
+                } else {
+                    PortEvent::OutRequests
+                });
             }
+        }
+    }
+
+    /// Ethernet input (RFC 2464, RFC 894 for the ethertype field).
+    fn handle_frame(
+        &mut self,
+        port_index: PortIndex,
+        frame: &[u8],
+        now: Instant,
+    ) -> Result<Outcome, DropReason> {
+        let port = &self.ports[port_index.0];
+        if frame.len() < ETHERNET_HEADER_LEN {
+            return Err(DropReason::TruncatedEthernet);
+        }
+        if frame.len() > usize::from(port.settings.mtu) + ETHERNET_HEADER_LEN {
+            return Err(DropReason::OversizedFrame);
+        }
+        let ethernet = EthernetFrame::new_unchecked(frame);
+        let source_mac = ethernet.src_addr();
+        if source_mac.is_multicast() {
+            return Err(DropReason::InvalidSourceMac);
+        }
+        let destination_mac = ethernet.dst_addr();
+        if !port.accepts_mac(destination_mac) {
+            return Err(DropReason::NotForUs);
+        }
+        let link = LinkInfo {
+            port: port_index,
+            source_mac,
+            multicast: destination_mac.is_multicast(),
+        };
+        match ethernet.ethertype() {
+            EthernetProtocol::Ipv6 => self.handle_ipv6(link, ethernet.payload(), now),
+            // IPv4 and ARP belong to the translator's uplink ports (legacy-ip);
+            // no port is an uplink yet.
+            EthernetProtocol::Ipv4 | EthernetProtocol::Arp => Err(DropReason::Ipv4NotEnabled),
+            EthernetProtocol::Unknown(_) => Err(DropReason::UnknownEthertype),
+        }
+    }
+
+    /// IPv6 input (RFC 8200 §3; RFC 4291 §2.5.3, §2.7 for source checks):
+    /// for the router, or forwarded.
+    fn handle_ipv6(
+        &mut self,
+        link: LinkInfo,
+        packet: &[u8],
+        now: Instant,
+    ) -> Result<Outcome, DropReason> {
+        if packet.len() < IPV6_HEADER_LEN {
+            return Err(DropReason::TruncatedIpv6);
+        }
+        let header = Ipv6Packet::new_unchecked(packet);
+        if header.version() != 6 {
+            return Err(DropReason::BadIpVersion);
+        }
+        let total_length = IPV6_HEADER_LEN + usize::from(header.payload_len());
+        // Longer than the frame: drop. Shorter: trim (Ethernet pads short frames).
+        let Some(packet) = packet.get(..total_length) else {
+            return Err(DropReason::Ipv6LengthExceedsFrame);
+        };
+        let source = header.src_addr();
+        let destination = header.dst_addr();
+        if source.is_multicast() || source.is_loopback() {
+            return Err(DropReason::InvalidSourceAddress);
+        }
+        let port = &self.ports[link.port.0];
+        if destination.is_multicast() {
+            if !port.groups.contains(&destination) {
+                return Err(DropReason::MulticastNotForwarded);
+            }
+        } else if destination.is_unicast_link_local() {
+            if destination != port.settings.link_local {
+                return Err(DropReason::LinkLocalNotForwarded);
+            }
+        } else {
+            let route = self.fib.lookup(destination);
+            let local = route
+                .is_some_and(|index| self.next_hops.get(index as usize) == Some(&NextHop::Local));
+            if !local {
+                return self.forward(link, packet, route, now);
+            }
+        }
+        self.handle_local(link, packet, now)
+            .map(|()| Outcome::Consumed)
+    }
+
+    /// A packet addressed to the router: extension headers, then ICMPv6.
+    fn handle_local(&mut self, link: LinkInfo, packet: &[u8], now: Instant) -> Verdict {
+        let header = Ipv6Packet::new_unchecked(packet);
+        let upper = match walk_extension_headers(
+            u8::from(header.next_header()),
+            &packet[IPV6_HEADER_LEN..],
+        ) {
+            Ok(upper) => upper,
+            Err(problem) => {
+                if let Some(error) = problem.error {
+                    self.send_icmp_error(link, packet, error, now);
+                }
+                return Err(problem.reason);
+            }
+        };
+        let action = {
+            let port = &self.ports[link.port.0];
+            let local = LocalPacket {
+                port,
+                port_index: link.port,
+                source_mac: link.source_mac,
+                source: header.src_addr(),
+                destination: header.dst_addr(),
+                hop_limit: header.hop_limit(),
+                fragment_header: upper.fragment_header,
+                upper_layer: &packet[IPV6_HEADER_LEN + upper.offset..],
+            };
+            match IpProtocol::from(upper.protocol) {
+                IpProtocol::Icmpv6 => handle_icmpv6(&local, &mut self.transmit)?,
+                // RFC 8200 §4.7: nothing follows; the packet is done with.
+                IpProtocol::Ipv6NoNxt => LocalAction::None,
+                _ => return Err(DropReason::UnrecognizedNextHeader),
+            }
+        };
+        self.apply(link, action, now);
+        Ok(())
+    }
+
+    /// What a local ICMPv6 message asks of the router's state.
+    fn apply(&mut self, link: LinkInfo, action: LocalAction, now: Instant) {
+        let port = &mut self.ports[link.port.0];
+        let events = &mut port.counters.events;
+        let resolved = match action {
+            LocalAction::None => None,
+            LocalAction::Learn {
+                answered,
+                address,
+                mac,
+                from,
+            } => {
+                if answered {
+                    events.increment(PortEvent::NeighborAdvertisementsSent);
+                }
+                match from {
+                    LearnedFrom::RouterSolicitation => {
+                        events.increment(PortEvent::RouterSolicitationsReceived)
+                    }
+                    LearnedFrom::RouterAdvertisement => {
+                        events.increment(PortEvent::RouterAdvertisementsReceived)
+                    }
+                    LearnedFrom::NeighborSolicitation => {}
+                }
+                if from == LearnedFrom::RouterSolicitation {
+                    let advertiser = &mut port.advertiser;
+                    advertiser.solicited(
+                        &port.settings.router_advertisements,
+                        now,
+                        &mut self.random,
+                    );
+                }
+                match (address, mac) {
+                    (Some(address), Some(mac)) => {
+                        port.neighbors
+                            .learn(address, mac, from, now, &mut port.counters.events)
+                    }
+                    _ => None,
+                }
+            }
+            LocalAction::Advertisement {
+                target,
+                advertisement,
+            } => {
+                events.increment(PortEvent::NeighborAdvertisementsReceived);
+                port.neighbors
+                    .advertisement(target, advertisement, now, &mut port.counters.events)
+            }
+        };
+        if let Some(slot) = resolved {
+            self.release_pending(link.port, slot);
         }
     }
 }
 
+/// How full a port's neighbor cache is ([`Router::neighbor_cache_usage`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NeighborCacheUsage {
+    /// Entries in use.
+    pub entries: usize,
+    /// Of which INCOMPLETE.
+    pub incomplete: usize,
+    /// The capacity (`[neighbor_cache] capacity`).
+    pub capacity: usize,
+}
+
+/// How a frame that was not dropped ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Outcome {
+    /// Handled by the router itself.
+    Consumed,
+    /// Sent on an egress port.
+    Forwarded,
+    /// Waiting for address resolution; counted when that ends.
+    Queued,
+}
+
 /// A verdict short of forwarding: `Ok` is consumed by the router.
 type Verdict = Result<(), DropReason>;
+
+/// Where a frame came from: its port, its Ethernet source, and whether it
+/// was sent to a multicast or broadcast MAC (RFC 4443 §2.4(e.3–5)).
+#[derive(Clone, Copy, Debug)]
+struct LinkInfo {
+    port: PortIndex,
+    source_mac: EthernetAddress,
+    multicast: bool,
+}
+
+/// What a local ICMPv6 message asks the router to do after it is answered.
+#[derive(Clone, Copy, Debug)]
+enum LocalAction {
+    /// Nothing.
+    None,
+    /// A link-layer address to learn from a solicitation or advertisement
+    /// (and, for a Router Solicitation, an advertisement to schedule).
+    Learn {
+        /// A Neighbor Advertisement was sent in reply.
+        answered: bool,
+        /// The sender, if not ::.
+        address: Option<Ipv6Addr>,
+        /// Its Source Link-Layer Address option, if any.
+        mac: Option<EthernetAddress>,
+        /// The message type.
+        from: LearnedFrom,
+    },
+    /// A valid Neighbor Advertisement (RFC 4861 §7.2.5).
+    Advertisement {
+        target: Ipv6Addr,
+        advertisement: neighbor_cache::Advertisement,
+    },
+}
 
 /// An IPv6 packet addressed to the router, after the IPv6 header checks.
 struct LocalPacket<'a> {
@@ -357,89 +851,6 @@ struct LocalPacket<'a> {
     upper_layer: &'a [u8],
 }
 
-/// Ethernet input (RFC 2464, RFC 894 for the ethertype field).
-fn handle_frame(
-    port: &Port,
-    port_index: PortIndex,
-    frame: &[u8],
-    area: &mut TransmitArea,
-) -> Verdict {
-    if frame.len() < ETHERNET_HEADER_LEN {
-        return Err(DropReason::TruncatedEthernet);
-    }
-    if frame.len() > usize::from(port.settings.mtu) + ETHERNET_HEADER_LEN {
-        return Err(DropReason::OversizedFrame);
-    }
-    let ethernet = EthernetFrame::new_unchecked(frame);
-    let source_mac = ethernet.src_addr();
-    if source_mac.is_multicast() {
-        return Err(DropReason::InvalidSourceMac);
-    }
-    if !port.accepts_mac(ethernet.dst_addr()) {
-        return Err(DropReason::NotForUs);
-    }
-    match ethernet.ethertype() {
-        EthernetProtocol::Ipv6 => {
-            handle_ipv6(port, port_index, source_mac, ethernet.payload(), area)
-        }
-        // IPv4 and ARP belong to the translator's uplink ports (legacy-ip);
-        // no port is an uplink yet.
-        EthernetProtocol::Ipv4 | EthernetProtocol::Arp => Err(DropReason::Ipv4NotEnabled),
-        EthernetProtocol::Unknown(_) => Err(DropReason::UnknownEthertype),
-    }
-}
-
-/// IPv6 input (RFC 8200 §3; RFC 4291 §2.5.3, §2.7 for source checks).
-fn handle_ipv6(
-    port: &Port,
-    port_index: PortIndex,
-    source_mac: EthernetAddress,
-    packet: &[u8],
-    area: &mut TransmitArea,
-) -> Verdict {
-    if packet.len() < IPV6_HEADER_LEN {
-        return Err(DropReason::TruncatedIpv6);
-    }
-    let header = Ipv6Packet::new_unchecked(packet);
-    if header.version() != 6 {
-        return Err(DropReason::BadIpVersion);
-    }
-    let total_length = IPV6_HEADER_LEN + usize::from(header.payload_len());
-    // Longer than the frame: drop. Shorter: trim (Ethernet pads short frames).
-    let Some(packet) = packet.get(..total_length) else {
-        return Err(DropReason::Ipv6LengthExceedsFrame);
-    };
-    let source = header.src_addr();
-    let destination = header.dst_addr();
-    if source.is_multicast() || source.is_loopback() {
-        return Err(DropReason::InvalidSourceAddress);
-    }
-    if !port.accepts_address(destination) {
-        return Err(DropReason::DestinationNotLocal);
-    }
-    let UpperLayer {
-        protocol,
-        offset,
-        fragment_header,
-    } = walk_extension_headers(u8::from(header.next_header()), &packet[IPV6_HEADER_LEN..])?;
-    let local = LocalPacket {
-        port,
-        port_index,
-        source_mac,
-        source,
-        destination,
-        hop_limit: header.hop_limit(),
-        fragment_header,
-        upper_layer: &packet[IPV6_HEADER_LEN + offset..],
-    };
-    match IpProtocol::from(protocol) {
-        IpProtocol::Icmpv6 => handle_icmpv6(&local, area),
-        // RFC 8200 §4.7: nothing follows; the packet is done with.
-        IpProtocol::Ipv6NoNxt => Ok(()),
-        _ => Err(DropReason::UnrecognizedNextHeader),
-    }
-}
-
 /// Where the upper-layer header starts, after the extension headers.
 #[derive(Debug, PartialEq, Eq)]
 struct UpperLayer {
@@ -449,26 +860,53 @@ struct UpperLayer {
     fragment_header: bool,
 }
 
+/// Why the extension header walk stopped, and the ICMPv6 error it calls for.
+#[derive(Debug, PartialEq, Eq)]
+struct HeaderProblem {
+    reason: DropReason,
+    error: Option<IcmpError>,
+}
+
+impl From<DropReason> for HeaderProblem {
+    fn from(reason: DropReason) -> Self {
+        HeaderProblem {
+            reason,
+            error: None,
+        }
+    }
+}
+
 const HOP_BY_HOP: u8 = 0;
 const ROUTING: u8 = 43;
 const FRAGMENT: u8 = 44;
 const DESTINATION_OPTIONS: u8 = 60;
 
 /// Walks the extension headers of a packet addressed to the router
-/// (RFC 8200 §4): Hop-by-Hop only first, options processed by their action
-/// bits (§4.2), a Routing header with Segments Left 0 skipped (§4.4; no
-/// type is implemented, RFC 5095 §3), a Fragment header accepted only as an
-/// atomic fragment (offset 0, M = 0; RFC 8200 §4.5) since reassembly is not
-/// implemented.
-fn walk_extension_headers(first: u8, payload: &[u8]) -> Result<UpperLayer, DropReason> {
+/// (RFC 8200 §4): Hop-by-Hop only first (elsewhere: Parameter Problem code
+/// 1 at the Next Header field that names it), options processed by their
+/// action bits (§4.2), a Routing header with Segments Left 0 skipped and
+/// otherwise answered with Parameter Problem code 0 at its Routing Type
+/// (§4.4; no type is implemented, RFC 5095 §3), a Fragment header accepted
+/// only as an atomic fragment (offset 0, M = 0; RFC 8200 §4.5) since
+/// reassembly is not implemented. Pointers count from the IPv6 header.
+fn walk_extension_headers(first: u8, payload: &[u8]) -> Result<UpperLayer, HeaderProblem> {
     let mut protocol = first;
     let mut offset = 0usize;
+    // Where the Next Header field naming `protocol` is, from the IPv6 header.
+    let mut next_header_position = 6usize;
     let mut fragment_header = false;
     loop {
         match protocol {
             HOP_BY_HOP | DESTINATION_OPTIONS | ROUTING => {
                 if protocol == HOP_BY_HOP && offset != 0 {
-                    return Err(DropReason::HopByHopNotFirst);
+                    return Err(HeaderProblem {
+                        reason: DropReason::HopByHopNotFirst,
+                        error: Some(IcmpError::ParameterProblem {
+                            code: 1,
+                            pointer: next_header_position as u32,
+                            multicast_allowed: false,
+                        }),
+                    });
                 }
                 let header = payload
                     .get(offset..offset + 2)
@@ -480,12 +918,20 @@ fn walk_extension_headers(first: u8, payload: &[u8]) -> Result<UpperLayer, DropR
                 if protocol == ROUTING {
                     // Segments Left is the fourth byte.
                     if header[3] != 0 {
-                        return Err(DropReason::RoutingHeaderNotSupported);
+                        return Err(HeaderProblem {
+                            reason: DropReason::RoutingHeaderNotSupported,
+                            error: Some(IcmpError::ParameterProblem {
+                                code: 0,
+                                pointer: (IPV6_HEADER_LEN + offset + 2) as u32,
+                                multicast_allowed: false,
+                            }),
+                        });
                     }
                 } else {
-                    check_options(&header[2..])?;
+                    check_options(&header[2..], IPV6_HEADER_LEN + offset + 2)?;
                 }
                 protocol = header[0];
+                next_header_position = IPV6_HEADER_LEN + offset;
                 offset += length;
             }
             FRAGMENT => {
@@ -495,10 +941,11 @@ fn walk_extension_headers(first: u8, payload: &[u8]) -> Result<UpperLayer, DropR
                 // Fragment Offset (13 bits) and M (lowest bit) in bytes 2..4.
                 let offset_and_more = u16::from_be_bytes([header[2], header[3]]);
                 if offset_and_more & 0xfff9 != 0 {
-                    return Err(DropReason::FragmentReassemblyNotSupported);
+                    return Err(DropReason::FragmentReassemblyNotSupported.into());
                 }
                 fragment_header = true;
                 protocol = header[0];
+                next_header_position = IPV6_HEADER_LEN + offset;
                 offset += 8;
             }
             _ => {
@@ -513,33 +960,61 @@ fn walk_extension_headers(first: u8, payload: &[u8]) -> Result<UpperLayer, DropR
 }
 
 /// Checks the options of a Hop-by-Hop or Destination Options header
-/// (RFC 8200 §4.2): Pad1 and PadN are understood; an unrecognized option is
-/// skipped when its two high bits are 00 and discards the packet otherwise.
-fn check_options(mut options: &[u8]) -> Result<(), DropReason> {
+/// (RFC 8200 §4.2): Pad1 and PadN are understood, and Router Alert
+/// (RFC 2711) is understood as "nothing to do"; an unrecognized option is
+/// skipped when its two high bits are 00, and otherwise discards the
+/// packet: 01 silently, 10 with Parameter Problem code 2 (even to a
+/// multicast destination), 11 with code 2 unless the destination is
+/// multicast. `position` is the options' offset from the IPv6 header.
+fn check_options(mut options: &[u8], mut position: usize) -> Result<(), HeaderProblem> {
     const PAD1: u8 = 0;
     const PADN: u8 = 1;
+    const ROUTER_ALERT: u8 = 5;
     while let Some(&option_type) = options.first() {
         if option_type == PAD1 {
             options = &options[1..];
+            position += 1;
             continue;
         }
         let length = usize::from(*options.get(1).ok_or(DropReason::TruncatedExtensionHeader)?);
         if options.len() < 2 + length {
-            return Err(DropReason::TruncatedExtensionHeader);
+            return Err(DropReason::TruncatedExtensionHeader.into());
         }
-        if option_type != PADN && option_type & 0xc0 != 0 {
-            return Err(DropReason::UnrecognizedOption);
+        if option_type != PADN && option_type != ROUTER_ALERT {
+            let error = match option_type >> 6 {
+                0 => None,
+                1 => return Err(DropReason::UnrecognizedOption.into()),
+                action => Some(IcmpError::ParameterProblem {
+                    code: 2,
+                    pointer: position as u32,
+                    multicast_allowed: action == 2,
+                }),
+            };
+            if error.is_some() {
+                return Err(HeaderProblem {
+                    reason: DropReason::UnrecognizedOption,
+                    error,
+                });
+            }
         }
         options = &options[2 + length..];
+        position += 2 + length;
     }
     Ok(())
 }
 
 /// ICMPv6 input (RFC 4443 §2.1–§2.4): length, checksum, then by type.
-fn handle_icmpv6(packet: &LocalPacket<'_>, area: &mut TransmitArea) -> Verdict {
+fn handle_icmpv6(
+    packet: &LocalPacket<'_>,
+    area: &mut TransmitArea,
+) -> Result<LocalAction, DropReason> {
     const NEIGHBOR_DISCOVERY_TYPES: core::ops::RangeInclusive<u8> = 133..=137;
     const ECHO_REQUEST: u8 = 128;
+    const ROUTER_SOLICITATION: u8 = 133;
+    const ROUTER_ADVERTISEMENT: u8 = 134;
     const NEIGHBOR_SOLICITATION: u8 = 135;
+    const NEIGHBOR_ADVERTISEMENT: u8 = 136;
+    const REDIRECT: u8 = 137;
 
     // Type, code, checksum.
     if packet.upper_layer.len() < 4 {
@@ -554,8 +1029,12 @@ fn handle_icmpv6(packet: &LocalPacket<'_>, area: &mut TransmitArea) -> Verdict {
         return Err(DropReason::NdpFragmented);
     }
     match message_type {
-        ECHO_REQUEST => echo::answer_echo_request(packet, area),
+        ECHO_REQUEST => echo::answer_echo_request(packet, area).map(|()| LocalAction::None),
         NEIGHBOR_SOLICITATION => neighbor_discovery::answer_neighbor_solicitation(packet, area),
+        NEIGHBOR_ADVERTISEMENT => neighbor_discovery::neighbor_advertisement(packet),
+        ROUTER_SOLICITATION => router_advertisement::router_solicitation(packet),
+        ROUTER_ADVERTISEMENT => router_advertisement::router_advertisement(packet),
+        REDIRECT => Err(DropReason::RedirectNotAccepted),
         _ => Err(DropReason::Icmpv6TypeNotHandled),
     }
 }
@@ -576,27 +1055,19 @@ struct Icmpv6Reply<'a> {
 impl Icmpv6Reply<'_> {
     fn emit(&self, area: &mut TransmitArea) -> Verdict {
         let icmp_length = self.message.buffer_len();
-        let ip = Ipv6Repr {
-            src_addr: self.source,
-            dst_addr: self.destination,
-            next_header: IpProtocol::Icmpv6,
-            payload_len: icmp_length,
-            hop_limit: self.hop_limit,
-        };
-        let ethernet = EthernetRepr {
-            src_addr: self.source_mac,
-            dst_addr: self.destination_mac,
-            ethertype: EthernetProtocol::Ipv6,
-        };
-        let length = ethernet.buffer_len() + ip.buffer_len() + icmp_length;
-        let frame = area
-            .push(self.port, length)
-            .ok_or(DropReason::TransmitAreaFull)?;
-        let mut ethernet_frame = EthernetFrame::new_unchecked(&mut *frame);
-        ethernet.emit(&mut ethernet_frame);
-        let mut ip_packet = Ipv6Packet::new_unchecked(ethernet_frame.payload_mut());
-        ip.emit(&mut ip_packet);
-        let mut icmp_packet = Icmpv6Packet::new_unchecked(ip_packet.payload_mut());
+        let frame = emit_ipv6_headers(
+            area,
+            self.port,
+            self.source_mac,
+            self.destination_mac,
+            self.source,
+            self.destination,
+            self.hop_limit,
+            icmp_length,
+        )
+        .ok_or(DropReason::TransmitAreaFull)?;
+        let mut icmp_packet =
+            Icmpv6Packet::new_unchecked(&mut frame[ETHERNET_HEADER_LEN + IPV6_HEADER_LEN..]);
         self.message.emit(
             &self.source,
             &self.destination,
@@ -605,6 +1076,41 @@ impl Icmpv6Reply<'_> {
         );
         Ok(())
     }
+}
+
+/// Queues a frame for `port` with Ethernet and IPv6 (next header ICMPv6)
+/// headers written, and returns it for the caller to write the
+/// `icmp_length` bytes of the message after them.
+#[allow(clippy::too_many_arguments)] // the fields of two headers
+fn emit_ipv6_headers(
+    area: &mut TransmitArea,
+    port: PortIndex,
+    source_mac: EthernetAddress,
+    destination_mac: EthernetAddress,
+    source: Ipv6Addr,
+    destination: Ipv6Addr,
+    hop_limit: u8,
+    icmp_length: usize,
+) -> Option<&mut [u8]> {
+    let ip = Ipv6Repr {
+        src_addr: source,
+        dst_addr: destination,
+        next_header: IpProtocol::Icmpv6,
+        payload_len: icmp_length,
+        hop_limit,
+    };
+    let ethernet = EthernetRepr {
+        src_addr: source_mac,
+        dst_addr: destination_mac,
+        ethertype: EthernetProtocol::Ipv6,
+    };
+    let length = ethernet.buffer_len() + ip.buffer_len() + icmp_length;
+    let frame = area.push(port, length)?;
+    let mut ethernet_frame = EthernetFrame::new_unchecked(&mut *frame);
+    ethernet.emit(&mut ethernet_frame);
+    let mut ip_packet = Ipv6Packet::new_unchecked(ethernet_frame.payload_mut());
+    ip.emit(&mut ip_packet);
+    Some(frame)
 }
 
 /// The solicited-node multicast address of `address`: ff02::1:ff00:0/104
@@ -815,16 +1321,35 @@ mod tests {
 
     #[test]
     fn destination_not_local() {
-        for destination in ["2001:db8::1", "fe80::99", "ff02::16", "ff02::1:ff00:99"] {
+        for (destination, reason) in [
+            ("fe80::99", DropReason::LinkLocalNotForwarded),
+            ("ff02::16", DropReason::MulticastNotForwarded),
+            ("ff02::1:ff00:99", DropReason::MulticastNotForwarded),
+        ] {
             let request = EchoRequest {
                 destination: destination.parse().unwrap(),
                 ..EchoRequest::default()
             };
-            assert_dropped(
-                &echo_request_frame(&request),
-                DropReason::DestinationNotLocal,
-            );
+            assert_dropped(&echo_request_frame(&request), reason);
         }
+        // A global destination from a link-local source: never forwarded,
+        // answered with Destination Unreachable code 2 (RFC 4443 §3.1).
+        let request = EchoRequest {
+            destination: "2001:db8::1".parse().unwrap(),
+            ..EchoRequest::default()
+        };
+        let mut router = test_router();
+        let replies: Vec<_> = router
+            .receive(PORT, &echo_request_frame(&request), now())
+            .map(|transmit| transmit.frame.to_vec())
+            .collect();
+        assert_eq!(replies.len(), 1);
+        let error = parse_icmp_error(&replies[0]);
+        assert_eq!((error.message_type, error.code), (1, 2));
+        assert_eq!(error.source, ROUTER_LINK_LOCAL);
+        assert_eq!(error.destination, HOST_LINK_LOCAL);
+        let counters = router.port_counters(PORT).unwrap();
+        assert_eq!(counters.dropped.get(DropReason::LinkLocalNotForwarded), 1);
     }
 
     #[test]
@@ -874,12 +1399,45 @@ mod tests {
             60,
             &destination_options,
         );
-        assert_dropped(&frame, DropReason::HopByHopNotFirst);
+        let mut router = test_router();
+        let replies: Vec<_> = router
+            .receive(PORT, &frame, now())
+            .map(|transmit| transmit.frame.to_vec())
+            .collect();
+        assert_eq!(
+            router
+                .port_counters(PORT)
+                .unwrap()
+                .dropped
+                .get(DropReason::HopByHopNotFirst),
+            1
+        );
+        // Parameter Problem code 1 at the Next Header field naming it
+        // (the Destination Options header's first byte, RFC 8200 §4).
+        let error = parse_icmp_error(&replies[0]);
+        assert_eq!((error.message_type, error.code, error.field), (4, 1, 40));
 
         // Routing header with Segments Left 1 (type 0, RFC 5095).
         let routing = [0, 0, 0, 1, 0, 0, 0, 0];
         let frame = with_extension_header(&echo_request_frame(&request), 43, &routing);
-        assert_dropped(&frame, DropReason::RoutingHeaderNotSupported);
+        let mut router = test_router();
+        let replies: Vec<_> = router
+            .receive(PORT, &frame, now())
+            .map(|transmit| transmit.frame.to_vec())
+            .collect();
+        assert_eq!(
+            router
+                .port_counters(PORT)
+                .unwrap()
+                .dropped
+                .get(DropReason::RoutingHeaderNotSupported),
+            1
+        );
+        // Parameter Problem code 0 pointing at the Routing Type (40 + 2).
+        let error = parse_icmp_error(&replies[0]);
+        assert_eq!((error.message_type, error.code, error.field), (4, 0, 42));
+        assert_eq!(error.source, ROUTER_LINK_LOCAL);
+        assert_eq!(error.invoking, frame[14..]);
         // Segments Left 0: skipped, answered.
         let routing = [0, 0, 0, 0, 0, 0, 0, 0];
         let frame = with_extension_header(&echo_request_frame(&request), 43, &routing);

@@ -256,3 +256,189 @@ fn bulk_load_matches_incremental_inserts() {
         }
     }
 }
+
+/// Every destination of one stride-8 node's 256 slots, plus a child below
+/// each, checked against the reference: exercises leaf runs that cross the
+/// 64-slot chunk boundaries, chunks of 0..=8 runs (the first four are held
+/// inline, the rest in the shared leaf array) and chunks made of children.
+#[test]
+fn dense_nodes_match_the_reference_slot_by_slot() {
+    let mut random = Random(0x5EED_0004);
+    // A node at offset 40 (routes /41../48) and one at 104 under pool6.
+    let bases = [
+        (0x2001_0db8_0100_0000_0000_0000_0000_0000u128, 40u8),
+        (0x0064_ff9b_0000_0000_0000_0000_c633_0000, 112),
+    ];
+    for round in 0..30 {
+        for mut fib in tables() {
+            for &(base, offset) in &bases {
+                let mut reference = Reference::default();
+                let density = 1 + random.below(1 + round * 8);
+                for _ in 0..density {
+                    let length = offset + 1 + random.below(8) as u8;
+                    let bits = base | (random.bits() & !mask(offset));
+                    let next_hop = random.below(6) as NextHopIndex;
+                    assert_eq!(
+                        fib.insert(cidr(bits, length), next_hop),
+                        reference.insert(bits, length, next_hop)
+                    );
+                }
+                // Children: routes one level deeper under some slots.
+                for _ in 0..random.below(20) {
+                    let bits = base | (random.bits() & !mask(offset));
+                    let length = offset + 9 + random.below(8) as u8;
+                    fib.insert(cidr(bits, length), 7);
+                    reference.insert(bits, length, 7);
+                }
+                if random.below(2) == 0 {
+                    fib.insert(cidr(base, offset - 3), 8);
+                    reference.insert(base, offset - 3, 8);
+                }
+                let check = |fib: &Fib, reference: &Reference, random: &mut Random| {
+                    for slot in 0..256u128 {
+                        let shift = 128 - u32::from(offset) - 8;
+                        let destination =
+                            base | (slot << shift) | (random.bits() & ((1u128 << shift) - 1));
+                        assert_eq!(
+                            fib.lookup(Ipv6Address::from_bits(destination)),
+                            reference.lookup(destination),
+                            "slot {slot} of {}",
+                            Ipv6Address::from_bits(base)
+                        );
+                    }
+                };
+                check(&fib, &reference, &mut random);
+                // Remove half, one by one, checking the node as it thins.
+                let routes = reference.routes.clone();
+                for (index, &(bits, length, _)) in routes.iter().enumerate() {
+                    if index % 2 == 0 {
+                        assert_eq!(
+                            fib.remove(cidr(bits, length)),
+                            reference.remove(bits, length)
+                        );
+                        if index % 8 == 0 {
+                            check(&fib, &reference, &mut random);
+                        }
+                    }
+                }
+                check(&fib, &reference, &mut random);
+                check_contents(&fib, &reference);
+                fib.clear();
+            }
+        }
+    }
+}
+
+/// Next hops are interned into 16-bit codes shared by routes, recycled
+/// when their last route goes; many distinct next hops stay distinct.
+#[test]
+fn distinct_next_hops_are_kept_apart_and_recycled() {
+    let mut random = Random(0x5EED_0005);
+    for mut fib in tables() {
+        let mut reference = Reference::default();
+        for round in 0..4u32 {
+            for index in 0..3000u32 {
+                let (bits, length) = random_prefix(&mut random);
+                // Large, scattered next hop values, new ones every round.
+                let next_hop = index.wrapping_mul(2_654_435_761) ^ (round << 30);
+                if next_hop == u32::MAX {
+                    continue;
+                }
+                assert_eq!(
+                    fib.insert(cidr(bits, length), next_hop),
+                    reference.insert(bits, length, next_hop)
+                );
+            }
+            check_lookups(&fib, &reference, &mut random, 500);
+            check_contents(&fib, &reference);
+            let mut distinct: Vec<NextHopIndex> =
+                reference.routes.iter().map(|route| route.2).collect();
+            distinct.sort_unstable();
+            distinct.dedup();
+            assert_eq!(fib.next_hop_count(), distinct.len());
+            for (bits, length, _) in reference.routes.clone() {
+                if random.below(3) != 0 {
+                    assert_eq!(
+                        fib.remove(cidr(bits, length)),
+                        reference.remove(bits, length)
+                    );
+                }
+            }
+        }
+        for (bits, length, _) in reference.routes.clone() {
+            fib.remove(cidr(bits, length));
+        }
+        assert_eq!(fib.next_hop_count(), 0);
+    }
+}
+
+/// At most `MAX_NEXT_HOPS` distinct next hops can be in use at once:
+/// `try_insert` refuses one more and changes nothing; freeing one makes room.
+#[test]
+fn the_next_hop_cap_is_reported_not_overrun() {
+    use netstack::fib::{MAX_NEXT_HOPS, TooManyNextHops};
+    let mut fib = Fib::new();
+    let base = 0x2001_0db8u128 << 96;
+    fib.load(
+        (0..MAX_NEXT_HOPS as u128).map(|index| (cidr(base | (index << 64), 64), index as u32)),
+    );
+    assert_eq!(fib.next_hop_count(), MAX_NEXT_HOPS);
+    let extra = cidr(0x2001_0db9u128 << 96, 48);
+    assert_eq!(fib.try_insert(extra, 1 << 20), Err(TooManyNextHops));
+    assert_eq!(fib.get(extra), None);
+    assert_eq!(fib.len(), MAX_NEXT_HOPS);
+    // A next hop already in use is always accepted.
+    assert_eq!(fib.try_insert(extra, 5), Ok(None));
+    assert_eq!(fib.remove(cidr(base | (7 << 64), 64)), Some(7));
+    assert_eq!(fib.try_insert(extra, 1 << 20), Ok(Some(5)));
+    assert_eq!(
+        fib.lookup(Ipv6Address::from_bits(0x2001_0db9u128 << 96)),
+        Some(1 << 20)
+    );
+}
+
+/// Churn that leaves freed runs behind makes the table compact itself;
+/// lookups stay exact across compactions and memory stays bounded.
+#[test]
+fn update_churn_compacts_automatically() {
+    let mut random = Random(0x5EED_0006);
+    let mut fib = Fib::with_translation_prefix(cidr(0x0064_ff9b << 96, 96));
+    let mut reference = Reference::default();
+    let mut peak = 0;
+    for step in 0..40_000u32 {
+        // /44../48 routes under a handful of /32s and /24s under pool6.
+        let (bits, length) = if random.below(2) == 0 {
+            let bits = (0x2001_0db0u128 + random.below(8) as u128) << 96
+                | u128::from(random.next() as u16) << 80;
+            (bits, 44 + random.below(5) as u8)
+        } else {
+            let bits = (0x0064_ff9bu128 << 96) | u128::from(random.next() as u32 & 0x0fff_ff00);
+            (bits, 96 + 20 + random.below(5) as u8)
+        };
+        if random.below(2) == 0 {
+            assert_eq!(
+                fib.insert(cidr(bits, length), step % 50),
+                reference.insert(bits, length, step % 50)
+            );
+        } else {
+            assert_eq!(
+                fib.remove(cidr(bits, length)),
+                reference.remove(bits, length)
+            );
+        }
+        peak = peak.max(fib.memory_bytes());
+        if step % 5000 == 0 {
+            check_lookups(&fib, &reference, &mut random, 200);
+        }
+    }
+    check_lookups(&fib, &reference, &mut random, 2000);
+    check_contents(&fib, &reference);
+    assert!(fib.compactions() > 0, "no automatic compaction happened");
+    let mut compacted = Fib::with_translation_prefix(cidr(0x0064_ff9b << 96, 96));
+    compacted.load(fib.iter());
+    assert!(
+        peak < 2 * compacted.memory_bytes(),
+        "{peak} vs {}",
+        compacted.memory_bytes()
+    );
+}

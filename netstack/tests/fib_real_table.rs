@@ -177,6 +177,11 @@ fn full_table_and_a_day_of_updates_match_the_reference() {
     fib.load(table);
     fib.shrink_to_fit();
     assert_eq!(fib.len(), reference.len());
+    assert!(
+        fib.memory_bytes() <= 16 * fib.len(),
+        "{} bytes per route after a full load (target: at most 16)",
+        fib.memory_bytes() as f64 / fib.len() as f64
+    );
     eprintln!(
         "loaded {} routes in {:?}; {} bytes, {:.1} bytes per route, {:?}",
         fib.len(),
@@ -231,8 +236,17 @@ fn full_table_and_a_day_of_updates_match_the_reference() {
     let mut compacted = fib.clone();
     compacted.compact();
     eprintln!(
-        "compacted: {:.1} bytes per route",
-        compacted.memory_bytes() as f64 / compacted.len() as f64
+        "compacted: {:.1} bytes per route; {} automatic compactions during the replay",
+        compacted.memory_bytes() as f64 / compacted.len() as f64,
+        fib.compactions()
+    );
+    // Freed runs and spare capacity stay bounded (automatic compaction at
+    // a quarter of waste): memory never nears double the compact size.
+    assert!(
+        fib.memory_bytes() < compacted.memory_bytes() * 3 / 2,
+        "{} bytes after the updates vs {} compacted",
+        fib.memory_bytes(),
+        compacted.memory_bytes()
     );
     cross_check(&compacted, &reference, &mut random, "after compacting");
     // Every prefix the updates touched agrees exactly, and lookups agree.

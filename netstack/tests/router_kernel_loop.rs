@@ -54,7 +54,12 @@ fn ping_each_port_of_a_default_router() {
         .collect();
     assert_eq!(
         counters,
-        [("received", 1), ("transmitted", 1), ("consumed", 1)]
+        [
+            ("received", 1),
+            ("transmitted", 1),
+            ("consumed", 1),
+            ("out_requests", 1)
+        ]
     );
 
     // A frame for the other port's MAC is not for this one.

@@ -4,5 +4,7 @@
 pub mod config_check;
 pub mod image;
 pub mod qemu;
+pub mod routes;
 pub mod setup;
 pub mod simulated_host;
+pub mod topology;

@@ -7,7 +7,10 @@
 //! thread, so tests wait for lines with a timeout and get the whole
 //! transcript in the error when a line never comes. Each port is a pair of
 //! unix datagram sockets (`-netdev dgram`): one datagram is one Ethernet
-//! frame without FCS, and no root is needed.
+//! frame without FCS, and no root is needed. Alternatively
+//! ([`Machine::tap_ports`]) each port is a tap device that already exists in
+//! a network namespace, QEMU runs inside that namespace (`ip netns exec`),
+//! and there are no harness sockets; that needs root.
 //!
 //! QEMU is killed when a wait times out and when the [`RunningMachine`] is
 //! dropped; the temporary directory holding the sockets is removed on drop.
@@ -244,6 +247,23 @@ pub fn port_mac(index: usize) -> MacAddress {
     [0x52, 0x54, 0x00, 0x00, 0x00, (index + 1) as u8]
 }
 
+/// What the ports are attached to on the host side.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum PortBackend {
+    /// A pair of unix datagram sockets per port (`-netdev dgram`); the harness holds one end.
+    Datagram,
+    /// An existing tap device per port (`-netdev tap`), QEMU running in `namespace`.
+    Tap {
+        /// The network namespace QEMU runs in (`ip netns exec`), or `None` for the caller's.
+        namespace: Option<String>,
+        /// The tap devices, in port order.
+        interfaces: Vec<String>,
+    },
+}
+
+/// The longest Linux interface name (IFNAMSIZ minus the terminating zero).
+const LONGEST_INTERFACE_NAME: usize = 15;
+
 /// Where the configuration comes from.
 #[derive(Clone, Debug)]
 enum ConfigSource {
@@ -263,6 +283,7 @@ pub struct Machine {
     extra_arguments: Vec<OsString>,
     echo_console: bool,
     accelerator: Accelerator,
+    port_backend: PortBackend,
 }
 
 impl Machine {
@@ -278,6 +299,7 @@ impl Machine {
             extra_arguments: Vec::new(),
             echo_console: false,
             accelerator: Accelerator::for_tests(),
+            port_backend: PortBackend::Datagram,
         }
     }
 
@@ -296,6 +318,27 @@ impl Machine {
     /// Sets the number of virtio-net ports ([`MIN_PORTS`]..=[`MAX_PORTS`]).
     pub fn ports(mut self, ports: usize) -> Machine {
         self.ports = ports;
+        self
+    }
+
+    /// Attaches the ports to existing tap devices instead of datagram sockets:
+    /// port `N` is `interfaces[N]` (`-netdev tap,ifname=...,script=no,downscript=no`),
+    /// and the number of ports becomes the number of interfaces. With a
+    /// `namespace`, QEMU is started as `ip netns exec NAMESPACE qemu-system-x86_64 ...`,
+    /// so the taps are looked up in that network namespace. Needs root (or
+    /// taps owned by the user). The running machine has no
+    /// [`RunningMachine::port_sockets`].
+    pub fn tap_ports<I, S>(mut self, namespace: Option<&str>, interfaces: I) -> Machine
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let interfaces: Vec<String> = interfaces.into_iter().map(Into::into).collect();
+        self.ports = interfaces.len();
+        self.port_backend = PortBackend::Tap {
+            namespace: namespace.map(str::to_string),
+            interfaces,
+        };
         self
     }
 
@@ -363,6 +406,26 @@ impl Machine {
                 self.image.display()
             )));
         }
+        if let PortBackend::Tap { interfaces, .. } = &self.port_backend {
+            if interfaces.len() != self.ports {
+                return Err(Error::InvalidMachine(format!(
+                    "{} ports asked for but {} tap devices given",
+                    self.ports,
+                    interfaces.len()
+                )));
+            }
+            if let Some(bad) = interfaces.iter().find(|name| {
+                name.is_empty()
+                    || name.len() > LONGEST_INTERFACE_NAME
+                    || name.chars().any(|character| {
+                        character == ',' || character == '/' || character.is_whitespace()
+                    })
+            }) {
+                return Err(Error::InvalidMachine(format!(
+                    "{bad:?} is not a usable tap device name (1 to {LONGEST_INTERFACE_NAME} characters, no comma, slash or space)"
+                )));
+            }
+        }
         if let Some(ConfigSource::File(path)) = &self.config
             && !path.is_file()
         {
@@ -411,14 +474,24 @@ impl Machine {
             ));
         }
         for index in 0..self.ports {
-            let qemu_side = qemu_socket_path(socket_directory, index);
-            let harness_side = harness_socket_path(socket_directory, index);
             push("-netdev");
-            push(&format!(
-                "dgram,id=n{index},local.type=unix,local.path={},remote.type=unix,remote.path={}",
-                qemu_side.to_string_lossy().replace(',', ",,"),
-                harness_side.to_string_lossy().replace(',', ",,")
-            ));
+            match &self.port_backend {
+                PortBackend::Datagram => {
+                    let qemu_side = qemu_socket_path(socket_directory, index);
+                    let harness_side = harness_socket_path(socket_directory, index);
+                    push(&format!(
+                        "dgram,id=n{index},local.type=unix,local.path={},remote.type=unix,remote.path={}",
+                        qemu_side.to_string_lossy().replace(',', ",,"),
+                        harness_side.to_string_lossy().replace(',', ",,")
+                    ));
+                }
+                PortBackend::Tap { interfaces, .. } => {
+                    let interface = interfaces.get(index).map_or("", String::as_str);
+                    push(&format!(
+                        "tap,id=n{index},ifname={interface},script=no,downscript=no"
+                    ));
+                }
+            }
             push("-device");
             push(&format!(
                 "{},netdev=n{index},mac={}",
@@ -434,11 +507,27 @@ impl Machine {
     /// with the sockets (and a `config_text` file) in `socket_directory`.
     pub fn command_line(&self, socket_directory: &Path) -> String {
         let config_path = self.config_path(socket_directory);
-        std::iter::once(OsString::from(setup::QEMU))
+        self.program_prefix()
+            .into_iter()
+            .chain(std::iter::once(OsString::from(setup::QEMU)))
             .chain(self.arguments(socket_directory, config_path.as_deref()))
             .map(|argument| shell_quote(&argument.to_string_lossy()))
             .collect::<Vec<_>>()
             .join(" ")
+    }
+
+    /// What comes before QEMU's name on the command line: `ip netns exec NAMESPACE` or nothing.
+    fn program_prefix(&self) -> Vec<OsString> {
+        match &self.port_backend {
+            PortBackend::Tap {
+                namespace: Some(namespace),
+                ..
+            } => ["ip", "netns", "exec", namespace.as_str()]
+                .into_iter()
+                .map(OsString::from)
+                .collect(),
+            _ => Vec::new(),
+        }
     }
 
     fn config_path(&self, directory: &Path) -> Option<PathBuf> {
@@ -464,7 +553,11 @@ impl Machine {
                 .map_err(|error| Error::io(format!("cannot write {}", path.display()), error))?;
         }
         let mut ports = Vec::with_capacity(self.ports);
-        for index in 0..self.ports {
+        let socket_ports = match self.port_backend {
+            PortBackend::Datagram => self.ports,
+            PortBackend::Tap { .. } => 0,
+        };
+        for index in 0..socket_ports {
             let harness_path = harness_socket_path(directory.path(), index);
             let socket = UnixDatagram::bind(&harness_path).map_err(|error| {
                 Error::io(format!("cannot bind {}", harness_path.display()), error)
@@ -484,16 +577,22 @@ impl Machine {
             });
         }
         let command_line = self.command_line(directory.path());
-        let mut command = Command::new(setup::QEMU);
+        let mut program = self.program_prefix();
+        program.push(OsString::from(setup::QEMU));
+        let mut command = Command::new(&program[0]);
         command
+            .args(&program[1..])
             .args(self.arguments(directory.path(), config_path.as_deref()))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let started_at = Instant::now();
         let mut child = command.spawn().map_err(|error| match error.kind() {
-            io::ErrorKind::NotFound => Error::QemuMissing,
-            _ => Error::io(format!("cannot start {}", setup::QEMU), error),
+            io::ErrorKind::NotFound if program.len() == 1 => Error::QemuMissing,
+            _ => Error::io(
+                format!("cannot start {}", program[0].to_string_lossy()),
+                error,
+            ),
         })?;
         let console = Arc::new(Console::new(started_at, self.echo_console));
         let stdout = child.stdout.take().expect("stdout is piped");
@@ -514,6 +613,7 @@ impl Machine {
             console,
             cursor: Mutex::new(0),
             readers: Mutex::new(readers),
+            port_count: self.ports,
             ports,
             directory,
         })
@@ -876,6 +976,8 @@ pub struct RunningMachine {
     /// Index of the first console line [`RunningMachine::wait_for_line`] has not consumed.
     cursor: Mutex<usize>,
     readers: Mutex<Vec<JoinHandle<()>>>,
+    port_count: usize,
+    /// The harness side of every port; empty when the ports are tap devices.
     ports: Vec<PortSocket>,
     // Declared last: dropped after the sockets in it are closed.
     directory: TemporaryDirectory,
@@ -886,7 +988,7 @@ impl fmt::Debug for RunningMachine {
         formatter
             .debug_struct("RunningMachine")
             .field("machine_type", &self.machine_type)
-            .field("ports", &self.ports.len())
+            .field("ports", &self.port_count)
             .field("directory", &self.directory.path())
             .finish_non_exhaustive()
     }
@@ -910,15 +1012,16 @@ impl RunningMachine {
 
     /// The number of ports.
     pub fn port_count(&self) -> usize {
-        self.ports.len()
+        self.port_count
     }
 
-    /// The harness side of port `index`. Panics if there is no such port.
+    /// The harness side of port `index`. Panics if there is no such port
+    /// or the ports are tap devices ([`Machine::tap_ports`]).
     pub fn port_socket(&self, index: usize) -> &PortSocket {
         &self.ports[index]
     }
 
-    /// The harness side of every port, in port order.
+    /// The harness side of every port, in port order (none when the ports are tap devices).
     pub fn port_sockets(&self) -> &[PortSocket] {
         &self.ports
     }
@@ -1073,10 +1176,10 @@ impl RunningMachine {
     /// What the router says about each of its ports, in port order, from the
     /// `ports` command (its lines read `port0 NAME mac MAC LINK-LOCAL link up enabled`).
     pub fn ports(&self) -> Result<Vec<PortStatus>, Error> {
-        let last = format!("port{} ", self.ports.len().saturating_sub(1));
+        let last = format!("port{} ", self.port_count.saturating_sub(1));
         let lines =
             self.console_command("ports", |line| line.starts_with(&last), COUNTERS_TIMEOUT)?;
-        Ok((0..self.ports.len())
+        Ok((0..self.port_count)
             .map(|index| {
                 let prefix = format!("port{index} ");
                 lines
@@ -1198,6 +1301,47 @@ mod tests {
             line.ends_with("-device virtio-net-pci,netdev=n1,mac=52:54:00:00:00:02"),
             "{line}"
         );
+    }
+
+    #[test]
+    fn tap_ports_run_qemu_in_their_namespace() {
+        let machine = Machine::new("/images/pure6")
+            .accelerator(Accelerator::Tcg)
+            .tap_ports(Some("pure6-1-0-router"), ["tp1.0.0", "tp1.0.1"]);
+        assert_eq!(machine.port_count(), 2);
+        let line = machine.command_line(Path::new("/tmp/x"));
+        assert!(
+            line.starts_with(
+                "ip netns exec pure6-1-0-router qemu-system-x86_64 -machine microvm,accel=tcg "
+            ),
+            "{line}"
+        );
+        assert!(
+            line.contains("-netdev tap,id=n1,ifname=tp1.0.1,script=no,downscript=no -device virtio-net-device,netdev=n1,mac=52:54:00:00:00:02"),
+            "{line}"
+        );
+        assert!(!line.contains("dgram"), "{line}");
+    }
+
+    #[test]
+    fn unusable_tap_names_are_refused() {
+        let image = std::env::current_exe().expect("the test binary exists");
+        for name in ["", "a,b", "sixteen-chars-xx"] {
+            let error = Machine::new(&image)
+                .tap_ports(None, [name])
+                .start()
+                .expect_err(name);
+            assert!(
+                matches!(error, Error::InvalidMachine(_)),
+                "{name:?}: {error}"
+            );
+        }
+        let error = Machine::new(&image)
+            .tap_ports(None, ["tap0"])
+            .ports(2)
+            .start()
+            .expect_err("two ports, one tap");
+        assert!(matches!(error, Error::InvalidMachine(_)), "{error}");
     }
 
     #[test]

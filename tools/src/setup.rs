@@ -78,3 +78,87 @@ pub fn ensure_qemu() -> Result<(), String> {
         Err("apt-get install qemu-system-x86 failed; run `apt-get update && apt-get install -y qemu-system-x86` by hand".into())
     }
 }
+
+/// The programs the real-host tests run, each with the Debian package that provides it.
+pub const HOST_TOOLS: [(&str, &str); 6] = [
+    ("ip", "iproute2"),
+    ("ping", "iputils-ping"),
+    ("tracepath", "iputils-tracepath"),
+    ("iperf3", "iperf3"),
+    ("curl", "curl"),
+    ("python3", "python3"),
+];
+
+/// Whether `program` is an executable file in one of the `PATH` directories.
+fn on_path(program: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|directory| {
+            std::fs::metadata(directory.join(program)).is_ok_and(|metadata| {
+                metadata.is_file() && metadata.permissions().mode() & 0o111 != 0
+            })
+        })
+    })
+}
+
+/// The Debian packages of the [`HOST_TOOLS`] missing from `PATH`.
+fn missing_host_packages() -> Vec<&'static str> {
+    HOST_TOOLS
+        .iter()
+        .filter(|(program, _)| !on_path(program))
+        .map(|(_, package)| *package)
+        .collect()
+}
+
+/// Makes sure the programs of [`HOST_TOOLS`] (`ip`, `ping`, `tracepath`,
+/// `iperf3`, `curl`, `python3`) are installed. As root, missing ones are
+/// installed with `apt-get install -y` (running `apt-get update` and
+/// retrying once if the install fails); otherwise the error names what is
+/// missing and the command that installs it.
+pub fn ensure_host_tools() -> Result<(), String> {
+    let missing = missing_host_packages();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let install_command = format!("apt-get install -y {}", missing.join(" "));
+    if !is_root() {
+        return Err(format!(
+            "the real-host tests need the packages {} (missing from PATH); install them with: sudo {install_command}",
+            missing.join(", ")
+        ));
+    }
+    let install = || {
+        Command::new("apt-get")
+            .args(["install", "-y", "-qq", "--no-install-recommends"])
+            .args(&missing)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .is_ok_and(|status| status.success())
+    };
+    eprintln!(
+        "tools: installing {} ({install_command})",
+        missing.join(", ")
+    );
+    if !install() {
+        eprintln!("tools: the install failed; running apt-get update and retrying");
+        let updated = Command::new("apt-get")
+            .args(["update", "-qq"])
+            .status()
+            .is_ok_and(|status| status.success());
+        if !updated || !install() {
+            return Err(format!(
+                "installing {} failed; run `apt-get update && {install_command}` by hand",
+                missing.join(", ")
+            ));
+        }
+    }
+    let still_missing = missing_host_packages();
+    if still_missing.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "after `{install_command}` these packages' programs are still not on PATH: {}",
+            still_missing.join(", ")
+        ))
+    }
+}

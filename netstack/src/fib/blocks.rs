@@ -16,6 +16,8 @@ pub(super) struct BlockAllocator {
     free: Vec<Vec<u32>>,
     /// One past the highest index handed out so far: the array's length.
     end: u32,
+    /// Elements in `free` (kept as a count: read after every update).
+    free_elements: usize,
 }
 
 impl BlockAllocator {
@@ -24,6 +26,7 @@ impl BlockAllocator {
         BlockAllocator {
             free: (0..=largest).map(|_| Vec::new()).collect(),
             end: 0,
+            free_elements: 0,
         }
     }
 
@@ -38,6 +41,7 @@ impl BlockAllocator {
             return 0;
         }
         if let Some(start) = self.free[size].pop() {
+            self.free_elements -= size;
             return start;
         }
         let start = self.end;
@@ -52,16 +56,13 @@ impl BlockAllocator {
     pub(super) fn release(&mut self, start: u32, size: usize) {
         if size != 0 {
             self.free[size].push(start);
+            self.free_elements += size;
         }
     }
 
     /// Number of elements sitting in freed runs.
     pub(super) fn free_elements(&self) -> usize {
-        self.free
-            .iter()
-            .enumerate()
-            .map(|(size, starts)| size * starts.len())
-            .sum()
+        self.free_elements
     }
 
     /// Heap bytes held by the free lists themselves.
@@ -80,6 +81,7 @@ impl BlockAllocator {
             starts.clear();
         }
         self.end = 0;
+        self.free_elements = 0;
     }
 
     /// Release spare capacity of the free lists.

@@ -6,14 +6,18 @@
 //! - `direct`: 2^16 entries indexed by the key's first 16 bits. Each holds
 //!   the best route of length 1..=16 covering it (`short`) and, when longer
 //!   routes exist below it, the index of a subtree's root node.
-//! - nodes: each node consumes 8 key bits (256 slots). A slot is either a
-//!   child node (bit set in `children`) or a leaf. Leaves are stored
-//!   leaf-pushed (each holds the longest match of every route *below the
-//!   direct table* covering that slot) and run-length compressed: only the
-//!   slot where the value changes sets a bit in `leaf_starts`, so a leaf's
-//!   index is a popcount. A leaf of [`NO_ROUTE`] falls back to the direct
+//! - nodes: each node consumes 8 key bits (256 slots) as four 64-slot
+//!   [`Chunk`]s of 32 bytes (a node is 128 bytes, 64-aligned, so a chunk is
+//!   one cache line's half). A slot is either a child node (bit set in
+//!   `children`) or a leaf. Leaves are stored leaf-pushed (each holds the
+//!   longest match of every route *below the direct table* covering that
+//!   slot) and run-length compressed: only the slot where the value
+//!   changes sets a bit in `leaf_starts`, so a leaf's rank is a popcount.
+//!   The first [`INLINE`] ranks of a chunk live in the chunk itself, the
+//!   rest in `leaves`. A leaf of [`NO_ROUTE`] falls back to the direct
 //!   entry's `short`, then to `default`; short routes are therefore never
 //!   pushed into nodes, and changing one touches only the direct table.
+//! - next hops are 16-bit codes (see [`super::next_hops`]).
 //! - Every node also keeps its own routes (lengths `offset+1 ..= offset+8`)
 //!   as `(position, next hop)` pairs, position being the heap index
 //!   `1 << k | first k bits`. They are the source of truth from which an
@@ -22,13 +26,16 @@
 //!
 //! Children, leaves and routes of one node are contiguous runs in shared
 //! arrays (see [`super::blocks`]), so a lookup is a chain of array reads.
+//! Freed runs and spare capacity are bounded by automatic compaction
+//! ([`Trie::compact_if_wasteful`]).
 
 use alloc::vec::Vec;
 
 use super::blocks::BlockAllocator;
+use super::next_hops::{Code, NO_CODE};
 
-/// Sentinel next hop meaning "no route here".
-pub(super) const NO_ROUTE: u32 = u32::MAX;
+/// Sentinel leaf meaning "no route here".
+const NO_ROUTE: Code = NO_CODE;
 /// Sentinel node index meaning "no subtree".
 const NO_NODE: u32 = u32::MAX;
 /// Key bits resolved by the direct table.
@@ -51,6 +58,10 @@ pub(super) trait Key: Copy + Ord + Eq + core::fmt::Debug {
     fn masked(self, length: u8) -> Self;
     /// The key with `value` placed in the `width` bits at `offset`.
     fn with_bits(self, offset: u8, width: u8, value: usize) -> Self;
+    /// The first `width` bits (a constant in the lookup: one shift).
+    fn top(self, width: u8) -> usize;
+    /// The key shifted left by `bits` (a constant in the lookup).
+    fn shifted(self, bits: u8) -> Self;
 }
 
 impl Key for u128 {
@@ -68,6 +79,14 @@ impl Key for u128 {
     }
     fn with_bits(self, offset: u8, width: u8, value: usize) -> u128 {
         self | ((value as u128) << (128 - u32::from(offset) - u32::from(width)))
+    }
+    #[inline(always)]
+    fn top(self, width: u8) -> usize {
+        (self >> (128 - u32::from(width))) as usize
+    }
+    #[inline(always)]
+    fn shifted(self, bits: u8) -> u128 {
+        self << bits
     }
 }
 
@@ -87,88 +106,123 @@ impl Key for u32 {
     fn with_bits(self, offset: u8, width: u8, value: usize) -> u32 {
         self | ((value as u32) << (32 - u32::from(offset) - u32::from(width)))
     }
+    #[inline(always)]
+    fn top(self, width: u8) -> usize {
+        (self >> (32 - u32::from(width))) as usize
+    }
+    #[inline(always)]
+    fn shifted(self, bits: u8) -> u32 {
+        self << bits
+    }
 }
 
-/// One direct-table entry.
+/// One direct-table entry (8 bytes: one read resolves the first 16 bits).
 #[derive(Debug, Clone, Copy)]
 struct Direct {
     /// Root of the subtree of routes longer than 16 bits, or [`NO_NODE`].
     node: u32,
     /// Longest route of length 1..=16 covering this entry, or [`NO_ROUTE`].
-    short: u32,
+    short: Code,
 }
 
-/// 64 slots of a node: which are children, which start a new leaf run.
-#[derive(Debug, Clone, Copy, Default)]
-struct Word {
+/// Leaf values a chunk holds inline.
+const INLINE: usize = 4;
+
+/// 64 slots of a node, self-contained: one aligned 32-byte read per level.
+///
+/// `children` marks child slots, `leaf_starts` the leaf slots where a new
+/// run of equal values starts. A leaf slot's rank is the number of starts
+/// at or before it in this chunk: rank 0 is the run carried over from the
+/// previous chunk. Ranks below [`INLINE`] are read from `inline` (most
+/// IPv6 chunks have no more runs, so their lookups never touch `leaves`);
+/// rank `r >= INLINE` is `leaves[leaf_base + r - INLINE]`.
+#[derive(Debug, Clone, Copy)]
+struct Chunk {
     children: u64,
     leaf_starts: u64,
+    child_base: u32,
+    leaf_base: u32,
+    inline: [Code; INLINE],
 }
 
-/// The part of a node that lookups read (80 bytes).
+impl Default for Chunk {
+    fn default() -> Chunk {
+        Chunk {
+            children: 0,
+            leaf_starts: 0,
+            child_base: 0,
+            leaf_base: 0,
+            inline: [NO_ROUTE; INLINE],
+        }
+    }
+}
+
+impl Chunk {
+    /// Leaf values of this chunk kept in `leaves` (beyond the inline ones).
+    fn stored_leaves(&self) -> usize {
+        (self.leaf_starts.count_ones() as usize + 1).saturating_sub(INLINE)
+    }
+}
+
+/// The part of a node that lookups read: four chunks, one cache line each
+/// pair (128 bytes, aligned so that no chunk straddles two lines).
 #[derive(Debug, Clone, Copy, Default)]
+#[repr(align(64))]
 struct Node {
-    /// Index of the first child in `nodes`.
-    child_base: u32,
-    /// Index of the first leaf in `leaves`.
-    leaf_base: u32,
-    /// Children in the words before each word.
-    child_rank: [u8; 4],
-    /// Leaf runs started in the words before each word.
-    leaf_rank: [u8; 4],
-    words: [Word; 4],
+    chunks: [Chunk; 4],
 }
 
 impl Node {
+    #[inline(always)]
     fn has_child(&self, slot: usize) -> bool {
-        self.words[slot >> 6].children >> (slot & 63) & 1 != 0
+        self.chunks[slot >> 6].children >> (slot & 63) & 1 != 0
     }
 
     /// Index in `nodes` of the child at `slot` (which must be a child).
     #[inline(always)]
     fn child_index(&self, slot: usize) -> usize {
-        let word = slot >> 6;
-        let through = mask_through(slot & 63);
-        self.child_base as usize
-            + usize::from(self.child_rank[word])
-            + (self.words[word].children & through).count_ones() as usize
-            - 1
+        let chunk = &self.chunks[slot >> 6];
+        chunk.child_base as usize + (chunk.children & mask_below(slot & 63)).count_ones() as usize
     }
 
-    /// Index in `leaves` of the leaf at `slot` (which must be a leaf).
-    #[inline(always)]
-    fn leaf_index(&self, slot: usize) -> usize {
-        let word = slot >> 6;
-        let through = mask_through(slot & 63);
-        self.leaf_base as usize
-            + usize::from(self.leaf_rank[word])
-            + (self.words[word].leaf_starts & through).count_ones() as usize
-            - 1
+    /// Index of the node's first child (its run's start).
+    fn child_base(&self) -> u32 {
+        self.chunks[0].child_base
+    }
+
+    /// Index of the node's first leaf (its run's start).
+    fn leaf_base(&self) -> u32 {
+        self.chunks[0].leaf_base
     }
 
     fn child_count(&self) -> usize {
-        self.words
+        self.chunks
             .iter()
-            .map(|word| word.children.count_ones() as usize)
+            .map(|chunk| chunk.children.count_ones() as usize)
             .sum()
     }
 
+    /// Leaf values of this node kept in `leaves`: the length of its run.
     fn leaf_count(&self) -> usize {
-        self.words
-            .iter()
-            .map(|word| word.leaf_starts.count_ones() as usize)
-            .sum()
+        self.chunks.iter().map(Chunk::stored_leaves).sum()
     }
 
-    fn recompute_ranks(&mut self) {
-        let (mut children, mut leaves) = (0u32, 0u32);
-        for word in 0..4 {
-            self.child_rank[word] = children as u8;
-            self.leaf_rank[word] = leaves as u8;
-            children += self.words[word].children.count_ones();
-            leaves += self.words[word].leaf_starts.count_ones();
+    /// Point the chunks into the node's runs starting at the given bases.
+    fn set_bases(&mut self, child_base: u32, leaf_base: u32) {
+        let (mut children, mut leaves) = (child_base, leaf_base);
+        for chunk in &mut self.chunks {
+            chunk.child_base = children;
+            chunk.leaf_base = leaves;
+            children += chunk.children.count_ones();
+            leaves += chunk.stored_leaves() as u32;
         }
     }
+}
+
+/// Bits below `bit` set.
+#[inline(always)]
+fn mask_below(bit: usize) -> u64 {
+    (1u64 << bit).wrapping_sub(1)
 }
 
 /// Bits 0..=bit set.
@@ -177,16 +231,16 @@ fn mask_through(bit: usize) -> u64 {
     (2u64 << bit).wrapping_sub(1)
 }
 
-/// The part of a node that only updates read.
+/// The part of a node that only updates read (8 bytes).
 #[derive(Debug, Clone, Copy, Default)]
 struct NodeRoutes {
-    /// Index of the first route in `route_positions` / `route_next_hops`.
+    /// Index of the first route in `route_positions` / `route_codes`.
     base: u32,
     /// Routes held by this node (at most [`MAX_NODE_ROUTES`]).
     count: u16,
     /// Best route covering the whole node from its ancestors (not from the
     /// direct table), or [`NO_ROUTE`].
-    inherited: u32,
+    inherited: Code,
 }
 
 /// Position of a route of length `offset + k` (k in 1..=8) in its node.
@@ -203,32 +257,53 @@ fn slots_of(position: u16) -> (usize, usize) {
     (bits << shift, (bits + 1) << shift)
 }
 
+/// Lengthen `vec` to `len` elements of `value`. Capacity grows by an
+/// eighth, not by doubling, so spare capacity stays within 12.5% (+64).
+fn grow<T: Copy>(vec: &mut Vec<T>, len: usize, value: T) {
+    if len > vec.capacity() {
+        vec.reserve_exact(len + len / 8 + 64 - vec.len());
+    }
+    if len > vec.len() {
+        vec.resize(len, value);
+    }
+}
+
+/// Heap bytes one node costs (lookup part and route part).
+const NODE_BYTES: usize = core::mem::size_of::<Node>() + core::mem::size_of::<NodeRoutes>();
+/// Heap bytes one route record costs (position and code).
+const ROUTE_BYTES: usize = core::mem::size_of::<u16>() + core::mem::size_of::<Code>();
+/// Waste (freed runs and spare capacity) below which a trie never compacts
+/// itself: small tables are not worth rebuilding.
+const COMPACT_MIN_WASTE: usize = 256 * 1024;
+
 /// A longest-prefix-match table over keys of type `K`.
 #[derive(Debug, Clone)]
 pub(super) struct Trie<K: Key> {
-    default: u32,
+    default: Code,
     direct: Vec<Direct>,
     /// Routes of length 1..=16, sorted by `(length << 16 | first bits)`.
-    short_routes: Vec<(u32, u32)>,
+    short_routes: Vec<(u32, Code)>,
     nodes: Vec<Node>,
     node_routes: Vec<NodeRoutes>,
     node_blocks: BlockAllocator,
-    leaves: Vec<u32>,
+    leaves: Vec<Code>,
     leaf_blocks: BlockAllocator,
     route_positions: Vec<u16>,
-    route_next_hops: Vec<u32>,
+    route_codes: Vec<Code>,
     route_blocks: BlockAllocator,
     len: usize,
+    /// Automatic compactions so far (see [`Trie::compact_if_wasteful`]).
+    compactions: u64,
     _key: core::marker::PhantomData<K>,
 }
 
-impl<K: Key> Default for Trie<K> {
+impl<K: Key + Default> Default for Trie<K> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<K: Key> Trie<K> {
+impl<K: Key + Default> Trie<K> {
     /// An empty table.
     pub(super) fn new() -> Trie<K> {
         Trie {
@@ -247,9 +322,10 @@ impl<K: Key> Trie<K> {
             leaves: Vec::new(),
             leaf_blocks: BlockAllocator::new(SLOTS),
             route_positions: Vec::new(),
-            route_next_hops: Vec::new(),
+            route_codes: Vec::new(),
             route_blocks: BlockAllocator::new(MAX_NODE_ROUTES),
             len: 0,
+            compactions: 0,
             _key: core::marker::PhantomData,
         }
     }
@@ -259,21 +335,29 @@ impl<K: Key> Trie<K> {
         self.len
     }
 
-    /// Longest-prefix match; [`NO_ROUTE`] when nothing matches.
+    /// Longest-prefix match; [`NO_CODE`] when nothing matches.
     #[inline]
-    pub(super) fn lookup(&self, key: K) -> u32 {
-        let direct = self.direct[key.bits_at(0, DIRECT_BITS)];
+    pub(super) fn lookup(&self, key: K) -> Code {
+        let direct = self.direct[key.top(DIRECT_BITS)];
         if direct.node != NO_NODE {
-            let mut node = &self.nodes[direct.node as usize];
-            let mut offset = DIRECT_BITS;
+            let mut node = direct.node as usize;
+            let mut rest = key.shifted(DIRECT_BITS);
             loop {
-                let slot = key.bits_at(offset, STRIDE);
-                if node.has_child(slot) {
-                    node = &self.nodes[node.child_index(slot)];
-                    offset += STRIDE;
+                let slot = rest.top(STRIDE);
+                let chunk = &self.nodes[node].chunks[slot >> 6];
+                let bit = slot & 63;
+                if chunk.children >> bit & 1 != 0 {
+                    node = chunk.child_base as usize
+                        + (chunk.children & mask_below(bit)).count_ones() as usize;
+                    rest = rest.shifted(STRIDE);
                     continue;
                 }
-                let leaf = self.leaves[node.leaf_index(slot)];
+                let rank = (chunk.leaf_starts & mask_through(bit)).count_ones() as usize;
+                let leaf = if rank < INLINE {
+                    chunk.inline[rank]
+                } else {
+                    self.leaves[chunk.leaf_base as usize + rank - INLINE]
+                };
                 if leaf != NO_ROUTE {
                     return leaf;
                 }
@@ -288,7 +372,7 @@ impl<K: Key> Trie<K> {
     }
 
     /// Exact-match read of one route.
-    pub(super) fn get(&self, key: K, length: u8) -> Option<u32> {
+    pub(super) fn get(&self, key: K, length: u8) -> Option<Code> {
         let key = key.masked(length);
         let found = if length == 0 {
             self.default
@@ -304,15 +388,15 @@ impl<K: Key> Trie<K> {
         } else {
             let (node, offset) = self.find_node(key, length)?;
             match self.find_route(node, position_of(key, offset, length)) {
-                Ok(at) => self.route_next_hops[at],
+                Ok(at) => self.route_codes[at],
                 Err(_) => NO_ROUTE,
             }
         };
         (found != NO_ROUTE).then_some(found)
     }
 
-    /// Insert or replace; returns the previous next hop of this prefix.
-    pub(super) fn insert(&mut self, key: K, length: u8, next_hop: u32) -> Option<u32> {
+    /// Insert or replace; returns the previous code of this prefix.
+    pub(super) fn insert(&mut self, key: K, length: u8, next_hop: Code) -> Option<Code> {
         debug_assert!(length <= K::BITS && next_hop != NO_ROUTE);
         let key = key.masked(length);
         if length == 0 {
@@ -361,7 +445,7 @@ impl<K: Key> Trie<K> {
         }
         let position = position_of(key, offset, length);
         let old = match self.find_route(node, position) {
-            Ok(at) => core::mem::replace(&mut self.route_next_hops[at], next_hop),
+            Ok(at) => core::mem::replace(&mut self.route_codes[at], next_hop),
             Err(at) => {
                 self.insert_route(node, at, position, next_hop);
                 NO_ROUTE
@@ -370,10 +454,13 @@ impl<K: Key> Trie<K> {
         if old != next_hop {
             self.refresh(node);
         }
-        self.finish_insert(old)
+        let result = self.finish_insert(old);
+        // After counting: a compaction rebuilds `len` from the routes.
+        self.compact_if_wasteful();
+        result
     }
 
-    fn finish_insert(&mut self, old: u32) -> Option<u32> {
+    fn finish_insert(&mut self, old: Code) -> Option<Code> {
         if old == NO_ROUTE {
             self.len += 1;
             None
@@ -382,8 +469,8 @@ impl<K: Key> Trie<K> {
         }
     }
 
-    /// Remove one route; returns its next hop if it was there.
-    pub(super) fn remove(&mut self, key: K, length: u8) -> Option<u32> {
+    /// Remove one route; returns its code if it was there.
+    pub(super) fn remove(&mut self, key: K, length: u8) -> Option<Code> {
         let key = key.masked(length);
         if length == 0 {
             let old = core::mem::replace(&mut self.default, NO_ROUTE);
@@ -422,7 +509,7 @@ impl<K: Key> Trie<K> {
         let at = self
             .find_route(node, position_of(key, offset, length))
             .ok()?;
-        let old = self.route_next_hops[at];
+        let old = self.route_codes[at];
         self.remove_route(node, at);
         self.refresh(node);
         // Prune nodes left without routes and children.
@@ -430,7 +517,7 @@ impl<K: Key> Trie<K> {
         while self.node_routes[current].count == 0 && self.nodes[current].child_count() == 0 {
             let leaves = self.nodes[current].leaf_count();
             self.leaf_blocks
-                .release(self.nodes[current].leaf_base, leaves);
+                .release(self.nodes[current].leaf_base(), leaves);
             if depth == 0 {
                 self.node_blocks.release(current as u32, 1);
                 self.direct[first].node = NO_NODE;
@@ -442,10 +529,12 @@ impl<K: Key> Trie<K> {
             self.refresh(parent);
             current = parent;
         }
-        self.finish_remove(old)
+        let result = self.finish_remove(old);
+        self.compact_if_wasteful();
+        result
     }
 
-    fn finish_remove(&mut self, old: u32) -> Option<u32> {
+    fn finish_remove(&mut self, old: Code) -> Option<Code> {
         if old == NO_ROUTE {
             None
         } else {
@@ -483,22 +572,28 @@ impl<K: Key> Trie<K> {
         }
     }
 
+    /// Take a run of `count` route records.
+    fn allocate_routes(&mut self, count: usize) -> usize {
+        let base = self.route_blocks.allocate(count) as usize;
+        let end = self.route_blocks.end();
+        grow(&mut self.route_positions, end, 0);
+        grow(&mut self.route_codes, end, NO_ROUTE);
+        base
+    }
+
     /// Move a node's routes to a run one longer with a new route at `at`.
-    fn insert_route(&mut self, node: usize, at: usize, position: u16, next_hop: u32) {
+    fn insert_route(&mut self, node: usize, at: usize, position: u16, next_hop: Code) {
         let routes = self.node_routes[node];
         let (old_base, count) = (routes.base as usize, usize::from(routes.count));
         let split = at - old_base;
-        let new_base = self.route_blocks.allocate(count + 1) as usize;
-        let end = self.route_blocks.end();
-        self.route_positions.resize(end, 0);
-        self.route_next_hops.resize(end, NO_ROUTE);
+        let new_base = self.allocate_routes(count + 1);
         for index in (0..count).rev() {
             let target = new_base + index + usize::from(index >= split);
             self.route_positions[target] = self.route_positions[old_base + index];
-            self.route_next_hops[target] = self.route_next_hops[old_base + index];
+            self.route_codes[target] = self.route_codes[old_base + index];
         }
         self.route_positions[new_base + split] = position;
-        self.route_next_hops[new_base + split] = next_hop;
+        self.route_codes[new_base + split] = next_hop;
         self.route_blocks.release(old_base as u32, count);
         self.node_routes[node].base = new_base as u32;
         self.node_routes[node].count = (count + 1) as u16;
@@ -509,17 +604,14 @@ impl<K: Key> Trie<K> {
         let routes = self.node_routes[node];
         let (old_base, count) = (routes.base as usize, usize::from(routes.count));
         let skip = at - old_base;
-        let new_base = self.route_blocks.allocate(count - 1) as usize;
-        let end = self.route_blocks.end();
-        self.route_positions.resize(end, 0);
-        self.route_next_hops.resize(end, NO_ROUTE);
+        let new_base = self.allocate_routes(count - 1);
         for index in 0..count {
             if index == skip {
                 continue;
             }
             let target = new_base + index - usize::from(index > skip);
             self.route_positions[target] = self.route_positions[old_base + index];
-            self.route_next_hops[target] = self.route_next_hops[old_base + index];
+            self.route_codes[target] = self.route_codes[old_base + index];
         }
         self.route_blocks.release(old_base as u32, count);
         self.node_routes[node].base = new_base as u32;
@@ -529,8 +621,8 @@ impl<K: Key> Trie<K> {
     fn allocate_nodes(&mut self, count: usize) -> u32 {
         let start = self.node_blocks.allocate(count);
         let end = self.node_blocks.end();
-        self.nodes.resize(end, Node::default());
-        self.node_routes.resize(end, NodeRoutes::default());
+        grow(&mut self.nodes, end, Node::default());
+        grow(&mut self.node_routes, end, NodeRoutes::default());
         start
     }
 
@@ -538,27 +630,22 @@ impl<K: Key> Trie<K> {
     /// caller's [`Trie::refresh`].
     fn add_child(&mut self, node: usize, slot: usize) {
         let count = self.nodes[node].child_count();
-        let old_base = self.nodes[node].child_base as usize;
+        let old_base = self.nodes[node].child_base() as usize;
         let new_base = self.allocate_nodes(count + 1) as usize;
-        self.nodes[node].words[slot >> 6].children |= 1 << (slot & 63);
-        self.nodes[node].recompute_ranks();
-        self.nodes[node].child_base = new_base as u32;
-        let split = self.nodes[node].child_index(slot) - new_base;
+        let parent = &mut self.nodes[node];
+        parent.chunks[slot >> 6].children |= 1 << (slot & 63);
+        let leaf_base = parent.leaf_base();
+        parent.set_bases(new_base as u32, leaf_base);
+        let split = parent.child_index(slot) - new_base;
         for index in 0..count {
             let target = new_base + index + usize::from(index >= split);
             self.nodes[target] = self.nodes[old_base + index];
             self.node_routes[target] = self.node_routes[old_base + index];
         }
-        // The new child starts as one run of "no route"; the caller's
-        // refresh of `node` pushes the inherited value into it.
-        let leaf = self.leaf_blocks.allocate(1);
-        self.leaves.resize(self.leaf_blocks.end(), NO_ROUTE);
-        self.leaves[leaf as usize] = NO_ROUTE;
-        let mut child = Node {
-            leaf_base: leaf,
-            ..Node::default()
-        };
-        child.words[0].leaf_starts = 1;
+        // The new child starts as one (inline) run of "no route"; the
+        // caller's refresh of `node` pushes the inherited value into it.
+        let mut child = Node::default();
+        child.chunks[0].leaf_starts = 1;
         self.nodes[new_base + split] = child;
         self.node_routes[new_base + split] = NodeRoutes {
             base: 0,
@@ -571,7 +658,7 @@ impl<K: Key> Trie<K> {
     /// Drop the (empty, already released) child of `node` at `slot`.
     fn remove_child(&mut self, node: usize, slot: usize) {
         let count = self.nodes[node].child_count();
-        let old_base = self.nodes[node].child_base as usize;
+        let old_base = self.nodes[node].child_base() as usize;
         let skip = self.nodes[node].child_index(slot) - old_base;
         let new_base = self.allocate_nodes(count - 1) as usize;
         for index in 0..count {
@@ -583,20 +670,25 @@ impl<K: Key> Trie<K> {
             self.node_routes[target] = self.node_routes[old_base + index];
         }
         self.node_blocks.release(old_base as u32, count);
-        self.nodes[node].words[slot >> 6].children &= !(1 << (slot & 63));
-        self.nodes[node].recompute_ranks();
-        self.nodes[node].child_base = new_base as u32;
+        let parent = &mut self.nodes[node];
+        parent.chunks[slot >> 6].children &= !(1 << (slot & 63));
+        let leaf_base = parent.leaf_base();
+        parent.set_bases(new_base as u32, leaf_base);
     }
 
     /// Every slot's best value: the node's own routes over its inherited one.
-    fn slot_values(&self, node: usize) -> [u32; SLOTS] {
+    fn slot_values(&self, node: usize) -> [Code; SLOTS] {
         let routes = self.node_routes[node];
         let mut values = [routes.inherited; SLOTS];
         let base = routes.base as usize;
-        for index in base..base + usize::from(routes.count) {
+        let end = base + usize::from(routes.count);
+        for (&position, &code) in self.route_positions[base..end]
+            .iter()
+            .zip(&self.route_codes[base..end])
+        {
             // Positions are sorted by length, so longer routes paint last.
-            let (first, end) = slots_of(self.route_positions[index]);
-            values[first..end].fill(self.route_next_hops[index]);
+            let (first, end) = slots_of(position);
+            values[first..end].fill(code);
         }
         values
     }
@@ -605,50 +697,67 @@ impl<K: Key> Trie<K> {
     fn refresh(&mut self, node: usize) {
         let values = self.slot_values(node);
         self.write_leaves(node, &values);
-        if self.nodes[node].child_count() == 0 {
-            return;
-        }
-        for (slot, &value) in values.iter().enumerate() {
-            if self.nodes[node].has_child(slot) {
-                let child = self.nodes[node].child_index(slot);
+        let chunks = self.nodes[node].chunks;
+        for (word, chunk) in chunks.iter().enumerate() {
+            let mut children = chunk.children;
+            let mut child = chunk.child_base as usize;
+            while children != 0 {
+                let value = values[word * 64 + children.trailing_zeros() as usize];
+                children &= children - 1;
                 if self.node_routes[child].inherited != value {
                     self.node_routes[child].inherited = value;
                     self.refresh(child);
                 }
+                child += 1;
             }
         }
     }
 
     /// Run-length encode `values` over the node's leaf slots into its leaves.
-    fn write_leaves(&mut self, node: usize, values: &[u32; SLOTS]) {
-        let mut starts = [0u64; 4];
-        let mut runs: [u32; SLOTS] = [0; SLOTS];
+    fn write_leaves(&mut self, node: usize, values: &[Code; SLOTS]) {
+        let mut chunks = self.nodes[node].chunks;
+        // Values beyond the inline ones, chunk after chunk.
+        let mut stored: [Code; SLOTS] = [NO_ROUTE; SLOTS];
         let mut count = 0;
-        for (slot, &value) in values.iter().enumerate() {
-            if self.nodes[node].has_child(slot) {
-                continue;
-            }
-            if count == 0 || runs[count - 1] != value {
-                runs[count] = value;
-                count += 1;
-                starts[slot >> 6] |= 1 << (slot & 63);
+        let mut last = NO_ROUTE;
+        let mut started = false;
+        for (word, chunk) in chunks.iter_mut().enumerate() {
+            // Rank 0: the run carried over from the previous chunk.
+            let mut rank = 0;
+            chunk.inline = [NO_ROUTE; INLINE];
+            chunk.inline[0] = last;
+            chunk.leaf_starts = 0;
+            for (bit, &value) in values[word * 64..word * 64 + 64].iter().enumerate() {
+                if chunk.children >> bit & 1 != 0 {
+                    continue;
+                }
+                if !started || last != value {
+                    started = true;
+                    last = value;
+                    chunk.leaf_starts |= 1 << bit;
+                    rank += 1;
+                    if rank < INLINE {
+                        chunk.inline[rank] = value;
+                    } else {
+                        stored[count] = value;
+                        count += 1;
+                    }
+                }
             }
         }
         let old_count = self.nodes[node].leaf_count();
-        let mut base = self.nodes[node].leaf_base;
+        let mut base = self.nodes[node].leaf_base();
         if old_count != count {
             self.leaf_blocks.release(base, old_count);
             base = self.leaf_blocks.allocate(count);
-            self.leaves.resize(self.leaf_blocks.end(), NO_ROUTE);
+            grow(&mut self.leaves, self.leaf_blocks.end(), NO_ROUTE);
         }
         let base_index = base as usize;
-        self.leaves[base_index..base_index + count].copy_from_slice(&runs[..count]);
+        self.leaves[base_index..base_index + count].copy_from_slice(&stored[..count]);
         let target = &mut self.nodes[node];
-        target.leaf_base = base;
-        for (word, start) in target.words.iter_mut().zip(starts) {
-            word.leaf_starts = start;
-        }
-        target.recompute_ranks();
+        target.chunks = chunks;
+        let child_base = target.child_base();
+        target.set_bases(child_base, base);
     }
 
     /// Recompute `short` of the direct entries a short route covers.
@@ -690,10 +799,10 @@ impl<K: Key> Trie<K> {
 
     /// Replace the whole table with `routes`, which must be sorted by
     /// `(key, length)`, masked, and free of duplicate prefixes.
-    pub(super) fn build(&mut self, routes: &[(K, u8, u32)]) {
+    pub(super) fn build(&mut self, routes: &[(K, u8, Code)]) {
         self.clear();
         self.len = routes.len();
-        let mut short: Vec<(K, u8, u32)> = Vec::new();
+        let mut short: Vec<(K, u8, Code)> = Vec::new();
         let mut index = 0;
         while index < routes.len() {
             let (key, length, next_hop) = routes[index];
@@ -742,22 +851,19 @@ impl<K: Key> Trie<K> {
 
     /// Fill the freshly allocated `node` at `offset` from `routes` (sorted,
     /// all under the node; those of length `<= offset` are ignored).
-    fn build_node(&mut self, node: usize, offset: u8, routes: &[(K, u8, u32)]) {
-        let mut own: Vec<(u16, u32)> = routes
+    fn build_node(&mut self, node: usize, offset: u8, routes: &[(K, u8, Code)]) {
+        let mut own: Vec<(u16, Code)> = routes
             .iter()
             .filter(|route| route.1 > offset && route.1 <= offset + STRIDE)
             .map(|&(key, length, next_hop)| (position_of(key, offset, length), next_hop))
             .collect();
         own.sort_unstable_by_key(|route| route.0);
-        let base = self.route_blocks.allocate(own.len());
-        let end = self.route_blocks.end();
-        self.route_positions.resize(end, 0);
-        self.route_next_hops.resize(end, NO_ROUTE);
+        let base = self.allocate_routes(own.len());
         for (index, &(position, next_hop)) in own.iter().enumerate() {
-            self.route_positions[base as usize + index] = position;
-            self.route_next_hops[base as usize + index] = next_hop;
+            self.route_positions[base + index] = position;
+            self.route_codes[base + index] = next_hop;
         }
-        self.node_routes[node].base = base;
+        self.node_routes[node].base = base as u32;
         self.node_routes[node].count = own.len() as u16;
         // Children: contiguous ranges of routes by slot, where some route is
         // longer than this node.
@@ -778,11 +884,10 @@ impl<K: Key> Trie<K> {
         }
         let child_base = self.allocate_nodes(ranges.len());
         let target = &mut self.nodes[node];
-        target.child_base = child_base;
         for &(slot, _, _) in &ranges {
-            target.words[slot >> 6].children |= 1 << (slot & 63);
+            target.chunks[slot >> 6].children |= 1 << (slot & 63);
         }
-        target.recompute_ranks();
+        target.set_bases(child_base, 0);
         let values = self.slot_values(node);
         self.write_leaves(node, &values);
         for (rank, &(slot, first, end)) in ranges.iter().enumerate() {
@@ -813,7 +918,7 @@ impl<K: Key> Trie<K> {
         self.leaves.clear();
         self.leaf_blocks.clear();
         self.route_positions.clear();
-        self.route_next_hops.clear();
+        self.route_codes.clear();
         self.route_blocks.clear();
         self.len = 0;
     }
@@ -822,15 +927,52 @@ impl<K: Key> Trie<K> {
     pub(super) fn memory_bytes(&self) -> usize {
         use core::mem::size_of;
         self.direct.capacity() * size_of::<Direct>()
-            + self.short_routes.capacity() * size_of::<(u32, u32)>()
+            + self.short_routes.capacity() * size_of::<(u32, Code)>()
             + self.nodes.capacity() * size_of::<Node>()
             + self.node_routes.capacity() * size_of::<NodeRoutes>()
-            + self.leaves.capacity() * size_of::<u32>()
+            + self.leaves.capacity() * size_of::<Code>()
             + self.route_positions.capacity() * size_of::<u16>()
-            + self.route_next_hops.capacity() * size_of::<u32>()
+            + self.route_codes.capacity() * size_of::<Code>()
             + self.node_blocks.memory_bytes()
             + self.leaf_blocks.memory_bytes()
             + self.route_blocks.memory_bytes()
+    }
+
+    /// Heap bytes held but not in use: freed runs awaiting reuse and spare
+    /// capacity of the three big arrays.
+    pub(super) fn waste_bytes(&self) -> usize {
+        let spare_nodes = self.nodes.capacity() - self.nodes.len();
+        let spare_leaves = self.leaves.capacity() - self.leaves.len();
+        let spare_routes = self.route_positions.capacity() - self.route_positions.len();
+        (self.node_blocks.free_elements() + spare_nodes) * NODE_BYTES
+            + (self.leaf_blocks.free_elements() + spare_leaves) * core::mem::size_of::<Code>()
+            + (self.route_blocks.free_elements() + spare_routes) * ROUTE_BYTES
+    }
+
+    /// Rebuild into freshly sized arrays when the waste exceeds a quarter
+    /// of the memory in use (and [`COMPACT_MIN_WASTE`]). A rebuild costs
+    /// O(routes) and leaves no waste, so it comes at most once per
+    /// `in use / 4` bytes of waste created by updates: amortized O(1).
+    fn compact_if_wasteful(&mut self) {
+        let waste = self.waste_bytes();
+        if waste > COMPACT_MIN_WASTE && waste * 4 > self.memory_bytes() - waste {
+            self.compactions += 1;
+            self.compact();
+        }
+    }
+
+    /// Automatic compactions so far.
+    pub(super) fn compactions(&self) -> u64 {
+        self.compactions
+    }
+
+    /// Rebuild from the routes into exactly sized arrays.
+    pub(super) fn compact(&mut self) {
+        let mut routes: Vec<(K, u8, Code)> = self.routes().collect();
+        routes.sort_unstable_by_key(|route| (route.0, route.1));
+        self.build(&routes);
+        drop(routes);
+        self.shrink_to_fit();
     }
 
     /// Release spare capacity.
@@ -840,7 +982,7 @@ impl<K: Key> Trie<K> {
         self.node_routes.shrink_to_fit();
         self.leaves.shrink_to_fit();
         self.route_positions.shrink_to_fit();
-        self.route_next_hops.shrink_to_fit();
+        self.route_codes.shrink_to_fit();
         self.node_blocks.shrink_to_fit();
         self.leaf_blocks.shrink_to_fit();
         self.route_blocks.shrink_to_fit();
@@ -857,7 +999,7 @@ impl<K: Key> Trie<K> {
         }
     }
 
-    /// Visit every route as `(key, length, next hop)`.
+    /// Visit every route as `(key, length, code)`.
     pub(super) fn routes(&self) -> Routes<'_, K> {
         Routes {
             trie: self,
@@ -877,9 +1019,10 @@ fn short_code<K: Key>(key: K, length: u8) -> u32 {
 /// Counts describing a trie's shape.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Statistics {
-    /// Trie nodes in use (80 + 12 bytes each).
+    /// Trie nodes in use (128 + 8 bytes each).
     pub nodes: usize,
-    /// Leaf values in use (4 bytes each).
+    /// Leaf values kept outside the nodes (2 bytes each; each 64-slot
+    /// chunk holds its first four inline).
     pub leaves: usize,
     /// Array elements sitting in freed runs awaiting reuse.
     pub free_elements: usize,
@@ -917,9 +1060,9 @@ pub(super) struct Routes<'a, K: Key> {
 }
 
 impl<K: Key + Default> Iterator for Routes<'_, K> {
-    type Item = (K, u8, u32);
+    type Item = (K, u8, Code);
 
-    fn next(&mut self) -> Option<(K, u8, u32)> {
+    fn next(&mut self) -> Option<(K, u8, Code)> {
         let trie = self.trie;
         if !self.default_done {
             self.default_done = true;
@@ -960,7 +1103,7 @@ impl<K: Key + Default> Iterator for Routes<'_, K> {
                 let k = 15 - position.leading_zeros() as u8;
                 let bits = usize::from(position) - (1 << k);
                 let key = frame.prefix.with_bits(frame.offset, k, bits);
-                return Some((key, frame.offset + k, trie.route_next_hops[index]));
+                return Some((key, frame.offset + k, trie.route_codes[index]));
             }
             let node = &trie.nodes[frame.node];
             match (frame.next_slot..SLOTS).find(|&slot| node.has_child(slot)) {

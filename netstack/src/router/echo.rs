@@ -1,12 +1,12 @@
 //! ICMPv6 Echo: Echo Requests to the router answered with Echo Replies (RFC 4443 §4.1, §4.2).
 //!
 //! The reply carries the request's Identifier, Sequence Number and data
-//! unchanged (§4.2). Its source is the port's link-local address: the
-//! request's destination when that was the unicast address, and the unicast
-//! address of the receiving interface when the request went to a multicast
-//! group the port has joined (§4.2: a reply to a multicast request SHOULD be
-//! sent, from a unicast address of the interface). A request from :: has no
-//! one to answer and is dropped.
+//! unchanged (§4.2). Its source is the request's destination when that was
+//! one of the router's unicast addresses (any port's), and a unicast
+//! address of the receiving port, chosen for the requester, when the
+//! request went to a multicast group the port has joined (§4.2: a reply to
+//! a multicast request SHOULD be sent, from a unicast address of the
+//! interface). A request from :: has no one to answer and is dropped.
 //!
 //! Simplification until the neighbor cache exists: the reply goes to the
 //! request frame's Ethernet source.
@@ -33,7 +33,11 @@ pub(super) fn answer_echo_request(packet: &LocalPacket<'_>, area: &mut TransmitA
         port: packet.port_index,
         source_mac: packet.port.mac,
         destination_mac: packet.source_mac,
-        source: packet.port.settings.link_local,
+        source: if packet.destination.is_multicast() {
+            packet.port.source_for(packet.source)
+        } else {
+            packet.destination
+        },
         destination: packet.source,
         hop_limit: DEFAULT_HOP_LIMIT,
         message: Icmpv6Repr::EchoReply {

@@ -1,27 +1,41 @@
-//! Neighbor Discovery for the router's own addresses: Neighbor Solicitations answered with Neighbor Advertisements (RFC 4861).
+//! Neighbor Discovery on the router's ports: solicitations answered, advertisements processed, solicitations sent for address resolution (RFC 4861 §4.3, §4.4, §7).
 //!
-//! Validation (RFC 4861 §7.1.1; the ICMPv6 checksum is verified before this
-//! module sees the message, and RFC 6980 §5 fragments are dropped there too):
+//! Validation of received messages (RFC 4861 §7.1.1, §7.1.2; the ICMPv6
+//! checksum is verified before this module sees the message, and RFC 6980
+//! §5 fragments are dropped there too):
 //! - IP Hop Limit is 255 (so the sender is on the link);
 //! - ICMP Code is 0;
 //! - ICMP length (after the IPv6 header and extension headers) is 24 or more;
 //! - every option has a length greater than 0 and fits in the message;
 //! - the Target Address is not multicast;
-//! - from the unspecified address: the destination is a solicited-node
-//!   address and there is no Source Link-Layer Address option.
+//! - solicitations from the unspecified address: the destination is a
+//!   solicited-node address and there is no Source Link-Layer Address option;
+//! - advertisements to a multicast address: the Solicited flag is clear.
 //!
-//! A valid solicitation whose target is not the port's address is dropped
-//! (§7.2.3). The reply (§7.2.4, §4.4): Target = the solicited address,
-//! Router flag set, Override flag set, the Target Link-Layer Address option
-//! always included. From a unicast source: Solicited flag set, sent to that
-//! source. From :: (duplicate address detection): Solicited flag clear, sent
-//! to all-nodes ff02::1.
+//! A valid solicitation whose target is not an address of the receiving
+//! port is dropped (§7.2.3). The reply (§7.2.4, §4.4): from the target
+//! address, Target = the solicited address, Router flag set, Override flag
+//! set, the Target Link-Layer Address option always included. From a
+//! unicast source: Solicited flag set, sent to that source. From ::
+//! (duplicate address detection): Solicited flag clear, sent to all-nodes
+//! ff02::1. A Source Link-Layer Address option creates or updates the
+//! sender's neighbor cache entry (§7.2.3, as STALE).
 //!
-//! Simplification until the neighbor cache exists: the link-layer
-//! destination of a unicast reply is the Source Link-Layer Address option
-//! when present, otherwise the frame's Ethernet source (instead of resolving
-//! the solicitor's address first), and the option does not create a cache
-//! entry (§7.2.3).
+//! Simplification: the link-layer destination of a unicast reply is the
+//! Source Link-Layer Address option when present, otherwise the frame's
+//! Ethernet source, instead of a neighbor cache lookup that could need a
+//! resolution of its own.
+//!
+//! Valid advertisements go to the neighbor cache (§7.2.5); one whose
+//! target is the port's own address means a duplicate (RFC 4862 §5.4.4)
+//! and is dropped as `ndp_duplicate_address`.
+//!
+//! Solicitations for address resolution and probes (§7.2.2, §7.3.3) are
+//! built by [`emit_solicitation`]: to the solicited-node group (multicast)
+//! or the cached MAC (unicast), always with a Source Link-Layer Address
+//! option, from the port address that matches the target (§7.2.2 asks for
+//! the prompting packet's source if it is ours; for forwarded traffic it
+//! never is).
 
 use core::net::Ipv6Addr;
 
@@ -29,39 +43,60 @@ use smoltcp::wire::{
     EthernetAddress, Icmpv6Repr, NdiscNeighborFlags, NdiscRepr, RawHardwareAddress,
 };
 
+use super::neighbor_cache::{Advertisement, LearnedFrom};
 use super::transmit::TransmitArea;
 use super::{
-    ALL_NODES, Icmpv6Reply, LocalPacket, NEIGHBOR_DISCOVERY_HOP_LIMIT, Verdict,
-    is_solicited_node_address, multicast_mac,
+    ALL_NODES, Icmpv6Reply, LocalAction, LocalPacket, NEIGHBOR_DISCOVERY_HOP_LIMIT, Port,
+    PortIndex, is_solicited_node_address, multicast_mac, solicited_node_address,
 };
 use crate::counters::DropReason;
 
-/// Type, code, checksum, reserved, target address.
-const NEIGHBOR_SOLICITATION_LENGTH: usize = 24;
+/// Type, code, checksum, reserved (or flags), target address.
+const NEIGHBOR_MESSAGE_LENGTH: usize = 24;
 
 /// The Source Link-Layer Address option type (RFC 4861 §4.6.1).
-const SOURCE_LINK_LAYER_ADDRESS: u8 = 1;
+pub(super) const SOURCE_LINK_LAYER_ADDRESS: u8 = 1;
+
+/// The Target Link-Layer Address option type (RFC 4861 §4.6.1).
+const TARGET_LINK_LAYER_ADDRESS: u8 = 2;
+
+/// The checks every Neighbor Discovery message shares (§6.1, §7.1): hop
+/// limit 255, code 0, at least `minimum_length` bytes.
+pub(super) fn check_common(
+    packet: &LocalPacket<'_>,
+    minimum_length: usize,
+) -> Result<(), DropReason> {
+    if packet.hop_limit != NEIGHBOR_DISCOVERY_HOP_LIMIT {
+        return Err(DropReason::NdpBadHopLimit);
+    }
+    // The caller checked that the type, code and checksum are there.
+    if packet.upper_layer[1] != 0 {
+        return Err(DropReason::NdpBadCode);
+    }
+    if packet.upper_layer.len() < minimum_length {
+        return Err(DropReason::NdpTruncated);
+    }
+    Ok(())
+}
+
+fn target_of(message: &[u8]) -> Ipv6Addr {
+    let mut target_octets = [0u8; 16];
+    target_octets.copy_from_slice(&message[8..NEIGHBOR_MESSAGE_LENGTH]);
+    Ipv6Addr::from(target_octets)
+}
 
 /// Validates a Neighbor Solicitation addressed to the port and answers it.
 pub(super) fn answer_neighbor_solicitation(
     packet: &LocalPacket<'_>,
     area: &mut TransmitArea,
-) -> Verdict {
+) -> Result<LocalAction, DropReason> {
+    check_common(packet, NEIGHBOR_MESSAGE_LENGTH)?;
     let message = packet.upper_layer;
-    if packet.hop_limit != NEIGHBOR_DISCOVERY_HOP_LIMIT {
-        return Err(DropReason::NdpBadHopLimit);
-    }
-    // The caller checked that the type, code and checksum are there.
-    if message[1] != 0 {
-        return Err(DropReason::NdpBadCode);
-    }
-    if message.len() < NEIGHBOR_SOLICITATION_LENGTH {
-        return Err(DropReason::NdpTruncated);
-    }
-    let source_link_layer = source_link_layer_address(&message[NEIGHBOR_SOLICITATION_LENGTH..])?;
-    let mut target_octets = [0u8; 16];
-    target_octets.copy_from_slice(&message[8..NEIGHBOR_SOLICITATION_LENGTH]);
-    let target = Ipv6Addr::from(target_octets);
+    let source_link_layer = link_layer_option(
+        &message[NEIGHBOR_MESSAGE_LENGTH..],
+        SOURCE_LINK_LAYER_ADDRESS,
+    )?;
+    let target = target_of(message);
     if target.is_multicast() {
         return Err(DropReason::NdpTargetMulticast);
     }
@@ -74,8 +109,7 @@ pub(super) fn answer_neighbor_solicitation(
             return Err(DropReason::NdpUnspecifiedSourceWithLinkLayerOption);
         }
     }
-    let settings = &packet.port.settings;
-    if target != settings.link_local {
+    if !packet.port.owns(target) {
         return Err(DropReason::NdpTargetNotOurs);
     }
 
@@ -98,7 +132,7 @@ pub(super) fn answer_neighbor_solicitation(
         port: packet.port_index,
         source_mac: packet.port.mac,
         destination_mac,
-        source: settings.link_local,
+        source: target,
         destination,
         hop_limit: NEIGHBOR_DISCOVERY_HOP_LIMIT,
         message: Icmpv6Repr::Ndisc(NdiscRepr::NeighborAdvert {
@@ -107,13 +141,86 @@ pub(super) fn answer_neighbor_solicitation(
             lladdr: Some(RawHardwareAddress::from(packet.port.mac)),
         }),
     }
+    .emit(area)?;
+    Ok(LocalAction::Learn {
+        answered: true,
+        address: (!from_unspecified).then_some(packet.source),
+        mac: source_link_layer,
+        from: LearnedFrom::NeighborSolicitation,
+    })
+}
+
+/// Validates a Neighbor Advertisement (§7.1.2) for the neighbor cache.
+pub(super) fn neighbor_advertisement(packet: &LocalPacket<'_>) -> Result<LocalAction, DropReason> {
+    check_common(packet, NEIGHBOR_MESSAGE_LENGTH)?;
+    let message = packet.upper_layer;
+    let target_link_layer = link_layer_option(
+        &message[NEIGHBOR_MESSAGE_LENGTH..],
+        TARGET_LINK_LAYER_ADDRESS,
+    )?;
+    let target = target_of(message);
+    if target.is_multicast() {
+        return Err(DropReason::NdpTargetMulticast);
+    }
+    let flags = message[4];
+    let solicited = flags & 0x40 != 0;
+    if solicited && packet.destination.is_multicast() {
+        return Err(DropReason::NdpSolicitedFlagOnMulticast);
+    }
+    if packet.port.owns(target) {
+        return Err(DropReason::NdpDuplicateAddress);
+    }
+    Ok(LocalAction::Advertisement {
+        target,
+        advertisement: Advertisement {
+            mac: target_link_layer,
+            router: flags & 0x80 != 0,
+            solicited,
+            override_flag: flags & 0x20 != 0,
+        },
+    })
+}
+
+/// Builds a Neighbor Solicitation for `target` on `port` into `area`:
+/// multicast to the solicited-node group, or unicast to `mac`. Returns
+/// false when the area is full.
+pub(super) fn emit_solicitation(
+    port: &Port,
+    port_index: PortIndex,
+    target: Ipv6Addr,
+    mac: Option<EthernetAddress>,
+    area: &mut TransmitArea,
+) -> bool {
+    let (destination, destination_mac) = match mac {
+        Some(mac) => (target, mac),
+        None => {
+            let group = solicited_node_address(target);
+            (group, multicast_mac(group))
+        }
+    };
+    Icmpv6Reply {
+        port: port_index,
+        source_mac: port.mac,
+        destination_mac,
+        source: port.source_for(target),
+        destination,
+        hop_limit: NEIGHBOR_DISCOVERY_HOP_LIMIT,
+        message: Icmpv6Repr::Ndisc(NdiscRepr::NeighborSolicit {
+            target_addr: target,
+            lladdr: Some(RawHardwareAddress::from(port.mac)),
+        }),
+    }
     .emit(area)
+    .is_ok()
 }
 
 /// Walks the options (RFC 4861 §4.6): each needs a non-zero length that fits.
-/// Returns the Source Link-Layer Address if there is an Ethernet-sized one
-/// (RFC 2464 §6: length 1, six address bytes).
-fn source_link_layer_address(mut options: &[u8]) -> Result<Option<EthernetAddress>, DropReason> {
+/// Returns the link-layer address option of `wanted` type if there is an
+/// Ethernet-sized one (RFC 2464 §6: length 1, six address bytes).
+pub(super) fn link_layer_option(
+    mut options: &[u8],
+    wanted: u8,
+) -> Result<Option<EthernetAddress>, DropReason> {
     let mut found = None;
     while !options.is_empty() {
         let [option_type, length_in_units, ..] = *options else {
@@ -123,7 +230,7 @@ fn source_link_layer_address(mut options: &[u8]) -> Result<Option<EthernetAddres
         if length == 0 || length > options.len() {
             return Err(DropReason::NdpBadOptionLength);
         }
-        if option_type == SOURCE_LINK_LAYER_ADDRESS && length == 8 {
+        if option_type == wanted && length == 8 {
             found = Some(EthernetAddress::from_bytes(&options[2..8]));
         }
         options = &options[length..];
@@ -400,18 +507,18 @@ mod tests {
 
     #[test]
     fn option_walk() {
-        assert_eq!(source_link_layer_address(&[]), Ok(None));
+        assert_eq!(link_layer_option(&[], 1), Ok(None));
         assert_eq!(
-            source_link_layer_address(&[1, 1, 1, 2, 3, 4, 5, 6]),
+            link_layer_option(&[1, 1, 1, 2, 3, 4, 5, 6], 1),
             Ok(Some(EthernetAddress([1, 2, 3, 4, 5, 6])))
         );
         // A 16-byte SLLAO is not Ethernet's: ignored.
         assert_eq!(
-            source_link_layer_address(&[1, 2, 1, 2, 3, 4, 5, 6, 0, 0, 0, 0, 0, 0, 0, 0]),
+            link_layer_option(&[1, 2, 1, 2, 3, 4, 5, 6, 0, 0, 0, 0, 0, 0, 0, 0], 1),
             Ok(None)
         );
         assert_eq!(
-            source_link_layer_address(&[1]),
+            link_layer_option(&[1], 1),
             Err(DropReason::NdpBadOptionLength)
         );
     }

@@ -334,3 +334,46 @@ pub fn parse_neighbor_advertisement(frame: &[u8]) -> NeighborAdvertisement {
         target_link_layer,
     }
 }
+
+#[allow(dead_code)] // every field is parsed; each test reads the ones it checks
+/// A parsed ICMPv6 error message (RFC 4443 §3): addresses, type, code, the
+/// 32-bit field (unused, MTU or pointer), and the quoted invoking packet.
+#[derive(Debug)]
+pub struct IcmpErrorReply {
+    pub source_mac: [u8; 6],
+    pub destination_mac: [u8; 6],
+    pub source: Ipv6Addr,
+    pub destination: Ipv6Addr,
+    pub hop_limit: u8,
+    pub message_type: u8,
+    pub code: u8,
+    pub field: u32,
+    pub invoking: Vec<u8>,
+    /// The whole IPv6 packet length.
+    pub packet_length: usize,
+}
+
+/// Parses an ICMPv6 error frame with etherparse (checksum verified).
+#[track_caller]
+pub fn parse_icmp_error(frame: &[u8]) -> IcmpErrorReply {
+    let parsed = parse_icmpv6_frame(frame);
+    let header = parsed.icmp.header();
+    let bytes = header.to_bytes();
+    let message_type = bytes[0];
+    assert!(
+        message_type < 128,
+        "not an ICMPv6 error: type {message_type}"
+    );
+    IcmpErrorReply {
+        source_mac: parsed.source_mac,
+        destination_mac: parsed.destination_mac,
+        source: parsed.source,
+        destination: parsed.destination,
+        hop_limit: parsed.hop_limit,
+        message_type,
+        code: bytes[1],
+        field: u32::from_be_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]),
+        invoking: parsed.icmp.payload().to_vec(),
+        packet_length: frame.len() - 14,
+    }
+}

@@ -18,6 +18,8 @@ use super::{PortIndex, TRANSMIT_AREA_FRAMES};
 struct QueuedFrame {
     port: PortIndex,
     length: usize,
+    /// Forwarded (`true`) or originated by the router, for the counters.
+    forwarded: bool,
 }
 
 /// Fixed-size slots for outgoing frames, and which of them hold a frame.
@@ -57,13 +59,38 @@ impl TransmitArea {
     /// the caller to fill completely; `None` when the area is full or the
     /// frame is longer than a slot.
     pub(super) fn push(&mut self, port: PortIndex, length: usize) -> Option<&mut [u8]> {
+        self.push_frame(port, length, false)
+    }
+
+    /// Like [`TransmitArea::push`], for a forwarded frame.
+    pub(super) fn push_forwarded(&mut self, port: PortIndex, length: usize) -> Option<&mut [u8]> {
+        self.push_frame(port, length, true)
+    }
+
+    /// Whether another frame fits.
+    pub(super) fn has_room(&self) -> bool {
+        self.frames.len() < self.storage.len() / self.slot_length.max(1)
+    }
+
+    /// Whether the `index`-th frame was forwarded.
+    pub(super) fn is_forwarded(&self, index: usize) -> bool {
+        self.frames.get(index).is_some_and(|frame| frame.forwarded)
+    }
+
+    fn push_frame(&mut self, port: PortIndex, length: usize, forwarded: bool) -> Option<&mut [u8]> {
         if length > self.slot_length {
             return None;
         }
         let index = self.frames.len();
         let start = index * self.slot_length;
         let slot = self.storage.get_mut(start..start + length)?;
-        self.frames.push(QueuedFrame { port, length }).ok()?;
+        self.frames
+            .push(QueuedFrame {
+                port,
+                length,
+                forwarded,
+            })
+            .ok()?;
         Some(slot)
     }
 

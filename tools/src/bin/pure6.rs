@@ -1,7 +1,8 @@
 //! `pure6`, the operator's command line: check a configuration file before it goes to an appliance.
 //!
-//! Later subcommands replay a pcap through the router, map and import
-//! routes, and query a running appliance.
+//! `pure6 routes map` maps IPv4 routes under the translation prefix into
+//! pure6's route file or a BIRD static block. Later subcommands replay a
+//! pcap through the router, import routes, and query a running appliance.
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;
@@ -27,6 +28,22 @@ enum Command {
         /// The TOML configuration file.
         config: PathBuf,
     },
+    /// Work with route files.
+    Routes {
+        #[command(subcommand)]
+        command: RoutesCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum RoutesCommand {
+    /// Map IPv4 routes (text or an MRT RIB dump) under the translation
+    /// prefix pool6 (RFC 6052) into pure6's route file or a BIRD static
+    /// block, rewriting next hops through a next-hops file.
+    ///
+    /// Prints a summary on stderr; malformed input exits with status 1 and
+    /// `INPUT:LINE: MESSAGE` lines.
+    Map(tools::routes::MapArguments),
 }
 
 fn main() -> ExitCode {
@@ -42,5 +59,8 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Routes {
+            command: RoutesCommand::Map(arguments),
+        } => tools::routes::run_map(&arguments),
     }
 }

@@ -1,0 +1,793 @@
+//! The route file: static routes of both families as text, one route a line, parsed into IPv6 routes.
+//!
+//! # Format
+//!
+//! ```text
+//! # Upstream and a directly connected customer.
+//! 2001:db8::/32 via 2001:db8:ffff::1
+//! 2001:db8:1::/48 via fe80::1 port lan0
+//! blackhole 2001:db8:dead::/48
+//! # IPv4 (legacy-ip builds): mapped under pool6 on load.
+//! 198.51.100.0/24 via 192.0.2.1
+//! blackhole 203.0.113.0/24
+//! # What a mapped route with a local-translator next hop looks like.
+//! 2001:db8:64::c633:6400/120 translate via 2001:db8:64::c000:2fe
+//! ```
+//!
+//! Grammar (`WS` is one or more spaces or tabs; tokens are separated by
+//! `WS`; a line may start and end with `WS`):
+//!
+//! ```text
+//! file        = { line ( "\n" | "\r\n" | end of file ) }
+//! line        = [ route ] [ comment ]
+//! comment     = "#" { any character but "\n" }
+//! route       = prefix "via" address [ "port" port-name ]
+//!             | prefix "translate" "via" address
+//!             | "blackhole" prefix
+//! prefix      = ipv6-prefix | ipv4-prefix
+//! ipv6-prefix = IPv6 address (RFC 4291 §2.2 text form) "/" 0..=128
+//! ipv4-prefix = dotted-decimal IPv4 address "/" 0..=32
+//! address     = an IPv6 address after an ipv6-prefix,
+//!               a dotted-decimal IPv4 address after an ipv4-prefix
+//! port-name   = 1..=15 of [a-z0-9-] (the config's port names)
+//! ```
+//!
+//! Rules beyond the grammar, each an error of its line:
+//! - a prefix has no bits set after its length (`2001:db8::1/32` is refused);
+//! - an IPv6 next hop is unicast: not `::`, not loopback, not multicast; a
+//!   link-local next hop (fe80::/10) needs `port NAME`, because link-local
+//!   addresses are unique only on one link (RFC 4291 §2.5.6, RFC 4007 §6);
+//! - `port` is for IPv6 next hops only;
+//! - a prefix appears once in a file (both lines are named);
+//! - IPv4 lines, and `translate via` lines, need a `legacy-ip` build with a
+//!   translation prefix and a next-hop table (see
+//!   `translation::route_mapping`); without the `legacy-ip` feature they
+//!   are errors that say so.
+//!
+//! An IPv4 route `P/L via G` becomes the IPv6 route of `P/L` under `pool6`
+//! (RFC 6052 §2.2) whose next hop is what the next-hop table says for `G`:
+//! an IPv6 address, or the local translator, written `translate via` and
+//! the IPv4-embedded address of `G` (so this side names no IPv4 type). A
+//! next hop missing from the table rejects the route (counted by reason in
+//! [`Statistics`], never guessed); so does a non-global IPv4 prefix under
+//! the well-known prefix (RFC 6052 §3.1).
+//!
+//! # Errors
+//!
+//! [`parse`] reads every line; it does not stop at the first error. It
+//! keeps the first [`Options::error_limit`] errors with their line numbers
+//! and counts the rest. Routes of malformed lines are left out.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use smoltcp::wire::{Ipv6Address, Ipv6Cidr};
+
+use crate::config::MAXIMUM_PORT_NAME_LENGTH;
+
+/// The number of errors [`parse`] keeps by default (all are counted).
+pub const DEFAULT_ERROR_LIMIT: usize = 100;
+
+/// A port name as the config allows it: 1..=15 of `[a-z0-9-]`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PortName {
+    bytes: [u8; MAXIMUM_PORT_NAME_LENGTH],
+    length: u8,
+}
+
+impl PortName {
+    /// The name, if `name` is a valid port name.
+    pub fn new(name: &str) -> Option<PortName> {
+        let valid_characters = name
+            .bytes()
+            .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-');
+        if name.is_empty() || name.len() > MAXIMUM_PORT_NAME_LENGTH || !valid_characters {
+            return None;
+        }
+        let mut bytes = [0; MAXIMUM_PORT_NAME_LENGTH];
+        bytes[..name.len()].copy_from_slice(name.as_bytes());
+        Some(PortName {
+            bytes,
+            length: name.len() as u8,
+        })
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        // Only ASCII bytes are ever stored (checked in `new`).
+        core::str::from_utf8(&self.bytes[..usize::from(self.length)]).unwrap_or("")
+    }
+}
+
+impl fmt::Debug for PortName {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), formatter)
+    }
+}
+
+impl fmt::Display for PortName {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(self.as_str())
+    }
+}
+
+/// Where a route sends its packets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NextHop {
+    /// Forward to this IPv6 neighbor, on `port` if given (required for a
+    /// link-local address).
+    Via {
+        /// The next hop's IPv6 address.
+        address: Ipv6Address,
+        /// The port it is reached on.
+        port: Option<PortName>,
+    },
+    /// Hand the packet to this router's translator, which forwards it as
+    /// IPv4 to the gateway embedded in `gateway` under `pool6` (RFC 6052).
+    Translate {
+        /// The IPv4 gateway as its IPv4-embedded IPv6 address.
+        gateway: Ipv6Address,
+    },
+    /// Drop the packets (counted by the router).
+    Blackhole,
+}
+
+/// One IPv6 route: a prefix and its next hop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Route {
+    /// The destination prefix; no bits are set after its length.
+    pub prefix: Ipv6Cidr,
+    /// Where matching packets go.
+    pub next_hop: NextHop,
+}
+
+impl fmt::Display for Route {
+    /// The route as a line of the route file (without line end).
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.next_hop {
+            NextHop::Via {
+                address,
+                port: None,
+            } => write!(formatter, "{} via {address}", self.prefix),
+            NextHop::Via {
+                address,
+                port: Some(port),
+            } => write!(formatter, "{} via {address} port {port}", self.prefix),
+            NextHop::Translate { gateway } => {
+                write!(formatter, "{} translate via {gateway}", self.prefix)
+            }
+            NextHop::Blackhole => write!(formatter, "blackhole {}", self.prefix),
+        }
+    }
+}
+
+/// Why a well-formed route was not used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RejectReason {
+    /// The route's (IPv4) next hop is not in the next-hop table.
+    NextHopNotInTable,
+    /// A non-global IPv4 prefix under the well-known prefix 64:ff9b::/96
+    /// (RFC 6052 §3.1).
+    NonGlobalUnderWellKnownPrefix,
+}
+
+impl RejectReason {
+    /// Every reason, in the order summaries print them.
+    pub const ALL: [RejectReason; 2] = [
+        RejectReason::NextHopNotInTable,
+        RejectReason::NonGlobalUnderWellKnownPrefix,
+    ];
+
+    /// A short name for summaries and counters.
+    pub fn name(&self) -> &'static str {
+        match self {
+            RejectReason::NextHopNotInTable => "next-hop-not-in-table",
+            RejectReason::NonGlobalUnderWellKnownPrefix => "non-global-under-well-known-prefix",
+        }
+    }
+}
+
+/// Routes of one family, by next-hop kind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FamilyCounts {
+    /// Routes via an IPv6 next hop.
+    pub via: usize,
+    /// Routes to the local translator.
+    pub translate: usize,
+    /// Blackhole routes.
+    pub blackhole: usize,
+}
+
+impl FamilyCounts {
+    /// All routes of the family.
+    pub fn total(&self) -> usize {
+        self.via + self.translate + self.blackhole
+    }
+
+    fn count(&mut self, next_hop: &NextHop) {
+        match next_hop {
+            NextHop::Via { .. } => self.via += 1,
+            NextHop::Translate { .. } => self.translate += 1,
+            NextHop::Blackhole => self.blackhole += 1,
+        }
+    }
+}
+
+/// Rejected routes by [`RejectReason`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RejectCounts {
+    /// [`RejectReason::NextHopNotInTable`].
+    pub next_hop_not_in_table: usize,
+    /// [`RejectReason::NonGlobalUnderWellKnownPrefix`].
+    pub non_global_under_well_known_prefix: usize,
+}
+
+impl RejectCounts {
+    /// Count one rejection.
+    pub fn count(&mut self, reason: RejectReason) {
+        *self.get_mut(reason) += 1;
+    }
+
+    /// The count of one reason.
+    pub fn get(&self, reason: RejectReason) -> usize {
+        match reason {
+            RejectReason::NextHopNotInTable => self.next_hop_not_in_table,
+            RejectReason::NonGlobalUnderWellKnownPrefix => self.non_global_under_well_known_prefix,
+        }
+    }
+
+    fn get_mut(&mut self, reason: RejectReason) -> &mut usize {
+        match reason {
+            RejectReason::NextHopNotInTable => &mut self.next_hop_not_in_table,
+            RejectReason::NonGlobalUnderWellKnownPrefix => {
+                &mut self.non_global_under_well_known_prefix
+            }
+        }
+    }
+
+    /// All rejected routes.
+    pub fn total(&self) -> usize {
+        RejectReason::ALL
+            .iter()
+            .map(|reason| self.get(*reason))
+            .sum()
+    }
+}
+
+/// What [`parse`] counted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Statistics {
+    /// Lines read.
+    pub lines: usize,
+    /// Native IPv6 routes accepted.
+    pub ipv6: FamilyCounts,
+    /// IPv4 routes accepted, mapped under pool6 (zero without legacy-ip).
+    pub mapped: FamilyCounts,
+    /// Well-formed routes not used, by reason.
+    pub rejected: RejectCounts,
+    /// Malformed lines (all of them, also those beyond the error limit).
+    pub errors: usize,
+}
+
+/// A malformed line: its number (from 1) and what is wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LineError {
+    /// The line number, counting from 1.
+    pub line: usize,
+    /// What is wrong, naming the offending text.
+    pub message: String,
+}
+
+impl fmt::Display for LineError {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "line {}: {}", self.line, self.message)
+    }
+}
+
+/// How [`parse`] reads a file.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// How many [`LineError`]s to keep (all are counted).
+    pub error_limit: usize,
+    /// How IPv4 lines become IPv6 routes; without one they are errors.
+    #[cfg(feature = "legacy-ip")]
+    pub mapper: Option<crate::translation::route_mapping::RouteMapper>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            error_limit: DEFAULT_ERROR_LIMIT,
+            #[cfg(feature = "legacy-ip")]
+            mapper: None,
+        }
+    }
+}
+
+impl Options {
+    /// The same options, keeping at most `error_limit` errors.
+    pub fn with_error_limit(mut self, error_limit: usize) -> Options {
+        self.error_limit = error_limit;
+        self
+    }
+}
+
+/// The result of [`parse`]: the routes of the well-formed lines, counters,
+/// and the first errors.
+#[derive(Clone, Debug, Default)]
+pub struct Parsed {
+    /// Accepted routes, in file order.
+    pub routes: Vec<Route>,
+    /// For each of `routes`, whether it is an IPv4 route mapped under
+    /// pool6 (always `false` without legacy-ip).
+    pub mapped: Vec<bool>,
+    /// Counters; `statistics.errors` counts every malformed line.
+    pub statistics: Statistics,
+    /// The first [`Options::error_limit`] errors, in line order.
+    pub errors: Vec<LineError>,
+}
+
+impl Parsed {
+    /// Whether every line was well-formed (rejected routes are not errors).
+    pub fn is_ok(&self) -> bool {
+        self.statistics.errors == 0
+    }
+}
+
+/// The next hop of a line, as text (shared with the IPv4 side).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Target<'text> {
+    /// `via ADDRESS [port NAME]`.
+    Via {
+        address: &'text str,
+        port: Option<&'text str>,
+    },
+    /// `translate via ADDRESS`.
+    TranslateVia(&'text str),
+    /// `blackhole`.
+    Blackhole,
+}
+
+/// A route line split into its parts.
+struct Line<'text> {
+    prefix: &'text str,
+    target: Target<'text>,
+}
+
+/// What one line gave.
+pub(crate) enum LineOutcome {
+    /// A route of the given family (`true` for a mapped IPv4 route).
+    Route(Route, bool),
+    /// A well-formed route that is not used.
+    #[cfg_attr(
+        not(feature = "legacy-ip"),
+        allow(
+            dead_code,
+            reason = "only IPv4 routes are rejected, and they need legacy-ip"
+        )
+    )]
+    Rejected(RejectReason),
+}
+
+/// Split a line (without comment) into prefix and target, or say why not.
+fn split_line(text: &str) -> Result<Option<Line<'_>>, String> {
+    let mut tokens = text.split_ascii_whitespace();
+    let Some(first) = tokens.next() else {
+        return Ok(None);
+    };
+    let line = if first == "blackhole" {
+        let prefix = tokens
+            .next()
+            .ok_or_else(|| String::from("`blackhole` needs a prefix"))?;
+        Line {
+            prefix,
+            target: Target::Blackhole,
+        }
+    } else {
+        let target = match tokens.next() {
+            Some("via") => {
+                let address = tokens
+                    .next()
+                    .ok_or_else(|| format!("`{first} via` needs a next-hop address"))?;
+                let port = match tokens.next() {
+                    Some("port") => Some(
+                        tokens
+                            .next()
+                            .ok_or_else(|| String::from("`port` needs a port name"))?,
+                    ),
+                    Some(other) => return Err(format!("unexpected `{other}` after the next hop")),
+                    None => None,
+                };
+                Target::Via { address, port }
+            }
+            Some("translate") => match (tokens.next(), tokens.next()) {
+                (Some("via"), Some(address)) => Target::TranslateVia(address),
+                _ => return Err(String::from("expected `translate via ADDRESS`")),
+            },
+            Some(other) => {
+                return Err(format!(
+                    "expected `via`, `translate via` or `blackhole`, found `{other}`"
+                ));
+            }
+            None if first.contains('/') => {
+                return Err(format!(
+                    "`{first}` has no next hop (`via ADDRESS` or `blackhole`)"
+                ));
+            }
+            None => return Err(format!("`{first}` is not a route")),
+        };
+        Line {
+            prefix: first,
+            target,
+        }
+    };
+    if let Some(extra) = tokens.next() {
+        return Err(format!("unexpected `{extra}` at the end of the route"));
+    }
+    Ok(Some(line))
+}
+
+/// The mask of the first `length` bits of an IPv6 address.
+fn mask(length: u8) -> u128 {
+    if length == 0 {
+        0
+    } else {
+        u128::MAX << (128 - u32::from(length))
+    }
+}
+
+/// An IPv6 `prefix/length` with no host bits set.
+fn parse_prefix(text: &str) -> Result<Ipv6Cidr, String> {
+    let (address, length) = text
+        .split_once('/')
+        .ok_or_else(|| format!("prefix `{text}` has no `/LENGTH`"))?;
+    let address: Ipv6Address = address
+        .parse()
+        .map_err(|_| format!("`{address}` is not an IPv6 address"))?;
+    let length: u8 = match length.parse() {
+        Ok(length) if length <= 128 => length,
+        _ => {
+            return Err(format!(
+                "`/{length}` is not an IPv6 prefix length (0..=128)"
+            ));
+        }
+    };
+    let bits = address.to_bits();
+    if bits & !mask(length) != 0 {
+        let network = Ipv6Address::from_bits(bits & mask(length));
+        return Err(format!(
+            "{text} has bits set after the prefix length (the network is {network}/{length})"
+        ));
+    }
+    Ok(Ipv6Cidr::new(address, length))
+}
+
+/// An IPv6 next-hop address: unicast, link-local only with a port.
+pub(crate) fn parse_next_hop(address: &str, port: Option<&str>) -> Result<NextHop, String> {
+    let parsed: Ipv6Address = address
+        .parse()
+        .map_err(|_| format!("next hop `{address}` is not an IPv6 address"))?;
+    if parsed.is_unspecified() || parsed.is_loopback() || parsed.is_multicast() {
+        return Err(format!("next hop {parsed} is not a unicast address"));
+    }
+    let port = match port {
+        Some(name) => Some(PortName::new(name).ok_or_else(|| {
+            format!("port name `{name}` must be 1..={MAXIMUM_PORT_NAME_LENGTH} of a-z, 0-9 and `-`")
+        })?),
+        None => None,
+    };
+    if parsed.is_unicast_link_local() && port.is_none() {
+        return Err(format!(
+            "link-local next hop {parsed} needs `port NAME` (RFC 4291 §2.5.6, RFC 4007 §6)"
+        ));
+    }
+    Ok(NextHop::Via {
+        address: parsed,
+        port,
+    })
+}
+
+/// Whether a prefix is written in dotted decimal (an IPv4 line).
+fn is_dotted_decimal(prefix: &str) -> bool {
+    prefix.contains('.') && !prefix.contains(':')
+}
+
+/// The IPv6 route of one split line.
+fn native_route(line: &Line<'_>, options: &Options) -> Result<LineOutcome, String> {
+    let prefix = parse_prefix(line.prefix)?;
+    let next_hop = match line.target {
+        Target::Via { address, port } => parse_next_hop(address, port)?,
+        Target::Blackhole => NextHop::Blackhole,
+        Target::TranslateVia(address) => {
+            #[cfg(feature = "legacy-ip")]
+            {
+                let mapper = options.mapper.as_ref().ok_or_else(|| {
+                    String::from("`translate via` needs a translation prefix (pool6)")
+                })?;
+                mapper.translate_next_hop(address)?
+            }
+            #[cfg(not(feature = "legacy-ip"))]
+            {
+                let _ = (address, options);
+                return Err(String::from(
+                    "`translate via` routes need the legacy-ip build",
+                ));
+            }
+        }
+    };
+    Ok(LineOutcome::Route(Route { prefix, next_hop }, false))
+}
+
+/// The outcome of one split line of either family.
+fn route_of(line: &Line<'_>, options: &Options) -> Result<LineOutcome, String> {
+    if !is_dotted_decimal(line.prefix) {
+        return native_route(line, options);
+    }
+    #[cfg(feature = "legacy-ip")]
+    {
+        let mapper = options.mapper.as_ref().ok_or_else(|| {
+            format!(
+                "IPv4 route {} needs a translation prefix (pool6) and a next-hop table",
+                line.prefix
+            )
+        })?;
+        mapper.map_line(line.prefix, line.target)
+    }
+    #[cfg(not(feature = "legacy-ip"))]
+    {
+        Err(format!(
+            "IPv4 route {}: IPv4 routes need the legacy-ip build",
+            line.prefix
+        ))
+    }
+}
+
+/// Parse a route file: every line, collecting the routes and up to
+/// [`Options::error_limit`] errors. See the [module documentation](self)
+/// for the format.
+pub fn parse(text: &str, options: &Options) -> Parsed {
+    let mut parsed = Parsed::default();
+    let mut errors: Vec<LineError> = Vec::new();
+    let mut error_count = 0;
+    let mut error = |line: usize, message: String| {
+        error_count += 1;
+        if errors.len() < options.error_limit {
+            errors.push(LineError { line, message });
+        }
+    };
+    // Line number and family (true: mapped IPv4) of each route.
+    let mut origins: Vec<(u32, bool)> = Vec::new();
+    for (index, raw) in text.lines().enumerate() {
+        let number = index + 1;
+        parsed.statistics.lines = number;
+        let content = match raw.find('#') {
+            Some(start) => &raw[..start],
+            None => raw,
+        };
+        let outcome = split_line(content).and_then(|line| match line {
+            Some(line) => route_of(&line, options).map(Some),
+            None => Ok(None),
+        });
+        match outcome {
+            Ok(None) => {}
+            Ok(Some(LineOutcome::Route(route, mapped))) => {
+                origins.push((number as u32, mapped));
+                parsed.routes.push(route);
+            }
+            Ok(Some(LineOutcome::Rejected(reason))) => parsed.statistics.rejected.count(reason),
+            Err(message) => error(number, message),
+        }
+    }
+
+    // A prefix may appear once: later lines with the same prefix are
+    // errors naming the first, and their routes are left out.
+    let mut keys: Vec<(u128, u8, u32)> = parsed
+        .routes
+        .iter()
+        .enumerate()
+        .map(|(index, route)| {
+            let prefix = route.prefix;
+            (
+                prefix.address().to_bits(),
+                prefix.prefix_len(),
+                index as u32,
+            )
+        })
+        .collect();
+    keys.sort_unstable();
+    let mut duplicate = alloc::vec![false; parsed.routes.len()];
+    let mut first = 0;
+    for current in 1..keys.len() {
+        let (bits, length, index) = keys[current];
+        if (bits, length) == (keys[first].0, keys[first].1) {
+            let first_line = origins[keys[first].2 as usize].0;
+            duplicate[index as usize] = true;
+            error(
+                origins[index as usize].0 as usize,
+                format!(
+                    "duplicate route for {} (first on line {first_line})",
+                    parsed.routes[index as usize].prefix
+                ),
+            );
+        } else {
+            first = current;
+        }
+    }
+    drop(keys);
+    if duplicate.contains(&true) {
+        let mut index = 0;
+        parsed.routes.retain(|_| {
+            index += 1;
+            !duplicate[index - 1]
+        });
+        let mut index = 0;
+        origins.retain(|_| {
+            index += 1;
+            !duplicate[index - 1]
+        });
+        errors.sort_by_key(|error| error.line);
+    }
+    for (route, (_, mapped)) in parsed.routes.iter().zip(&origins) {
+        if *mapped {
+            parsed.statistics.mapped.count(&route.next_hop);
+        } else {
+            parsed.statistics.ipv6.count(&route.next_hop);
+        }
+    }
+    parsed.mapped = origins.iter().map(|(_, mapped)| *mapped).collect();
+    parsed.statistics.errors = error_count;
+    parsed.errors = errors;
+    parsed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::ToString;
+
+    fn cidr(text: &str) -> Ipv6Cidr {
+        let (address, length) = text.split_once('/').unwrap();
+        Ipv6Cidr::new(address.parse().unwrap(), length.parse().unwrap())
+    }
+
+    fn parse_default(text: &str) -> Parsed {
+        parse(text, &Options::default())
+    }
+
+    #[test]
+    fn the_three_ipv6_forms_and_comments() {
+        let parsed = parse_default(
+            "# routes\n2001:db8::/32 via 2001:db8:ffff::1\n\t2001:db8:1::/48 via fe80::1 port lan0  # LAN\n\nblackhole 2001:db8:dead::/48\n",
+        );
+        assert!(parsed.is_ok(), "{:?}", parsed.errors);
+        assert_eq!(
+            parsed.routes,
+            [
+                Route {
+                    prefix: cidr("2001:db8::/32"),
+                    next_hop: NextHop::Via {
+                        address: "2001:db8:ffff::1".parse().unwrap(),
+                        port: None
+                    }
+                },
+                Route {
+                    prefix: cidr("2001:db8:1::/48"),
+                    next_hop: NextHop::Via {
+                        address: "fe80::1".parse().unwrap(),
+                        port: PortName::new("lan0")
+                    }
+                },
+                Route {
+                    prefix: cidr("2001:db8:dead::/48"),
+                    next_hop: NextHop::Blackhole
+                },
+            ]
+        );
+        assert_eq!(parsed.statistics.lines, 5);
+        assert_eq!(
+            parsed.statistics.ipv6,
+            FamilyCounts {
+                via: 2,
+                translate: 0,
+                blackhole: 1
+            }
+        );
+        assert_eq!(parsed.statistics.mapped.total(), 0);
+    }
+
+    #[test]
+    fn display_writes_the_file_format_back() {
+        let text = "2001:db8::/32 via 2001:db8:ffff::1\n2001:db8:1::/48 via fe80::1 port lan0\nblackhole 2001:db8:dead::/48\n::/0 via 2001:db8::1\n";
+        let parsed = parse_default(text);
+        let written: String = parsed
+            .routes
+            .iter()
+            .map(|route| route.to_string() + "\n")
+            .collect();
+        assert_eq!(written, text);
+    }
+
+    #[test]
+    fn every_malformed_line_is_reported_with_its_number() {
+        let text = [
+            "2001:db8::/32 via 2001:db8::1",            // 1 ok
+            "2001:db8::/32",                            // 2 no next hop
+            "2001:db8::1/32 via 2001:db8::2",           // 3 host bits
+            "2001:db8:2::/129 via 2001:db8::2",         // 4 length
+            "2001:db8:3::/48 via fe80::1",              // 5 link-local without port
+            "2001:db8:4::/48 via ff02::1",              // 6 multicast
+            "2001:db8:5::/48 via 2001:db8::1 port LAN", // 7 bad port name
+            "2001:db8:6::/48 to 2001:db8::1",           // 8 keyword
+            "blackhole",                                // 9
+            "2001:db8:7::/48 via 2001:db8::1 x",        // 10 trailing
+            "2001:db8:8::/48 via 2001:db8::zz",         // 11 address
+            "2001:db8::/32 via 2001:db8::9",            // 12 duplicate of 1
+            "blackhole 2001:db8:9::/48 extra",          // 13 trailing
+            "2001:db8:a::/48 via ::",                   // 14 unspecified
+            "2001:db8:b::/48 via 2001:db8::1 port",     // 15 port without name
+        ]
+        .join("\n");
+        let parsed = parse_default(&text);
+        let lines: Vec<usize> = parsed.errors.iter().map(|error| error.line).collect();
+        assert_eq!(lines, (2..=15).collect::<Vec<_>>(), "{:#?}", parsed.errors);
+        assert_eq!(parsed.statistics.errors, 14);
+        assert_eq!(parsed.routes.len(), 1);
+        assert_eq!(parsed.statistics.ipv6.via, 1);
+        let message = |line: usize| parsed.errors[line - 2].message.clone();
+        assert!(message(3).contains("2001:db8::/32"), "{}", message(3));
+        assert!(message(5).contains("port"), "{}", message(5));
+        assert!(message(12).contains("first on line 1"), "{}", message(12));
+        assert_eq!(
+            parsed.errors[0].to_string(),
+            "line 2: `2001:db8::/32` has no next hop (`via ADDRESS` or `blackhole`)"
+        );
+    }
+
+    #[test]
+    fn errors_beyond_the_limit_are_counted_not_kept() {
+        let text = "nonsense\n".repeat(250);
+        let parsed = parse(&text, &Options::default().with_error_limit(10));
+        assert_eq!(parsed.errors.len(), 10);
+        assert_eq!(parsed.statistics.errors, 250);
+        assert_eq!(parsed.errors[9].line, 10);
+    }
+
+    #[test]
+    fn crlf_line_ends_and_a_missing_final_newline() {
+        let parsed = parse_default("2001:db8::/32 via 2001:db8::1\r\nblackhole ::/0");
+        assert!(parsed.is_ok(), "{:?}", parsed.errors);
+        assert_eq!(parsed.routes.len(), 2);
+        assert_eq!(parsed.statistics.lines, 2);
+    }
+
+    #[cfg(not(feature = "legacy-ip"))]
+    #[test]
+    fn ipv4_lines_need_the_legacy_ip_build() {
+        let parsed = parse_default("198.51.100.0/24 via 192.0.2.1\nblackhole 203.0.113.0/24\n");
+        assert_eq!(parsed.statistics.errors, 2);
+        for error in &parsed.errors {
+            assert!(
+                error
+                    .message
+                    .contains("IPv4 routes need the legacy-ip build"),
+                "{error}"
+            );
+        }
+        let parsed = parse_default("64:ff9b::/96 translate via 64:ff9b::c000:201\n");
+        assert!(parsed.errors[0].message.contains("legacy-ip"));
+    }
+
+    #[cfg(feature = "legacy-ip")]
+    #[test]
+    fn ipv4_lines_need_a_mapper() {
+        let parsed = parse_default("198.51.100.0/24 via 192.0.2.1\n");
+        assert_eq!(parsed.statistics.errors, 1);
+        assert!(
+            parsed.errors[0].message.contains("translation prefix"),
+            "{}",
+            parsed.errors[0]
+        );
+    }
+}
