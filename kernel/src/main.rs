@@ -5,6 +5,11 @@
 //! hand-off, memory, the console and clock, fw_cfg, PCI and virtio. The
 //! loop is only: poll every port's receive queue, hand frames to the
 //! router, transmit what it returns, run its timers, and serve the console.
+//!
+//! At boot the route file (`opt/pure6/routes`, issue 6) is read from fw_cfg,
+//! parsed by `netstack::route_file` with the config's options and loaded
+//! into the router's FIB; a file with malformed lines stops the appliance
+//! (configuration-error status) unless `[routes] file_required = false`.
 #![no_std]
 #![no_main]
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
@@ -25,10 +30,13 @@ use drivers::network_port::NetworkPort;
 use drivers::virtio::SharedTransport;
 use exit::ExitStatus;
 use netstack::config::{self, Config};
+use netstack::route_file;
 use netstack::router::{NicInfo, PortIndex, Router};
 
 /// Where operators hand in the configuration (`-fw_cfg name=...,file=...`).
 const CONFIG_FILE_NAME: &str = "opt/pure6/config.toml";
+/// Where operators hand in the route file (`netstack::route_file`; issue 6).
+const ROUTE_FILE_NAME: &str = "opt/pure6/routes";
 /// How long to wait for every link to come up before starting anyway.
 const LINK_WAIT_MICROS: i64 = 5_000_000;
 
@@ -73,13 +81,7 @@ fn kernel_main(info: boot::BootInfo) -> ! {
         log::warn!("no rdrand: seeding the router from the TSC");
         boot::cpu::read_timestamp_counter() ^ clock::now().total_micros() as u64
     });
-    let mut router = match Router::with_seed(&config, &nics, seed) {
-        Ok(router) => router,
-        Err(error) => stop_with(
-            ExitStatus::ConfigurationError,
-            format_args!("router: {error}"),
-        ),
-    };
+    let mut router = load_routes(&config, &nics, seed);
     for missing in config.ports_without_nic(ports.len()) {
         log::warn!(
             "config: port {} has no NIC (only {} found); it is not used",
@@ -145,6 +147,96 @@ fn load_config() -> Config {
             )
         }
     }
+}
+
+/// Reads the route file from fw_cfg (if given), parses it with the
+/// config's options, reports every malformed line (the first `[routes]
+/// error_limit` of them, then a count), and builds the router with its
+/// routes. A file that cannot be read, or has malformed lines while
+/// `[routes] file_required` (the default), stops the appliance: it never
+/// forwards with a half-loaded table.
+fn load_routes(config: &Config, nics: &[NicInfo], seed: u64) -> Router {
+    let started = clock::now();
+    let text = match firmware_config::FirmwareConfig::probe()
+        .map(|firmware| firmware.read_file(ROUTE_FILE_NAME))
+    {
+        None | Some(Ok(None)) => None,
+        Some(Ok(Some(bytes))) => match String::from_utf8(bytes) {
+            Ok(text) => Some(text),
+            Err(error) => stop_with(
+                ExitStatus::ConfigurationError,
+                format_args!(
+                    "routes: {ROUTE_FILE_NAME}: not UTF-8 text (byte {}); not forwarding",
+                    error.utf8_error().valid_up_to()
+                ),
+            ),
+        },
+        Some(Err(error)) => stop_with(
+            ExitStatus::ConfigurationError,
+            format_args!("routes: {ROUTE_FILE_NAME}: cannot read: {error}; not forwarding"),
+        ),
+    };
+    let read = clock::now();
+    let parsed = match &text {
+        Some(text) => {
+            log::info!("routes: {ROUTE_FILE_NAME} ({} bytes)", text.len());
+            route_file::parse(text, &config.route_file_options())
+        }
+        None => route_file::Parsed::default(),
+    };
+    let parsed_at = clock::now();
+    let given = text.is_some();
+    // The text is not needed any more; give its memory back before the FIB is built.
+    drop(text);
+    for error in &parsed.errors {
+        log::error!("routes: {ROUTE_FILE_NAME}: {error}");
+    }
+    let unreported = parsed.statistics.errors - parsed.errors.len();
+    if unreported > 0 {
+        log::error!("routes: {ROUTE_FILE_NAME}: {unreported} more malformed lines not shown");
+    }
+    if !config.route_file.accepts(&parsed) {
+        stop_with(
+            ExitStatus::ConfigurationError,
+            format_args!(
+                "routes: {ROUTE_FILE_NAME}: {} malformed of {} lines and [routes] file_required = true; \
+                 not forwarding with a half-loaded table",
+                parsed.statistics.errors, parsed.statistics.lines
+            ),
+        );
+    }
+    let (router, summary) = match Router::with_seed_and_routes(config, nics, seed, &parsed) {
+        Ok(built) => built,
+        Err(error) => stop_with(
+            ExitStatus::ConfigurationError,
+            format_args!("router: {error}"),
+        ),
+    };
+    drop(parsed);
+    if given {
+        let loaded = clock::now();
+        log::info!(
+            "routes: {summary}, loaded in {} ms (read {} ms, parse {} ms, FIB {} ms)",
+            (loaded - started).total_millis(),
+            (read - started).total_millis(),
+            (parsed_at - read).total_millis(),
+            (loaded - parsed_at).total_millis(),
+        );
+        log::info!(
+            "routes: by next hop: IPv6 {} via, {} blackhole; mapped IPv4 {} via, {} blackhole; \
+             FIB {} routes, {} next hops; {} malformed lines skipped",
+            summary.ipv6.via,
+            summary.ipv6.blackhole,
+            summary.mapped.via,
+            summary.mapped.blackhole,
+            summary.fib_routes,
+            summary.fib_next_hops,
+            summary.malformed_lines
+        );
+    } else {
+        log::info!("routes: no {ROUTE_FILE_NAME}; only the config's routes");
+    }
+    router
 }
 
 fn discover_ports(config: &Config) -> Vec<NetworkPort> {

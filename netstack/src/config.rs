@@ -48,6 +48,21 @@
 //! port = "lan0"
 //! address = "2001:db8:1::10"
 //! mac = "02:00:00:00:00:10"
+//!
+//! [routes]                # optional: the route file (issue 6)
+//! file_required = true    # a malformed line stops the appliance
+//! error_limit = 20        # malformed lines reported (all are counted)
+//!
+//! [translation]           # optional, legacy-ip builds only
+//! pool6 = "2001:db8:64::/96"          # RFC 6052 §2.2 translation prefix
+//!
+//! [[translation.next_hop]]            # IPv4 next hop -> IPv6 next hop
+//! ipv4 = "192.0.2.1"
+//! via = "2001:db8:1::2"               # optional `port`, needed for fe80::/10
+//!
+//! [[translation.next_hop]]
+//! ipv4 = "192.0.2.254"
+//! local = true                        # this router's translator
 //! ```
 //! `qemu/example.toml` documents every key with its default and limits.
 //!
@@ -179,6 +194,16 @@ pub const DEFAULT_PREFERRED_LIFETIME_SECONDS: u32 = 604_800;
 /// Default AdvCurHopLimit: the IANA default hop limit, 64.
 pub const DEFAULT_CURRENT_HOP_LIMIT: u8 = 64;
 
+/// Default of `[routes] error_limit`: malformed route-file lines reported
+/// with their line numbers (all of them are counted).
+pub const DEFAULT_ROUTE_FILE_ERROR_LIMIT: u32 = 20;
+
+/// Largest `[routes] error_limit`.
+pub const MAXIMUM_ROUTE_FILE_ERROR_LIMIT: u32 = 100_000;
+
+/// The most `[[translation.next_hop]]` tables.
+pub const MAXIMUM_TRANSLATION_NEXT_HOPS: usize = 4_096;
+
 /// A configuration that parsed and validated.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
@@ -194,6 +219,55 @@ pub struct Config {
     pub icmp: IcmpConfig,
     /// The bounds of the neighbor caches (`[neighbor_cache]`).
     pub neighbor_cache: NeighborCacheConfig,
+    /// How the route file is loaded (`[routes]`).
+    pub route_file: RouteFileConfig,
+    /// The translation prefix and the IPv4 next-hop table (`[translation]`),
+    /// which map the route file's IPv4 lines (ARCHITECTURE.md rule 2).
+    #[cfg(feature = "legacy-ip")]
+    pub translation: Option<TranslationConfig>,
+}
+
+/// The `[routes]` table: how the appliance treats its route file
+/// (`netstack::route_file`; issue 6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RouteFileConfig {
+    /// Whether a route file with any malformed line stops the appliance
+    /// (`file_required`, default true): it does not start with a half-loaded
+    /// table. When false, malformed lines are reported and skipped.
+    pub file_required: bool,
+    /// How many malformed lines are reported with their line numbers
+    /// (`error_limit`, default 20, 0..=100000); all are counted.
+    pub error_limit: u32,
+}
+
+impl Default for RouteFileConfig {
+    fn default() -> Self {
+        RouteFileConfig {
+            file_required: true,
+            error_limit: DEFAULT_ROUTE_FILE_ERROR_LIMIT,
+        }
+    }
+}
+
+impl RouteFileConfig {
+    /// Whether the appliance may forward with `parsed`: every line was
+    /// well-formed, or the file is not required to be.
+    pub fn accepts(&self, parsed: &crate::route_file::Parsed) -> bool {
+        parsed.is_ok() || !self.file_required
+    }
+}
+
+/// The `[translation]` table (legacy-ip builds): IPv4 routes of the route
+/// file become IPv6 routes under `pool6` (RFC 6052 §2.2) with next hops from
+/// `next_hops` (see `translation::route_mapping`).
+#[cfg(feature = "legacy-ip")]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TranslationConfig {
+    /// The translation prefix (`pool6`).
+    pub pool6: crate::translation::address_mapping::TranslationPrefix,
+    /// IPv4 next hop → IPv6 next hop or the local translator
+    /// (`[[translation.next_hop]]`).
+    pub next_hops: crate::translation::route_mapping::NextHopTable,
 }
 
 /// The `[router]` table.
@@ -473,6 +547,28 @@ impl Config {
     pub fn port_index(&self, name: &str) -> Option<usize> {
         self.ports.iter().position(|port| port.name == name)
     }
+
+    /// How to parse the route file under this config: `[routes]
+    /// error_limit`, and (legacy-ip) the `[translation]` mapper for IPv4
+    /// lines.
+    pub fn route_file_options(&self) -> crate::route_file::Options {
+        #[cfg_attr(
+            not(feature = "legacy-ip"),
+            allow(unused_mut, reason = "only legacy-ip sets the mapper")
+        )]
+        let mut options = crate::route_file::Options::default()
+            .with_error_limit(self.route_file.error_limit as usize);
+        #[cfg(feature = "legacy-ip")]
+        {
+            options.mapper = self.translation.as_ref().map(|translation| {
+                crate::translation::route_mapping::RouteMapper::new(
+                    translation.pool6,
+                    translation.next_hops.clone(),
+                )
+            });
+        }
+        options
+    }
 }
 
 impl Default for Config {
@@ -487,6 +583,9 @@ impl Default for Config {
             neighbors: Vec::new(),
             icmp: IcmpConfig::default(),
             neighbor_cache: NeighborCacheConfig::default(),
+            route_file: RouteFileConfig::default(),
+            #[cfg(feature = "legacy-ip")]
+            translation: None,
         }
     }
 }
@@ -612,6 +711,46 @@ struct ConfigDocument {
     icmp: Option<IcmpTable>,
     #[serde(default)]
     neighbor_cache: Option<NeighborCacheTable>,
+    #[serde(default, rename = "routes")]
+    route_file: Option<RouteFileTable>,
+    #[cfg(feature = "legacy-ip")]
+    #[serde(default)]
+    translation: Option<TranslationTable>,
+    /// Without legacy-ip the table is only recognised, to refuse it by name.
+    #[cfg(not(feature = "legacy-ip"))]
+    #[serde(default)]
+    translation: Option<Spanned<serde::de::IgnoredAny>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RouteFileTable {
+    #[serde(default)]
+    file_required: Option<bool>,
+    #[serde(default)]
+    error_limit: Option<Spanned<i64>>,
+}
+
+#[cfg(feature = "legacy-ip")]
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TranslationTable {
+    pool6: Spanned<String>,
+    #[serde(default)]
+    next_hop: Vec<TranslationNextHopTable>,
+}
+
+#[cfg(feature = "legacy-ip")]
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TranslationNextHopTable {
+    ipv4: Spanned<String>,
+    #[serde(default)]
+    via: Option<Spanned<String>>,
+    #[serde(default)]
+    port: Option<Spanned<String>>,
+    #[serde(default)]
+    local: Option<Spanned<bool>>,
 }
 
 #[derive(Deserialize)]
@@ -940,6 +1079,35 @@ impl ConfigDocument {
             None => NeighborCacheConfig::default(),
         };
 
+        let route_file = match self.route_file {
+            Some(table) => RouteFileConfig {
+                file_required: table.file_required.unwrap_or(true),
+                error_limit: to_u32(optional_integer(
+                    text,
+                    &table.error_limit,
+                    "error_limit",
+                    0..=i64::from(MAXIMUM_ROUTE_FILE_ERROR_LIMIT),
+                    i64::from(DEFAULT_ROUTE_FILE_ERROR_LIMIT),
+                )?),
+            },
+            None => RouteFileConfig::default(),
+        };
+
+        #[cfg(feature = "legacy-ip")]
+        let translation = match self.translation {
+            Some(table) => Some(validate_translation(text, table, &ports)?),
+            None => None,
+        };
+        #[cfg(not(feature = "legacy-ip"))]
+        if let Some(table) = self.translation {
+            return Err(ConfigError::at_span(
+                text,
+                table.span(),
+                "the [translation] table needs the legacy-ip build (this image is IPv6 only)"
+                    .to_owned(),
+            ));
+        }
+
         Ok(Config {
             router: RouterConfig { name: router_name },
             ports,
@@ -947,6 +1115,9 @@ impl ConfigDocument {
             neighbors,
             icmp,
             neighbor_cache,
+            route_file,
+            #[cfg(feature = "legacy-ip")]
+            translation,
         })
     }
 }
@@ -1303,6 +1474,105 @@ fn validate_routes(
         routes.push(RouteConfig { prefix, target });
     }
     Ok(routes)
+}
+
+/// The `[translation]` table: `pool6` and every `[[translation.next_hop]]`,
+/// each next hop `via` an address (link-local needs `port`; a global one
+/// must be on-link on `port`, or on some port) or `local = true`.
+#[cfg(feature = "legacy-ip")]
+fn validate_translation(
+    text: &str,
+    table: TranslationTable,
+    ports: &[PortConfig],
+) -> Result<TranslationConfig, ConfigError> {
+    use crate::translation::address_mapping::TranslationPrefix;
+    use crate::translation::route_mapping::{MappedNextHop, NextHopTable};
+
+    let pool6_span = table.pool6.span();
+    let pool6_prefix = parse_prefix(table.pool6.get_ref())
+        .map_err(|message| ConfigError::at_span(text, pool6_span.clone(), message))?;
+    let pool6 = TranslationPrefix::new(pool6_prefix).map_err(|error| {
+        ConfigError::at_span(text, pool6_span.clone(), format!("pool6: {error}"))
+    })?;
+    let mut next_hops = NextHopTable::new();
+    for entry in table.next_hop {
+        let ipv4_span = entry.ipv4.span();
+        if next_hops.len() == MAXIMUM_TRANSLATION_NEXT_HOPS {
+            return Err(ConfigError::at_span(
+                text,
+                ipv4_span,
+                format!(
+                    "too many next hops: at most {MAXIMUM_TRANSLATION_NEXT_HOPS} \
+                     [[translation.next_hop]] tables"
+                ),
+            ));
+        }
+        let local = entry.local.as_ref().is_some_and(|local| *local.get_ref());
+        let next_hop = match (&entry.via, local) {
+            (Some(via), true) => {
+                return Err(ConfigError::at_span(
+                    text,
+                    via.span(),
+                    "a next hop is either `via` an address or `local = true`, not both".to_owned(),
+                ));
+            }
+            (None, true) => {
+                if let Some(port) = &entry.port {
+                    return Err(ConfigError::at_span(
+                        text,
+                        port.span(),
+                        "a `local = true` next hop takes no `port`".to_owned(),
+                    ));
+                }
+                MappedNextHop::LocalTranslator
+            }
+            (None, false) => {
+                return Err(ConfigError::at_span(
+                    text,
+                    ipv4_span,
+                    format!(
+                        "next hop {} needs `via = \"IPV6\"` or `local = true`",
+                        entry.ipv4.get_ref()
+                    ),
+                ));
+            }
+            (Some(via), false) => {
+                let port_index = match &entry.port {
+                    Some(name) => Some(find_port(text, ports, name)?),
+                    None => None,
+                };
+                let port_name = port_index.map(|index| ports[index].name.as_str());
+                let parsed = crate::route_file::parse_next_hop(via.get_ref(), port_name)
+                    .map_err(|message| ConfigError::at_span(text, via.span(), message))?;
+                let crate::route_file::NextHop::Via { address, port } = parsed else {
+                    unreachable!("parse_next_hop only returns NextHop::Via");
+                };
+                if !address.is_unicast_link_local() {
+                    let reachable = match port_index {
+                        Some(index) => on_link(&ports[index], address),
+                        None => ports.iter().any(|port| on_link(port, address)),
+                    };
+                    if !reachable {
+                        let where_ = port_name
+                            .map_or(String::from("any port"), |name| format!("port `{name}`"));
+                        return Err(ConfigError::at_span(
+                            text,
+                            via.span(),
+                            format!(
+                                "via {address} is not on-link on {where_} \
+                                 (recursive next hops are not supported)"
+                            ),
+                        ));
+                    }
+                }
+                MappedNextHop::Address { address, port }
+            }
+        };
+        next_hops
+            .insert_text(entry.ipv4.get_ref(), next_hop)
+            .map_err(|message| ConfigError::at_span(text, ipv4_span, message))?;
+    }
+    Ok(TranslationConfig { pool6, next_hops })
 }
 
 fn validate_neighbors(
@@ -1670,7 +1940,7 @@ mod tests {
 
     #[test]
     fn unknown_top_level_key() {
-        assert_error("[router]\n\n[routes]\n", 3, 2, "unknown field `routes`");
+        assert_error("[router]\n\n[firewall]\n", 3, 2, "unknown field `firewall`");
     }
 
     #[test]
@@ -2272,5 +2542,180 @@ mod tests {
         assert!(default.addresses.is_empty());
         assert!(!default.router_advertisements.enabled);
         assert_eq!(config.port_index("wan0"), Some(1));
+    }
+
+    #[test]
+    fn routes_table() {
+        let config = parse("").unwrap();
+        assert_eq!(config.route_file, RouteFileConfig::default());
+        assert!(config.route_file.file_required);
+        assert_eq!(
+            config.route_file.error_limit,
+            DEFAULT_ROUTE_FILE_ERROR_LIMIT
+        );
+        let config = parse("[routes]\nfile_required = false\nerror_limit = 5\n").unwrap();
+        assert_eq!(
+            config.route_file,
+            RouteFileConfig {
+                file_required: false,
+                error_limit: 5
+            }
+        );
+        assert_eq!(config.route_file_options().error_limit, 5);
+        assert_error(
+            "[routes]\nerror_limit = -1\n",
+            2,
+            15,
+            "error_limit -1 is out of range 0..=100000",
+        );
+        assert_error("[routes]\nfile = \"x\"\n", 2, 1, "unknown field `file`");
+        assert_error("[routes]\nfile_required = \"yes\"\n", 2, 17, "invalid type");
+    }
+
+    #[test]
+    fn route_file_policy() {
+        let broken = crate::route_file::parse("nonsense\n", &Default::default());
+        let fine = crate::route_file::parse("blackhole ::/0\n", &Default::default());
+        let required = RouteFileConfig::default();
+        assert!(!required.accepts(&broken));
+        assert!(required.accepts(&fine));
+        let optional = RouteFileConfig {
+            file_required: false,
+            ..RouteFileConfig::default()
+        };
+        assert!(optional.accepts(&broken));
+    }
+
+    #[cfg(not(feature = "legacy-ip"))]
+    #[test]
+    fn translation_needs_legacy_ip() {
+        assert_error(
+            "[router]\n\n[translation]\npool6 = \"64:ff9b::/96\"\n",
+            3,
+            1,
+            "needs the legacy-ip build",
+        );
+    }
+
+    #[cfg(feature = "legacy-ip")]
+    const TRANSLATION: &str = r#"[[port]]
+name = "lan0"
+addresses = ["2001:db8:1::1/64"]
+
+[translation]
+pool6 = "2001:db8:64::/96"
+
+[[translation.next_hop]]
+ipv4 = "192.0.2.1"
+via = "2001:db8:1::2"
+
+[[translation.next_hop]]
+ipv4 = "192.0.2.2"
+via = "fe80::2"
+port = "lan0"
+
+[[translation.next_hop]]
+ipv4 = "192.0.2.254"
+local = true
+"#;
+
+    #[cfg(feature = "legacy-ip")]
+    #[test]
+    fn translation_table() {
+        use crate::translation::route_mapping::MappedNextHop;
+        let config = parse(TRANSLATION).unwrap();
+        let translation = config.translation.as_ref().unwrap();
+        assert_eq!(translation.pool6.cidr(), cidr("2001:db8:64::/96"));
+        assert_eq!(translation.next_hops.len(), 3);
+        let options = config.route_file_options();
+        let parsed = crate::route_file::parse(
+            "198.51.100.0/24 via 192.0.2.1\n203.0.113.0/24 via 192.0.2.254\n",
+            &options,
+        );
+        assert!(parsed.is_ok(), "{:?}", parsed.errors);
+        assert_eq!(
+            parsed.routes[0].to_string(),
+            "2001:db8:64::c633:6400/120 via 2001:db8:1::2"
+        );
+        assert_eq!(
+            parsed.routes[1].to_string(),
+            "2001:db8:64::cb00:7100/120 translate via 2001:db8:64::c000:2fe"
+        );
+        let mapper = options.mapper.unwrap();
+        assert_eq!(
+            mapper
+                .next_hops()
+                .get(core::net::Ipv4Addr::new(192, 0, 2, 2)),
+            Some(MappedNextHop::Address {
+                address: "fe80::2".parse().unwrap(),
+                port: crate::route_file::PortName::new("lan0")
+            })
+        );
+    }
+
+    #[cfg(feature = "legacy-ip")]
+    #[test]
+    fn translation_errors_have_positions() {
+        let with = |tail: &str| alloc::format!("{TRANSLATION}\n{tail}");
+        // TRANSLATION has 19 lines; the tail starts on line 21.
+        assert_error(
+            &with("[[translation.next_hop]]\nipv4 = \"192.0.2.300\"\nlocal = true\n"),
+            22,
+            8,
+            "is not a dotted-decimal IPv4 address",
+        );
+        assert_error(
+            &with("[[translation.next_hop]]\nipv4 = \"192.0.2.1\"\nlocal = true\n"),
+            22,
+            8,
+            "appears twice",
+        );
+        assert_error(
+            &with("[[translation.next_hop]]\nipv4 = \"192.0.2.3\"\n"),
+            22,
+            8,
+            "needs `via = \"IPV6\"` or `local = true`",
+        );
+        assert_error(
+            &with("[[translation.next_hop]]\nipv4 = \"192.0.2.3\"\nvia = \"fe80::3\"\n"),
+            23,
+            7,
+            "needs `port NAME`",
+        );
+        assert_error(
+            &with("[[translation.next_hop]]\nipv4 = \"192.0.2.3\"\nvia = \"2001:db8:9::3\"\n"),
+            23,
+            7,
+            "not on-link on any port",
+        );
+        assert_error(
+            &with(
+                "[[translation.next_hop]]\nipv4 = \"192.0.2.3\"\nvia = \"fe80::3\"\nport = \"wan9\"\n",
+            ),
+            24,
+            8,
+            "no [[port]] is named `wan9`",
+        );
+        assert_error(
+            &with(
+                "[[translation.next_hop]]\nipv4 = \"192.0.2.3\"\nvia = \"2001:db8:1::3\"\nlocal = true\n",
+            ),
+            23,
+            7,
+            "either `via` an address or `local = true`",
+        );
+        assert_error(
+            "[translation]\npool6 = \"2001:db8:64::/95\"\n",
+            2,
+            9,
+            "/95 is not one of",
+        );
+        assert_error(
+            "[translation]\npool6 = \"2001:db8:64::1/96\"\n",
+            2,
+            9,
+            "host bits",
+        );
+        assert_error("[translation]\n", 1, 1, "missing field `pool6`");
     }
 }

@@ -48,6 +48,7 @@ mod neighbor_discovery;
 mod pending;
 mod random;
 mod router_advertisement;
+mod routes;
 #[cfg(test)]
 mod test_frames;
 mod token_bucket;
@@ -73,6 +74,7 @@ use neighbor_cache::{LearnedFrom, NeighborCache};
 use pending::PendingPackets;
 use random::Random;
 use router_advertisement::Advertiser;
+pub use routes::{RouteLoadSummary, RouteRejectReason, RouteRejections};
 use token_bucket::TokenBucket;
 use transmit::TransmitArea;
 

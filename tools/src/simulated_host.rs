@@ -542,6 +542,202 @@ impl fmt::Display for ExchangeError {
 
 impl std::error::Error for ExchangeError {}
 
+/// ICMPv6 type of Destination Unreachable (RFC 4443 §3.1).
+pub const ICMPV6_DESTINATION_UNREACHABLE: u8 = 1;
+/// ICMPv6 type of Packet Too Big (RFC 4443 §3.2).
+pub const ICMPV6_PACKET_TOO_BIG: u8 = 2;
+/// ICMPv6 type of Time Exceeded (RFC 4443 §3.3).
+pub const ICMPV6_TIME_EXCEEDED: u8 = 3;
+/// ICMPv6 type of Parameter Problem (RFC 4443 §3.4).
+pub const ICMPV6_PARAMETER_PROBLEM: u8 = 4;
+
+/// An Echo Request as received by a host (for example one the router forwarded).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReceivedEchoRequest {
+    /// The Ethernet source (the router's port, for a forwarded request).
+    pub source_mac: MacAddress,
+    /// The Ethernet destination.
+    pub destination_mac: MacAddress,
+    /// The IPv6 source.
+    pub source: Ipv6Addr,
+    /// The IPv6 destination.
+    pub destination: Ipv6Addr,
+    /// The IPv6 hop limit as received.
+    pub hop_limit: u8,
+    /// The echo identifier.
+    pub identifier: u16,
+    /// The echo sequence number.
+    pub sequence: u16,
+    /// The echo data.
+    pub payload: Vec<u8>,
+}
+
+/// An ICMPv6 error message (type below 128) as received, checksum verified.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReceivedIcmpv6Error {
+    /// The Ethernet source.
+    pub source_mac: MacAddress,
+    /// The Ethernet destination.
+    pub destination_mac: MacAddress,
+    /// The IPv6 source: the address the error comes from.
+    pub source: Ipv6Addr,
+    /// The IPv6 destination.
+    pub destination: Ipv6Addr,
+    /// The IPv6 hop limit as received.
+    pub hop_limit: u8,
+    /// The ICMPv6 type (1 to 127).
+    pub message_type: u8,
+    /// The ICMPv6 code.
+    pub code: u8,
+    /// The 32-bit field after the checksum: the MTU of a Packet Too Big,
+    /// the pointer of a Parameter Problem, unused (zero) otherwise.
+    pub field: u32,
+    /// As much of the invoking packet as the error carries (RFC 4443 §2.4(c)).
+    pub invoking_packet: Vec<u8>,
+}
+
+impl ReceivedIcmpv6Error {
+    /// The invoking packet's IPv6 source and destination, if at least its IPv6 header is included.
+    pub fn invoking_addresses(&self) -> Option<(Ipv6Addr, Ipv6Addr)> {
+        let header = self.invoking_packet.get(..IPV6_HEADER_LENGTH)?;
+        let source: [u8; 16] = header[8..24].try_into().ok()?;
+        let destination: [u8; 16] = header[24..40].try_into().ok()?;
+        Some((Ipv6Addr::from(source), Ipv6Addr::from(destination)))
+    }
+}
+
+/// Checks that `frame` is an Ethernet / IPv6 / ICMPv6 Echo Request with a
+/// valid checksum, to any destination, and returns it.
+pub fn parse_echo_request(frame: &[u8]) -> Result<ReceivedEchoRequest, UnexpectedFrame> {
+    let received = parse_icmpv6(frame)?;
+    let Icmpv6Type::EchoRequest(echo) = received.icmp.icmp_type() else {
+        return unexpected(format!(
+            "ICMPv6 type {}, not an echo request",
+            received.icmp.type_u8()
+        ));
+    };
+    Ok(ReceivedEchoRequest {
+        source_mac: received.source_mac,
+        destination_mac: received.destination_mac,
+        source: received.source,
+        destination: received.destination,
+        hop_limit: received.hop_limit,
+        identifier: echo.id,
+        sequence: echo.seq,
+        payload: received.icmp.payload().to_vec(),
+    })
+}
+
+/// Checks that `frame` is an Ethernet / IPv6 / ICMPv6 error message (type
+/// below 128, RFC 4443 §2.1) with a valid checksum, and returns it.
+pub fn parse_icmpv6_error(frame: &[u8]) -> Result<ReceivedIcmpv6Error, UnexpectedFrame> {
+    let received = parse_icmpv6(frame)?;
+    let message_type = received.icmp.type_u8();
+    if message_type >= 128 {
+        return unexpected(format!(
+            "ICMPv6 type {message_type}, an informational message, not an error"
+        ));
+    }
+    Ok(ReceivedIcmpv6Error {
+        source_mac: received.source_mac,
+        destination_mac: received.destination_mac,
+        source: received.source,
+        destination: received.destination,
+        hop_limit: received.hop_limit,
+        message_type,
+        code: received.icmp.code_u8(),
+        field: u32::from_be_bytes(received.icmp.bytes5to8()),
+        invoking_packet: received.icmp.payload().to_vec(),
+    })
+}
+
+/// The IPv6 source of `frame` if it is an Ethernet frame carrying an IPv6
+/// header (valid or not beyond that), `None` otherwise.
+pub fn ipv6_source_of(frame: &[u8]) -> Option<Ipv6Addr> {
+    if frame.get(12..14)? != ETHERTYPE_IPV6.to_be_bytes() {
+        return None;
+    }
+    let header = frame.get(ETHERNET_HEADER_LENGTH..ETHERNET_HEADER_LENGTH + IPV6_HEADER_LENGTH)?;
+    let source: [u8; 16] = header[8..24].try_into().ok()?;
+    Some(Ipv6Addr::from(source))
+}
+
+impl SimulatedHost {
+    /// A host with `mac` and the given `address` (for example a static global
+    /// address), which it uses as the source of what it sends and answers
+    /// Neighbor Solicitations for.
+    pub fn with_address(mac: MacAddress, address: Ipv6Addr) -> SimulatedHost {
+        SimulatedHost { mac, address }
+    }
+
+    /// An Echo Request from this host to `destination`, sent to
+    /// `destination_mac` (the router's, for an off-link destination), with
+    /// the given hop limit.
+    pub fn echo_request_with_hop_limit(
+        &self,
+        destination_mac: MacAddress,
+        destination: Ipv6Addr,
+        hop_limit: u8,
+        identifier: u16,
+        sequence: u16,
+        payload: &[u8],
+    ) -> Vec<u8> {
+        let builder = PacketBuilder::ethernet2(self.mac, destination_mac)
+            .ipv6(self.address.octets(), destination.octets(), hop_limit)
+            .icmpv6_echo_request(identifier, sequence);
+        let mut frame = Vec::with_capacity(builder.size(payload.len()));
+        builder
+            .write(&mut frame, payload)
+            .expect("an echo request fits in memory");
+        frame
+    }
+
+    /// An Echo Reply from this host to `destination` at `destination_mac`
+    /// answering (`identifier`, `sequence`, `payload`), hop limit [`ECHO_HOP_LIMIT`].
+    pub fn echo_reply(
+        &self,
+        destination_mac: MacAddress,
+        destination: Ipv6Addr,
+        identifier: u16,
+        sequence: u16,
+        payload: &[u8],
+    ) -> Vec<u8> {
+        let builder = PacketBuilder::ethernet2(self.mac, destination_mac)
+            .ipv6(self.address.octets(), destination.octets(), ECHO_HOP_LIMIT)
+            .icmpv6_echo_reply(identifier, sequence);
+        let mut frame = Vec::with_capacity(builder.size(payload.len()));
+        builder
+            .write(&mut frame, payload)
+            .expect("an echo reply fits in memory");
+        frame
+    }
+
+    /// Receives on `port` for up to `timeout`, answering Neighbor
+    /// Solicitations for this host's address (as a real host on the link
+    /// would, so that the router can resolve it), until `accept` takes a
+    /// frame; returns what `accept` returned. Frames `accept` refuses are
+    /// skipped. `waiting_for` names the awaited frame in the error.
+    pub fn receive_answering_solicitations<T>(
+        &self,
+        port: &PortSocket,
+        timeout: Duration,
+        waiting_for: &str,
+        accept: impl FnMut(&[u8]) -> Result<T, UnexpectedFrame>,
+    ) -> Result<T, ExchangeError> {
+        let mut refused = None;
+        match self
+            .receive_on(port, timeout, &mut refused, accept)
+            .map_err(ExchangeError::Io)?
+        {
+            Some(value) => Ok(value),
+            None => Err(ExchangeError::NoAnswer {
+                waiting_for: waiting_for.to_string(),
+                last_refused: refused,
+            }),
+        }
+    }
+}
+
 /// A MAC address as text: `52:54:00:00:00:01`.
 pub fn format_mac(mac: MacAddress) -> String {
     mac.iter()
@@ -974,5 +1170,62 @@ mod tests {
                 "{kind:?} parses as a valid ICMPv6 frame"
             );
         }
+    }
+
+    #[test]
+    fn forwarded_echo_requests_and_their_replies_round_trip() {
+        let sender = SimulatedHost::with_address(HOST_MAC, "2001:db8:a::2".parse().unwrap());
+        let receiver =
+            SimulatedHost::with_address([0x02, 0, 0, 0, 0, 0x20], "2001:db8:c::2".parse().unwrap());
+        let request =
+            sender.echo_request_with_hop_limit(ROUTER_MAC, receiver.address, 9, 5, 6, b"data");
+        assert_eq!(ipv6_source_of(&request), Some(sender.address));
+        let received = parse_echo_request(&request).unwrap();
+        assert_eq!(received.hop_limit, 9);
+        assert_eq!((received.identifier, received.sequence), (5, 6));
+        assert_eq!(received.destination, receiver.address);
+        assert_eq!(received.payload, b"data");
+        let reply = receiver.echo_reply(ROUTER_MAC, sender.address, 5, 6, b"data");
+        assert!(parse_echo_request(&reply).is_err());
+        let mut delivered = reply.clone();
+        delivered[0..6].copy_from_slice(&sender.mac);
+        assert_eq!(
+            sender.parse_echo_reply(&delivered, receiver.address, 5, 6, b"data"),
+            Ok(())
+        );
+        assert_eq!(ipv6_source_of(&[0u8; 20]), None);
+    }
+
+    #[test]
+    fn icmpv6_errors_are_parsed_with_the_invoking_packet() {
+        let host = SimulatedHost::with_address(HOST_MAC, "2001:db8:a::2".parse().unwrap());
+        let request = host.echo_request_with_hop_limit(
+            ROUTER_MAC,
+            "2001:db8:c::2".parse().unwrap(),
+            1,
+            1,
+            2,
+            b"abc",
+        );
+        let invoking = &request[ETHERNET_HEADER_LENGTH..];
+        let router_address: Ipv6Addr = "2001:db8:a::1".parse().unwrap();
+        let builder = PacketBuilder::ethernet2(ROUTER_MAC, HOST_MAC)
+            .ipv6(router_address.octets(), host.address.octets(), 64)
+            .icmpv6_raw(ICMPV6_PACKET_TOO_BIG, 0, 1280u32.to_be_bytes());
+        let mut frame = Vec::new();
+        builder.write(&mut frame, invoking).unwrap();
+        let error = parse_icmpv6_error(&frame).unwrap();
+        assert_eq!(error.message_type, ICMPV6_PACKET_TOO_BIG);
+        assert_eq!(error.field, 1280);
+        assert_eq!(error.source, router_address);
+        assert_eq!(error.invoking_packet, invoking);
+        assert_eq!(
+            error.invoking_addresses(),
+            Some((host.address, "2001:db8:c::2".parse().unwrap()))
+        );
+        assert!(parse_icmpv6_error(&request).is_err());
+        let last = frame.len() - 1;
+        frame[last] ^= 0x01;
+        assert!(parse_icmpv6_error(&frame).is_err());
     }
 }

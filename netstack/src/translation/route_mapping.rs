@@ -196,6 +196,21 @@ impl NextHopTable {
         self.entries.is_empty()
     }
 
+    /// Set the mapping of `ipv4`, given as dotted-decimal text (the
+    /// config's `[[translation.next_hop]]`, issue 6), so that the caller
+    /// names no IPv4 type (ARCHITECTURE.md rule 1). Refuses text that is
+    /// not an IPv4 address and an address already in the table.
+    pub fn insert_text(&mut self, ipv4: &str, next_hop: MappedNextHop) -> Result<(), String> {
+        let address: Ipv4Addr = ipv4
+            .parse()
+            .map_err(|_| format!("`{ipv4}` is not a dotted-decimal IPv4 address"))?;
+        if self.entries.contains_key(&address) {
+            return Err(format!("next hop {address} appears twice"));
+        }
+        self.entries.insert(address, next_hop);
+        Ok(())
+    }
+
     /// Parse a next-hop file (format in the [module documentation](self)).
     /// Reads every line; returns all errors (at most
     /// [`route_file::DEFAULT_ERROR_LIMIT`] kept) if any line is malformed

@@ -83,6 +83,9 @@ fn main() -> ExitCode {
         Task::Bench {
             benchmark: Benchmark::Boot { runs, accel },
         } => bench_boot(runs, &accel),
+        Task::Bench {
+            benchmark: Benchmark::Fib { runs, accel },
+        } => bench_fib(runs, &accel),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -223,6 +226,19 @@ enum Benchmark {
         runs: u32,
         /// QEMU accelerator (see `tools::qemu::Accelerator`: TCG is the
         /// fast one on nested-virtualisation VMs).
+        #[arg(long, default_value = "tcg", value_parser = ["kvm:tcg", "kvm", "tcg"])]
+        accel: String,
+    },
+    /// The FIB on the real RIS table: `cargo bench -p netstack --bench fib
+    /// -- summary-only` (pure6 vs prefix-trie), then boots of the appliance
+    /// with the full table as its route file (issue 6), wall time from
+    /// spawning QEMU to `pure6: ready` and the console's route summary, as
+    /// a markdown table.
+    Fib {
+        /// Boots with the full table.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+        runs: u32,
+        /// QEMU accelerator (TCG is the fast one on nested-virtualisation VMs).
         #[arg(long, default_value = "tcg", value_parser = ["kvm:tcg", "kvm", "tcg"])]
         accel: String,
     },
@@ -552,5 +568,102 @@ fn bench_boot(runs: u32, accel: &str) -> Result<(), String> {
             if bytes < 1 << 20 { "yes" } else { "no" }
         );
     }
+    Ok(())
+}
+
+/// How long `bench fib` waits for the ready line with the full table.
+const FULL_TABLE_READY_TIMEOUT: Duration = Duration::from_secs(300);
+/// Guest memory for the full table: the route file, the parsed routes, the FIB.
+const FULL_TABLE_MEMORY_MIB: u32 = 1024;
+
+/// `cargo xtask bench fib`.
+fn bench_fib(runs: u32, accel: &str) -> Result<(), String> {
+    let accelerator =
+        Accelerator::from_name(accel).ok_or_else(|| format!("unknown accelerator {accel:?}"))?;
+    let data = tools::full_table::data_directory();
+    if !data.is_dir() {
+        return Err(format!(
+            "the RIS data folder {} ({} relative to the workspace root) is missing",
+            data.display(),
+            tools::full_table::DATA_DIRECTORY
+        ));
+    }
+    let mut criterion = cargo();
+    criterion.args([
+        "bench",
+        "-p",
+        "netstack",
+        "--bench",
+        "fib",
+        "--",
+        "summary-only",
+    ]);
+    step(
+        "cargo bench -p netstack --bench fib -- summary-only",
+        criterion,
+    )?;
+
+    let path = image::build(Flavor::LegacyIp)?;
+    setup::ensure_qemu()?;
+    let directory = tools::full_table::ScratchDirectory::create("bench-fib")?;
+    let table = tools::full_table::write(&data, directory.path())?;
+    let fw_cfg = format!("name=opt/pure6/routes,file={}", table.route_file.display());
+    let mut wall = Vec::new();
+    let mut summaries = Vec::new();
+    for run in 1..=runs {
+        let appliance = Machine::new(&path)
+            .accelerator(accelerator)
+            .ports(2)
+            .memory_mib(FULL_TABLE_MEMORY_MIB)
+            .config_text(tools::full_table::config())
+            .extra_arguments(["-fw_cfg", fw_cfg.as_str()])
+            .start()
+            .map_err(|error| error.to_string())?;
+        let ready = appliance
+            .wait_for_console_line(
+                READY_LINE,
+                |line| line.contains(READY_LINE),
+                FULL_TABLE_READY_TIMEOUT,
+            )
+            .map_err(|error| error.to_string())?;
+        let summary = appliance
+            .console_lines()
+            .into_iter()
+            .map(|line| line.text)
+            .find(|text| text.contains("routes: ") && text.contains(" mapped IPv4, "))
+            .and_then(|text| {
+                text.split_once("routes: ")
+                    .map(|(_, summary)| summary.to_string())
+            })
+            .unwrap_or_else(|| "?".to_string());
+        let exit = appliance
+            .shutdown(EXIT_TIMEOUT)
+            .map_err(|error| error.to_string())?;
+        if exit != ApplianceExit::Clean {
+            return Err(format!("run {run}: the appliance stopped with {exit:?}"));
+        }
+        eprintln!(
+            "bench fib: run {run}/{runs}: ready after {} ms; {summary}",
+            milliseconds(ready.since_start)
+        );
+        wall.push(ready.since_start);
+        summaries.push(summary);
+    }
+    println!(
+        "\nBoot with the full RIS table as the route file ({} IPv6 + {} IPv4 routes, {} bytes; \
+         accelerator {}, {} MiB): wall time from spawning QEMU to `{READY_LINE}`\n",
+        table.ipv6_routes,
+        table.ipv4_routes,
+        table.bytes,
+        accelerator.name(),
+        FULL_TABLE_MEMORY_MIB
+    );
+    println!("| run | ready ms | console route summary |");
+    println!("|---:|---:|---|");
+    for (index, (time, summary)) in wall.iter().zip(&summaries).enumerate() {
+        println!("| {} | {} | {summary} |", index + 1, milliseconds(*time));
+    }
+    let (median, minimum, maximum) = summary(&wall);
+    println!("\nmedian {median} ms, min {minimum} ms, max {maximum} ms (target: under 2000 ms)");
     Ok(())
 }
