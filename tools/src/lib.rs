@@ -8,4 +8,5 @@ pub mod qemu;
 pub mod routes;
 pub mod setup;
 pub mod simulated_host;
+pub mod test_support;
 pub mod topology;

@@ -5,15 +5,13 @@
 //! directory, and drives it through those sockets and the serial console.
 //! Timeouts are generous and nothing is asserted about timing: the machine
 //! running the tests may be a loaded 2-core VM, and q35 may run under TCG.
-//! At most [`CONCURRENT_MACHINES`] machines run at once.
+//! At most [`tools::test_support::CONCURRENT_MACHINES`] machines run at once.
 
 use std::collections::BTreeMap;
 use std::net::Ipv6Addr;
-use std::path::PathBuf;
-use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use tools::image::{self, Flavor};
+use tools::image::Flavor;
 use tools::qemu::{
     self, ApplianceExit, Counters, Machine, MachineType, READY_LINE, RunningMachine,
 };
@@ -21,6 +19,7 @@ use tools::simulated_host::{
     GarbageGenerator, GarbageKind, MacAddress, Retry, SimulatedHost, format_mac,
     link_local_from_mac,
 };
+use tools::test_support::{MachineSlot, image};
 
 /// How long a boot may take to print the ready line (q35 under TCG is slow).
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -40,53 +39,6 @@ const PING_RETRY: Retry = Retry {
 const PINGS: u16 = 3;
 /// Bad frames sent per boot, spread over the ports.
 const GARBAGE_FRAMES: usize = 3000;
-/// The most QEMU machines these tests run at the same time.
-const CONCURRENT_MACHINES: usize = 2;
-
-/// Builds each image once per test process; builds never run concurrently.
-fn image(flavor: Flavor) -> PathBuf {
-    static BUILDS: Mutex<BTreeMap<&'static str, Result<PathBuf, String>>> =
-        Mutex::new(BTreeMap::new());
-    let mut builds = BUILDS
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    builds
-        .entry(flavor.name())
-        .or_insert_with(|| image::build(flavor))
-        .clone()
-        .unwrap_or_else(|error| panic!("building the {} image failed: {error}", flavor.name()))
-}
-
-/// A slot among [`CONCURRENT_MACHINES`]; held while a machine runs.
-struct MachineSlot;
-
-static SLOTS: (Mutex<usize>, Condvar) = (Mutex::new(0), Condvar::new());
-
-impl MachineSlot {
-    fn take() -> MachineSlot {
-        let (running, freed) = &SLOTS;
-        let mut running = running
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        while *running >= CONCURRENT_MACHINES {
-            running = freed
-                .wait(running)
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-        }
-        *running += 1;
-        MachineSlot
-    }
-}
-
-impl Drop for MachineSlot {
-    fn drop(&mut self) {
-        let (running, freed) = &SLOTS;
-        *running
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) -= 1;
-        freed.notify_one();
-    }
-}
 
 /// A running machine and the slot it occupies (the machine is dropped, and killed, first).
 struct Appliance {

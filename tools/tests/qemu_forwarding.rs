@@ -20,23 +20,21 @@
 //! counters name all of it on the right ports.
 //!
 //! Timeouts are generous and nothing is asserted about timing. At most
-//! [`CONCURRENT_MACHINES`] machines run at once.
+//! [`tools::test_support::CONCURRENT_MACHINES`] machines run at once.
 
-use std::collections::BTreeMap;
 use std::net::Ipv6Addr;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use tools::image::{self, Flavor};
+use tools::image::Flavor;
 use tools::qemu::{self, ApplianceExit, Counters, Machine, PortSocket, READY_LINE, RunningMachine};
 use tools::simulated_host::{
     ECHO_HOP_LIMIT, ICMPV6_DESTINATION_UNREACHABLE, ICMPV6_PACKET_TOO_BIG, ICMPV6_TIME_EXCEEDED,
     MacAddress, ReceivedIcmpv6Error, Retry, SimulatedHost, UnexpectedFrame, Xorshift, echo_payload,
     ipv6_source_of, link_local_from_mac, parse_echo_request, parse_icmpv6_error,
 };
+use tools::test_support::{MachineSlot, image};
 
 /// How long a boot may take to print the ready line.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -56,8 +54,6 @@ const ATTEMPTS: u32 = 3;
 const FRAME_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a port is watched to show that nothing was forwarded to it.
 const QUIET_WINDOW: Duration = Duration::from_secs(3);
-/// The most QEMU machines these tests run at the same time.
-const CONCURRENT_MACHINES: usize = 2;
 
 /// The number of ports, one per host.
 const PORTS: usize = 3;
@@ -133,51 +129,6 @@ fn config_text() -> String {
         }
     }
     config
-}
-
-/// Builds each image once per test process; builds never run concurrently.
-fn image(flavor: Flavor) -> PathBuf {
-    static BUILDS: Mutex<BTreeMap<&'static str, Result<PathBuf, String>>> =
-        Mutex::new(BTreeMap::new());
-    let mut builds = BUILDS
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    builds
-        .entry(flavor.name())
-        .or_insert_with(|| image::build(flavor))
-        .clone()
-        .unwrap_or_else(|error| panic!("building the {} image failed: {error}", flavor.name()))
-}
-
-/// A slot among [`CONCURRENT_MACHINES`]; held while a machine runs.
-struct MachineSlot;
-
-static SLOTS: (Mutex<usize>, Condvar) = (Mutex::new(0), Condvar::new());
-
-impl MachineSlot {
-    fn take() -> MachineSlot {
-        let (running, freed) = &SLOTS;
-        let mut running = running
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        while *running >= CONCURRENT_MACHINES {
-            running = freed
-                .wait(running)
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-        }
-        *running += 1;
-        MachineSlot
-    }
-}
-
-impl Drop for MachineSlot {
-    fn drop(&mut self) {
-        let (running, freed) = &SLOTS;
-        *running
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) -= 1;
-        freed.notify_one();
-    }
 }
 
 /// One booted appliance with hosts A, B and C on its ports.
