@@ -177,9 +177,16 @@ counters! {
         /// A fragment that is not atomic; reassembly is not implemented yet
         /// (RFC 8200 §4.5).
         FragmentReassemblyNotSupported => "fragment_reassembly_not_supported",
-        /// An upper-layer protocol the router does not serve (an ICMPv6
-        /// Parameter Problem code 1 comes later, RFC 8200 §4).
+        /// An upper-layer protocol the router does not serve, answered with
+        /// ICMPv6 Parameter Problem code 1 (RFC 8200 §4).
         UnrecognizedNextHeader => "unrecognized_next_header",
+        /// UDP to one of the router's addresses: no UDP service listens;
+        /// answered with Destination Unreachable code 4 (RFC 4443 §3.1).
+        NoUdpListener => "no_udp_listener",
+        /// TCP to one of the router's addresses: no TCP service listens
+        /// (TCP's own reset is the answer there, RFC 4443 §3.1; the router
+        /// has no TCP yet, so the segment is dropped).
+        NoTcpListener => "no_tcp_listener",
         /// Shorter than the ICMPv6 header of its type (RFC 4443 §2.1).
         TruncatedIcmpv6 => "truncated_icmpv6",
         /// The ICMPv6 checksum does not verify (RFC 4443 §2.3).
@@ -283,6 +290,7 @@ impl DropReason {
             | MulticastNotForwarded
             | InvalidDestinationAddress => MibClass::InAddressErrors,
             UnrecognizedNextHeader => MibClass::InUnknownProtocols,
+            NoUdpListener | NoTcpListener => MibClass::InDiscards,
             NoRoute | RouteReject => MibClass::InNoRoutes,
             PacketTooBig => MibClass::InTooBigErrors,
             FragmentReassemblyNotSupported

@@ -718,7 +718,21 @@ impl Router {
                 IpProtocol::Icmpv6 => handle_icmpv6(&local, &mut self.transmit)?,
                 // RFC 8200 §4.7: nothing follows; the packet is done with.
                 IpProtocol::Ipv6NoNxt => LocalAction::None,
-                _ => return Err(DropReason::UnrecognizedNextHeader),
+                IpProtocol::Udp => {
+                    let error = IcmpError::DestinationUnreachable(PORT_UNREACHABLE);
+                    self.send_icmp_error(link, packet, error, now);
+                    return Err(DropReason::NoUdpListener);
+                }
+                IpProtocol::Tcp => return Err(DropReason::NoTcpListener),
+                _ => {
+                    let error = IcmpError::ParameterProblem {
+                        code: UNRECOGNIZED_NEXT_HEADER,
+                        pointer: upper.next_header_position as u32,
+                        multicast_allowed: false,
+                    };
+                    self.send_icmp_error(link, packet, error, now);
+                    return Err(DropReason::UnrecognizedNextHeader);
+                }
             }
         };
         self.apply(link, action, now);
@@ -859,6 +873,9 @@ struct UpperLayer {
     protocol: u8,
     /// Offset in the IPv6 payload.
     offset: usize,
+    /// Where the Next Header field naming `protocol` is, from the start of
+    /// the IPv6 header (the Parameter Problem pointer for code 1).
+    next_header_position: usize,
     fragment_header: bool,
 }
 
@@ -877,6 +894,11 @@ impl From<DropReason> for HeaderProblem {
         }
     }
 }
+
+/// Destination Unreachable code 4: port unreachable (RFC 4443 §3.1).
+const PORT_UNREACHABLE: u8 = 4;
+/// Parameter Problem code 1: unrecognized Next Header type (RFC 4443 §3.4).
+const UNRECOGNIZED_NEXT_HEADER: u8 = 1;
 
 const HOP_BY_HOP: u8 = 0;
 const ROUTING: u8 = 43;
@@ -954,6 +976,7 @@ fn walk_extension_headers(first: u8, payload: &[u8]) -> Result<UpperLayer, Heade
                 return Ok(UpperLayer {
                     protocol,
                     offset,
+                    next_header_position,
                     fragment_header,
                 });
             }
@@ -1355,12 +1378,51 @@ mod tests {
     }
 
     #[test]
-    fn unrecognized_next_header() {
-        // UDP (17) and TCP (6): no sockets yet.
-        for protocol in [17u8, 6, 50, 253] {
+    fn packets_for_the_router_without_a_service_get_the_rfc_answer() {
+        // RFC 4443 §3.1: UDP with no listener gets Destination Unreachable
+        // code 4. RFC 8200 §4: an unrecognized Next Header gets Parameter
+        // Problem code 1 pointing at the field (offset 6 without extension
+        // headers). TCP answers with its own reset, which needs a TCP the
+        // router does not have yet: dropped and counted.
+        let cases = [
+            (17u8, DropReason::NoUdpListener, Some((1u8, 4u8, 0u32))),
+            (6, DropReason::NoTcpListener, None),
+            (50, DropReason::UnrecognizedNextHeader, Some((4, 1, 6))),
+            (253, DropReason::UnrecognizedNextHeader, Some((4, 1, 6))),
+        ];
+        for (protocol, reason, expected) in cases {
             let mut frame = echo_request_frame(&EchoRequest::default());
             frame[20] = protocol;
-            assert_dropped(&frame, DropReason::UnrecognizedNextHeader);
+            let mut router = test_router();
+            let replies: Vec<Vec<u8>> = router
+                .receive(PORT, &frame, now())
+                .map(|transmit| transmit.frame.to_vec())
+                .collect();
+            let counters = router.port_counters(PORT).unwrap();
+            assert_eq!(counters.dropped.get(reason), 1, "protocol {protocol}");
+            let Some((message_type, code, field)) = expected else {
+                assert!(replies.is_empty(), "protocol {protocol}");
+                continue;
+            };
+            assert_eq!(replies.len(), 1, "protocol {protocol}");
+            let reply = &replies[0];
+            let ipv6 = Ipv6Packet::new_checked(&reply[14..]).unwrap();
+            assert_eq!(ipv6.next_header(), IpProtocol::Icmpv6);
+            assert_eq!(ipv6.dst_addr(), HOST_LINK_LOCAL);
+            assert_eq!(ipv6.src_addr(), ROUTER_LINK_LOCAL);
+            let icmp = Icmpv6Packet::new_checked(ipv6.payload()).unwrap();
+            assert!(icmp.verify_checksum(&ipv6.src_addr(), &ipv6.dst_addr()));
+            let message = ipv6.payload();
+            assert_eq!((message[0], message[1]), (message_type, code));
+            assert_eq!(
+                u32::from_be_bytes([message[4], message[5], message[6], message[7]]),
+                field
+            );
+            assert_eq!(
+                &message[8..48],
+                &frame[14..54],
+                "the invoking header is quoted"
+            );
         }
     }
 
