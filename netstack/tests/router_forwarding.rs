@@ -680,3 +680,52 @@ fn garbage_never_panics() {
             + router.pending_packets(LAN0)
     );
 }
+
+/// A UDP packet from `source`, arriving from the gateway on wan0.
+fn udp_from_gateway(source: Ipv6Addr, destination: Ipv6Addr, hop_limit: u8) -> Vec<u8> {
+    let builder = PacketBuilder::ethernet2(GATEWAY_MAC, ROUTER_MACS[WAN0.0])
+        .ipv6(source.octets(), destination.octets(), hop_limit)
+        .udp(4000, 5000);
+    let mut frame = Vec::new();
+    builder.write(&mut frame, &[0x5a; 16]).unwrap();
+    frame
+}
+
+/// RFC 4443 §2.2 and the icmp_error module: an error is routed to the
+/// invoking source like any packet, so an asymmetric path works (C's
+/// packet came in on wan0, C lives on lan1); when the neighbor toward the
+/// source is not resolved, the error goes back to the previous hop instead
+/// of waiting for resolution.
+#[test]
+fn icmp_errors_follow_the_route_to_the_source_not_the_way_the_packet_came() {
+    let mut router = router();
+    resolve_host_c(&mut router, at(0));
+
+    let sent = receive(
+        &mut router,
+        WAN0,
+        &udp_from_gateway(host_c(), host_a(), 1),
+        at(10),
+    );
+    assert_eq!(sent.len(), 1);
+    let (port, frame) = &sent[0];
+    assert_eq!(*port, LAN1, "routed toward C, not back to wan0");
+    let error = parse_icmp(frame);
+    assert_eq!((error.icmp_type, error.icmp_code), (3, 0));
+    assert_eq!(error.destination, host_c());
+    assert_eq!(error.destination_mac, HOST_C_MAC);
+
+    let unresolved = address("2001:db8:2::99");
+    let sent = receive(
+        &mut router,
+        WAN0,
+        &udp_from_gateway(unresolved, host_a(), 1),
+        at(20),
+    );
+    assert_eq!(sent.len(), 1);
+    let (port, frame) = &sent[0];
+    assert_eq!(*port, WAN0, "unresolved neighbor: back to the previous hop");
+    let error = parse_icmp(frame);
+    assert_eq!(error.destination, unresolved);
+    assert_eq!(error.destination_mac, GATEWAY_MAC);
+}

@@ -17,11 +17,14 @@
 //!   prefix holds the invoking source, else its first global address;
 //!   else the first global address of any port (so that traceroute from
 //!   afar sees a routable hop); else the ingress port's link-local address.
-//! - **Destination**: the invoking packet's source, sent back out of the
-//!   ingress port to the frame's Ethernet source (the previous hop). This
-//!   assumes the return path is the way the packet came, which holds for
-//!   the router's single-homed links; a FIB lookup for the return path is
-//!   left for later.
+//! - **Destination**: the invoking packet's source, routed like any packet:
+//!   the FIB names the port and neighbor toward it, and the error goes
+//!   there when that neighbor's link-layer address is known (any state
+//!   but INCOMPLETE), so asymmetric return paths work. When the FIB has no
+//!   usable route or the neighbor is not resolved yet, the error goes back
+//!   out of the ingress port to the frame's Ethernet source (the previous
+//!   hop), which always knows the way back; an error is never queued
+//!   behind address resolution.
 //! - **Size** (§2.4(c)): the invoking packet is included as far as the
 //!   error stays within 1280 bytes (IPv6 header + 8 + 1232 bytes).
 
@@ -30,7 +33,11 @@ use core::net::Ipv6Addr;
 use smoltcp::time::Instant;
 use smoltcp::wire::{ETHERNET_HEADER_LEN, IPV6_HEADER_LEN, Icmpv6Packet, Ipv6Packet};
 
-use super::{DEFAULT_HOP_LIMIT, LinkInfo, Router, emit_ipv6_headers};
+use smoltcp::wire::EthernetAddress;
+
+use super::{
+    DEFAULT_HOP_LIMIT, LinkInfo, NeighborState, NextHop, PortIndex, Router, emit_ipv6_headers,
+};
 use crate::counters::PortEvent;
 
 /// The largest ICMPv6 error packet, IPv6 header included (RFC 4443 §2.4(c)).
@@ -172,16 +179,17 @@ impl Router {
             return;
         }
         let source = self.error_source(link, invoking_source, invoking_destination);
-        let port = &self.ports[link.port.0];
+        let (egress, destination_mac) = self.error_path(link, invoking_source, now);
+        let port = &self.ports[egress.0];
         let included = invoking
             .len()
             .min(MAXIMUM_ERROR_PACKET - IPV6_HEADER_LEN - ICMP_ERROR_HEADER);
         let icmp_length = ICMP_ERROR_HEADER + included;
         let Some(frame) = emit_ipv6_headers(
             &mut self.transmit,
-            link.port,
+            egress,
             port.mac,
-            link.source_mac,
+            destination_mac,
             source,
             invoking_source,
             DEFAULT_HOP_LIMIT,
@@ -201,6 +209,39 @@ impl Router {
         message[ICMP_ERROR_HEADER..].copy_from_slice(&invoking[..included]);
         Icmpv6Packet::new_unchecked(message).fill_checksum(&source, &invoking_source);
         self.ports[link.port.0].counters.count(error.event());
+    }
+
+    /// The port and next-hop MAC an error toward `destination` leaves by
+    /// (see the module documentation).
+    fn error_path(
+        &self,
+        link: LinkInfo,
+        destination: Ipv6Addr,
+        now: Instant,
+    ) -> (PortIndex, EthernetAddress) {
+        let previous_hop = (link.port, link.source_mac);
+        if destination.is_unicast_link_local() {
+            return previous_hop;
+        }
+        let next_hop = self
+            .fib
+            .lookup(destination)
+            .and_then(|index| self.next_hops.get(index as usize).copied());
+        let (port, neighbor) = match next_hop {
+            Some(NextHop::Connected { port }) => (port, destination),
+            Some(NextHop::Gateway { port, address }) => (port, address),
+            _ => return previous_hop,
+        };
+        let Some(egress) = self.ports.get(port.0) else {
+            return previous_hop;
+        };
+        match (
+            egress.neighbors.state(neighbor, now),
+            egress.neighbors.link_layer(neighbor),
+        ) {
+            (Some(state), Some((mac, _))) if state != NeighborState::Incomplete => (port, mac),
+            _ => previous_hop,
+        }
     }
 
     /// The source address of an error (see the module documentation).
