@@ -1,59 +1,29 @@
 //! Forwarding a packet performs no heap allocation: a counting global allocator watches `Router::receive` on the hot path.
 //!
-//! The counter is per thread, so the test harness's own threads do not
-//! disturb it. The allocator delegates to `System`; `unsafe` is needed only
-//! because `GlobalAlloc` is an unsafe trait.
+//! The counting allocator is `stats_alloc`'s instrumented `System`, so
+//! netstack keeps `forbid(unsafe_code)` even in its tests. Its counts are
+//! process-wide: this file holds exactly one test, so no other test
+//! thread allocates while it measures.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+#![forbid(unsafe_code)]
+
+use std::alloc::System;
 use std::hint::black_box;
 
 use etherparse::PacketBuilder;
 use netstack::config;
 use netstack::router::{NicInfo, PortIndex, Router};
 use smoltcp::time::Instant;
-
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-struct CountingAllocator;
-
-// SAFETY: every method forwards to `System` with the caller's arguments
-// unchanged, so `System`'s guarantees hold; the counting touches only
-// const-initialized thread-locals, which never allocate.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count();
-        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract for `layout`.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, pointer: *mut u8, layout: Layout) {
-        // SAFETY: `pointer` was allocated by `System` with `layout` (every
-        // allocation goes through `alloc` above).
-        unsafe { System.dealloc(pointer, layout) }
-    }
-
-    unsafe fn realloc(&self, pointer: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count();
-        // SAFETY: as for `dealloc`, and the caller upholds `realloc`'s contract.
-        unsafe { System.realloc(pointer, layout, new_size) }
-    }
-}
-
-fn count() {
-    // `try_with`: during thread teardown the thread-locals may be gone.
-    let _ = COUNTING.try_with(|counting| {
-        if counting.get() {
-            let _ = ALLOCATIONS.try_with(|allocations| allocations.set(allocations.get() + 1));
-        }
-    });
-}
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
 #[global_allocator]
-static ALLOCATOR: CountingAllocator = CountingAllocator;
+static ALLOCATOR: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+/// Allocations (and reallocations) counted between two points.
+fn allocations(region: &Region<'_, System>) -> usize {
+    let change = region.change();
+    change.allocations + change.reallocations
+}
 
 const ROUTER_MACS: [[u8; 6]; 2] = [[0x52, 0x54, 0, 0, 0, 1], [0x52, 0x54, 0, 0, 0, 2]];
 const HOST_MAC: [u8; 6] = [2, 0, 0, 0, 0, 0x0a];
@@ -113,13 +83,11 @@ fn forwarding_does_not_allocate() {
     assert_eq!(router.receive(PortIndex(1), &advertisement, now).count(), 1);
 
     // The counter works: one allocation is seen.
-    COUNTING.with(|counting| counting.set(true));
+    let region = Region::new(ALLOCATOR);
     drop(black_box(Box::new(7u64)));
-    COUNTING.with(|counting| counting.set(false));
-    assert_eq!(ALLOCATIONS.with(Cell::get), 1);
-    ALLOCATIONS.with(|allocations| allocations.set(0));
+    assert_eq!(allocations(&region), 1);
 
-    COUNTING.with(|counting| counting.set(true));
+    let region = Region::new(ALLOCATOR);
     let mut forwarded = 0;
     for _ in 0..1000 {
         forwarded += router.receive(PortIndex(0), &small, now).count();
@@ -128,11 +96,7 @@ fn forwarding_does_not_allocate() {
         router.receive(PortIndex(0), &expired, now).count();
         router.poll(now).count();
     }
-    COUNTING.with(|counting| counting.set(false));
+    let counted = allocations(&region);
     assert_eq!(forwarded, 2000);
-    assert_eq!(
-        ALLOCATIONS.with(Cell::get),
-        0,
-        "heap allocations while forwarding"
-    );
+    assert_eq!(counted, 0, "heap allocations while forwarding");
 }
