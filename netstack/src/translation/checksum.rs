@@ -1,0 +1,130 @@
+//! The Internet checksum (RFC 1071) and its incremental update (RFC 1624), shared by the IPv4 and ICMPv4 codecs.
+//!
+//! The one's complement sum itself is smoltcp's
+//! [`smoltcp::wire::checksum::data`], which is public without `proto-ipv4`;
+//! this module adds the two operations the translator names:
+//!
+//! - [`internet_checksum`]: the value written into a checksum field, the
+//!   one's complement of the one's complement sum of the covered bytes
+//!   (RFC 1071 §1, RFC 791 §3.1 "Header Checksum", RFC 792 "Checksum").
+//!   Bytes that include a correct checksum field sum to `0xffff`
+//!   ([`verifies`]).
+//! - [`update`]: a checksum fixed up after some 16-bit words of the covered
+//!   data changed, without summing everything again: RFC 1624 §3, equation 3,
+//!   `HC' = ~(~HC + ~m + m')`, the correction of RFC 1141's equation, which
+//!   could give `0xffff` where a full recomputation gives `0x0000` (RFC 1624
+//!   §4 works the example).
+
+use smoltcp::wire::checksum::{combine, data};
+
+/// The Internet checksum of `bytes` (RFC 1071): the one's complement of
+/// their one's complement sum, as written into a checksum field whose own
+/// bytes were zero while summing. An odd last byte is padded with a zero
+/// byte (RFC 1071 §4.1).
+pub fn internet_checksum(bytes: &[u8]) -> u16 {
+    !data(bytes)
+}
+
+/// Whether `bytes`, checksum field included, sum to `0xffff` in one's
+/// complement: the receiver's check (RFC 1071 §1 (4)).
+pub fn verifies(bytes: &[u8]) -> bool {
+    data(bytes) == 0xffff
+}
+
+/// `checksum` after the covered data had one 16-bit word changed from
+/// `old_word` to `new_word` (RFC 1624 §3, equation 3).
+///
+/// The word must start at an even offset of the covered data (all IPv4,
+/// ICMP, UDP and TCP header fields do). For the TTL, the word is TTL and
+/// Protocol together (bytes 8 and 9 of the IPv4 header).
+pub fn update_word(checksum: u16, old_word: u16, new_word: u16) -> u16 {
+    !combine(&[!checksum, !old_word, new_word])
+}
+
+/// `checksum` after the covered bytes `old` were replaced by `new` (the
+/// same length), e.g. an address or a port rewritten in place: RFC 1624
+/// equation 3 applied to all their words at once.
+///
+/// # Panics
+///
+/// If `old` and `new` differ in length. Both must start at an even offset
+/// of the covered data; an odd length is padded with a zero byte, which is
+/// right only when the replaced bytes end the covered data.
+pub fn update(checksum: u16, old: &[u8], new: &[u8]) -> u16 {
+    assert_eq!(
+        old.len(),
+        new.len(),
+        "a checksum update replaces bytes with as many bytes"
+    );
+    !combine(&[!checksum, !data(old), data(new)])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 1071 §3, the worked example: the words 0001 f203 f4f5 f6f7 sum
+    /// to ddf2 (with end-around carries).
+    #[test]
+    fn rfc1071_example_sum() {
+        let bytes = [0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7];
+        assert_eq!(data(&bytes), 0xddf2);
+        assert_eq!(internet_checksum(&bytes), !0xddf2);
+    }
+
+    #[test]
+    fn odd_length_pads_with_zero() {
+        assert_eq!(internet_checksum(&[0x12, 0x34, 0x56]), !(0x1234 + 0x5600));
+    }
+
+    #[test]
+    fn checksum_written_back_verifies() {
+        let mut bytes = [
+            0x45, 0x00, 0x00, 0x1c, 0xab, 0xcd, 0, 0, 0x40, 0x01, 0, 0, 1, 2, 3, 4,
+        ];
+        let checksum = internet_checksum(&bytes);
+        bytes[10..12].copy_from_slice(&checksum.to_be_bytes());
+        assert!(verifies(&bytes));
+        bytes[0] ^= 1;
+        assert!(!verifies(&bytes));
+    }
+
+    /// RFC 1624 §4, the worked example: header checksum 0xdd2f, a word
+    /// changes from 0x5555 to 0x3285; equation 3 gives 0x0000.
+    #[test]
+    fn rfc1624_example() {
+        assert_eq!(update_word(0xdd2f, 0x5555, 0x3285), 0x0000);
+    }
+
+    /// Incremental updates agree with recomputation for every value of one
+    /// word, and for replaced byte runs at several positions.
+    #[test]
+    fn incremental_matches_recomputation() {
+        let mut bytes: [u8; 20] = [
+            0x45, 0x00, 0x00, 0x54, 0x1c, 0x46, 0x40, 0x00, 0x40, 0x01, 0x00, 0x00, 0xc0, 0x00,
+            0x02, 0x01, 0xc6, 0x33, 0x64, 0x07,
+        ];
+        let checksum = internet_checksum(&bytes);
+        for new_word in 0..=u16::MAX {
+            let old_word = u16::from_be_bytes([bytes[8], bytes[9]]);
+            let mut changed = bytes;
+            changed[8..10].copy_from_slice(&new_word.to_be_bytes());
+            let updated = update_word(checksum, old_word, new_word);
+            changed[10..12].copy_from_slice(&updated.to_be_bytes());
+            assert!(verifies(&changed), "word {new_word:#06x}");
+        }
+        // Replace the destination address (bytes 16..20).
+        bytes[10..12].copy_from_slice(&checksum.to_be_bytes());
+        let new_address = [203, 0, 113, 9];
+        let updated = update(checksum, &bytes[16..20], &new_address);
+        bytes[16..20].copy_from_slice(&new_address);
+        bytes[10..12].copy_from_slice(&[0, 0]);
+        assert_eq!(updated, internet_checksum(&bytes));
+    }
+
+    #[test]
+    #[should_panic(expected = "as many bytes")]
+    fn update_rejects_different_lengths() {
+        update(0, &[1, 2], &[1, 2, 3, 4]);
+    }
+}
