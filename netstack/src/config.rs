@@ -63,7 +63,18 @@
 //! [[translation.next_hop]]
 //! ipv4 = "192.0.2.254"
 //! local = true                        # this router's translator
+//!
+//! [[translation.eam]]                 # RFC 7757 explicit address mapping
+//! ipv4 = "198.51.100.0/28"
+//! ipv6 = "2001:db8:1::/124"
+//!
+//! [[port]]
+//! name = "wan4"
+//! [port.ipv4]                         # the IPv4 uplink (legacy-ip builds)
+//! address = "192.0.2.1/24"
+//! gateway = "192.0.2.254"
 //! ```
+//! The translator's keys are described in `translation::config`.
 //! `qemu/example.toml` documents every key with its default and limits.
 //!
 //! # Ports and NICs
@@ -221,10 +232,14 @@ pub struct Config {
     pub neighbor_cache: NeighborCacheConfig,
     /// How the route file is loaded (`[routes]`).
     pub route_file: RouteFileConfig,
-    /// The translation prefix and the IPv4 next-hop table (`[translation]`),
-    /// which map the route file's IPv4 lines (ARCHITECTURE.md rule 2).
+    /// The translator (`[translation]`): `pool6` and the IPv4 next-hop
+    /// table, which map the route file's IPv4 lines (ARCHITECTURE.md rule
+    /// 2), explicit address mappings, the RFC 6791 pool and the settings.
     #[cfg(feature = "legacy-ip")]
     pub translation: Option<TranslationConfig>,
+    /// The IPv4 uplink port (`[port.ipv4]`), at most one.
+    #[cfg(feature = "legacy-ip")]
+    pub uplink: Option<UplinkPort>,
 }
 
 /// The `[routes]` table: how the appliance treats its route file
@@ -257,18 +272,13 @@ impl RouteFileConfig {
     }
 }
 
-/// The `[translation]` table (legacy-ip builds): IPv4 routes of the route
-/// file become IPv6 routes under `pool6` (RFC 6052 §2.2) with next hops from
-/// `next_hops` (see `translation::route_mapping`).
+/// The `[translation]` table, the uplink and their parts (legacy-ip builds;
+/// defined in the translation module, which alone names IPv4 types).
 #[cfg(feature = "legacy-ip")]
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TranslationConfig {
-    /// The translation prefix (`pool6`).
-    pub pool6: crate::translation::address_mapping::TranslationPrefix,
-    /// IPv4 next hop → IPv6 next hop or the local translator
-    /// (`[[translation.next_hop]]`).
-    pub next_hops: crate::translation::route_mapping::NextHopTable,
-}
+pub use crate::translation::config::{
+    TranslationConfig, UplinkConfig, UplinkNeighbor, UplinkNextHop, UplinkPort, UplinkRoute,
+    UplinkStaticRoute,
+};
 
 /// The `[router]` table.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -560,14 +570,58 @@ impl Config {
             .with_error_limit(self.route_file.error_limit as usize);
         #[cfg(feature = "legacy-ip")]
         {
-            options.mapper = self.translation.as_ref().map(|translation| {
-                crate::translation::route_mapping::RouteMapper::new(
-                    translation.pool6,
-                    translation.next_hops.clone(),
-                )
-            });
+            options.mapper = self
+                .translation
+                .as_ref()
+                .map(TranslationConfig::route_mapper);
         }
         options
+    }
+
+    /// The IPv4 uplink: the index of its `[[port]]` and its IPv4 settings.
+    #[cfg(feature = "legacy-ip")]
+    pub fn uplink(&self) -> Option<(usize, &UplinkConfig)> {
+        self.uplink
+            .as_ref()
+            .map(|uplink| (uplink.port, &uplink.config))
+    }
+
+    /// The stateless translator's settings (`[translation]`
+    /// `lowest_ipv6_mtu`, `udp_zero_checksum`, `traffic_class`); the RFC
+    /// 7915 defaults without a `[translation]` table.
+    #[cfg(feature = "legacy-ip")]
+    pub fn translation_settings(&self) -> crate::translation::TranslationSettings {
+        self.translation
+            .as_ref()
+            .map(|translation| translation.settings)
+            .unwrap_or_default()
+    }
+
+    /// The SIIT address translator of this config (EAM, `pool6`, the RFC
+    /// 6791 pool, the uplink address), or `None` without `[translation]`.
+    /// `hash_key` keys the RFC 6791 pool choice (from the seeded RNG).
+    #[cfg(feature = "legacy-ip")]
+    pub fn address_translator(
+        &self,
+        hash_key: u64,
+    ) -> Option<crate::translation::stateless_addresses::StatelessAddresses> {
+        let uplink = self.uplink().map(|(_, uplink)| uplink);
+        self.translation
+            .as_ref()
+            .map(|translation| translation.address_translator(uplink, hash_key))
+    }
+
+    /// The uplink's IPv4 routes (connected subnet, 0.0.0.0/0 via the
+    /// gateway, static routes) as IPv6 routes under `pool6` with
+    /// `translate via` next hops (`::` for the connected subnet). Empty
+    /// without an uplink. IPv6-only types: the router can install them
+    /// without naming IPv4.
+    #[cfg(feature = "legacy-ip")]
+    pub fn uplink_routes_under_pool6(&self) -> Vec<crate::route_file::Route> {
+        match (&self.translation, self.uplink()) {
+            (Some(translation), Some((_, uplink))) => translation.uplink_routes_under_pool6(uplink),
+            _ => Vec::new(),
+        }
     }
 }
 
@@ -586,6 +640,8 @@ impl Default for Config {
             route_file: RouteFileConfig::default(),
             #[cfg(feature = "legacy-ip")]
             translation: None,
+            #[cfg(feature = "legacy-ip")]
+            uplink: None,
         }
     }
 }
@@ -677,7 +733,7 @@ impl ConfigError {
         }
     }
 
-    fn at_span(text: &str, span: Range<usize>, message: String) -> ConfigError {
+    pub(crate) fn at_span(text: &str, span: Range<usize>, message: String) -> ConfigError {
         ConfigError::at(text, span.start, &message)
     }
 }
@@ -715,7 +771,7 @@ struct ConfigDocument {
     route_file: Option<RouteFileTable>,
     #[cfg(feature = "legacy-ip")]
     #[serde(default)]
-    translation: Option<TranslationTable>,
+    translation: Option<crate::translation::config::TranslationTable>,
     /// Without legacy-ip the table is only recognised, to refuse it by name.
     #[cfg(not(feature = "legacy-ip"))]
     #[serde(default)]
@@ -729,28 +785,6 @@ struct RouteFileTable {
     file_required: Option<bool>,
     #[serde(default)]
     error_limit: Option<Spanned<i64>>,
-}
-
-#[cfg(feature = "legacy-ip")]
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TranslationTable {
-    pool6: Spanned<String>,
-    #[serde(default)]
-    next_hop: Vec<TranslationNextHopTable>,
-}
-
-#[cfg(feature = "legacy-ip")]
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TranslationNextHopTable {
-    ipv4: Spanned<String>,
-    #[serde(default)]
-    via: Option<Spanned<String>>,
-    #[serde(default)]
-    port: Option<Spanned<String>>,
-    #[serde(default)]
-    local: Option<Spanned<bool>>,
 }
 
 #[derive(Deserialize)]
@@ -772,6 +806,14 @@ struct PortTable {
     addresses: Vec<Spanned<String>>,
     #[serde(default)]
     router_advertisements: Option<RouterAdvertisementTable>,
+    /// `[port.ipv4]`: this port is the IPv4 uplink.
+    #[cfg(feature = "legacy-ip")]
+    #[serde(default)]
+    ipv4: Option<Spanned<crate::translation::config::UplinkTable>>,
+    /// Without legacy-ip the table is only recognised, to refuse it by name.
+    #[cfg(not(feature = "legacy-ip"))]
+    #[serde(default)]
+    ipv4: Option<Spanned<serde::de::IgnoredAny>>,
 }
 
 #[derive(Deserialize)]
@@ -856,7 +898,7 @@ struct NeighborCacheTable {
 }
 
 /// An integer value checked against a range, with a message naming the key.
-fn integer_in(
+pub(crate) fn integer_in(
     text: &str,
     value: &Spanned<i64>,
     key: &str,
@@ -910,6 +952,11 @@ impl ConfigDocument {
         };
 
         let mut ports: Vec<PortConfig> = Vec::with_capacity(self.ports.len());
+        #[cfg(feature = "legacy-ip")]
+        let mut uplink_tables: Vec<(
+            usize,
+            Spanned<crate::translation::config::UplinkTable>,
+        )> = Vec::new();
         // Every address with its span, for the overlap check across ports.
         let mut all_addresses: Vec<(usize, Ipv6Cidr, Range<usize>)> = Vec::new();
         for (index, port) in self.ports.into_iter().enumerate() {
@@ -1001,6 +1048,21 @@ impl ConfigDocument {
                     ..RouterAdvertisementConfig::default()
                 },
             };
+
+            #[cfg(feature = "legacy-ip")]
+            if let Some(table) = port.ipv4 {
+                uplink_tables.push((index, table));
+            }
+            #[cfg(not(feature = "legacy-ip"))]
+            if let Some(table) = port.ipv4 {
+                return Err(ConfigError::at_span(
+                    text,
+                    table.span(),
+                    "[port.ipv4] (an IPv4 uplink) needs the legacy-ip build; this image was \
+                     built without legacy-ip and is IPv6 only"
+                        .to_owned(),
+                ));
+            }
 
             ports.push(PortConfig {
                 name: port.name.into_inner(),
@@ -1094,16 +1156,31 @@ impl ConfigDocument {
         };
 
         #[cfg(feature = "legacy-ip")]
-        let translation = match self.translation {
-            Some(table) => Some(validate_translation(text, table, &ports)?),
-            None => None,
+        let (translation, uplink) = {
+            let mut translation = match self.translation {
+                Some(table) => Some(crate::translation::config::validate_translation(
+                    text, table, &ports,
+                )?),
+                None => None,
+            };
+            let uplink = crate::translation::config::validate_uplinks(
+                text,
+                uplink_tables,
+                translation
+                    .as_mut()
+                    .map(|(translation, spans)| (translation, &*spans)),
+                &ports,
+            )?;
+            (translation.map(|(translation, _)| translation), uplink)
         };
         #[cfg(not(feature = "legacy-ip"))]
         if let Some(table) = self.translation {
             return Err(ConfigError::at_span(
                 text,
                 table.span(),
-                "the [translation] table needs the legacy-ip build (this image is IPv6 only)"
+                "the [translation] table (pool6, explicit address mappings, the RFC 6791 \
+                 pool) needs the legacy-ip build; this image was built without legacy-ip \
+                 and is IPv6 only"
                     .to_owned(),
             ));
         }
@@ -1118,6 +1195,8 @@ impl ConfigDocument {
             route_file,
             #[cfg(feature = "legacy-ip")]
             translation,
+            #[cfg(feature = "legacy-ip")]
+            uplink,
         })
     }
 }
@@ -1272,7 +1351,7 @@ impl RouterAdvertisementTable {
 }
 
 /// The port named `name`, or an error at `span`.
-fn find_port(
+pub(crate) fn find_port(
     text: &str,
     ports: &[PortConfig],
     name: &Spanned<String>,
@@ -1290,7 +1369,7 @@ fn find_port(
 }
 
 /// Whether `address` is on-link on `port`: inside one of its address prefixes.
-fn on_link(port: &PortConfig, address: Ipv6Addr) -> bool {
+pub(crate) fn on_link(port: &PortConfig, address: Ipv6Addr) -> bool {
     port.addresses
         .iter()
         .any(|prefix| prefix.contains_addr(&address))
@@ -1476,105 +1555,6 @@ fn validate_routes(
     Ok(routes)
 }
 
-/// The `[translation]` table: `pool6` and every `[[translation.next_hop]]`,
-/// each next hop `via` an address (link-local needs `port`; a global one
-/// must be on-link on `port`, or on some port) or `local = true`.
-#[cfg(feature = "legacy-ip")]
-fn validate_translation(
-    text: &str,
-    table: TranslationTable,
-    ports: &[PortConfig],
-) -> Result<TranslationConfig, ConfigError> {
-    use crate::translation::address_mapping::TranslationPrefix;
-    use crate::translation::route_mapping::{MappedNextHop, NextHopTable};
-
-    let pool6_span = table.pool6.span();
-    let pool6_prefix = parse_prefix(table.pool6.get_ref())
-        .map_err(|message| ConfigError::at_span(text, pool6_span.clone(), message))?;
-    let pool6 = TranslationPrefix::new(pool6_prefix).map_err(|error| {
-        ConfigError::at_span(text, pool6_span.clone(), format!("pool6: {error}"))
-    })?;
-    let mut next_hops = NextHopTable::new();
-    for entry in table.next_hop {
-        let ipv4_span = entry.ipv4.span();
-        if next_hops.len() == MAXIMUM_TRANSLATION_NEXT_HOPS {
-            return Err(ConfigError::at_span(
-                text,
-                ipv4_span,
-                format!(
-                    "too many next hops: at most {MAXIMUM_TRANSLATION_NEXT_HOPS} \
-                     [[translation.next_hop]] tables"
-                ),
-            ));
-        }
-        let local = entry.local.as_ref().is_some_and(|local| *local.get_ref());
-        let next_hop = match (&entry.via, local) {
-            (Some(via), true) => {
-                return Err(ConfigError::at_span(
-                    text,
-                    via.span(),
-                    "a next hop is either `via` an address or `local = true`, not both".to_owned(),
-                ));
-            }
-            (None, true) => {
-                if let Some(port) = &entry.port {
-                    return Err(ConfigError::at_span(
-                        text,
-                        port.span(),
-                        "a `local = true` next hop takes no `port`".to_owned(),
-                    ));
-                }
-                MappedNextHop::LocalTranslator
-            }
-            (None, false) => {
-                return Err(ConfigError::at_span(
-                    text,
-                    ipv4_span,
-                    format!(
-                        "next hop {} needs `via = \"IPV6\"` or `local = true`",
-                        entry.ipv4.get_ref()
-                    ),
-                ));
-            }
-            (Some(via), false) => {
-                let port_index = match &entry.port {
-                    Some(name) => Some(find_port(text, ports, name)?),
-                    None => None,
-                };
-                let port_name = port_index.map(|index| ports[index].name.as_str());
-                let parsed = crate::route_file::parse_next_hop(via.get_ref(), port_name)
-                    .map_err(|message| ConfigError::at_span(text, via.span(), message))?;
-                let crate::route_file::NextHop::Via { address, port } = parsed else {
-                    unreachable!("parse_next_hop only returns NextHop::Via");
-                };
-                if !address.is_unicast_link_local() {
-                    let reachable = match port_index {
-                        Some(index) => on_link(&ports[index], address),
-                        None => ports.iter().any(|port| on_link(port, address)),
-                    };
-                    if !reachable {
-                        let where_ = port_name
-                            .map_or(String::from("any port"), |name| format!("port `{name}`"));
-                        return Err(ConfigError::at_span(
-                            text,
-                            via.span(),
-                            format!(
-                                "via {address} is not on-link on {where_} \
-                                 (recursive next hops are not supported)"
-                            ),
-                        ));
-                    }
-                }
-                MappedNextHop::Address { address, port }
-            }
-        };
-        next_hops
-            .insert_text(entry.ipv4.get_ref(), next_hop)
-            .map_err(|message| ConfigError::at_span(text, ipv4_span, message))?;
-    }
-    Ok(TranslationConfig { pool6, next_hops })
-}
-
 fn validate_neighbors(
     text: &str,
     tables: Vec<NeighborTable>,
@@ -1723,7 +1703,7 @@ fn parse_address_and_length(text: &str, what: &str) -> Result<(Ipv6Addr, u8), St
 }
 
 /// A route or advertised prefix: `ADDRESS/LENGTH` with no host bits set.
-fn parse_prefix(text: &str) -> Result<Ipv6Cidr, String> {
+pub(crate) fn parse_prefix(text: &str) -> Result<Ipv6Cidr, String> {
     let (address, length) = parse_address_and_length(text, "prefix")?;
     let prefix = Ipv6Cidr::new(address, length);
     let normalized = network(prefix);
@@ -1767,7 +1747,7 @@ fn parse_interface_address(text: &str) -> Result<Ipv6Cidr, String> {
 }
 
 /// A MAC address `xx:xx:xx:xx:xx:xx` (or with `-`), unicast.
-fn parse_mac(text: &str) -> Result<[u8; 6], String> {
+pub(crate) fn parse_mac(text: &str) -> Result<[u8; 6], String> {
     let mut mac = [0u8; 6];
     let mut parts = text.split([':', '-']);
     for byte in &mut mac {
@@ -1858,8 +1838,20 @@ mod tests {
 
     #[test]
     fn example_file_parses() {
-        let config = parse(include_str!("../../qemu/example.toml")).unwrap();
-        assert!(!config.ports.is_empty());
+        #[cfg(feature = "legacy-ip")]
+        {
+            let config = parse(include_str!("../../qemu/example.toml")).unwrap();
+            assert!(!config.ports.is_empty());
+            assert!(config.uplink().is_some());
+        }
+        // The example documents the translator too, which an IPv6-only
+        // image refuses by name.
+        #[cfg(not(feature = "legacy-ip"))]
+        assert!(
+            error_of(include_str!("../../qemu/example.toml"))
+                .message
+                .contains("built without legacy-ip")
+        );
     }
 
     #[test]
@@ -2594,6 +2586,24 @@ mod tests {
             3,
             1,
             "needs the legacy-ip build",
+        );
+        assert_error(
+            "[translation]\npool6 = \"64:ff9b::/96\"\n[[translation.eam]]\nipv4 = \"192.0.2.1\"\nipv6 = \"2001:db8::1\"\n",
+            1,
+            1,
+            "built without legacy-ip",
+        );
+    }
+
+    #[cfg(not(feature = "legacy-ip"))]
+    #[test]
+    fn uplink_needs_legacy_ip() {
+        assert_error(
+            "[[port]]\nname = \"wan0\"\n\n[port.ipv4]\naddress = \"192.0.2.1/24\"\n",
+            4,
+            1,
+            "[port.ipv4] (an IPv4 uplink) needs the legacy-ip build; this image was built \
+             without legacy-ip",
         );
     }
 

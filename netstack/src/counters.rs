@@ -264,6 +264,9 @@ counters! {
         /// The egress port's neighbor cache is full of entries that may not
         /// be evicted (REACHABLE, INCOMPLETE, DELAY, PROBE, static).
         NeighborCacheFull => "neighbor_cache_full",
+        /// The border translator refused the packet (legacy-ip builds); its
+        /// reason is counted in the translator's `translation_*` counters.
+        TranslationRefused => "translation_refused",
     }
 }
 
@@ -290,7 +293,7 @@ impl DropReason {
             | MulticastNotForwarded
             | InvalidDestinationAddress => MibClass::InAddressErrors,
             UnrecognizedNextHeader => MibClass::InUnknownProtocols,
-            NoUdpListener | NoTcpListener => MibClass::InDiscards,
+            NoUdpListener | NoTcpListener | TranslationRefused => MibClass::InDiscards,
             NoRoute | RouteReject => MibClass::InNoRoutes,
             PacketTooBig => MibClass::InTooBigErrors,
             FragmentReassemblyNotSupported

@@ -40,6 +40,8 @@
 //! [`Router::receive`] and [`Router::poll`] do no heap allocation
 //! (`tests/router_no_allocation.rs` checks forwarding).
 
+#[cfg(feature = "legacy-ip")]
+mod border;
 mod echo;
 mod forwarding;
 mod icmp_error;
@@ -208,6 +210,14 @@ pub enum NextHop {
     Blackhole,
     /// Dropped with Destination Unreachable code 6 (`kind = "reject"`).
     Reject,
+    /// Through the border translator (legacy-ip builds): translated to
+    /// IPv4 and sent out of the uplink port to the IPv4 gateway written as
+    /// its `pool6`-embedded address, or to the destination itself when
+    /// `gateway` is `::` (on the uplink's IPv4 link).
+    Translate {
+        /// The IPv4 gateway under `pool6`, or `::`.
+        gateway: Ipv6Addr,
+    },
 }
 
 /// A port: its settings, the groups it has joined, its neighbor cache,
@@ -299,6 +309,9 @@ pub struct Router {
     random: Random,
     /// The time of the latest call to `receive` or `poll`.
     last_time: Instant,
+    /// The border translator on the IPv4 uplink port, if the config has one.
+    #[cfg(feature = "legacy-ip")]
+    border: Option<border::Border>,
 }
 
 impl Router {
@@ -355,8 +368,12 @@ impl Router {
             icmp_errors: TokenBucket::new(config.icmp.rate_limit_per_second, config.icmp.burst),
             random,
             last_time: Instant::ZERO,
+            #[cfg(feature = "legacy-ip")]
+            border: None,
         };
         router.install_routes(config)?;
+        #[cfg(feature = "legacy-ip")]
+        router.install_border(config, largest_mtu)?;
         Ok(router)
     }
 
@@ -511,9 +528,13 @@ impl Router {
     /// `(name, value)` for every counter of `port`, zeros included (see
     /// [`PortCounters::iter`]); empty for a port the router does not have.
     pub fn counters(&self, port: PortIndex) -> impl Iterator<Item = (&'static str, u64)> + '_ {
-        self.port_counters(port)
+        let counters = self
+            .port_counters(port)
             .into_iter()
-            .flat_map(PortCounters::iter)
+            .flat_map(PortCounters::iter);
+        #[cfg(feature = "legacy-ip")]
+        let counters = counters.chain(self.translation_counters(port));
+        counters
     }
 
     /// The sum of every port's counters, plus frames handed in for a port
@@ -634,8 +655,12 @@ impl Router {
         };
         match ethernet.ethertype() {
             EthernetProtocol::Ipv6 => self.handle_ipv6(link, ethernet.payload(), now),
-            // IPv4 and ARP belong to the translator's uplink ports (legacy-ip);
-            // no port is an uplink yet.
+            // IPv4 and ARP belong to the translator's uplink port (legacy-ip).
+            #[cfg(feature = "legacy-ip")]
+            EthernetProtocol::Ipv4 => self.handle_uplink_ipv4(link, ethernet.payload(), now),
+            #[cfg(feature = "legacy-ip")]
+            EthernetProtocol::Arp => self.handle_arp(link, ethernet.payload(), now),
+            #[cfg(not(feature = "legacy-ip"))]
             EthernetProtocol::Ipv4 | EthernetProtocol::Arp => Err(DropReason::Ipv4NotEnabled),
             EthernetProtocol::Unknown(_) => Err(DropReason::UnknownEthertype),
         }

@@ -19,9 +19,16 @@
 use core::net::{Ipv4Addr, Ipv6Addr};
 
 pub mod address_mapping;
+pub mod arp;
 pub mod checksum;
+pub mod config;
+pub mod explicit_address_mapping;
+pub mod icmpv4;
 pub mod ipv4;
 pub mod route_mapping;
+pub mod stateless;
+pub mod stateless_addresses;
+pub mod uplink;
 
 /// Where an address stands in the header being translated. Inner packets
 /// of ICMP errors use the role the address has in the inner header.
@@ -59,6 +66,14 @@ pub trait AddressTranslator {
     /// chosen from `source` so that one router always gets the same one.
     /// `None` drops the error.
     fn icmp_error_source(&self, source: Ipv6Addr) -> Option<Ipv4Addr>;
+
+    /// Whether the translator answers ARP for `address` (RFC 826) because
+    /// it stands for something behind the translator: the IPv4 side of an
+    /// explicit address mapping, or an RFC 6791 pool address.
+    fn owns(&self, address: Ipv4Addr) -> bool {
+        let _ = address;
+        false
+    }
 }
 
 /// What to do with an IPv4 UDP datagram whose checksum is zero (RFC 7915

@@ -1,10 +1,11 @@
-//! Host-side library behind `cargo xtask` and the `pure6` CLI: building images, driving QEMU, simulated hosts.
+//! Host-side library behind `cargo xtask` and the `pure6` CLI: building images, driving QEMU, simulated hosts, replaying captures.
 #![forbid(unsafe_code)]
 
 pub mod config_check;
 pub mod full_table;
 pub mod image;
 pub mod qemu;
+pub mod replay;
 pub mod routes;
 pub mod setup;
 pub mod simulated_host;

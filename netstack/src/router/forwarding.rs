@@ -105,6 +105,13 @@ impl Router {
             Some(NextHop::Local) => return Err(DropReason::InvalidDestinationAddress),
             Some(NextHop::Connected { port }) => (port, destination),
             Some(NextHop::Gateway { port, address }) => (port, address),
+            #[cfg(feature = "legacy-ip")]
+            Some(NextHop::Translate { gateway }) => {
+                return self.forward_to_ipv4(link, packet, gateway, now);
+            }
+            // Only legacy-ip builds install translator routes.
+            #[cfg(not(feature = "legacy-ip"))]
+            Some(NextHop::Translate { .. }) => return Err(DropReason::NoRoute),
         };
         let Some(egress_port) = self.ports.get_mut(egress.0) else {
             return Err(DropReason::UnknownPort);
@@ -126,9 +133,9 @@ impl Router {
             }
             Resolution::Solicit(slot) => {
                 self.solicit(egress, neighbor, None);
-                self.queue(link, egress, slot, packet)
+                self.queue_packet(link, egress, slot, packet, true)
             }
-            Resolution::Queue(slot) => self.queue(link, egress, slot, packet),
+            Resolution::Queue(slot) => self.queue_packet(link, egress, slot, packet, true),
         }
     }
 
@@ -154,10 +161,23 @@ impl Router {
 
     /// Sends a solicitation for `target` on `port`: multicast to its
     /// solicited-node group, or unicast to `mac` (a probe).
-    fn solicit(&mut self, port: PortIndex, target: Ipv6Addr, mac: Option<EthernetAddress>) {
+    pub(super) fn solicit(
+        &mut self,
+        port: PortIndex,
+        target: Ipv6Addr,
+        mac: Option<EthernetAddress>,
+    ) {
         let Some(egress) = self.ports.get(port.0) else {
             return;
         };
+        #[cfg(feature = "legacy-ip")]
+        let sent = if crate::translation::uplink::is_ipv4_neighbor(target) {
+            // ARP requests on the uplink count as solicitations and probes.
+            self.solicit_ipv4(port, target, mac)
+        } else {
+            neighbor_discovery::emit_solicitation(egress, port, target, mac, &mut self.transmit)
+        };
+        #[cfg(not(feature = "legacy-ip"))]
         let sent =
             neighbor_discovery::emit_solicitation(egress, port, target, mac, &mut self.transmit);
         let counters = &mut self.ports[port.0].counters;
@@ -170,12 +190,15 @@ impl Router {
 
     /// Queues `packet` (hop limit decremented) on the INCOMPLETE entry in
     /// `slot` of `egress`'s cache.
-    fn queue(
+    /// `decrement_hop_limit` is false for packets that are not IPv6 (the
+    /// translator decremented their TTL already).
+    pub(super) fn queue_packet(
         &mut self,
         link: LinkInfo,
         egress: PortIndex,
         slot: usize,
         packet: &[u8],
+        decrement_hop_limit: bool,
     ) -> Result<Outcome, DropReason> {
         let origin = PendingOrigin {
             ingress: link.port,
@@ -186,7 +209,7 @@ impl Router {
             .pending
             .store(packet, origin)
             .ok_or(DropReason::PendingPacketsFull)?;
-        if let Some(bytes) = self.pending.bytes_mut(id) {
+        if decrement_hop_limit && let Some(bytes) = self.pending.bytes_mut(id) {
             bytes[HOP_LIMIT_OFFSET] = bytes[HOP_LIMIT_OFFSET].saturating_sub(1);
         }
         let port = &mut self.ports[egress.0];
@@ -213,6 +236,13 @@ impl Router {
         let Some(destination_mac) = egress.neighbors.mac(slot) else {
             return;
         };
+        #[cfg(feature = "legacy-ip")]
+        let ethertype = egress
+            .neighbors
+            .address(slot)
+            .map_or([0x86, 0xdd], super::border::ethertype_for);
+        #[cfg(not(feature = "legacy-ip"))]
+        let ethertype = [0x86, 0xdd];
         let source_mac = egress.mac;
         for id in list {
             let verdict = match self.pending.get(id) {
@@ -223,6 +253,7 @@ impl Router {
                     {
                         Some(frame) => {
                             write_ethernet_header(frame, source_mac, destination_mac);
+                            frame[12..14].copy_from_slice(&ethertype);
                             frame[ETHERNET_HEADER_LEN..].copy_from_slice(packet);
                             Ok(())
                         }
@@ -280,6 +311,18 @@ impl Router {
         let Some((packet, origin)) = self.pending.get(id) else {
             return;
         };
+        // A packet translated for an IPv4 neighbor is IPv4 by now: there is
+        // no IPv6 packet left to quote, so it is only counted.
+        if packet.first().is_some_and(|byte| byte >> 4 != 6) {
+            self.pending.release(id);
+            if let Some(ingress) = self.ports.get_mut(origin.ingress.0) {
+                ingress
+                    .counters
+                    .dropped
+                    .increment(DropReason::AddressResolutionFailed);
+            }
+            return;
+        }
         let mut invoking = [0u8; super::icmp_error::MAXIMUM_ERROR_PACKET];
         let length = packet.len().min(invoking.len());
         invoking[..length].copy_from_slice(&packet[..length]);

@@ -209,6 +209,11 @@ impl Router {
         message[ICMP_ERROR_HEADER..].copy_from_slice(&invoking[..included]);
         Icmpv6Packet::new_unchecked(message).fill_checksum(&source, &invoking_source);
         self.ports[link.port.0].counters.count(error.event());
+        // Toward a translated (IPv4) source the error leaves as ICMPv4.
+        #[cfg(feature = "legacy-ip")]
+        if let Some(gateway) = self.translated_route(invoking_source) {
+            self.translate_last_error(link, gateway, now);
+        }
     }
 
     /// The port and next-hop MAC an error toward `destination` leaves by

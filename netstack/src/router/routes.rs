@@ -329,6 +329,10 @@ impl Router {
     ) -> Result<NextHopIndex, RouteRejectReason> {
         let resolved = match *next_hop {
             route_file::NextHop::Blackhole => NextHop::Blackhole,
+            #[cfg(feature = "legacy-ip")]
+            route_file::NextHop::Translate { gateway } if self.border.is_some() => {
+                NextHop::Translate { gateway }
+            }
             route_file::NextHop::Translate { .. } => {
                 return Err(RouteRejectReason::TranslatorNotAvailable);
             }

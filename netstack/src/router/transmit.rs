@@ -94,6 +94,15 @@ impl TransmitArea {
         Some(slot)
     }
 
+    /// Takes back the last queued frame and returns its bytes (the border
+    /// translator re-sends an ICMPv6 error as ICMPv4).
+    #[cfg(feature = "legacy-ip")]
+    pub(super) fn pop_last(&mut self) -> Option<&[u8]> {
+        let queued = self.frames.pop()?;
+        let start = self.frames.len() * self.slot_length;
+        self.storage.get(start..start + queued.length)
+    }
+
     /// The `index`-th queued frame and its egress port.
     pub(super) fn frame(&self, index: usize) -> Option<(PortIndex, &[u8])> {
         let queued = self.frames.get(index)?;

@@ -1,8 +1,10 @@
 //! `pure6`, the operator's command line: check a configuration file before it goes to an appliance.
 //!
 //! `pure6 routes map` maps IPv4 routes under the translation prefix into
-//! pure6's route file or a BIRD static block. Later subcommands replay a
-//! pcap through the router, import routes, and query a running appliance.
+//! pure6's route file or a BIRD static block. `pure6 replay` runs a
+//! capture through the router on the host and writes what it transmits
+//! (`tools::replay`). Later subcommands import routes and query a running
+//! appliance.
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;
@@ -28,6 +30,13 @@ enum Command {
         /// The TOML configuration file.
         config: PathBuf,
     },
+    /// Replay a capture (pcap or pcapng) through the router on the host
+    /// and write the frames it transmits as pcapng, one interface per port.
+    ///
+    /// pcapng interfaces enter the port of the same name; a pcap file
+    /// needs --port. Prints a summary and every nonzero counter on stderr;
+    /// errors exit with status 1 and leave no output file.
+    Replay(tools::replay::ReplayArguments),
     /// Work with route files.
     Routes {
         #[command(subcommand)]
@@ -59,6 +68,7 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Replay(arguments) => tools::replay::run_replay(&arguments),
         Command::Routes {
             command: RoutesCommand::Map(arguments),
         } => tools::routes::run_map(&arguments),

@@ -1,0 +1,535 @@
+//! The router's side of the border translator (legacy-ip builds): ARP and IPv4 frames on the uplink port, `translate via` next hops, and IPv4 neighbors in the neighbor cache.
+//!
+//! Like the rest of the router this module names no IPv4 type: the
+//! translator ([`crate::translation::uplink`]) hands it IPv6-shaped neighbor
+//! keys and byte buffers (ARCHITECTURE.md rule 1).
+//!
+//! - ARP on the uplink port teaches the port's neighbor cache (see
+//!   `translation::uplink` for the mapping of ARP onto RFC 4861 states).
+//! - IPv4 received on the uplink is translated (RFC 7915 §4) and the IPv6
+//!   result takes the ordinary path: own addresses, or the forward path
+//!   with its hop-limit check, FIB lookup, MTU check and ICMPv6 errors.
+//!   DF-clear packets larger than `lowest_ipv6_mtu` are fragmented first
+//!   (RFC 7915 §4.1).
+//! - A route whose next hop is the translator (`NextHop::Translate`) sends
+//!   the packet here after the forward path's checks: it is translated
+//!   (RFC 7915 §5), resolved by ARP and sent as IPv4; an IPv4 destination
+//!   that is one of the translator's own EAM addresses is translated back
+//!   and forwarded as IPv6 (hairpinning, RFC 7757 §4.2).
+//! - ICMPv6 errors the router sends toward a translated source take the
+//!   same way out, so an IPv4 sender gets ICMPv4 (Time Exceeded,
+//!   Fragmentation Needed with the MTU less 20, ...).
+//!
+//! Each direction has its own scratch buffer, taken for the duration of
+//! one translation; a nested use of a buffer already taken (only possible
+//! with a looping configuration) finds it empty and refuses the packet, so
+//! recursion is bounded and nothing allocates.
+
+use alloc::vec;
+use alloc::vec::Vec;
+use core::net::Ipv6Addr;
+
+use smoltcp::time::Instant;
+use smoltcp::wire::{ETHERNET_HEADER_LEN, EthernetAddress, Ipv6Packet};
+
+use super::icmp_error::IcmpError;
+use super::neighbor_cache::{Advertisement, LearnedFrom, Resolution};
+use super::{LinkInfo, NextHop, Outcome, PortIndex, Router};
+use crate::counters::{DropReason, PortEvent};
+use crate::translation::stateless::{self, IcmpAnswer};
+use crate::translation::uplink::{ArpInput, TranslationDrop, Uplink};
+
+/// The address translator the border uses.
+pub(super) type BorderAddresses = crate::translation::stateless_addresses::StatelessAddresses;
+
+/// Ethertype of ARP (RFC 826).
+const ETHERTYPE_ARP: [u8; 2] = [0x08, 0x06];
+
+/// The border translator attached to the uplink port.
+#[derive(Debug)]
+pub(super) struct Border {
+    pub(super) port: PortIndex,
+    pub(super) uplink: Uplink<BorderAddresses>,
+    inbound: Vec<u8>,
+    outbound: Vec<u8>,
+    errors: Vec<u8>,
+    fragments: Vec<u8>,
+}
+
+impl Border {
+    /// A border on `port` whose buffers hold packets of up to `largest_packet` bytes.
+    pub(super) fn new(
+        port: PortIndex,
+        uplink: Uplink<BorderAddresses>,
+        largest_packet: usize,
+    ) -> Border {
+        // A translated packet grows by at most 20 (header) + 8 (fragment header).
+        let length = largest_packet + 64;
+        Border {
+            port,
+            uplink,
+            inbound: vec![0; length],
+            outbound: vec![0; length],
+            errors: vec![0; length],
+            fragments: vec![0; length],
+        }
+    }
+}
+
+impl Router {
+    /// Attaches the border translator the config describes (an uplink port
+    /// and a `[translation]` table) and installs the uplink's IPv4 routes
+    /// under `pool6` and its static ARP entries. An uplink on a port with
+    /// no NIC is left out, like the port's other settings.
+    pub(super) fn install_border(
+        &mut self,
+        config: &crate::config::Config,
+        largest_packet: usize,
+    ) -> Result<(), super::RouterError> {
+        let hash_key = self.random.next_u64();
+        let Some((port, uplink)) = crate::translation::uplink::from_config(config, hash_key) else {
+            return Ok(());
+        };
+        if port >= self.ports.len() {
+            return Ok(());
+        }
+        self.border = Some(Border::new(PortIndex(port), uplink, largest_packet));
+        for route in config.uplink_routes_under_pool6() {
+            if let crate::route_file::NextHop::Translate { gateway } = route.next_hop {
+                let index = self.next_hop_index(NextHop::Translate { gateway });
+                self.fib
+                    .try_insert(route.prefix, index)
+                    .map_err(|_| super::RouterError::TooManyNextHops)?;
+            }
+        }
+        if let Some((_, uplink)) = config.uplink() {
+            for (key, mac) in crate::translation::uplink::static_neighbors(uplink) {
+                self.ports[port].neighbors.add_static(key, mac);
+            }
+        }
+        Ok(())
+    }
+
+    /// ARP received on `link.port` (RFC 826).
+    pub(super) fn handle_arp(
+        &mut self,
+        link: LinkInfo,
+        payload: &[u8],
+        now: Instant,
+    ) -> Result<Outcome, DropReason> {
+        let Some(border) = self
+            .border
+            .as_mut()
+            .filter(|border| border.port == link.port)
+        else {
+            return Err(DropReason::Ipv4NotEnabled);
+        };
+        let port = &mut self.ports[link.port.0];
+        let input = match border.uplink.receive_arp(payload, port.mac) {
+            Ok(input) => input,
+            Err(_) => {
+                border.uplink.count(TranslationDrop::BadArp);
+                return Err(DropReason::TranslationRefused);
+            }
+        };
+        let events = &mut port.counters.events;
+        let resolved = match input {
+            ArpInput::RequestForUs {
+                sender,
+                sender_mac,
+                reply,
+            } => {
+                let resolved = port.neighbors.learn(
+                    sender,
+                    sender_mac,
+                    LearnedFrom::NeighborSolicitation,
+                    now,
+                    events,
+                );
+                let source_mac = port.mac;
+                match self
+                    .transmit
+                    .push(link.port, ETHERNET_HEADER_LEN + reply.len())
+                {
+                    Some(frame) => {
+                        write_header(frame, source_mac, sender_mac, ETHERTYPE_ARP);
+                        frame[ETHERNET_HEADER_LEN..].copy_from_slice(&reply);
+                        port.counters.count(PortEvent::NeighborAdvertisementsSent);
+                    }
+                    None => port.counters.count(PortEvent::TransmitDeferred),
+                }
+                resolved
+            }
+            ArpInput::Refresh { sender, sender_mac } => {
+                if port.neighbors.find(sender).is_some() {
+                    port.neighbors.learn(
+                        sender,
+                        sender_mac,
+                        LearnedFrom::NeighborSolicitation,
+                        now,
+                        events,
+                    )
+                } else {
+                    None
+                }
+            }
+            ArpInput::Reply { sender, sender_mac } => {
+                events.increment(PortEvent::NeighborAdvertisementsReceived);
+                let advertisement = Advertisement {
+                    mac: Some(sender_mac),
+                    router: false,
+                    solicited: true,
+                    override_flag: true,
+                };
+                port.neighbors
+                    .advertisement(sender, advertisement, now, events)
+            }
+        };
+        if let Some(slot) = resolved {
+            self.release_pending(link.port, slot);
+        }
+        Ok(Outcome::Consumed)
+    }
+
+    /// IPv4 received on `link.port`: translated to IPv6 and routed
+    /// (RFC 7915 §4).
+    pub(super) fn handle_uplink_ipv4(
+        &mut self,
+        link: LinkInfo,
+        packet: &[u8],
+        now: Instant,
+    ) -> Result<Outcome, DropReason> {
+        let Some(border) = self
+            .border
+            .as_mut()
+            .filter(|border| border.port == link.port)
+        else {
+            return Err(DropReason::Ipv4NotEnabled);
+        };
+        let mut buffer = core::mem::take(&mut border.inbound);
+        let verdict = match border.uplink.translate_inbound(packet, &mut buffer) {
+            Err(_) => Err(DropReason::TranslationRefused),
+            Ok(translated) => match translated.fragmentation {
+                None => self.route_translated(link, &buffer[..translated.length], now),
+                Some(fragmentation) => {
+                    self.route_fragments(link, &buffer[..translated.length], fragmentation, now)
+                }
+            },
+        };
+        if let Some(border) = self.border.as_mut() {
+            border.inbound = buffer;
+        }
+        verdict
+    }
+
+    /// Splits a translated IPv6 packet (RFC 7915 §4.1) and routes each
+    /// fragment; the verdict is the first fragment's.
+    fn route_fragments(
+        &mut self,
+        link: LinkInfo,
+        packet: &[u8],
+        fragmentation: stateless::Fragmentation,
+        now: Instant,
+    ) -> Result<Outcome, DropReason> {
+        let Some(border) = self.border.as_mut() else {
+            return Err(DropReason::TranslationRefused);
+        };
+        let mut scratch = core::mem::take(&mut border.fragments);
+        let mut verdict: Option<Result<Outcome, DropReason>> = None;
+        let result = stateless::fragment_ipv6(packet, fragmentation, &mut scratch, |fragment| {
+            let fragment_verdict = self.route_translated(link, fragment, now);
+            verdict.get_or_insert(fragment_verdict);
+        });
+        if let Some(border) = self.border.as_mut() {
+            border.fragments = scratch;
+            if let Err(error) = &result {
+                border.uplink.count(TranslationDrop::from_error(error));
+            }
+        }
+        match (result, verdict) {
+            (Ok(_), Some(verdict)) => verdict,
+            _ => Err(DropReason::TranslationRefused),
+        }
+    }
+
+    /// A translated IPv6 packet takes the path of a received one: to the
+    /// router's own addresses, or forwarded.
+    fn route_translated(
+        &mut self,
+        link: LinkInfo,
+        packet: &[u8],
+        now: Instant,
+    ) -> Result<Outcome, DropReason> {
+        let destination = Ipv6Packet::new_unchecked(packet).dst_addr();
+        if destination.is_multicast() {
+            return Err(DropReason::MulticastNotForwarded);
+        }
+        if destination.is_unicast_link_local() {
+            return Err(DropReason::LinkLocalNotForwarded);
+        }
+        let route = self.fib.lookup(destination);
+        if route.is_some_and(|index| self.next_hops.get(index as usize) == Some(&NextHop::Local)) {
+            return self
+                .handle_local(link, packet, now)
+                .map(|()| Outcome::Consumed);
+        }
+        self.forward(link, packet, route, now)
+    }
+
+    /// Sends the IPv6 `packet` (received on `link`, hop limit checked) out
+    /// of the uplink as IPv4 toward `gateway` (`::` for on-link), RFC 7915 §5.
+    pub(super) fn forward_to_ipv4(
+        &mut self,
+        link: LinkInfo,
+        packet: &[u8],
+        gateway: Ipv6Addr,
+        now: Instant,
+    ) -> Result<Outcome, DropReason> {
+        let identification = self.random.next_u64() as u16;
+        let Some(border) = self.border.as_mut() else {
+            return Err(DropReason::NoRoute);
+        };
+        let egress = border.port;
+        let Some(mtu) = self.ports.get(egress.0).map(|port| port.settings.mtu) else {
+            return Err(DropReason::UnknownPort);
+        };
+        let mut buffer = core::mem::take(&mut border.outbound);
+        let result =
+            border
+                .uplink
+                .translate_outbound(packet, gateway, mtu, identification, &mut buffer);
+        let verdict = match result {
+            Err(refusal) => {
+                match refusal.error.as_ref().and_then(|error| error.icmp_answer()) {
+                    Some(IcmpAnswer::PacketTooBig { mtu }) => {
+                        self.send_icmp_error(link, packet, IcmpError::PacketTooBig(mtu), now)
+                    }
+                    Some(IcmpAnswer::ParameterProblem { code, pointer }) => self.send_icmp_error(
+                        link,
+                        packet,
+                        IcmpError::ParameterProblem {
+                            code,
+                            pointer,
+                            multicast_allowed: false,
+                        },
+                        now,
+                    ),
+                    _ => {}
+                }
+                Err(DropReason::TranslationRefused)
+            }
+            Ok(outbound) => {
+                let translated = &buffer[..outbound.translated.length];
+                if outbound.hairpin {
+                    self.hairpin(link, translated, now)
+                } else {
+                    match outbound.translated.fragmentation {
+                        None => self.send_ipv4(link, egress, outbound.neighbor, translated, now),
+                        Some(fragmentation) => self.send_ipv4_fragments(
+                            link,
+                            egress,
+                            outbound.neighbor,
+                            translated,
+                            fragmentation,
+                            now,
+                        ),
+                    }
+                }
+            }
+        };
+        if let Some(border) = self.border.as_mut() {
+            border.outbound = buffer;
+        }
+        verdict
+    }
+
+    /// RFC 7757 §4.2: an IPv4 packet for one of the translator's own EAM
+    /// addresses goes back through 4→6 translation and is forwarded as IPv6.
+    fn hairpin(
+        &mut self,
+        link: LinkInfo,
+        ipv4_packet: &[u8],
+        now: Instant,
+    ) -> Result<Outcome, DropReason> {
+        let Some(border) = self.border.as_mut() else {
+            return Err(DropReason::TranslationRefused);
+        };
+        let mut buffer = core::mem::take(&mut border.inbound);
+        let verdict = match border.uplink.translate_inbound(ipv4_packet, &mut buffer) {
+            Err(_) => Err(DropReason::TranslationRefused),
+            Ok(translated) => self.route_translated(link, &buffer[..translated.length], now),
+        };
+        if let Some(border) = self.border.as_mut() {
+            border.inbound = buffer;
+        }
+        verdict
+    }
+
+    fn send_ipv4_fragments(
+        &mut self,
+        link: LinkInfo,
+        egress: PortIndex,
+        neighbor: Ipv6Addr,
+        packet: &[u8],
+        fragmentation: stateless::Fragmentation,
+        now: Instant,
+    ) -> Result<Outcome, DropReason> {
+        let Some(border) = self.border.as_mut() else {
+            return Err(DropReason::TranslationRefused);
+        };
+        let mut scratch = core::mem::take(&mut border.fragments);
+        let mut verdict: Option<Result<Outcome, DropReason>> = None;
+        let result = stateless::fragment_ipv4(packet, fragmentation, &mut scratch, |fragment| {
+            let fragment_verdict = self.send_ipv4(link, egress, neighbor, fragment, now);
+            verdict.get_or_insert(fragment_verdict);
+        });
+        if let Some(border) = self.border.as_mut() {
+            border.fragments = scratch;
+            if let Err(error) = &result {
+                border.uplink.count(TranslationDrop::from_error(error));
+            }
+        }
+        match (result, verdict) {
+            (Ok(_), Some(verdict)) => verdict,
+            _ => Err(DropReason::TranslationRefused),
+        }
+    }
+
+    /// Sends an IPv4 packet to the IPv4 `neighbor` on `egress`, resolving
+    /// it by ARP first (queued meanwhile, like IPv6).
+    fn send_ipv4(
+        &mut self,
+        link: LinkInfo,
+        egress: PortIndex,
+        neighbor: Ipv6Addr,
+        packet: &[u8],
+        now: Instant,
+    ) -> Result<Outcome, DropReason> {
+        let Some(egress_port) = self.ports.get_mut(egress.0) else {
+            return Err(DropReason::UnknownPort);
+        };
+        let resolution =
+            egress_port
+                .neighbors
+                .resolve(neighbor, now, &mut egress_port.counters.events)?;
+        match resolution {
+            Resolution::Ready(mac) => {
+                let source_mac = egress_port.mac;
+                let frame = self
+                    .transmit
+                    .push_forwarded(egress, ETHERNET_HEADER_LEN + packet.len())
+                    .ok_or(DropReason::TransmitAreaFull)?;
+                write_header(frame, source_mac, mac, ethertype_for(neighbor));
+                frame[ETHERNET_HEADER_LEN..].copy_from_slice(packet);
+                Ok(Outcome::Forwarded)
+            }
+            Resolution::Solicit(slot) => {
+                self.solicit(egress, neighbor, None);
+                self.queue_packet(link, egress, slot, packet, false)
+            }
+            Resolution::Queue(slot) => self.queue_packet(link, egress, slot, packet, false),
+        }
+    }
+
+    /// Sends an ARP request for the IPv4 neighbor `target` on `port`:
+    /// broadcast, or unicast to `mac` (a probe). Returns whether it was sent.
+    pub(super) fn solicit_ipv4(
+        &mut self,
+        port: PortIndex,
+        target: Ipv6Addr,
+        mac: Option<EthernetAddress>,
+    ) -> bool {
+        let Some(border) = self.border.as_ref() else {
+            return false;
+        };
+        let Some(egress) = self.ports.get(port.0) else {
+            return false;
+        };
+        let Some(request) = border.uplink.arp_request(target, egress.mac) else {
+            return false;
+        };
+        let source_mac = egress.mac;
+        let Some(frame) = self
+            .transmit
+            .push(port, ETHERNET_HEADER_LEN + request.len())
+        else {
+            return false;
+        };
+        write_header(
+            frame,
+            source_mac,
+            mac.unwrap_or(EthernetAddress::BROADCAST),
+            ETHERTYPE_ARP,
+        );
+        frame[ETHERNET_HEADER_LEN..].copy_from_slice(&request);
+        true
+    }
+
+    /// If `destination` (the source of a packet being answered with an
+    /// ICMPv6 error) is reached through the translator, the gateway of
+    /// that route.
+    pub(super) fn translated_route(&self, destination: Ipv6Addr) -> Option<Ipv6Addr> {
+        self.border.as_ref()?;
+        let index = self.fib.lookup(destination)?;
+        match self.next_hops.get(index as usize) {
+            Some(NextHop::Translate { gateway }) => Some(*gateway),
+            _ => None,
+        }
+    }
+
+    /// Sends an ICMPv6 error built in the transmit area's last frame out
+    /// through the translator instead (see [`Router::translated_route`]).
+    pub(super) fn translate_last_error(&mut self, link: LinkInfo, gateway: Ipv6Addr, now: Instant) {
+        let Some(border) = self.border.as_mut() else {
+            return;
+        };
+        let mut buffer = core::mem::take(&mut border.errors);
+        let length = match self.transmit.pop_last() {
+            Some(frame) if frame.len() > ETHERNET_HEADER_LEN => {
+                let packet = &frame[ETHERNET_HEADER_LEN..];
+                let length = packet.len().min(buffer.len());
+                buffer[..length].copy_from_slice(&packet[..length]);
+                length
+            }
+            _ => 0,
+        };
+        if length > 0 {
+            let _ = self.forward_to_ipv4(link, &buffer[..length], gateway, now);
+        }
+        if let Some(border) = self.border.as_mut() {
+            border.errors = buffer;
+        }
+    }
+
+    /// The translator's counters, for the uplink port.
+    pub(super) fn translation_counters(
+        &self,
+        port: PortIndex,
+    ) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        self.border
+            .as_ref()
+            .filter(|border| border.port == port)
+            .into_iter()
+            .flat_map(|border| border.uplink.counts().iter())
+    }
+}
+
+/// The ethertype of frames to `neighbor`: IPv4 for IPv4 neighbors.
+pub(super) fn ethertype_for(neighbor: Ipv6Addr) -> [u8; 2] {
+    if crate::translation::uplink::is_ipv4_neighbor(neighbor) {
+        [0x08, 0x00]
+    } else {
+        [0x86, 0xdd]
+    }
+}
+
+fn write_header(
+    frame: &mut [u8],
+    source_mac: EthernetAddress,
+    destination_mac: EthernetAddress,
+    ethertype: [u8; 2],
+) {
+    frame[0..6].copy_from_slice(destination_mac.as_bytes());
+    frame[6..12].copy_from_slice(source_mac.as_bytes());
+    frame[12..14].copy_from_slice(&ethertype);
+}

@@ -1,0 +1,721 @@
+//! ICMP translation (RFC 7915 §4.2, §4.3, §5.2, §5.3): type and code tables, Packet Too Big arithmetic, pointer tables, the packet inside an error, RFC 4884 extensions.
+
+use core::net::Ipv6Addr;
+
+use smoltcp::wire::IpProtocol;
+use smoltcp::wire::checksum::{combine, data};
+
+use super::ipv4_to_ipv6::{write_fragment_header, write_ipv6_header};
+use super::ipv6_to_ipv4::{ipv6_address, walk_header_chain};
+use super::{
+    DONT_FRAGMENT_THRESHOLD, FRAGMENT_HEADER_LENGTH, IPV4_HEADER_LENGTH, IPV6_HEADER_LENGTH,
+    Ipv4ToIpv6Path, Ipv6ToIpv4Path, MAXIMUM_ICMPV4_ERROR, MAXIMUM_ICMPV6_ERROR, MINIMUM_IPV6_MTU,
+    TranslationError, adjust_transport_checksum, ipv6_pseudo_header_sum, protocol, read_u16,
+    read_u32,
+};
+use crate::translation::icmpv4::{HEADER_LENGTH as ICMP_HEADER, Icmpv4Message, Icmpv4Packet};
+use crate::translation::ipv4::{Ipv4Packet, Ipv4Repr};
+use crate::translation::{AddressRole, AddressTranslator, TrafficClassPolicy, TranslationSettings};
+
+/// RFC 1191 §7, Table 7-1: the MTU plateaus, largest first.
+pub(super) const PLATEAUS: [u16; 11] = [
+    65535, 32000, 17914, 8166, 4352, 2002, 1492, 1006, 508, 296, 68,
+];
+
+/// RFC 4884 §4: with an extension, the original datagram field is at least
+/// 128 bytes.
+const MINIMUM_ORIGINAL_DATAGRAM: usize = 128;
+
+/// ICMPv6 types (RFC 4443 §2.1).
+mod icmpv6_type {
+    pub const DESTINATION_UNREACHABLE: u8 = 1;
+    pub const PACKET_TOO_BIG: u8 = 2;
+    pub const TIME_EXCEEDED: u8 = 3;
+    pub const PARAMETER_PROBLEM: u8 = 4;
+    pub const ECHO_REQUEST: u8 = 128;
+    pub const ECHO_REPLY: u8 = 129;
+}
+
+/// ICMPv4 types (RFC 792).
+mod icmpv4_type {
+    pub const ECHO_REPLY: u8 = 0;
+    pub const DESTINATION_UNREACHABLE: u8 = 3;
+    pub const ECHO_REQUEST: u8 = 8;
+    pub const TIME_EXCEEDED: u8 = 11;
+    pub const PARAMETER_PROBLEM: u8 = 12;
+}
+
+/// The ICMPv4 → ICMPv6 code of Destination Unreachable (§4.2): the new
+/// (type, code), `None` for "silently drop".
+pub(super) fn destination_unreachable_4_to_6(code: u8) -> Option<(u8, u8)> {
+    use icmpv6_type::*;
+    match code {
+        0 | 1 => Some((DESTINATION_UNREACHABLE, 0)),
+        2 => Some((PARAMETER_PROBLEM, 1)),
+        3 => Some((DESTINATION_UNREACHABLE, 4)),
+        4 => Some((PACKET_TOO_BIG, 0)),
+        5..=8 => Some((DESTINATION_UNREACHABLE, 0)),
+        9 | 10 => Some((DESTINATION_UNREACHABLE, 1)),
+        11 | 12 => Some((DESTINATION_UNREACHABLE, 0)),
+        13 => Some((DESTINATION_UNREACHABLE, 1)),
+        15 => Some((DESTINATION_UNREACHABLE, 1)),
+        _ => None,
+    }
+}
+
+/// §4.2 Figure 3: the ICMPv6 pointer for an ICMPv4 pointer, `None` for
+/// "not listed" or "n/a".
+pub(super) fn pointer_4_to_6(pointer: u8) -> Option<u32> {
+    match pointer {
+        0 => Some(0),
+        1 => Some(1),
+        2 | 3 => Some(4),
+        8 => Some(7),
+        9 => Some(6),
+        12..=15 => Some(8),
+        16..=19 => Some(24),
+        _ => None,
+    }
+}
+
+/// The ICMPv6 → ICMPv4 code of Destination Unreachable (§5.2).
+pub(super) fn destination_unreachable_6_to_4(code: u8) -> Option<u8> {
+    match code {
+        0 => Some(1),
+        1 => Some(10),
+        2 | 3 => Some(1),
+        4 => Some(3),
+        _ => None,
+    }
+}
+
+/// §5.2 Figure 6: the ICMPv4 pointer for an ICMPv6 pointer.
+pub(super) fn pointer_6_to_4(pointer: u32) -> Option<u8> {
+    match pointer {
+        0 => Some(0),
+        1 => Some(1),
+        4 | 5 => Some(2),
+        6 => Some(9),
+        7 => Some(8),
+        8..=23 => Some(12),
+        24..=39 => Some(16),
+        _ => None,
+    }
+}
+
+/// §4.2 "Fragmentation Needed": the Packet Too Big MTU,
+/// `max(1280, min(MTU + 20, MTU_of_IPv6_nexthop, MTU_of_IPv4_nexthop + 20))`,
+/// with the RFC 1191 plateau below the quoted Total Length (and at least
+/// 1280) as the MTU when the ICMPv4 MTU field is 0; when no plateau
+/// qualifies the result is 1280.
+pub(super) fn packet_too_big_mtu_4_to_6(
+    reported_mtu: u16,
+    quoted_total_length: u16,
+    path: &Ipv4ToIpv6Path,
+) -> u32 {
+    let ipv4_mtu = if reported_mtu == 0 {
+        PLATEAUS
+            .iter()
+            .copied()
+            .find(|&plateau| plateau < quoted_total_length && plateau >= MINIMUM_IPV6_MTU)
+            // No plateau qualifies: the value that yields exactly 1280.
+            .unwrap_or(MINIMUM_IPV6_MTU - 20)
+    } else {
+        reported_mtu
+    };
+    let value = (u32::from(ipv4_mtu) + 20)
+        .min(u32::from(path.ipv6_next_hop_mtu))
+        .min(u32::from(path.ipv4_link_mtu) + 20);
+    value.max(u32::from(MINIMUM_IPV6_MTU))
+}
+
+/// §5.2 "Packet Too Big": the ICMPv4 MTU,
+/// `min(MTU − 20, MTU_of_IPv4_nexthop, MTU_of_IPv6_nexthop − 20)`, with 28
+/// instead of 20 when the quoted packet has a Fragment Header.
+pub(super) fn packet_too_big_mtu_6_to_4(
+    reported_mtu: u32,
+    quoted_has_fragment_header: bool,
+    path: &Ipv6ToIpv4Path,
+) -> u16 {
+    let difference = if quoted_has_fragment_header { 28 } else { 20 };
+    let value = reported_mtu
+        .saturating_sub(difference)
+        .min(u32::from(path.ipv4_next_hop_mtu))
+        .min(u32::from(path.ipv6_link_mtu).saturating_sub(difference));
+    u16::try_from(value).unwrap_or(u16::MAX)
+}
+
+/// Splits the data of an error message into the original datagram and
+/// the RFC 4884 extension structure: `length_bytes` is the length
+/// attribute in bytes; 0, or more than the data holds, means no extension
+/// (RFC 4884 §5: treat as a message without extensions).
+fn split_extension(data: &[u8], length_bytes: usize) -> (&[u8], &[u8]) {
+    if length_bytes == 0 || length_bytes > data.len() {
+        (data, &[])
+    } else {
+        data.split_at(length_bytes)
+    }
+}
+
+/// The translated header of a quoted packet (at most IPv6 + Fragment
+/// Header), its data and what to fix in the data once copied.
+struct QuotedPacket<'a> {
+    header: [u8; IPV6_HEADER_LENGTH + FRAGMENT_HEADER_LENGTH],
+    header_length: usize,
+    data: &'a [u8],
+    /// The data starts with the upper-layer header.
+    is_first: bool,
+    protocol: u8,
+    /// The length of the upper-layer message per the header fields (for
+    /// the ICMPv6 pseudo-header).
+    upper_length: usize,
+    has_fragment_header: bool,
+}
+
+/// Lays out an ICMP error: the 8-byte header, the translated quoted
+/// packet (truncated to `limit` bytes of message), and the RFC 4884
+/// extension when `extension_unit` is `Some` (4 or 8) and it fits.
+/// Returns the message length and the range of copied quoted data.
+fn assemble_error(
+    output: &mut [u8],
+    header: [u8; ICMP_HEADER],
+    quoted_header: &[u8],
+    quoted_data: &[u8],
+    extension: &[u8],
+    extension_unit: Option<(usize, usize)>,
+    limit: usize,
+) -> Result<(usize, usize, usize), TranslationError> {
+    let quoted_length = quoted_header.len() + quoted_data.len();
+    let mut extension_layout = None;
+    if let Some((unit, attribute_index)) = extension_unit.filter(|_| !extension.is_empty()) {
+        let padded = quoted_length
+            .div_ceil(unit)
+            .saturating_mul(unit)
+            .max(MINIMUM_ORIGINAL_DATAGRAM);
+        if ICMP_HEADER + padded + extension.len() <= limit {
+            extension_layout = Some((padded, unit, attribute_index));
+        }
+    }
+    let (message_length, copied_quoted) = match extension_layout {
+        Some((padded, _, _)) => (ICMP_HEADER + padded + extension.len(), quoted_length),
+        None => {
+            let copied = quoted_length.min(limit.saturating_sub(ICMP_HEADER));
+            (ICMP_HEADER + copied, copied)
+        }
+    };
+    let message = output
+        .get_mut(..message_length)
+        .ok_or(TranslationError::OutputTooSmall)?;
+    message[..ICMP_HEADER].copy_from_slice(&header);
+    let body = &mut message[ICMP_HEADER..];
+    let header_copied = quoted_header.len().min(copied_quoted);
+    body[..header_copied].copy_from_slice(&quoted_header[..header_copied]);
+    let data_copied = copied_quoted - header_copied;
+    body[header_copied..copied_quoted].copy_from_slice(&quoted_data[..data_copied]);
+    if let Some((padded, unit, attribute_index)) = extension_layout {
+        body[copied_quoted..padded].fill(0);
+        body[padded..].copy_from_slice(extension);
+        message[attribute_index] = u8::try_from(padded / unit).unwrap_or(0);
+    }
+    let data_start = ICMP_HEADER + header_copied;
+    Ok((message_length, data_start, data_copied))
+}
+
+/// ICMPv4 → ICMPv6 (§4.2, §4.3) into `output`; returns the ICMPv6 length.
+pub(super) fn icmpv4_to_icmpv6(
+    message: &[u8],
+    output: &mut [u8],
+    source: Ipv6Addr,
+    destination: Ipv6Addr,
+    addresses: &impl AddressTranslator,
+    settings: &TranslationSettings,
+    path: &Ipv4ToIpv6Path,
+) -> Result<usize, TranslationError> {
+    let packet = Icmpv4Packet::new_checked(message).map_err(|_| TranslationError::TruncatedIcmp)?;
+    if !packet.verify_checksum() {
+        return Err(TranslationError::BadIcmpChecksum);
+    }
+    let message_type = message[0];
+    let code = message[1];
+    let unsupported = TranslationError::UnsupportedIcmpType { message_type, code };
+    let length = match packet.message_type() {
+        Icmpv4Message::EchoRequest | Icmpv4Message::EchoReply => {
+            let echo = output
+                .get_mut(..message.len())
+                .ok_or(TranslationError::OutputTooSmall)?;
+            echo.copy_from_slice(message);
+            echo[0] = if message_type == icmpv4_type::ECHO_REQUEST {
+                icmpv6_type::ECHO_REQUEST
+            } else {
+                icmpv6_type::ECHO_REPLY
+            };
+            message.len()
+        }
+        Icmpv4Message::DestinationUnreachable
+        | Icmpv4Message::TimeExceeded
+        | Icmpv4Message::ParameterProblem => {
+            let (new_type, new_code) = match packet.message_type() {
+                Icmpv4Message::DestinationUnreachable => {
+                    destination_unreachable_4_to_6(code).ok_or(unsupported)?
+                }
+                Icmpv4Message::TimeExceeded => (icmpv6_type::TIME_EXCEEDED, code),
+                _ if code == 0 || code == 2 => (icmpv6_type::PARAMETER_PROBLEM, 0),
+                _ => return Err(unsupported),
+            };
+            let data = packet.data();
+            let (datagram, extension) =
+                split_extension(data, usize::from(packet.extension_length()) * 4);
+            let quoted = translate_quoted_ipv4(datagram, addresses, settings)?;
+            let second_word: [u8; 4] = match (new_type, packet.message_type()) {
+                (icmpv6_type::PACKET_TOO_BIG, _) => {
+                    let quoted_total_length = read_u16(datagram, 2).unwrap_or(0);
+                    packet_too_big_mtu_4_to_6(packet.next_hop_mtu(), quoted_total_length, path)
+                        .to_be_bytes()
+                }
+                // 3/2 → 4/1 pointing at the IPv6 Next Header (§4.2).
+                (icmpv6_type::PARAMETER_PROBLEM, Icmpv4Message::DestinationUnreachable) => {
+                    6u32.to_be_bytes()
+                }
+                (icmpv6_type::PARAMETER_PROBLEM, _) => pointer_4_to_6(packet.pointer())
+                    .ok_or(TranslationError::UntranslatablePointer)?
+                    .to_be_bytes(),
+                _ => [0; 4],
+            };
+            let header = [
+                new_type,
+                new_code,
+                0,
+                0,
+                second_word[0],
+                second_word[1],
+                second_word[2],
+                second_word[3],
+            ];
+            // RFC 4884 §4.6: only Destination Unreachable and Time Exceeded
+            // carry extensions in ICMPv6 (length attribute in byte 4, 8-byte
+            // units).
+            let extension_unit = matches!(
+                new_type,
+                icmpv6_type::DESTINATION_UNREACHABLE | icmpv6_type::TIME_EXCEEDED
+            )
+            .then_some((8, 4));
+            let (length, data_start, data_copied) = assemble_error(
+                output,
+                header,
+                &quoted.header[..quoted.header_length],
+                quoted.data,
+                extension,
+                extension_unit,
+                MAXIMUM_ICMPV6_ERROR - IPV6_HEADER_LENGTH,
+            )?;
+            fix_quoted_ipv4_data(
+                &mut output[data_start..data_start + data_copied],
+                &quoted,
+                datagram,
+            );
+            length
+        }
+        _ => return Err(unsupported),
+    };
+    let icmp = &mut output[..length];
+    icmp[2] = 0;
+    icmp[3] = 0;
+    let sum = combine(&[
+        ipv6_pseudo_header_sum(source, destination, protocol::ICMPV6, length),
+        data(icmp),
+    ]);
+    icmp[2..4].copy_from_slice(&(!sum).to_be_bytes());
+    Ok(length)
+}
+
+/// §4.3: the IPv4 packet quoted in an ICMPv4 error as an IPv6 header (and
+/// Fragment Header when it is a fragment); the TTL is kept.
+fn translate_quoted_ipv4<'a>(
+    datagram: &'a [u8],
+    addresses: &impl AddressTranslator,
+    settings: &TranslationSettings,
+) -> Result<QuotedPacket<'a>, TranslationError> {
+    let inner = Ipv4Packet::new_unchecked(datagram);
+    inner
+        .check_header()
+        .map_err(|_| TranslationError::InnerPacketUnusable)?;
+    if inner.version() != 4 {
+        return Err(TranslationError::InnerPacketUnusable);
+    }
+    let header_length = inner.header_length();
+    let total_length = usize::from(inner.total_length());
+    let data = &datagram[header_length..total_length.min(datagram.len())];
+    let protocol_number = u8::from(inner.protocol());
+    let is_fragment = inner.is_fragment();
+    let is_first = inner.fragment_offset() == 0;
+    if protocol_number == protocol::ICMP
+        && is_first
+        && let Some(&message_type) = data.first()
+    {
+        if Icmpv4Message::from(message_type).is_error() {
+            return Err(TranslationError::NestedIcmpError);
+        }
+        if message_type != icmpv4_type::ECHO_REQUEST && message_type != icmpv4_type::ECHO_REPLY {
+            return Err(TranslationError::InnerPacketUnusable);
+        }
+    }
+    let source = addresses
+        .ipv4_to_ipv6(inner.source_address(), AddressRole::Source)
+        .map_err(TranslationError::UntranslatableInnerAddress)?;
+    let destination = addresses
+        .ipv4_to_ipv6(inner.destination_address(), AddressRole::Destination)
+        .map_err(TranslationError::UntranslatableInnerAddress)?;
+    let next_header = if protocol_number == protocol::ICMP {
+        protocol::ICMPV6
+    } else {
+        protocol_number
+    };
+    let upper_length = total_length - header_length;
+    let fragment_length = if is_fragment {
+        FRAGMENT_HEADER_LENGTH
+    } else {
+        0
+    };
+    let payload_length = u16::try_from(upper_length + fragment_length).unwrap_or(u16::MAX);
+    let mut header = [0u8; IPV6_HEADER_LENGTH + FRAGMENT_HEADER_LENGTH];
+    write_ipv6_header(
+        &mut header,
+        match settings.traffic_class {
+            TrafficClassPolicy::Copy => inner.traffic_class(),
+            TrafficClassPolicy::Zero => 0,
+        },
+        payload_length,
+        if is_fragment {
+            protocol::FRAGMENT
+        } else {
+            next_header
+        },
+        inner.time_to_live(),
+        source,
+        destination,
+    );
+    if is_fragment {
+        write_fragment_header(
+            &mut header[IPV6_HEADER_LENGTH..],
+            next_header,
+            inner.fragment_offset(),
+            inner.more_fragments(),
+            u32::from(inner.identification()),
+        );
+    }
+    Ok(QuotedPacket {
+        header,
+        header_length: IPV6_HEADER_LENGTH + fragment_length,
+        data,
+        is_first,
+        protocol: protocol_number,
+        upper_length,
+        has_fragment_header: is_fragment,
+    })
+}
+
+/// Adjusts the copied data of a quoted IPv4 packet now carried as IPv6:
+/// transport checksums for the address change, an echo's type and
+/// checksum (type change, ICMPv6 pseudo-header added).
+fn fix_quoted_ipv4_data(copied: &mut [u8], quoted: &QuotedPacket<'_>, datagram: &[u8]) {
+    if !quoted.is_first {
+        return;
+    }
+    let old_source = datagram.get(12..16).unwrap_or(&[]);
+    let old_destination = datagram.get(16..20).unwrap_or(&[]);
+    let new_source = &quoted.header[8..24];
+    let new_destination = &quoted.header[24..40];
+    if quoted.protocol == protocol::ICMP {
+        let Some(&old_type) = copied.first() else {
+            return;
+        };
+        let new_type = if old_type == icmpv4_type::ECHO_REQUEST {
+            icmpv6_type::ECHO_REQUEST
+        } else {
+            icmpv6_type::ECHO_REPLY
+        };
+        copied[0] = new_type;
+        if let Some(checksum) = read_u16(copied, 2) {
+            let code = copied[1];
+            let pseudo = ipv6_pseudo_header_sum(
+                ipv6_address(new_source),
+                ipv6_address(new_destination),
+                protocol::ICMPV6,
+                quoted.upper_length,
+            );
+            let sum = combine(&[
+                !checksum,
+                !data(&[old_type, code]),
+                data(&[new_type, code]),
+                pseudo,
+            ]);
+            copied[2..4].copy_from_slice(&(!sum).to_be_bytes());
+        }
+    } else {
+        adjust_transport_checksum(
+            copied,
+            quoted.protocol,
+            &[old_source, old_destination],
+            &[new_source, new_destination],
+        );
+    }
+}
+
+/// ICMPv6 → ICMPv4 (§5.2, §5.3) into `output`; returns the ICMPv4 length.
+pub(super) fn icmpv6_to_icmpv4(
+    message: &[u8],
+    output: &mut [u8],
+    source: Ipv6Addr,
+    destination: Ipv6Addr,
+    addresses: &impl AddressTranslator,
+    settings: &TranslationSettings,
+    path: &Ipv6ToIpv4Path,
+) -> Result<usize, TranslationError> {
+    if message.len() < ICMP_HEADER {
+        return Err(TranslationError::TruncatedIcmp);
+    }
+    let sum = combine(&[
+        ipv6_pseudo_header_sum(source, destination, protocol::ICMPV6, message.len()),
+        data(message),
+    ]);
+    if sum != 0xffff {
+        return Err(TranslationError::BadIcmpChecksum);
+    }
+    let message_type = message[0];
+    let code = message[1];
+    let unsupported = TranslationError::UnsupportedIcmpType { message_type, code };
+    let length = match message_type {
+        icmpv6_type::ECHO_REQUEST | icmpv6_type::ECHO_REPLY => {
+            let echo = output
+                .get_mut(..message.len())
+                .ok_or(TranslationError::OutputTooSmall)?;
+            echo.copy_from_slice(message);
+            echo[0] = if message_type == icmpv6_type::ECHO_REQUEST {
+                icmpv4_type::ECHO_REQUEST
+            } else {
+                icmpv4_type::ECHO_REPLY
+            };
+            message.len()
+        }
+        icmpv6_type::DESTINATION_UNREACHABLE
+        | icmpv6_type::PACKET_TOO_BIG
+        | icmpv6_type::TIME_EXCEEDED
+        | icmpv6_type::PARAMETER_PROBLEM => {
+            let (new_type, new_code) = match message_type {
+                icmpv6_type::DESTINATION_UNREACHABLE => (
+                    icmpv4_type::DESTINATION_UNREACHABLE,
+                    destination_unreachable_6_to_4(code).ok_or(unsupported)?,
+                ),
+                icmpv6_type::PACKET_TOO_BIG => (icmpv4_type::DESTINATION_UNREACHABLE, 4),
+                icmpv6_type::TIME_EXCEEDED => (icmpv4_type::TIME_EXCEEDED, code),
+                _ => match code {
+                    0 => (icmpv4_type::PARAMETER_PROBLEM, 0),
+                    1 => (icmpv4_type::DESTINATION_UNREACHABLE, 2),
+                    _ => return Err(unsupported),
+                },
+            };
+            let body = &message[ICMP_HEADER..];
+            // RFC 4884 §4: ICMPv6 Destination Unreachable and Time Exceeded
+            // carry the length attribute in byte 4, in 8-byte units.
+            let carries_extension = matches!(
+                message_type,
+                icmpv6_type::DESTINATION_UNREACHABLE | icmpv6_type::TIME_EXCEEDED
+            );
+            let length_bytes = if carries_extension {
+                usize::from(message[4]) * 8
+            } else {
+                0
+            };
+            let (datagram, extension) = split_extension(body, length_bytes);
+            let quoted = translate_quoted_ipv6(datagram, addresses, settings)?;
+            let second_word: [u8; 4] = match (message_type, new_type) {
+                (icmpv6_type::PACKET_TOO_BIG, _) => {
+                    let reported = read_u32(message, 4).unwrap_or(0);
+                    let mtu = packet_too_big_mtu_6_to_4(reported, quoted.has_fragment_header, path);
+                    let bytes = mtu.to_be_bytes();
+                    [0, 0, bytes[0], bytes[1]]
+                }
+                (_, icmpv4_type::PARAMETER_PROBLEM) => {
+                    let pointer = read_u32(message, 4).unwrap_or(u32::MAX);
+                    [
+                        pointer_6_to_4(pointer).ok_or(TranslationError::UntranslatablePointer)?,
+                        0,
+                        0,
+                        0,
+                    ]
+                }
+                _ => [0; 4],
+            };
+            let header = [
+                new_type,
+                new_code,
+                0,
+                0,
+                second_word[0],
+                second_word[1],
+                second_word[2],
+                second_word[3],
+            ];
+            // ICMPv4 carries the attribute in byte 5, 4-byte units; only
+            // for messages that came with one (not Packet Too Big, not
+            // Parameter Problem, RFC 4884 §4.6).
+            let extension_unit = carries_extension.then_some((4, 5));
+            let (length, data_start, data_copied) = assemble_error(
+                output,
+                header,
+                &quoted.header[..quoted.header_length],
+                quoted.data,
+                extension,
+                extension_unit,
+                MAXIMUM_ICMPV4_ERROR - IPV4_HEADER_LENGTH,
+            )?;
+            fix_quoted_ipv6_data(
+                &mut output[data_start..data_start + data_copied],
+                &quoted,
+                datagram,
+            );
+            length
+        }
+        _ => return Err(unsupported),
+    };
+    let mut icmp = Icmpv4Packet::new_unchecked(&mut output[..length]);
+    icmp.fill_checksum();
+    Ok(length)
+}
+
+/// §5.3: the IPv6 packet quoted in an ICMPv6 error as an IPv4 header; the
+/// Hop Limit is kept as the TTL, extension headers are skipped, a Fragment
+/// Header becomes the IPv4 fragment fields.
+fn translate_quoted_ipv6<'a>(
+    datagram: &'a [u8],
+    addresses: &impl AddressTranslator,
+    settings: &TranslationSettings,
+) -> Result<QuotedPacket<'a>, TranslationError> {
+    let fixed = datagram
+        .get(..IPV6_HEADER_LENGTH)
+        .ok_or(TranslationError::InnerPacketUnusable)?;
+    if fixed[0] >> 4 != 6 {
+        return Err(TranslationError::InnerPacketUnusable);
+    }
+    let payload_length = usize::from(read_u16(fixed, 4).unwrap_or(0));
+    let available_end = (IPV6_HEADER_LENGTH + payload_length).min(datagram.len());
+    let available = &datagram[IPV6_HEADER_LENGTH..available_end];
+    let chain = walk_header_chain(fixed[6], available, true).map_err(|error| match error {
+        TranslationError::ExtensionHeaderAfterFragment => error,
+        _ => TranslationError::InnerPacketUnusable,
+    })?;
+    let data = &available[chain.upper_offset..];
+    let is_first = chain.fragment.is_none_or(|fragment| fragment.offset == 0);
+    if chain.protocol == protocol::ICMPV6
+        && is_first
+        && let Some(&message_type) = data.first()
+    {
+        if message_type < 128 {
+            return Err(TranslationError::NestedIcmpError);
+        }
+        if message_type != icmpv6_type::ECHO_REQUEST && message_type != icmpv6_type::ECHO_REPLY {
+            return Err(TranslationError::InnerPacketUnusable);
+        }
+    }
+    let source = addresses
+        .ipv6_to_ipv4(ipv6_address(&fixed[8..24]), AddressRole::Source)
+        .map_err(TranslationError::UntranslatableInnerAddress)?;
+    let destination = addresses
+        .ipv6_to_ipv4(ipv6_address(&fixed[24..40]), AddressRole::Destination)
+        .map_err(TranslationError::UntranslatableInnerAddress)?;
+    let upper_length = payload_length
+        .checked_sub(chain.upper_offset)
+        .ok_or(TranslationError::InnerPacketUnusable)?;
+    let ipv4_payload_length = upper_length.min(usize::from(u16::MAX) - IPV4_HEADER_LENGTH);
+    let total_length = IPV4_HEADER_LENGTH + ipv4_payload_length;
+    let (identification, dont_fragment, more_fragments, fragment_offset) = match chain.fragment {
+        Some(fragment) => (
+            fragment.identification as u16,
+            false,
+            fragment.more_fragments,
+            fragment.offset,
+        ),
+        None => (0, total_length > DONT_FRAGMENT_THRESHOLD, false, 0),
+    };
+    let protocol_number = if chain.protocol == protocol::ICMPV6 {
+        protocol::ICMP
+    } else {
+        chain.protocol
+    };
+    let traffic_class = (fixed[0] << 4) | (fixed[1] >> 4);
+    let repr = Ipv4Repr {
+        source_address: source,
+        destination_address: destination,
+        protocol: IpProtocol::from(protocol_number),
+        payload_length: ipv4_payload_length,
+        time_to_live: fixed[7],
+        traffic_class: match settings.traffic_class {
+            TrafficClassPolicy::Copy => traffic_class,
+            TrafficClassPolicy::Zero => 0,
+        },
+        identification,
+        dont_fragment,
+        more_fragments,
+        fragment_offset,
+    };
+    let mut header = [0u8; IPV6_HEADER_LENGTH + FRAGMENT_HEADER_LENGTH];
+    repr.emit(&mut Ipv4Packet::new_unchecked(
+        &mut header[..IPV4_HEADER_LENGTH],
+    ));
+    Ok(QuotedPacket {
+        header,
+        header_length: IPV4_HEADER_LENGTH,
+        data,
+        is_first,
+        protocol: chain.protocol,
+        upper_length,
+        has_fragment_header: chain.fragment.is_some(),
+    })
+}
+
+/// Adjusts the copied data of a quoted IPv6 packet now carried as IPv4:
+/// transport checksums for the address change, an echo's type and
+/// checksum (type change, ICMPv6 pseudo-header removed).
+fn fix_quoted_ipv6_data(copied: &mut [u8], quoted: &QuotedPacket<'_>, datagram: &[u8]) {
+    if !quoted.is_first {
+        return;
+    }
+    let old_source = datagram.get(8..24).unwrap_or(&[]);
+    let old_destination = datagram.get(24..40).unwrap_or(&[]);
+    let new_source = &quoted.header[12..16];
+    let new_destination = &quoted.header[16..20];
+    if quoted.protocol == protocol::ICMPV6 {
+        let Some(&old_type) = copied.first() else {
+            return;
+        };
+        let new_type = if old_type == icmpv6_type::ECHO_REQUEST {
+            icmpv4_type::ECHO_REQUEST
+        } else {
+            icmpv4_type::ECHO_REPLY
+        };
+        copied[0] = new_type;
+        if let Some(checksum) = read_u16(copied, 2) {
+            let code = copied[1];
+            let pseudo = ipv6_pseudo_header_sum(
+                ipv6_address(old_source),
+                ipv6_address(old_destination),
+                protocol::ICMPV6,
+                quoted.upper_length,
+            );
+            let sum = combine(&[
+                !checksum,
+                !data(&[old_type, code]),
+                data(&[new_type, code]),
+                !pseudo,
+            ]);
+            copied[2..4].copy_from_slice(&(!sum).to_be_bytes());
+        }
+    } else {
+        adjust_transport_checksum(
+            copied,
+            quoted.protocol,
+            &[old_source, old_destination],
+            &[new_source, new_destination],
+        );
+    }
+}

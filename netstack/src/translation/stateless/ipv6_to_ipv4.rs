@@ -1,0 +1,288 @@
+//! IPv6 → IPv4 (RFC 7915 §5): extension headers skipped (§5.1), the Fragment Header mapped to IPv4 fragment fields (§5.1.1), DF and Identification set per §5.1 (RFC 8021: no atomic fragments), then the payload (§5.2 ICMP, §5.5 transport checksums).
+
+use smoltcp::wire::IpProtocol;
+
+use super::{
+    DONT_FRAGMENT_THRESHOLD, FRAGMENT_HEADER_LENGTH, Fragmentation, IPV4_HEADER_LENGTH,
+    IPV6_HEADER_LENGTH, Ipv6ToIpv4Path, MINIMUM_IPV6_MTU, Translated, TranslationError,
+    adjust_transport_checksum, icmp, is_illegal_ipv6_source, protocol, read_u16,
+};
+use crate::translation::ipv4::{Ipv4Packet, Ipv4Repr};
+use crate::translation::{AddressRole, AddressTranslator, TrafficClassPolicy, TranslationSettings};
+
+/// The fields of an IPv6 Fragment Header (RFC 8200 §4.5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct FragmentFields {
+    /// The 32-bit Identification.
+    pub identification: u32,
+    /// The offset in bytes.
+    pub offset: u16,
+    /// M.
+    pub more_fragments: bool,
+}
+
+impl FragmentFields {
+    /// Whether this is a real fragment, not an atomic one (offset 0, M 0).
+    pub fn is_fragmented(&self) -> bool {
+        self.offset != 0 || self.more_fragments
+    }
+}
+
+/// The result of walking an extension header chain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct HeaderChain {
+    /// The first Next Header that is not skipped (§5.1 "Protocol").
+    pub protocol: u8,
+    /// Where the upper-layer data starts, from the start of the IPv6
+    /// payload (all skipped headers and the Fragment Header before it).
+    pub upper_offset: usize,
+    /// The Fragment Header, if any.
+    pub fragment: Option<FragmentFields>,
+}
+
+/// Walks the extension headers of an IPv6 payload (§5.1, §5.1.1).
+///
+/// Hop-by-Hop, Destination Options and Routing headers with Segments Left
+/// 0 are skipped; a Routing header with Segments Left ≠ 0 is refused unless
+/// `quoted` (the packet inside an ICMP error, which the translator does not
+/// forward). The walk ends after a Fragment Header, whose Next Header must
+/// not be another extension header (ESP excepted).
+pub(super) fn walk_header_chain(
+    first_next_header: u8,
+    payload: &[u8],
+    quoted: bool,
+) -> Result<HeaderChain, TranslationError> {
+    let mut next_header = first_next_header;
+    let mut offset = 0usize;
+    loop {
+        match next_header {
+            protocol::HOP_BY_HOP | protocol::DESTINATION_OPTIONS | protocol::ROUTING => {
+                let length_units = *payload
+                    .get(offset + 1)
+                    .ok_or(TranslationError::TruncatedExtensionHeader)?;
+                let length = (usize::from(length_units) + 1) * 8;
+                if offset + length > payload.len() {
+                    return Err(TranslationError::TruncatedExtensionHeader);
+                }
+                if next_header == protocol::ROUTING && !quoted && payload[offset + 3] != 0 {
+                    let pointer = IPV6_HEADER_LENGTH + offset + 3;
+                    return Err(TranslationError::RoutingHeader {
+                        pointer: u32::try_from(pointer).unwrap_or(u32::MAX),
+                    });
+                }
+                next_header = payload[offset];
+                offset += length;
+            }
+            protocol::FRAGMENT => {
+                let header = payload
+                    .get(offset..offset + FRAGMENT_HEADER_LENGTH)
+                    .ok_or(TranslationError::TruncatedExtensionHeader)?;
+                let following = header[0];
+                if protocol::is_extension_header(following) {
+                    return Err(TranslationError::ExtensionHeaderAfterFragment);
+                }
+                let word = u16::from_be_bytes([header[2], header[3]]);
+                return Ok(HeaderChain {
+                    protocol: following,
+                    upper_offset: offset + FRAGMENT_HEADER_LENGTH,
+                    fragment: Some(FragmentFields {
+                        identification: u32::from_be_bytes([
+                            header[4], header[5], header[6], header[7],
+                        ]),
+                        offset: word & !7,
+                        more_fragments: word & 1 != 0,
+                    }),
+                });
+            }
+            other => {
+                return Ok(HeaderChain {
+                    protocol: other,
+                    upper_offset: offset,
+                    fragment: None,
+                });
+            }
+        }
+    }
+}
+
+pub(super) fn translate(
+    packet: &[u8],
+    output: &mut [u8],
+    addresses: &impl AddressTranslator,
+    settings: &TranslationSettings,
+    path: &Ipv6ToIpv4Path,
+) -> Result<Translated, TranslationError> {
+    let fixed = packet
+        .get(..IPV6_HEADER_LENGTH)
+        .ok_or(TranslationError::BadIpv6Header)?;
+    if fixed[0] >> 4 != 6 {
+        return Err(TranslationError::BadIpv6Header);
+    }
+    let payload_length = usize::from(read_u16(fixed, 4).unwrap_or(0));
+    let first_next_header = fixed[6];
+    if payload_length == 0 && first_next_header == protocol::HOP_BY_HOP {
+        // A jumbogram (RFC 2675): IPv4 cannot carry it.
+        return Err(TranslationError::BadIpv6Header);
+    }
+    let payload = packet
+        .get(IPV6_HEADER_LENGTH..IPV6_HEADER_LENGTH + payload_length)
+        .ok_or(TranslationError::Truncated)?;
+    let traffic_class = (fixed[0] << 4) | (fixed[1] >> 4);
+    let hop_limit = fixed[7];
+    let source6 = ipv6_address(&fixed[8..24]);
+    let destination6 = ipv6_address(&fixed[24..40]);
+
+    let chain = walk_header_chain(first_next_header, payload, false)?;
+    let upper = &payload[chain.upper_offset..];
+    let is_fragmented = chain
+        .fragment
+        .is_some_and(|fragment| fragment.is_fragmented());
+    let is_first = chain.fragment.is_none_or(|fragment| fragment.offset == 0);
+    let is_icmp_error = chain.protocol == protocol::ICMPV6
+        && !is_fragmented
+        && upper
+            .first()
+            .is_some_and(|&message_type| message_type < 128);
+
+    if is_illegal_ipv6_source(source6) {
+        return Err(TranslationError::IllegalSource);
+    }
+    let source = match addresses.ipv6_to_ipv4(source6, AddressRole::Source) {
+        Ok(address) => address,
+        // §5.1 / RFC 6791: an ICMPv6 error from an IPv6 router without an
+        // IPv4 form gets a source from the RFC 6791 pool.
+        Err(error) if is_icmp_error => addresses
+            .icmp_error_source(source6)
+            .ok_or(TranslationError::UntranslatableSource(error))?,
+        Err(error) => return Err(TranslationError::UntranslatableSource(error)),
+    };
+    let destination = addresses
+        .ipv6_to_ipv4(destination6, AddressRole::Destination)
+        .map_err(TranslationError::UntranslatableDestination)?;
+    if chain.protocol == protocol::ICMPV6 && is_fragmented {
+        return Err(TranslationError::FragmentedIcmp);
+    }
+
+    let body = output
+        .get_mut(IPV4_HEADER_LENGTH..)
+        .ok_or(TranslationError::OutputTooSmall)?;
+    let (protocol_number, body_length) = if chain.protocol == protocol::ICMPV6 {
+        let length = icmp::icmpv6_to_icmpv4(
+            upper,
+            body,
+            source6,
+            destination6,
+            addresses,
+            settings,
+            path,
+        )?;
+        (protocol::ICMP, length)
+    } else {
+        let body = body
+            .get_mut(..upper.len())
+            .ok_or(TranslationError::OutputTooSmall)?;
+        body.copy_from_slice(upper);
+        if is_first {
+            translate_transport(
+                body,
+                chain.protocol,
+                [&source6.octets(), &destination6.octets()],
+                [&source.octets(), &destination.octets()],
+            )?;
+        }
+        (chain.protocol, upper.len())
+    };
+    let total_length = IPV4_HEADER_LENGTH + body_length;
+    if total_length > usize::from(u16::MAX) {
+        return Err(TranslationError::TooLargeForIpv4);
+    }
+
+    // §5.1 "Identification" and "Flags" (RFC 8021: DF from the 1260-byte
+    // threshold, no atomic fragments); §5.1.1 for fragments.
+    let (identification, dont_fragment, more_fragments, fragment_offset) = match chain.fragment {
+        Some(fragment) => (
+            fragment.identification as u16,
+            false,
+            fragment.more_fragments,
+            fragment.offset,
+        ),
+        None => (
+            path.identification,
+            total_length > DONT_FRAGMENT_THRESHOLD,
+            false,
+            0,
+        ),
+    };
+    let next_hop_mtu = path.ipv4_next_hop_mtu;
+    let mut fragmentation = None;
+    if total_length > usize::from(next_hop_mtu) {
+        if dont_fragment {
+            let mtu = (u32::from(next_hop_mtu) + 20).max(u32::from(MINIMUM_IPV6_MTU));
+            return Err(TranslationError::PacketTooBig { mtu });
+        }
+        // §5.1.1 last paragraph: a packet that fits IPv6's 1280 but not the
+        // IPv4 next hop MUST be fragmented in IPv4.
+        fragmentation = Some(Fragmentation {
+            maximum_size: next_hop_mtu,
+            identification: u32::from(identification),
+        });
+    }
+
+    let header = Ipv4Repr {
+        source_address: source,
+        destination_address: destination,
+        protocol: IpProtocol::from(protocol_number),
+        payload_length: body_length,
+        time_to_live: hop_limit,
+        traffic_class: match settings.traffic_class {
+            TrafficClassPolicy::Copy => traffic_class,
+            TrafficClassPolicy::Zero => 0,
+        },
+        identification,
+        dont_fragment,
+        more_fragments,
+        fragment_offset,
+    };
+    let header_bytes = output
+        .get_mut(..IPV4_HEADER_LENGTH)
+        .ok_or(TranslationError::OutputTooSmall)?;
+    header.emit(&mut Ipv4Packet::new_unchecked(header_bytes));
+    Ok(Translated {
+        length: total_length,
+        fragmentation,
+    })
+}
+
+/// §5.5: the TCP / UDP checksum of an unfragmented packet or first
+/// fragment, for the new pseudo-header.
+fn translate_transport(
+    segment: &mut [u8],
+    protocol_number: u8,
+    old_addresses: [&[u8]; 2],
+    new_addresses: [&[u8]; 2],
+) -> Result<(), TranslationError> {
+    match protocol_number {
+        protocol::TCP if segment.len() < 20 => Err(TranslationError::TruncatedTransportHeader),
+        protocol::UDP => match read_u16(segment, 6) {
+            None => Err(TranslationError::TruncatedTransportHeader),
+            Some(0) => Err(TranslationError::Ipv6UdpZeroChecksum),
+            Some(_) => {
+                adjust_transport_checksum(segment, protocol_number, &old_addresses, &new_addresses);
+                Ok(())
+            }
+        },
+        _ => {
+            adjust_transport_checksum(segment, protocol_number, &old_addresses, &new_addresses);
+            Ok(())
+        }
+    }
+}
+
+/// An IPv6 address from 16 bytes (shorter input gives zeros).
+pub(super) fn ipv6_address(bytes: &[u8]) -> core::net::Ipv6Addr {
+    let mut octets = [0u8; 16];
+    for (target, source) in octets.iter_mut().zip(bytes) {
+        *target = *source;
+    }
+    core::net::Ipv6Addr::from(octets)
+}

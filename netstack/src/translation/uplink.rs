@@ -1,0 +1,703 @@
+//! The IPv4 uplink port of a border router: its IPv4 address, ARP (RFC 826) kept in the router's neighbor cache, and the hand-off between the IPv6 forward path and the RFC 7915 translator.
+//!
+//! The router itself stays IPv4-free (ARCHITECTURE.md rule 1): everything it
+//! learns from or hands to this module is IPv6-shaped.
+//!
+//! - **Neighbors.** IPv4 neighbors live in the uplink port's ordinary
+//!   neighbor cache, keyed by their IPv4-mapped IPv6 address
+//!   (`::ffff:a.b.c.d`, RFC 4291 §2.5.5.2), the way Linux keeps ARP and NDP
+//!   in one neighbour subsystem. The cache's states and timers (RFC 4861
+//!   §7.3) serve ARP unchanged: an ARP reply is a solicited, overriding
+//!   advertisement (→ REACHABLE); a request for one of our addresses
+//!   teaches the sender like a solicitation's link-layer option (→ STALE,
+//!   RFC 826 "merge" plus the "?Am I the target protocol address?" add);
+//!   any other request or gratuitous ARP only refreshes an existing entry
+//!   (RFC 826 merge without add). Retransmissions and unicast probes are
+//!   ARP requests, broadcast or unicast (RFC 1122 §2.3.2.1 allows unicast
+//!   polls).
+//! - **Answering ARP.** The translator answers for every IPv4 address it
+//!   owns: the uplink address, the IPv4 side of each explicit address
+//!   mapping and the RFC 6791 pool (`AddressTranslator` side).
+//! - **6→4.** A route whose next hop is `translate via G` (an IPv4 gateway
+//!   written as its `pool6`-embedded IPv6 address, see `route_mapping`), or
+//!   on-link on the uplink's IPv4 prefix (`G` = `::`), hands the IPv6
+//!   packet here after the forward path checked and decremented its hop
+//!   limit; this module translates it and names the neighbor to resolve.
+//! - **4→6.** IPv4 received on the uplink port is validated (RFC 1812
+//!   §5.2.2), checked against what a translator must not translate (IPv4
+//!   broadcast and multicast, the translator's own addresses, RFC 7915 §1.3
+//!   / RFC 7757 §3.4), and translated; the IPv6 result re-enters the router's
+//!   forward path like any received packet, so its TTL is decremented there
+//!   as the hop limit.
+
+use core::net::{Ipv4Addr, Ipv6Addr};
+
+use smoltcp::wire::EthernetAddress;
+
+use super::address_mapping::TranslationPrefix;
+use super::arp::{ArpOperation, ArpPacket, ArpRepr, PACKET_LENGTH};
+use super::ipv4::Ipv4Packet;
+use super::stateless::{self, Ipv4ToIpv6Path, Ipv6ToIpv4Path, Translated, TranslationError};
+use super::{AddressTranslator, TranslationSettings};
+
+/// The IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) under which the router's
+/// neighbor cache keeps the IPv4 neighbor `address`.
+pub fn neighbor_key(address: Ipv4Addr) -> Ipv6Addr {
+    address.to_ipv6_mapped()
+}
+
+/// Whether a neighbor cache key stands for an IPv4 neighbor (one reached by
+/// ARP and sent IPv4 frames).
+pub fn is_ipv4_neighbor(key: Ipv6Addr) -> bool {
+    key.to_ipv4_mapped().is_some()
+}
+
+/// The uplink's static ARP entries (`[[port.ipv4.neighbor]]`) as neighbor
+/// cache keys and MAC addresses.
+pub fn static_neighbors(
+    config: &super::config::UplinkConfig,
+) -> impl Iterator<Item = (Ipv6Addr, EthernetAddress)> + '_ {
+    config.neighbors.iter().map(|neighbor| {
+        (
+            neighbor_key(neighbor.address),
+            EthernetAddress(neighbor.mac),
+        )
+    })
+}
+
+/// The uplink and its translator as the config describes them, or `None`
+/// without an uplink port or a `[translation]` table. `hash_key` keys the
+/// RFC 6791 pool choice.
+pub fn from_config(
+    config: &crate::config::Config,
+    hash_key: u64,
+) -> Option<(
+    usize,
+    Uplink<super::stateless_addresses::StatelessAddresses>,
+)> {
+    let (port, uplink) = config.uplink()?;
+    let translation = config.translation.as_ref()?;
+    let addresses = translation.address_translator(Some(uplink), hash_key);
+    Some((
+        port,
+        Uplink::new(
+            uplink.address,
+            uplink.prefix_length,
+            Some(translation.pool6),
+            addresses,
+            translation.settings,
+        ),
+    ))
+}
+
+/// What an ARP packet received on the uplink asks of the router.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArpInput {
+    /// A request for one of the translator's addresses: learn the sender
+    /// (a new entry may be created) and send `reply` back to it.
+    RequestForUs {
+        /// The sender's neighbor cache key.
+        sender: Ipv6Addr,
+        /// The sender's MAC address.
+        sender_mac: EthernetAddress,
+        /// The ARP payload of the reply (28 bytes).
+        reply: [u8; PACKET_LENGTH],
+    },
+    /// A request for someone else, or a gratuitous announcement: refresh
+    /// the sender's entry if there is one; create none.
+    Refresh {
+        /// The sender's neighbor cache key.
+        sender: Ipv6Addr,
+        /// The sender's MAC address.
+        sender_mac: EthernetAddress,
+    },
+    /// A reply: the sender's address resolved (a solicited, overriding
+    /// advertisement).
+    Reply {
+        /// The sender's neighbor cache key.
+        sender: Ipv6Addr,
+        /// The sender's MAC address.
+        sender_mac: EthernetAddress,
+    },
+}
+
+/// Why an ARP packet was dropped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArpDrop {
+    /// Not an Ethernet/IPv4 request or reply, or truncated.
+    Malformed,
+    /// A sender address that no neighbor can have: 0.0.0.0 (an RFC 5227
+    /// probe, which needs no answer from a router that is not probing),
+    /// broadcast, multicast, or one of our own addresses (a conflict).
+    UnusableSender,
+}
+
+crate::counters! {
+    /// Why the translator refused a packet (counted on the uplink port, in
+    /// addition to the port's `translation_refused` drop).
+    pub enum TranslationDrop, counts TranslationDropCounts {
+        /// The IPv4 header failed RFC 1812 §5.2.2 validation, or its options are malformed.
+        BadIpv4Header => "translation_bad_ipv4_header",
+        /// The IPv6 header or its extension headers are malformed or cut off.
+        BadIpv6Header => "translation_bad_ipv6_header",
+        /// A source-routed IPv4 packet (RFC 7915 §4.1).
+        SourceRoute => "translation_source_route",
+        /// A Routing header with segments left (RFC 7915 §5.1).
+        RoutingHeader => "translation_routing_header",
+        /// An extension header after the Fragment header (RFC 7915 §5.1.1).
+        ExtensionHeaderAfterFragment => "translation_extension_header_after_fragment",
+        /// A source no host may use (RFC 7915 §4.1, §5.1).
+        IllegalSource => "translation_illegal_source",
+        /// No EAM or pool6 mapping for the source (RFC 7915 §6).
+        UntranslatableSource => "translation_untranslatable_source",
+        /// No EAM or pool6 mapping for the destination (RFC 7915 §6).
+        UntranslatableDestination => "translation_untranslatable_destination",
+        /// A non-global IPv4 address under 64:ff9b::/96 (RFC 6052 §3.1).
+        NonGlobalUnderWellKnownPrefix => "translation_non_global_under_well_known_prefix",
+        /// A fragmented ICMP message (RFC 7915 §1.2).
+        FragmentedIcmp => "translation_fragmented_icmp",
+        /// An ICMP type RFC 7915 §4.2 / §5.2 drops.
+        UnsupportedIcmp => "translation_unsupported_icmp",
+        /// A malformed ICMP message, or one with a bad checksum.
+        BadIcmp => "translation_bad_icmp",
+        /// An ICMP error whose quoted packet cannot be translated (RFC 7915 §4.3, §5.3).
+        BadIcmpInnerPacket => "translation_bad_icmp_inner_packet",
+        /// A TCP or UDP header cut off.
+        TruncatedTransportHeader => "translation_truncated_transport_header",
+        /// UDP with a zero checksum the policy refuses (RFC 7915 §4.5, RFC 8200 §8.1).
+        UdpZeroChecksum => "translation_udp_zero_checksum",
+        /// Too large to translate or fragment.
+        TooLarge => "translation_too_large",
+        /// A Don't Fragment packet larger than the next hop (answered with
+        /// ICMPv6 Packet Too Big).
+        PacketTooBig => "translation_packet_too_big",
+        /// Addressed to IPv4 broadcast or multicast (never translated).
+        Ipv4BroadcastOrMulticast => "translation_ipv4_broadcast_or_multicast",
+        /// Addressed to the uplink's own IPv4 address with nothing listening.
+        Ipv4ForTranslator => "translation_ipv4_for_translator",
+        /// A route's gateway is not an address under pool6.
+        BadGateway => "translation_bad_gateway",
+        /// An ARP packet pure6 does not handle or a sender no neighbor can have.
+        BadArp => "translation_bad_arp",
+    }
+}
+
+impl TranslationDrop {
+    /// The counter for a refusal of the RFC 7915 translator.
+    pub fn from_error(error: &TranslationError) -> TranslationDrop {
+        use super::AddressError::NonGlobalUnderWellKnownPrefix as NonGlobal;
+        match error {
+            TranslationError::BadIpv4Header(_) | TranslationError::BadIpv4Options => {
+                TranslationDrop::BadIpv4Header
+            }
+            TranslationError::BadIpv6Header
+            | TranslationError::Truncated
+            | TranslationError::TruncatedExtensionHeader => TranslationDrop::BadIpv6Header,
+            TranslationError::SourceRoute => TranslationDrop::SourceRoute,
+            TranslationError::RoutingHeader { .. } => TranslationDrop::RoutingHeader,
+            TranslationError::ExtensionHeaderAfterFragment => {
+                TranslationDrop::ExtensionHeaderAfterFragment
+            }
+            TranslationError::IllegalSource => TranslationDrop::IllegalSource,
+            TranslationError::UntranslatableSource(NonGlobal)
+            | TranslationError::UntranslatableDestination(NonGlobal)
+            | TranslationError::UntranslatableInnerAddress(NonGlobal) => {
+                TranslationDrop::NonGlobalUnderWellKnownPrefix
+            }
+            TranslationError::UntranslatableSource(_) => TranslationDrop::UntranslatableSource,
+            TranslationError::UntranslatableDestination(_) => {
+                TranslationDrop::UntranslatableDestination
+            }
+            TranslationError::UntranslatableInnerAddress(_)
+            | TranslationError::NestedIcmpError
+            | TranslationError::InnerPacketUnusable => TranslationDrop::BadIcmpInnerPacket,
+            TranslationError::FragmentedIcmp => TranslationDrop::FragmentedIcmp,
+            TranslationError::UnsupportedIcmpType { .. }
+            | TranslationError::UntranslatablePointer => TranslationDrop::UnsupportedIcmp,
+            TranslationError::TruncatedIcmp | TranslationError::BadIcmpChecksum => {
+                TranslationDrop::BadIcmp
+            }
+            TranslationError::TruncatedTransportHeader => TranslationDrop::TruncatedTransportHeader,
+            TranslationError::UdpZeroChecksum
+            | TranslationError::FragmentedUdpZeroChecksum
+            | TranslationError::Ipv6UdpZeroChecksum => TranslationDrop::UdpZeroChecksum,
+            TranslationError::PacketTooBig { .. }
+            | TranslationError::FragmentationNeeded { .. } => TranslationDrop::PacketTooBig,
+            TranslationError::TooLargeForIpv4
+            | TranslationError::OutputTooSmall
+            | TranslationError::FragmentSizeTooSmall
+            | TranslationError::NotFragmentable
+            | TranslationError::FragmentOutOfRange => TranslationDrop::TooLarge,
+        }
+    }
+}
+
+/// An IPv6 packet translated to IPv4 for the uplink ([`Uplink::translate_outbound`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Outbound {
+    /// The IPv4 packet at the start of the output buffer, and whether it
+    /// must be fragmented ([`stateless::fragment_ipv4`]).
+    pub translated: Translated,
+    /// The neighbor cache key of the IPv4 next hop.
+    pub neighbor: Ipv6Addr,
+    /// The IPv4 destination is one of the translator's own mapped
+    /// addresses (an EAM): translate it back to IPv6 and forward it there
+    /// (hairpinning, RFC 7757 §4.2).
+    pub hairpin: bool,
+}
+
+/// Why an outbound packet was refused, and the ICMPv6 error to answer with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    /// The counter.
+    pub reason: TranslationDrop,
+    /// The translator's error, for its ICMP answer
+    /// ([`TranslationError::icmp_answer`]); `None` for the uplink's own
+    /// refusals.
+    pub error: Option<TranslationError>,
+}
+
+impl From<TranslationError> for Refusal {
+    fn from(error: TranslationError) -> Refusal {
+        Refusal {
+            reason: TranslationDrop::from_error(&error),
+            error: Some(error),
+        }
+    }
+}
+
+impl From<TranslationDrop> for Refusal {
+    fn from(reason: TranslationDrop) -> Refusal {
+        Refusal {
+            reason,
+            error: None,
+        }
+    }
+}
+
+/// The IPv4 side of the uplink port and the translator behind it.
+#[derive(Clone, Debug)]
+pub struct Uplink<A> {
+    address: Ipv4Addr,
+    prefix_length: u8,
+    pool6: Option<TranslationPrefix>,
+    addresses: A,
+    settings: TranslationSettings,
+    counts: TranslationDropCounts,
+}
+
+impl<A: AddressTranslator> Uplink<A> {
+    /// An uplink whose IPv4 address is `address`/`prefix_length`, whose
+    /// `translate via` gateways are written under `pool6`, translating with
+    /// `addresses` and `settings`.
+    pub fn new(
+        address: Ipv4Addr,
+        prefix_length: u8,
+        pool6: Option<TranslationPrefix>,
+        addresses: A,
+        settings: TranslationSettings,
+    ) -> Uplink<A> {
+        Uplink {
+            address,
+            prefix_length: prefix_length.min(32),
+            pool6,
+            addresses,
+            settings,
+            counts: TranslationDropCounts::new(),
+        }
+    }
+
+    /// The address translator.
+    pub fn addresses(&self) -> &A {
+        &self.addresses
+    }
+
+    /// The refusals counted so far.
+    pub fn counts(&self) -> &TranslationDropCounts {
+        &self.counts
+    }
+
+    /// Counts a refusal.
+    pub fn count(&mut self, reason: TranslationDrop) {
+        self.counts.increment(reason);
+    }
+
+    /// RFC 7915 §5: translates the IPv6 `packet` (hop limit already checked
+    /// and not yet decremented) into `output` for the IPv4 next hop that a
+    /// route names: `gateway` is the `pool6`-embedded IPv4 gateway, or `::`
+    /// for a destination on the uplink's link. The TTL of the result is
+    /// decremented here (the forward step of RFC 7915 §5.1 "Time to Live").
+    pub fn translate_outbound(
+        &mut self,
+        packet: &[u8],
+        gateway: Ipv6Addr,
+        ipv4_mtu: u16,
+        identification: u16,
+        output: &mut [u8],
+    ) -> Result<Outbound, Refusal> {
+        let result = self.outbound(packet, gateway, ipv4_mtu, identification, output);
+        if let Err(refusal) = &result {
+            self.counts.increment(refusal.reason);
+        }
+        result
+    }
+
+    fn outbound(
+        &self,
+        packet: &[u8],
+        gateway: Ipv6Addr,
+        ipv4_mtu: u16,
+        identification: u16,
+        output: &mut [u8],
+    ) -> Result<Outbound, Refusal> {
+        let path = Ipv6ToIpv4Path {
+            ipv4_next_hop_mtu: ipv4_mtu,
+            ipv6_link_mtu: u16::MAX,
+            identification,
+        };
+        let translated = stateless::translate_ipv6_to_ipv4(
+            packet,
+            output,
+            &self.addresses,
+            &self.settings,
+            &path,
+        )?;
+        let mut ipv4 = Ipv4Packet::new_unchecked(&mut output[..translated.length]);
+        let destination = ipv4.destination_address();
+        if self.is_broadcast_or_multicast(destination) {
+            return Err(TranslationDrop::Ipv4BroadcastOrMulticast.into());
+        }
+        ipv4.decrement_time_to_live();
+        let hairpin = self.owns(destination);
+        let next_hop = if gateway.is_unspecified() {
+            destination
+        } else {
+            self.pool6
+                .and_then(|pool6| pool6.extract(gateway).ok())
+                .ok_or(TranslationDrop::BadGateway)?
+        };
+        Ok(Outbound {
+            translated,
+            neighbor: neighbor_key(next_hop),
+            hairpin,
+        })
+    }
+
+    /// RFC 7915 §4: translates the IPv4 `packet` received on the uplink into
+    /// `output`, to be forwarded as IPv6 (the forward path decrements the
+    /// hop limit). Packets to IPv4 broadcast or multicast, or to the uplink
+    /// address itself, are refused: they are not for the IPv6 side.
+    pub fn translate_inbound(
+        &mut self,
+        packet: &[u8],
+        output: &mut [u8],
+    ) -> Result<Translated, Refusal> {
+        let result = self.inbound(packet, output);
+        if let Err(refusal) = &result {
+            self.counts.increment(refusal.reason);
+        }
+        result
+    }
+
+    fn inbound(&self, packet: &[u8], output: &mut [u8]) -> Result<Translated, Refusal> {
+        let header = Ipv4Packet::new_checked(packet)
+            .map_err(|error| Refusal::from(TranslationError::BadIpv4Header(error)))?;
+        let destination = header.destination_address();
+        if self.is_broadcast_or_multicast(destination) {
+            return Err(TranslationDrop::Ipv4BroadcastOrMulticast.into());
+        }
+        if destination == self.address {
+            return Err(TranslationDrop::Ipv4ForTranslator.into());
+        }
+        let path = Ipv4ToIpv6Path {
+            // Too big for the IPv6 egress is found by the forward path,
+            // whose Packet Too Big comes back here as Fragmentation Needed.
+            ipv6_next_hop_mtu: u16::MAX,
+            ipv4_link_mtu: u16::MAX,
+        };
+        Ok(stateless::translate_ipv4_to_ipv6(
+            packet,
+            output,
+            &self.addresses,
+            &self.settings,
+            &path,
+        )?)
+    }
+
+    /// Whether the translator answers ARP for `address` and takes packets
+    /// to it: the uplink address, EAM and RFC 6791 pool addresses.
+    pub fn owns(&self, address: Ipv4Addr) -> bool {
+        address == self.address || self.addresses.owns(address)
+    }
+
+    /// The uplink's own IPv4 address.
+    pub fn address(&self) -> Ipv4Addr {
+        self.address
+    }
+
+    /// Whether `address` is on the uplink's link (inside its prefix).
+    pub fn is_on_link(&self, address: Ipv4Addr) -> bool {
+        let mask = u32::MAX
+            .checked_shl(32 - u32::from(self.prefix_length))
+            .unwrap_or(0);
+        u32::from(address) & mask == u32::from(self.address) & mask
+    }
+
+    /// The directed broadcast address of the uplink's prefix (RFC 919,
+    /// RFC 1812 §5.3.5.2), if the prefix has one.
+    fn directed_broadcast(&self) -> Option<Ipv4Addr> {
+        (self.prefix_length < 31).then(|| {
+            let host_mask = u32::MAX >> self.prefix_length;
+            Ipv4Addr::from(u32::from(self.address) | host_mask)
+        })
+    }
+
+    /// Whether a packet to `destination` is for the link or nobody, never
+    /// to be translated: limited or directed broadcast, multicast,
+    /// 0.0.0.0/8 (RFC 1812 §5.3.7, RFC 7915 §1.3 leaves these alone).
+    pub fn is_broadcast_or_multicast(&self, destination: Ipv4Addr) -> bool {
+        destination.is_broadcast()
+            || destination.is_multicast()
+            || destination.octets()[0] == 0
+            || Some(destination) == self.directed_broadcast()
+    }
+
+    /// Reads an ARP packet received on the uplink port. `owns` says which
+    /// IPv4 addresses the translator answers for (besides the uplink
+    /// address itself); `own_mac` is the port's MAC address.
+    pub fn receive_arp(
+        &self,
+        payload: &[u8],
+        own_mac: EthernetAddress,
+    ) -> Result<ArpInput, ArpDrop> {
+        self.receive_arp_owned_by(payload, own_mac, |address| self.owns(address))
+    }
+
+    fn receive_arp_owned_by(
+        &self,
+        payload: &[u8],
+        own_mac: EthernetAddress,
+        owns: impl Fn(Ipv4Addr) -> bool,
+    ) -> Result<ArpInput, ArpDrop> {
+        let packet = ArpPacket::new_checked(payload).map_err(|_| ArpDrop::Malformed)?;
+        let repr = ArpRepr::parse(&packet).map_err(|_| ArpDrop::Malformed)?;
+        let sender_address = repr.sender_protocol_address;
+        let ours = |address: Ipv4Addr| address == self.address || owns(address);
+        if sender_address.is_unspecified()
+            || self.is_broadcast_or_multicast(sender_address)
+            || ours(sender_address)
+            || repr.sender_hardware_address.is_multicast()
+        {
+            return Err(ArpDrop::UnusableSender);
+        }
+        let sender = neighbor_key(sender_address);
+        let sender_mac = repr.sender_hardware_address;
+        match repr.operation {
+            ArpOperation::Request if ours(repr.target_protocol_address) => {
+                let mut reply = [0u8; PACKET_LENGTH];
+                repr.reply(own_mac)
+                    .emit(&mut ArpPacket::new_unchecked(&mut reply[..]));
+                Ok(ArpInput::RequestForUs {
+                    sender,
+                    sender_mac,
+                    reply,
+                })
+            }
+            ArpOperation::Request => Ok(ArpInput::Refresh { sender, sender_mac }),
+            ArpOperation::Reply => Ok(ArpInput::Reply { sender, sender_mac }),
+        }
+    }
+
+    /// The ARP request for the IPv4 neighbor `target` (a neighbor cache
+    /// key), from the uplink address and `own_mac`; `None` if `target` is
+    /// not an IPv4 neighbor key. Broadcast it, or unicast it to the cached
+    /// MAC to poll an entry (RFC 1122 §2.3.2.1).
+    pub fn arp_request(
+        &self,
+        target: Ipv6Addr,
+        own_mac: EthernetAddress,
+    ) -> Option<[u8; PACKET_LENGTH]> {
+        let target_address = target.to_ipv4_mapped()?;
+        let mut request = [0u8; PACKET_LENGTH];
+        ArpRepr {
+            operation: ArpOperation::Request,
+            sender_hardware_address: own_mac,
+            sender_protocol_address: self.address,
+            target_hardware_address: EthernetAddress([0; 6]),
+            target_protocol_address: target_address,
+        }
+        .emit(&mut ArpPacket::new_unchecked(&mut request[..]));
+        Some(request)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use etherparse::{ArpEthIpv4Packet, ArpOperation as EtherparseOperation};
+
+    const ROUTER_MAC: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0x01]);
+    const HOST_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x10];
+    const EAM_ADDRESS: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 7);
+
+    /// Maps only the EAM 198.51.100.7 <-> 2001:db8:1::7.
+    #[derive(Clone, Copy, Debug)]
+    struct EamOnly;
+
+    const EAM_IPV6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 7);
+
+    impl AddressTranslator for EamOnly {
+        fn ipv6_to_ipv4(
+            &self,
+            address: Ipv6Addr,
+            _: super::super::AddressRole,
+        ) -> Result<Ipv4Addr, super::super::AddressError> {
+            (address == EAM_IPV6)
+                .then_some(EAM_ADDRESS)
+                .ok_or(super::super::AddressError::NotMapped)
+        }
+
+        fn ipv4_to_ipv6(
+            &self,
+            address: Ipv4Addr,
+            _: super::super::AddressRole,
+        ) -> Result<Ipv6Addr, super::super::AddressError> {
+            (address == EAM_ADDRESS)
+                .then_some(EAM_IPV6)
+                .ok_or(super::super::AddressError::NotMapped)
+        }
+
+        fn icmp_error_source(&self, _: Ipv6Addr) -> Option<Ipv4Addr> {
+            None
+        }
+
+        fn owns(&self, address: Ipv4Addr) -> bool {
+            address == EAM_ADDRESS
+        }
+    }
+
+    fn uplink_with_prefix(prefix_length: u8) -> Uplink<EamOnly> {
+        Uplink::new(
+            Ipv4Addr::new(192, 0, 2, 1),
+            prefix_length,
+            None,
+            EamOnly,
+            TranslationSettings::default(),
+        )
+    }
+
+    fn uplink() -> Uplink<EamOnly> {
+        uplink_with_prefix(24)
+    }
+
+    fn arp(operation: EtherparseOperation, sender: [u8; 4], target: [u8; 4]) -> [u8; 28] {
+        ArpEthIpv4Packet {
+            operation,
+            sender_mac: HOST_MAC,
+            sender_ipv4: sender,
+            target_mac: [0; 6],
+            target_ipv4: target,
+        }
+        .to_bytes()
+    }
+
+    #[test]
+    fn requests_for_the_uplink_and_for_mapped_addresses_are_answered() {
+        for target in [[192, 0, 2, 1], EAM_ADDRESS.octets()] {
+            let request = arp(EtherparseOperation::REQUEST, [192, 0, 2, 10], target);
+            let Ok(ArpInput::RequestForUs {
+                sender,
+                sender_mac,
+                reply,
+            }) = uplink().receive_arp(&request, ROUTER_MAC)
+            else {
+                panic!("request for {target:?} not answered");
+            };
+            assert_eq!(sender, "::ffff:192.0.2.10".parse::<Ipv6Addr>().unwrap());
+            assert_eq!(sender_mac, EthernetAddress(HOST_MAC));
+            let parsed = etherparse::ArpPacket::from_slice(&reply)
+                .unwrap()
+                .try_eth_ipv4()
+                .unwrap();
+            assert_eq!(parsed.operation, EtherparseOperation::REPLY);
+            assert_eq!(parsed.sender_mac, ROUTER_MAC.0);
+            assert_eq!(parsed.sender_ipv4, target);
+            assert_eq!(parsed.target_mac, HOST_MAC);
+            assert_eq!(parsed.target_ipv4, [192, 0, 2, 10]);
+        }
+    }
+
+    #[test]
+    fn other_requests_only_refresh_and_replies_resolve() {
+        let request = arp(
+            EtherparseOperation::REQUEST,
+            [192, 0, 2, 10],
+            [192, 0, 2, 20],
+        );
+        assert!(matches!(
+            uplink().receive_arp(&request, ROUTER_MAC),
+            Ok(ArpInput::Refresh { .. })
+        ));
+        let reply = arp(EtherparseOperation::REPLY, [192, 0, 2, 254], [192, 0, 2, 1]);
+        assert_eq!(
+            uplink().receive_arp(&reply, ROUTER_MAC),
+            Ok(ArpInput::Reply {
+                sender: neighbor_key(Ipv4Addr::new(192, 0, 2, 254)),
+                sender_mac: EthernetAddress(HOST_MAC),
+            })
+        );
+    }
+
+    #[test]
+    fn probes_conflicts_and_broadcast_senders_are_dropped() {
+        for sender in [
+            [0, 0, 0, 0],
+            [192, 0, 2, 1],
+            [192, 0, 2, 255],
+            [224, 0, 0, 1],
+        ] {
+            let request = arp(EtherparseOperation::REQUEST, sender, [192, 0, 2, 1]);
+            assert_eq!(
+                uplink().receive_arp(&request, ROUTER_MAC),
+                Err(ArpDrop::UnusableSender),
+                "sender {sender:?}"
+            );
+        }
+        assert_eq!(
+            uplink().receive_arp(&[0; 10], ROUTER_MAC),
+            Err(ArpDrop::Malformed)
+        );
+    }
+
+    #[test]
+    fn requests_come_from_the_uplink_address() {
+        let target = neighbor_key(Ipv4Addr::new(192, 0, 2, 254));
+        let request = uplink().arp_request(target, ROUTER_MAC).unwrap();
+        let parsed = etherparse::ArpPacket::from_slice(&request)
+            .unwrap()
+            .try_eth_ipv4()
+            .unwrap();
+        assert_eq!(parsed.operation, EtherparseOperation::REQUEST);
+        assert_eq!(parsed.sender_ipv4, [192, 0, 2, 1]);
+        assert_eq!(parsed.target_ipv4, [192, 0, 2, 254]);
+        assert!(
+            uplink()
+                .arp_request("2001:db8::1".parse().unwrap(), ROUTER_MAC)
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn on_link_and_broadcast() {
+        let uplink = uplink();
+        assert!(uplink.is_on_link(Ipv4Addr::new(192, 0, 2, 200)));
+        assert!(!uplink.is_on_link(Ipv4Addr::new(192, 0, 3, 1)));
+        assert!(uplink.is_broadcast_or_multicast(Ipv4Addr::new(192, 0, 2, 255)));
+        assert!(uplink.is_broadcast_or_multicast(Ipv4Addr::BROADCAST));
+        assert!(uplink.is_broadcast_or_multicast(Ipv4Addr::new(239, 1, 1, 1)));
+        assert!(!uplink.is_broadcast_or_multicast(Ipv4Addr::new(198, 51, 100, 2)));
+        assert!(uplink_with_prefix(0).is_on_link(Ipv4Addr::new(8, 8, 8, 8)));
+        assert!(is_ipv4_neighbor(neighbor_key(Ipv4Addr::new(192, 0, 2, 1))));
+        assert!(!is_ipv4_neighbor("fe80::1".parse().unwrap()));
+    }
+}
