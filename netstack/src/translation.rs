@@ -7,9 +7,16 @@
 //! - [`route_mapping`]: IPv4 routes mapped under `pool6` into the one IPv6
 //!   routing table (ARCHITECTURE.md rule 2), with next hops rewritten
 //!   through a next-hop table, and the IPv4 lines of the route file;
-//! - [`checksum`] and [`ipv4`]: the Internet checksum and the IPv4 header
-//!   codec, in smoltcp's Packet/Repr style (smoltcp itself is built for
-//!   IPv6 only).
+//! - [`checksum`], [`ipv4`], [`icmpv4`], [`arp`]: the Internet checksum
+//!   and the IPv4, ICMPv4 and ARP codecs, in smoltcp's Packet/Repr style
+//!   (smoltcp itself is built for IPv6 only);
+//! - [`stateless`]: the RFC 7915 translator, both directions;
+//! - [`explicit_address_mapping`] and [`stateless_addresses`]: the RFC 7757
+//!   EAM table and SIIT's [`AddressTranslator`] (EAM, then `pool6`, and the
+//!   RFC 6791 pool);
+//! - [`config`]: the `[translation]` table and the uplink's `[port.ipv4]`;
+//! - [`uplink`]: the IPv4 uplink port, ARP on top of the router's neighbor
+//!   cache, and the hand-off between the forward path and the translator.
 //!
 //! The packet translators (RFC 7915 SIIT, RFC 6146 NAT64) ask an
 //! [`AddressTranslator`] for every address they rewrite, outer headers and
@@ -103,13 +110,20 @@ pub enum TrafficClassPolicy {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TranslationSettings {
     /// The smallest MTU of any IPv6 link behind the translator (RFC 7915
-    /// §4.1, §6): IPv4 packets without DF are fragmented to fit it, and
-    /// Packet Too Big below it is raised to it. At least 1280.
+    /// §4.1, §6): IPv4 packets without DF are fragmented to fit it. At
+    /// least 1280. (Packet Too Big is floored at 1280, not at this value:
+    /// see `stateless`'s module docs.)
     pub lowest_ipv6_mtu: u16,
     /// UDP zero checksum policy.
     pub udp_zero_checksum: UdpZeroChecksum,
     /// Traffic Class / Type of Service policy.
     pub traffic_class: TrafficClassPolicy,
+    /// Whether a refused packet is answered with ICMP (RFC 7915 §4.4:
+    /// ICMPv4 3/13; §5.4: ICMPv6 1/1), within the router's ICMP error rate
+    /// limit. The answers RFC 7915 asks for specifically (Packet Too Big,
+    /// Fragmentation Needed, source route failed, Parameter Problem) are
+    /// sent either way.
+    pub refusal_errors: bool,
 }
 
 impl Default for TranslationSettings {
@@ -118,6 +132,7 @@ impl Default for TranslationSettings {
             lowest_ipv6_mtu: 1280,
             udp_zero_checksum: UdpZeroChecksum::default(),
             traffic_class: TrafficClassPolicy::default(),
+            refusal_errors: true,
         }
     }
 }

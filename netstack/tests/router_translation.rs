@@ -50,6 +50,15 @@ pool6 = "2001:db8:64::/96"
 [[translation.eam]]
 ipv4 = "198.51.100.10/32"
 ipv6 = "2001:db8:1::a/128"
+
+[[translation.eam]]
+ipv4 = "198.51.100.11/32"
+ipv6 = "2001:db8:1::c/128"
+
+[[neighbor]]
+port = "lan"
+address = "2001:db8:1::c"
+mac = "02:00:00:00:00:0c"
 "#;
 
 fn host() -> Ipv6Addr {
@@ -356,5 +365,125 @@ fn unmapped_ipv6_source_is_refused_and_counted() {
         counters.contains(&("translation_untranslatable_source", 1)),
         "{counters:?}"
     );
-    let _ = Icmpv6Type::EchoRequest;
+    // RFC 7915 §5.4: answered with ICMPv6 1/1 (administratively prohibited).
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let sliced = SlicedPacket::from_ethernet(&sent[0].1).unwrap();
+    let Some(TransportSlice::Icmpv6(icmp)) = &sliced.transport else {
+        panic!("not ICMPv6")
+    };
+    assert!(
+        matches!(
+            icmp.icmp_type(),
+            Icmpv6Type::DestinationUnreachable(etherparse::icmpv6::DestUnreachableCode::Prohibited)
+        ),
+        "{:?}",
+        icmp.icmp_type()
+    );
+}
+
+#[test]
+fn the_uplink_address_answers_ping() {
+    let mut router = router();
+    let builder = PacketBuilder::ethernet2(GATEWAY_MAC, ROUTER_MACS[1])
+        .ipv4(SERVER.octets(), [192, 0, 2, 1], 64)
+        .icmpv4_echo_request(0x1234, 7);
+    let mut frame = Vec::new();
+    builder.write(&mut frame, b"ping data").unwrap();
+    let sent = frames(&mut router, UPLINK, &frame, at(0));
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(&sent[0].1[..6], &GATEWAY_MAC, "back to the previous hop");
+    let sliced = SlicedPacket::from_ethernet(&sent[0].1).unwrap();
+    let Some(NetSlice::Ipv4(ipv4)) = &sliced.net else {
+        panic!("not IPv4")
+    };
+    let header = ipv4.header().to_header();
+    assert_eq!(header.source, [192, 0, 2, 1]);
+    assert_eq!(header.destination, SERVER.octets());
+    assert_eq!(header.header_checksum, header.calc_header_checksum());
+    let Some(TransportSlice::Icmpv4(icmp)) = &sliced.transport else {
+        panic!("not ICMPv4")
+    };
+    assert!(
+        matches!(icmp.icmp_type(), Icmpv4Type::EchoReply(echo) if echo.id == 0x1234 && echo.seq == 7)
+    );
+    assert_eq!(icmp.payload(), b"ping data");
+    assert_eq!(
+        icmp.checksum(),
+        icmp.icmp_type().calc_checksum(icmp.payload())
+    );
+}
+
+#[test]
+fn ipv4_to_an_unmapped_address_is_answered_with_administratively_prohibited() {
+    let mut router = router();
+    // 198.51.100.99 has no EAM; IPv4 destinations reach IPv6 only through EAMs.
+    let packet = udp_from_server(Ipv4Addr::new(198, 51, 100, 99), 64, b"x");
+    let sent = frames(&mut router, UPLINK, &packet, at(0));
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let sliced = SlicedPacket::from_ethernet(&sent[0].1).unwrap();
+    let Some(TransportSlice::Icmpv4(icmp)) = &sliced.transport else {
+        panic!("not ICMPv4")
+    };
+    assert!(
+        matches!(
+            icmp.icmp_type(),
+            Icmpv4Type::DestinationUnreachable(
+                etherparse::icmpv4::DestUnreachableHeader::FilterProhibited
+            )
+        ),
+        "{:?}",
+        icmp.icmp_type()
+    );
+    // The quoted packet is the refused one.
+    assert_eq!(&icmp.payload()[..20], &packet[14..34]);
+}
+
+#[test]
+fn hairpinning_between_two_eam_hosts_keeps_both_directions_translated() {
+    // RFC 7757 §4.2 and Appendix B.1: host a sends to host c's IPv4
+    // address under pool6; the translator turns it around without letting
+    // it out of the uplink, and c sees a pool6 source, so its answer comes
+    // back through the translator too.
+    let mut router = router();
+    let host_c: Ipv6Addr = "2001:db8:1::c".parse().unwrap();
+    let c_under_pool6 = mapped(Ipv4Addr::new(198, 51, 100, 11));
+    let packet = udp_from_host(host(), c_under_pool6, 64, b"hairpin");
+    let sent = frames(&mut router, LAN, &packet, at(0));
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].0, LAN, "turned around, never on the uplink");
+    let sliced = SlicedPacket::from_ethernet(&sent[0].1).unwrap();
+    let Some(NetSlice::Ipv6(ipv6)) = &sliced.net else {
+        panic!("not IPv6")
+    };
+    let header = ipv6.header().to_header();
+    assert_eq!(Ipv6Addr::from(header.destination), host_c);
+    assert_eq!(
+        Ipv6Addr::from(header.source),
+        mapped(HOST_IPV4),
+        "a's IPv4 address under pool6 (§4.2.1 rule 1), not a's own address"
+    );
+    assert_eq!(header.hop_limit, 63, "decremented once (§4.2.2)");
+    let Some(TransportSlice::Udp(udp)) = &sliced.transport else {
+        panic!("not UDP")
+    };
+    let expected = udp
+        .to_header()
+        .calc_checksum_ipv6(&header, udp.payload())
+        .unwrap();
+    assert_eq!(udp.checksum(), expected);
+
+    // c answers the pool6 address it saw: back to a, through the translator.
+    let answer_builder = PacketBuilder::ethernet2([0x02, 0, 0, 0, 0, 0x0c], ROUTER_MACS[0])
+        .ipv6(host_c.octets(), mapped(HOST_IPV4).octets(), 64)
+        .udp(53, 40000);
+    let mut answer = Vec::new();
+    answer_builder.write(&mut answer, b"back").unwrap();
+    let sent = frames(&mut router, LAN, &answer, at(1));
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let sliced = SlicedPacket::from_ethernet(&sent[0].1).unwrap();
+    let Some(NetSlice::Ipv6(ipv6)) = &sliced.net else {
+        panic!("not IPv6")
+    };
+    assert_eq!(Ipv6Addr::from(ipv6.header().destination()), host());
+    assert_eq!(Ipv6Addr::from(ipv6.header().source()), c_under_pool6);
 }

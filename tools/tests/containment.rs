@@ -113,6 +113,20 @@ const ALLOWED_CORE_SYMBOLS: [&str; 2] = [
     "<core::net::parser::Parser>::read_ipv4_addr",
 ];
 
+/// The positive control: the same markers find the translator in the
+/// legacy-ip image, so their absence from the IPv6-only image means
+/// something.
+#[test]
+fn legacy_ip_image_contains_the_translator() {
+    let symbols = symbols(Flavor::LegacyIp);
+    for marker in ["translation::", "Ipv4"] {
+        assert!(
+            symbols.iter().any(|symbol| symbol.contains(marker)),
+            "no symbol with {marker:?} in the legacy-ip image: the containment check would prove nothing"
+        );
+    }
+}
+
 #[test]
 fn ipv6_only_image_contains_no_ipv4_code() {
     let symbols = symbols(Flavor::Ipv6Only);

@@ -945,3 +945,75 @@ fn command_line_errors() {
     );
     assert!(!output_path.exists(), "a failed replay leaves no output");
 }
+
+/// A border router: lan0 (IPv6) and an IPv4 uplink whose gateway has a
+/// static ARP entry, so the replay needs no ARP exchange.
+const TRANSLATION_CONFIG: &str = r#"
+[[port]]
+name = "lan0"
+addresses = ["2001:db8:1::1/64"]
+
+[[port]]
+name = "uplink"
+[port.ipv4]
+address = "192.0.2.1/24"
+gateway = "192.0.2.254"
+[[port.ipv4.neighbor]]
+address = "192.0.2.254"
+mac = "02:00:00:00:02:54"
+
+[translation]
+pool6 = "2001:db8:64::/96"
+
+[[translation.eam]]
+ipv4 = "198.51.100.16"
+ipv6 = "2001:db8:1::10"
+"#;
+
+#[test]
+fn ipv6_to_ipv4_translation_replays_into_the_expected_capture() {
+    let config = netstack::config::parse(TRANSLATION_CONFIG).expect("the config parses");
+    // LAN_HOST (2001:db8:1::10) is the EAM host; the server is under pool6.
+    let server = Ipv6Addr::new(0x2001, 0xdb8, 0x64, 0, 0, 0, 0xcb00, 0x7150);
+    let payload = b"translate me";
+    let input = pcapng(
+        &[
+            interface(DataLink::ETHERNET, Some("lan0")),
+            interface(DataLink::ETHERNET, Some("uplink")),
+        ],
+        &[(
+            0,
+            Duration::from_millis(1),
+            udp_frame(LAN_HOST_MAC, port_mac(0), server, 64, payload),
+        )],
+    );
+    let mut output = Vec::new();
+    let summary = replay(&config, &input[..], &mut output, &ReplayOptions::default())
+        .unwrap_or_else(|error| panic!("replay failed: {error}"));
+    let (names, frames) = read_output(&output);
+    assert_eq!(names, ["lan0", "uplink"]);
+    assert_eq!(frames.len(), 1, "{frames:?}");
+    assert_eq!(frames[0].interface, 1);
+    // What RFC 7915 §5.1 asks for, built independently: TTL 63, DF clear
+    // (≤ 1260 bytes), EAM source, pool6-embedded destination. The
+    // Identification is the translator's random choice: copy it.
+    let identification = u16::from_be_bytes([frames[0].data[18], frames[0].data[19]]);
+    let mut header = etherparse::Ipv4Header::new(
+        (8 + payload.len()) as u16,
+        63,
+        etherparse::IpNumber::UDP,
+        [198, 51, 100, 16],
+        [203, 0, 113, 80],
+    )
+    .unwrap();
+    header.identification = identification;
+    header.dont_fragment = false;
+    let builder = PacketBuilder::ethernet2(port_mac(1), [0x02, 0, 0, 0, 0x02, 0x54])
+        .ip(etherparse::IpHeaders::Ipv4(header, Default::default()))
+        .udp(40_000, 53);
+    let mut expected = Vec::new();
+    builder.write(&mut expected, payload).expect("frame builds");
+    assert_eq!(frames[0].data, expected);
+    assert_eq!(counter(&summary, "lan0", "forwarded"), 1);
+    assert_eq!(counter(&summary, "uplink", "transmitted"), 1);
+}

@@ -37,13 +37,16 @@ use super::neighbor_cache::{Advertisement, LearnedFrom, Resolution};
 use super::{LinkInfo, NextHop, Outcome, PortIndex, Router};
 use crate::counters::{DropReason, PortEvent};
 use crate::translation::stateless::{self, IcmpAnswer};
-use crate::translation::uplink::{ArpInput, TranslationDrop, Uplink};
+use crate::translation::uplink::{ArpInput, Refusal, TranslationDrop, Uplink};
 
 /// The address translator the border uses.
 pub(super) type BorderAddresses = crate::translation::stateless_addresses::StatelessAddresses;
 
 /// Ethertype of ARP (RFC 826).
 const ETHERTYPE_ARP: [u8; 2] = [0x08, 0x06];
+
+/// Ethertype of IPv4 (RFC 894).
+const ETHERTYPE_IPV4: [u8; 2] = [0x08, 0x00];
 
 /// The border translator attached to the uplink port.
 #[derive(Debug)]
@@ -207,8 +210,42 @@ impl Router {
             return Err(DropReason::Ipv4NotEnabled);
         };
         let mut buffer = core::mem::take(&mut border.inbound);
+        if let Some(length) = border.uplink.answer_echo(packet, &mut buffer) {
+            let verdict = self.send_to_previous_hop(link, &buffer[..length]);
+            if let Some(border) = self.border.as_mut() {
+                border.inbound = buffer;
+            }
+            return verdict;
+        }
         let verdict = match border.uplink.translate_inbound(packet, &mut buffer) {
-            Err(_) => Err(DropReason::TranslationRefused),
+            Err(refusal) => {
+                let answer =
+                    inbound_answer(&refusal, border.uplink.settings().refusal_errors, packet);
+                if let Some((code, mtu)) = answer {
+                    self.send_icmpv4_error(link, packet, code, mtu, now);
+                }
+                Err(DropReason::TranslationRefused)
+            }
+            // An IPv4 destination whose IPv6 form routes back into the
+            // translator (an address under pool6 with no EAM) is not for
+            // the IPv6 side: refused like an unmapped one, not looped.
+            Ok(translated)
+                if self
+                    .translated_route(Ipv6Packet::new_unchecked(&buffer[..]).dst_addr())
+                    .is_some() =>
+            {
+                let _ = translated;
+                let refusal = Refusal::from(TranslationDrop::UntranslatableDestination);
+                if let Some(border) = self.border.as_mut() {
+                    border.uplink.count(refusal.reason);
+                    let answer =
+                        inbound_answer(&refusal, border.uplink.settings().refusal_errors, packet);
+                    if let Some((code, mtu)) = answer {
+                        self.send_icmpv4_error(link, packet, code, mtu, now);
+                    }
+                }
+                Err(DropReason::TranslationRefused)
+            }
             Ok(translated) => match translated.fragmentation {
                 None => self.route_translated(link, &buffer[..translated.length], now),
                 Some(fragmentation) => {
@@ -220,6 +257,62 @@ impl Router {
             border.inbound = buffer;
         }
         verdict
+    }
+
+    /// Sends an IPv4 packet the translator originated back to the
+    /// link-layer sender of the packet it answers.
+    fn send_to_previous_hop(
+        &mut self,
+        link: LinkInfo,
+        packet: &[u8],
+    ) -> Result<Outcome, DropReason> {
+        let source_mac = self.ports[link.port.0].mac;
+        let frame = self
+            .transmit
+            .push(link.port, ETHERNET_HEADER_LEN + packet.len())
+            .ok_or(DropReason::TransmitAreaFull)?;
+        write_header(frame, source_mac, link.source_mac, ETHERTYPE_IPV4);
+        frame[ETHERNET_HEADER_LEN..].copy_from_slice(packet);
+        Ok(Outcome::Consumed)
+    }
+
+    /// ICMPv4 Destination Unreachable `code` about the received IPv4
+    /// `invoking` packet, to its sender (RFC 7915 §4.1, §4.4), within the
+    /// router's ICMP error rate limit.
+    fn send_icmpv4_error(
+        &mut self,
+        link: LinkInfo,
+        invoking: &[u8],
+        code: u8,
+        next_hop_mtu: u16,
+        now: Instant,
+    ) {
+        if link.multicast {
+            return;
+        }
+        let Some(border) = self.border.as_mut() else {
+            return;
+        };
+        let mut buffer = core::mem::take(&mut border.errors);
+        if let Some(length) = border
+            .uplink
+            .icmp_error(invoking, code, next_hop_mtu, &mut buffer)
+        {
+            if self.icmp_errors.take(now) {
+                if self.send_to_previous_hop(link, &buffer[..length]).is_ok() {
+                    self.ports[link.port.0]
+                        .counters
+                        .count(PortEvent::IcmpDestinationUnreachableSent);
+                }
+            } else {
+                self.ports[link.port.0]
+                    .counters
+                    .count(PortEvent::IcmpErrorRateLimited);
+            }
+        }
+        if let Some(border) = self.border.as_mut() {
+            border.errors = buffer;
+        }
     }
 
     /// Splits a translated IPv6 packet (RFC 7915 §4.1) and routes each
@@ -314,7 +407,24 @@ impl Router {
                         },
                         now,
                     ),
-                    _ => {}
+                    _ => {
+                        let refusal_errors = self
+                            .border
+                            .as_ref()
+                            .is_some_and(|border| border.uplink.settings().refusal_errors);
+                        // RFC 7915 §5.4: 1/1, never about an ICMPv6 message.
+                        if refusal_errors
+                            && refusal.reason != TranslationDrop::BadIpv6Header
+                            && packet.get(6) != Some(&58)
+                        {
+                            self.send_icmp_error(
+                                link,
+                                packet,
+                                IcmpError::DestinationUnreachable(1),
+                                now,
+                            );
+                        }
+                    }
                 }
                 Err(DropReason::TranslationRefused)
             }
@@ -355,7 +465,7 @@ impl Router {
             return Err(DropReason::TranslationRefused);
         };
         let mut buffer = core::mem::take(&mut border.inbound);
-        let verdict = match border.uplink.translate_inbound(ipv4_packet, &mut buffer) {
+        let verdict = match border.uplink.translate_hairpin(ipv4_packet, &mut buffer) {
             Err(_) => Err(DropReason::TranslationRefused),
             Ok(translated) => self.route_translated(link, &buffer[..translated.length], now),
         };
@@ -514,10 +624,29 @@ impl Router {
     }
 }
 
+/// The ICMPv4 answer (code, next-hop MTU) to an IPv4 packet the translator
+/// refused: what RFC 7915 asks for specifically, else 3/13 (§4.4) when
+/// `refusal_errors` is on; none for malformed headers and broadcast or
+/// multicast, and 3/3 (port unreachable, RFC 1122 §3.2.2.1) for UDP to the
+/// translator's own address.
+fn inbound_answer(refusal: &Refusal, refusal_errors: bool, packet: &[u8]) -> Option<(u8, u16)> {
+    match refusal.error.as_ref().and_then(|error| error.icmp_answer()) {
+        Some(IcmpAnswer::SourceRouteFailed) => return Some((5, 0)),
+        Some(IcmpAnswer::FragmentationNeeded { mtu }) => return Some((4, mtu)),
+        _ => {}
+    }
+    match refusal.reason {
+        TranslationDrop::BadIpv4Header | TranslationDrop::Ipv4BroadcastOrMulticast => None,
+        // Protocol 17 at byte 9: UDP to the uplink address.
+        TranslationDrop::Ipv4ForTranslator => (packet.get(9) == Some(&17)).then_some((3, 0)),
+        _ => refusal_errors.then_some((13, 0)),
+    }
+}
+
 /// The ethertype of frames to `neighbor`: IPv4 for IPv4 neighbors.
 pub(super) fn ethertype_for(neighbor: Ipv6Addr) -> [u8; 2] {
     if crate::translation::uplink::is_ipv4_neighbor(neighbor) {
-        [0x08, 0x00]
+        ETHERTYPE_IPV4
     } else {
         [0x86, 0xdd]
     }

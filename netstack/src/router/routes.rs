@@ -18,11 +18,12 @@
 //! - `via ADDRESS`: the port whose address prefix holds `ADDRESS`
 //!   (recursive next hops are not supported);
 //! - `blackhole`: [`NextHop::Blackhole`];
-//! - `translate via GATEWAY`: **rejected** as
-//!   [`RouteRejectReason::TranslatorNotAvailable`] until the packet
-//!   translator (RFC 7915, RFC 6146) exists. Rejecting at load time keeps
-//!   the forwarding path unchanged and makes the missing translator
-//!   visible in the boot summary rather than as a per-packet drop counter.
+//! - `translate via GATEWAY`: [`NextHop::Translate`] on a border router
+//!   (legacy-ip build, an uplink `[port.ipv4]` and a `[translation]`
+//!   table); elsewhere **rejected** as
+//!   [`RouteRejectReason::TranslatorNotAvailable`], at load time, so the
+//!   missing translator shows in the boot summary rather than as a
+//!   per-packet drop counter.
 //!
 //! A route whose next hop cannot be resolved is rejected and counted by
 //! reason, never installed half-way; so is a route whose prefix the config
@@ -56,7 +57,8 @@ pub enum RouteRejectReason {
     /// parser, [`RejectReason::NonGlobalUnderWellKnownPrefix`]).
     NonGlobalUnderWellKnownPrefix,
     /// A `translate via` route (or an IPv4 route whose next hop is
-    /// `local = true`): the packet translator does not exist yet.
+    /// `local = true`) on a router without a border translator (no uplink
+    /// port, or an IPv6-only build).
     TranslatorNotAvailable,
     /// `port NAME` names no port of this router.
     UnknownPort,

@@ -12,6 +12,7 @@
 //! lowest_ipv6_mtu = 1280                # RFC 7915 §4.1, 1280..=9000
 //! udp_zero_checksum = "compute"         # or "drop" (RFC 7915 §4.5)
 //! traffic_class = "copy"                # or "zero" (RFC 7915 §4.1, §5.1)
+//! refusal_errors = true                 # ICMP for refused packets (§4.4, §5.4)
 //! icmp_error_pool = ["203.0.113.200/30"]  # RFC 6791 sources
 //!
 //! [[translation.eam]]                   # RFC 7757 explicit address mapping
@@ -305,6 +306,8 @@ pub(crate) struct TranslationTable {
     traffic_class: Option<Spanned<String>>,
     #[serde(default)]
     well_known_prefix_rule: Option<bool>,
+    #[serde(default)]
+    refusal_errors: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -617,6 +620,7 @@ pub(crate) fn validate_translation(
                 lowest_ipv6_mtu,
                 udp_zero_checksum,
                 traffic_class,
+                refusal_errors: table.refusal_errors.unwrap_or(true),
             },
             well_known_prefix_rule,
         },
@@ -1183,6 +1187,7 @@ ipv6 = "2001:db8:1::200/124"
                 lowest_ipv6_mtu: 1400,
                 udp_zero_checksum: UdpZeroChecksum::Drop,
                 traffic_class: TrafficClassPolicy::Zero,
+                refusal_errors: true,
             }
         );
         assert!(translation.well_known_prefix_rule);

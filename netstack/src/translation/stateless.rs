@@ -29,7 +29,7 @@
 //!   ([`TranslationError::BadIcmpChecksum`]): recomputing would turn a
 //!   corrupted message into a valid one. Non-first fragments carry no
 //!   transport header and are copied as they are.
-//! - **UDP with a zero checksum** from IPv4 follows [`UdpZeroChecksum`]
+//! - **UDP with a zero checksum** from IPv4 follows [`UdpZeroChecksum`](super::UdpZeroChecksum)
 //!   (§4.5); first fragments with a zero checksum are always dropped
 //!   ([`TranslationError::FragmentedUdpZeroChecksum`]). From IPv6, a zero
 //!   UDP checksum is invalid (RFC 8200 §8.1) and is dropped
@@ -256,7 +256,7 @@ pub enum TranslationError {
     /// first fragment: its checksum cannot be updated.
     TruncatedTransportHeader,
     /// An unfragmented IPv4 UDP datagram with checksum 0 and the policy
-    /// [`UdpZeroChecksum::Drop`] (§4.5 option 1).
+    /// [`UdpZeroChecksum::Drop`](super::UdpZeroChecksum::Drop) (§4.5 option 1).
     UdpZeroChecksum,
     /// A first fragment of an IPv4 UDP datagram with checksum 0 (§4.5:
     /// a stateless translator cannot compute it).

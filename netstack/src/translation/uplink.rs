@@ -36,9 +36,24 @@ use smoltcp::wire::EthernetAddress;
 
 use super::address_mapping::TranslationPrefix;
 use super::arp::{ArpOperation, ArpPacket, ArpRepr, PACKET_LENGTH};
-use super::ipv4::Ipv4Packet;
+use super::icmpv4::{Icmpv4Message, Icmpv4Packet};
+use super::ipv4::{Ipv4Packet, Ipv4Repr};
 use super::stateless::{self, Ipv4ToIpv6Path, Ipv6ToIpv4Path, Translated, TranslationError};
-use super::{AddressTranslator, TranslationSettings};
+use super::{AddressError, AddressRole, AddressTranslator, TranslationSettings};
+
+/// The TTL of packets the translator originates (RFC 1700's default, as
+/// hosts use).
+const OWN_TIME_TO_LIVE: u8 = 64;
+
+/// The largest ICMPv4 error, whole packet (RFC 1812 §4.3.2.3).
+const MAXIMUM_ICMPV4_ERROR: usize = 576;
+
+/// Whether `address` can be the source of a host's packet: not 0.0.0.0/8,
+/// loopback, multicast, or 240.0.0.0/4 (RFC 1812 §4.3.2.7, §5.3.7).
+fn is_unicast_source(address: Ipv4Addr) -> bool {
+    let first = address.octets()[0];
+    first != 0 && first != 127 && first < 224
+}
 
 /// The IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) under which the router's
 /// neighbor cache keeps the IPv4 neighbor `address`.
@@ -88,6 +103,40 @@ pub fn from_config(
             translation.settings,
         ),
     ))
+}
+
+/// The addresses of a hairpin's second pass: IPv4 sources go under `pool6`
+/// only (RFC 7757 §4.2.1), everything else as usual.
+struct HairpinAddresses<'a, A> {
+    addresses: &'a A,
+    pool6: Option<TranslationPrefix>,
+}
+
+impl<A: AddressTranslator> AddressTranslator for HairpinAddresses<'_, A> {
+    fn ipv6_to_ipv4(&self, address: Ipv6Addr, role: AddressRole) -> Result<Ipv4Addr, AddressError> {
+        self.addresses.ipv6_to_ipv4(address, role)
+    }
+
+    fn ipv4_to_ipv6(&self, address: Ipv4Addr, role: AddressRole) -> Result<Ipv6Addr, AddressError> {
+        if role == AddressRole::Destination {
+            return self.addresses.ipv4_to_ipv6(address, role);
+        }
+        let pool6 = self.pool6.ok_or(AddressError::NotMapped)?;
+        if pool6.is_well_known()
+            && !super::address_mapping::is_allowed_under_well_known_prefix(address)
+        {
+            return Err(AddressError::NonGlobalUnderWellKnownPrefix);
+        }
+        Ok(pool6.embed(address))
+    }
+
+    fn icmp_error_source(&self, source: Ipv6Addr) -> Option<Ipv4Addr> {
+        self.addresses.icmp_error_source(source)
+    }
+
+    fn owns(&self, address: Ipv4Addr) -> bool {
+        self.addresses.owns(address)
+    }
 }
 
 /// What an ARP packet received on the uplink asks of the router.
@@ -312,6 +361,11 @@ impl<A: AddressTranslator> Uplink<A> {
         &self.addresses
     }
 
+    /// The translator's settings.
+    pub fn settings(&self) -> &TranslationSettings {
+        &self.settings
+    }
+
     /// The refusals counted so far.
     pub fn counts(&self) -> &TranslationDropCounts {
         &self.counts
@@ -422,6 +476,155 @@ impl<A: AddressTranslator> Uplink<A> {
             &self.settings,
             &path,
         )?)
+    }
+
+    /// The second pass of a hairpinned packet (RFC 7757 §4.2.2): the IPv4
+    /// `packet` that [`Uplink::translate_outbound`] produced for one of the
+    /// translator's own EAM addresses, translated back to IPv6 into
+    /// `output` with the source written under `pool6`, not through the EAM
+    /// (§4.2.1 rule 1), so the answer comes back the same way. The TTL the
+    /// first pass took off is given back (§4.2.2: the second pass does not
+    /// decrement; the forward path decrements once).
+    ///
+    /// Deviation: in a hairpinned ICMPv4 error every source address, outer
+    /// and inner, is written under `pool6` (rules 2 and 3 would keep the
+    /// inner source on its EAM).
+    pub fn translate_hairpin(
+        &mut self,
+        packet: &[u8],
+        output: &mut [u8],
+    ) -> Result<Translated, Refusal> {
+        let hairpin = HairpinAddresses {
+            addresses: &self.addresses,
+            pool6: self.pool6,
+        };
+        let path = Ipv4ToIpv6Path {
+            ipv6_next_hop_mtu: u16::MAX,
+            ipv4_link_mtu: u16::MAX,
+        };
+        let result =
+            stateless::translate_ipv4_to_ipv6(packet, output, &hairpin, &self.settings, &path)
+                .map_err(Refusal::from);
+        match result {
+            Ok(translated) => {
+                if let Some(hop_limit) = output.get_mut(7) {
+                    *hop_limit = hop_limit.saturating_add(1);
+                }
+                Ok(translated)
+            }
+            Err(refusal) => {
+                self.counts.increment(refusal.reason);
+                Err(refusal)
+            }
+        }
+    }
+
+    /// The Echo Reply to an ICMPv4 Echo Request for the uplink address
+    /// (RFC 792, RFC 1122 §3.2.2.6: data returned unchanged), written into
+    /// `output`; `None` if `packet` is anything else or does not fit.
+    /// The reply goes back to the link-layer sender of the request.
+    pub fn answer_echo(&self, packet: &[u8], output: &mut [u8]) -> Option<usize> {
+        let header = Ipv4Packet::new_checked(packet).ok()?;
+        let repr = Ipv4Repr::parse(&header).ok()?;
+        if repr.destination_address != self.address
+            || repr.protocol != smoltcp::wire::IpProtocol::Icmp
+            || header.is_fragment()
+            || !is_unicast_source(repr.source_address)
+        {
+            return None;
+        }
+        let request = Icmpv4Packet::new_checked(header.payload()).ok()?;
+        if request.message_type() != Icmpv4Message::EchoRequest
+            || request.code() != 0
+            || !request.verify_checksum()
+        {
+            return None;
+        }
+        let message = header.payload();
+        let length = super::ipv4::HEADER_LENGTH + message.len();
+        let output = output.get_mut(..length)?;
+        let reply_header = Ipv4Repr {
+            source_address: self.address,
+            destination_address: repr.source_address,
+            protocol: smoltcp::wire::IpProtocol::Icmp,
+            payload_length: message.len(),
+            time_to_live: OWN_TIME_TO_LIVE,
+            traffic_class: repr.traffic_class,
+            identification: repr.identification,
+            dont_fragment: false,
+            more_fragments: false,
+            fragment_offset: 0,
+        };
+        let mut reply = Ipv4Packet::new_unchecked(&mut output[..]);
+        reply_header.emit(&mut reply);
+        let body = reply.payload_mut();
+        body.copy_from_slice(message);
+        let mut icmp = Icmpv4Packet::new_unchecked(body);
+        icmp.set_message_type(Icmpv4Message::EchoReply);
+        icmp.fill_checksum();
+        Some(length)
+    }
+
+    /// The ICMPv4 error (type 3, `code`, `next_hop_mtu` for code 4) from the
+    /// uplink address about the received IPv4 `invoking` packet, written
+    /// into `output` (RFC 7915 §4.4: 3/13 for a refused packet; §4.1: 3/5
+    /// for a source route, 3/4 when too big). `None` where RFC 1812
+    /// §4.3.2.7 forbids an error: about an ICMPv4 error, a non-first
+    /// fragment, a packet to broadcast or multicast, or from a source that
+    /// is not a unicast host; also for a header that does not parse.
+    /// The error quotes as much of the packet as keeps it within 576 bytes
+    /// (RFC 1812 §4.3.2.3).
+    pub fn icmp_error(
+        &self,
+        invoking: &[u8],
+        code: u8,
+        next_hop_mtu: u16,
+        output: &mut [u8],
+    ) -> Option<usize> {
+        let header = Ipv4Packet::new_checked(invoking).ok()?;
+        let repr = Ipv4Repr::parse(&header).ok()?;
+        if header.fragment_offset() != 0
+            || self.is_broadcast_or_multicast(repr.destination_address)
+            || !is_unicast_source(repr.source_address)
+            || self.is_broadcast_or_multicast(repr.source_address)
+        {
+            return None;
+        }
+        if repr.protocol == smoltcp::wire::IpProtocol::Icmp {
+            let message_type = header.payload().first().copied()?;
+            if Icmpv4Message::from(message_type).is_error() {
+                return None;
+            }
+        }
+        let invoking = &invoking[..usize::from(header.total_length())];
+        let quoted = invoking
+            .len()
+            .min(MAXIMUM_ICMPV4_ERROR - super::ipv4::HEADER_LENGTH - super::icmpv4::HEADER_LENGTH);
+        let message_length = super::icmpv4::HEADER_LENGTH + quoted;
+        let length = super::ipv4::HEADER_LENGTH + message_length;
+        let output = output.get_mut(..length)?;
+        Ipv4Repr {
+            source_address: self.address,
+            destination_address: repr.source_address,
+            protocol: smoltcp::wire::IpProtocol::Icmp,
+            payload_length: message_length,
+            time_to_live: OWN_TIME_TO_LIVE,
+            traffic_class: 0,
+            identification: 0,
+            dont_fragment: false,
+            more_fragments: false,
+            fragment_offset: 0,
+        }
+        .emit(&mut Ipv4Packet::new_unchecked(&mut output[..]));
+        let body = &mut output[super::ipv4::HEADER_LENGTH..];
+        body[..super::icmpv4::HEADER_LENGTH].fill(0);
+        body[super::icmpv4::HEADER_LENGTH..].copy_from_slice(&invoking[..quoted]);
+        let mut icmp = Icmpv4Packet::new_unchecked(body);
+        icmp.set_message_type(Icmpv4Message::DestinationUnreachable);
+        icmp.set_code(code);
+        icmp.set_next_hop_mtu(next_hop_mtu);
+        icmp.fill_checksum();
+        Some(length)
     }
 
     /// Whether the translator answers ARP for `address` and takes packets

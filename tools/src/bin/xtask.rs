@@ -26,7 +26,8 @@ struct Arguments {
 
 #[derive(Subcommand)]
 enum Task {
-    /// Build the appliance image; prints its size, and its path on the last line.
+    /// Build both appliance images and print their sizes; the requested one (legacy-ip unless
+    /// `--no-default-features`) is printed last, its path on the last line.
     Build {
         /// Build the IPv6-only image (no `legacy-ip` translator).
         #[arg(long)]
@@ -102,9 +103,23 @@ fn build(no_default_features: bool) -> Result<(), String> {
     } else {
         Flavor::LegacyIp
     };
+    // Both flavors, so the cost of the translator is always in view.
+    for other in Flavor::ALL.into_iter().filter(|other| *other != flavor) {
+        let other_path = image::build(other)?;
+        println!(
+            "image {}: {} bytes at {}",
+            other.name(),
+            image::file_size(&other_path),
+            other_path.display()
+        );
+    }
     let path = image::build(flavor)?;
-    println!("image {}: {} bytes", flavor.name(), image::file_size(&path));
-    println!("{}", path.display());
+    println!(
+        "image {}: {} bytes at {}",
+        flavor.name(),
+        image::file_size(&path),
+        path.display()
+    );
     Ok(())
 }
 
