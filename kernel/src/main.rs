@@ -106,6 +106,9 @@ fn kernel_main(info: boot::BootInfo) -> ! {
                 .unwrap_or(core::net::Ipv6Addr::UNSPECIFIED),
         );
     }
+    if let Some(border) = router.border_description() {
+        log::info!("translator: IPv4 uplink {border}");
+    }
     wait_for_links(&ports, &router);
     log::info!("pure6: ready ({} ports)", ports.len());
     run(&mut router, &mut ports)

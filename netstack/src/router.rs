@@ -520,6 +520,16 @@ impl Router {
         self.port_settings(port).map(|settings| settings.link_local)
     }
 
+    /// The border translator in one line (`port1: 192.0.2.1/24, pool6
+    /// 2001:db8:64::/96`), or `None` without one (and in IPv6-only builds).
+    pub fn border_description(&self) -> Option<alloc::string::String> {
+        #[cfg(feature = "legacy-ip")]
+        if let Some(border) = &self.border {
+            return Some(alloc::format!("port{}: {}", border.port.0, border.uplink));
+        }
+        None
+    }
+
     /// The counters of `port`.
     pub fn port_counters(&self, port: PortIndex) -> Option<&PortCounters> {
         self.ports.get(port.0).map(|port| &port.counters)

@@ -232,6 +232,14 @@ pub enum TranslationError {
     UntranslatableInnerAddress(AddressError),
     /// A fragmented ICMP message (§1.2: not translated).
     FragmentedIcmp,
+    /// A protocol whose number means something else in the other family
+    /// (ICMP of the wrong version, or an IPv6 extension header number such
+    /// as 0, 43, 44, 51 or 60): copying it as §4.1 / §5.1 say would make
+    /// receivers misparse the packet, so it is refused (a pure6 decision).
+    UntranslatableProtocol {
+        /// The protocol number.
+        protocol: u8,
+    },
     /// An ICMP type or code RFC 7915 §4.2 / §5.2 says to drop silently
     /// (obsolete, single-hop, unknown).
     UnsupportedIcmpType {

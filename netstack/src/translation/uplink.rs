@@ -205,6 +205,8 @@ crate::counters! {
         NonGlobalUnderWellKnownPrefix => "translation_non_global_under_well_known_prefix",
         /// A fragmented ICMP message (RFC 7915 §1.2).
         FragmentedIcmp => "translation_fragmented_icmp",
+        /// ICMP of the wrong family, or an IPv6 extension header number as a protocol.
+        UntranslatableProtocol => "translation_untranslatable_protocol",
         /// An ICMP type RFC 7915 §4.2 / §5.2 drops.
         UnsupportedIcmp => "translation_unsupported_icmp",
         /// A malformed ICMP message, or one with a bad checksum.
@@ -261,6 +263,9 @@ impl TranslationDrop {
             | TranslationError::NestedIcmpError
             | TranslationError::InnerPacketUnusable => TranslationDrop::BadIcmpInnerPacket,
             TranslationError::FragmentedIcmp => TranslationDrop::FragmentedIcmp,
+            TranslationError::UntranslatableProtocol { .. } => {
+                TranslationDrop::UntranslatableProtocol
+            }
             TranslationError::UnsupportedIcmpType { .. }
             | TranslationError::UntranslatablePointer => TranslationDrop::UnsupportedIcmp,
             TranslationError::TruncatedIcmp | TranslationError::BadIcmpChecksum => {
@@ -333,6 +338,17 @@ pub struct Uplink<A> {
     addresses: A,
     settings: TranslationSettings,
     counts: TranslationDropCounts,
+}
+
+impl<A> core::fmt::Display for Uplink<A> {
+    /// `192.0.2.1/24, pool6 2001:db8:64::/96`: what a boot log shows.
+    fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(formatter, "{}/{}", self.address, self.prefix_length)?;
+        if let Some(pool6) = self.pool6 {
+            write!(formatter, ", pool6 {}", pool6.cidr())?;
+        }
+        Ok(())
+    }
 }
 
 impl<A: AddressTranslator> Uplink<A> {

@@ -51,6 +51,14 @@ pub(super) fn translate(
     if protocol_number == protocol::ICMP && is_fragment {
         return Err(TranslationError::FragmentedIcmp);
     }
+    // Copied (§4.1 "Next Header"), an IPv6 extension header number or
+    // ICMPv6 would make IPv6 receivers parse the IPv4 payload as a header
+    // or as ICMPv6 with the wrong checksum: refused instead.
+    if protocol_number == protocol::ICMPV6 || protocol::is_extension_header(protocol_number) {
+        return Err(TranslationError::UntranslatableProtocol {
+            protocol: protocol_number,
+        });
+    }
 
     let header_length = IPV6_HEADER_LENGTH
         + if is_fragment {

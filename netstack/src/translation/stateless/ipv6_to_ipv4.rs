@@ -162,6 +162,14 @@ pub(super) fn translate(
     if chain.protocol == protocol::ICMPV6 && is_fragmented {
         return Err(TranslationError::FragmentedIcmp);
     }
+    // Copying these (§5.1 "Protocol") would make a packet IPv4 receivers
+    // misread: ICMPv4 inside IPv6 (its checksum rules differ), and
+    // IPv6-only headers such as AH over the IPv6 header.
+    if chain.protocol == protocol::ICMP || protocol::is_extension_header(chain.protocol) {
+        return Err(TranslationError::UntranslatableProtocol {
+            protocol: chain.protocol,
+        });
+    }
 
     let body = output
         .get_mut(IPV4_HEADER_LENGTH..)

@@ -1632,3 +1632,36 @@ fn no_panic_on_truncation_or_corruption() {
         }
     }
 }
+
+/// pure6's decision beside §4.1 / §5.1 "copy the protocol": a protocol
+/// number that means something else in the other family is refused, not
+/// copied (an IPv4 protocol 0 would become a Hop-by-Hop header, ICMPv4
+/// inside IPv6 would leave with a checksum IPv4 receivers reject).
+#[test]
+fn protocols_that_change_meaning_are_refused() {
+    for protocol_number in [0u8, 43, 44, 51, 58, 60] {
+        let mut input = udp4([198, 51, 100, 2], [192, 0, 2, 1], b"not UDP");
+        input[9] = protocol_number;
+        input[10..12].fill(0);
+        let checksum = crate::translation::checksum::internet_checksum(&input[..20]);
+        input[10..12].copy_from_slice(&checksum.to_be_bytes());
+        assert_eq!(
+            four_to_six(&input),
+            Err(TranslationError::UntranslatableProtocol {
+                protocol: protocol_number
+            }),
+            "IPv4 protocol {protocol_number}"
+        );
+    }
+    for next_header in [1u8, 51] {
+        let mut input = udp6(host6(), host4_as_ipv6(), b"not UDP");
+        input[6] = next_header;
+        assert_eq!(
+            six_to_four(&input),
+            Err(TranslationError::UntranslatableProtocol {
+                protocol: next_header
+            }),
+            "IPv6 next header {next_header}"
+        );
+    }
+}
