@@ -5,7 +5,8 @@ use std::process::Command;
 /// The Rust target the appliance is built for.
 pub const KERNEL_TARGET: &str = "x86_64-unknown-none";
 
-fn is_root() -> bool {
+/// Whether this process runs as root (installs need it).
+pub fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()
@@ -57,12 +58,16 @@ pub fn ensure_qemu() -> Result<(), String> {
         ));
     }
     eprintln!("xtask: installing QEMU (apt-get install -y qemu-system-x86)");
-    let update = Command::new("apt-get").args(["update", "-qq"]).status();
+    let update = Command::new("apt-get")
+        .args(["-o", "DPkg::Lock::Timeout=300", "update", "-qq"])
+        .status();
     if !update.is_ok_and(|status| status.success()) {
         eprintln!("xtask: apt-get update failed; trying the install anyway");
     }
     let status = Command::new("apt-get")
         .args([
+            "-o",
+            "DPkg::Lock::Timeout=300",
             "install",
             "-y",
             "-qq",
@@ -116,6 +121,12 @@ fn missing_host_packages() -> Vec<&'static str> {
 /// retrying once if the install fails); otherwise the error names what is
 /// missing and the command that installs it.
 pub fn ensure_host_tools() -> Result<(), String> {
+    // Tests call this from parallel threads: one installs, the others wait
+    // and then find the programs there.
+    static INSTALLING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _installing = INSTALLING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let missing = missing_host_packages();
     if missing.is_empty() {
         return Ok(());
@@ -129,6 +140,7 @@ pub fn ensure_host_tools() -> Result<(), String> {
     }
     let install = || {
         Command::new("apt-get")
+            .args(["-o", "DPkg::Lock::Timeout=300"])
             .args(["install", "-y", "-qq", "--no-install-recommends"])
             .args(&missing)
             .env("DEBIAN_FRONTEND", "noninteractive")
@@ -142,7 +154,7 @@ pub fn ensure_host_tools() -> Result<(), String> {
     if !install() {
         eprintln!("tools: the install failed; running apt-get update and retrying");
         let updated = Command::new("apt-get")
-            .args(["update", "-qq"])
+            .args(["-o", "DPkg::Lock::Timeout=300", "update", "-qq"])
             .status()
             .is_ok_and(|status| status.success());
         if !updated || !install() {

@@ -145,6 +145,12 @@ fn test() -> Result<(), String> {
     let started = std::time::Instant::now();
     setup::ensure_kernel_target()?;
     setup::ensure_qemu()?;
+    // The real-host tests need ping, iperf3, curl, ...: as root they are
+    // installed here, once, before the tests run in parallel; without
+    // root those tests fail naming what is missing.
+    if setup::is_root() {
+        setup::ensure_host_tools()?;
+    }
     let mut format = cargo();
     format.args(["fmt", "--all", "--", "--check"]);
     step("cargo fmt --check", format)?;
