@@ -97,6 +97,7 @@ impl Router {
             return Ok(());
         }
         self.border = Some(Border::new(PortIndex(port), uplink, largest_packet));
+        self.use_translation_fast_path(config);
         for route in config.uplink_routes_under_pool6() {
             if let crate::route_file::NextHop::Translate { gateway } = route.next_hop {
                 let index = self.next_hop_index(NextHop::Translate { gateway });
@@ -111,6 +112,26 @@ impl Router {
             }
         }
         Ok(())
+    }
+
+    /// Rebuilds the FIB with its IPv4 fast path for destinations under
+    /// pool6 (`Fib::with_translation_prefix`, as a router built from a route
+    /// file has): a 32-bit lookup instead of a walk down to the /96.
+    fn use_translation_fast_path(&mut self, config: &crate::config::Config) {
+        let Some(pool6) = config
+            .translation
+            .as_ref()
+            .map(|translation| translation.pool6.cidr())
+        else {
+            return;
+        };
+        if self.fib.translation_prefix().is_some() {
+            return;
+        }
+        let routes: Vec<_> = self.fib.iter().collect();
+        let mut fib = crate::fib::Fib::with_translation_prefix(pool6);
+        fib.load(routes);
+        self.fib = fib;
     }
 
     /// ARP received on `link.port` (RFC 826).
@@ -217,7 +238,15 @@ impl Router {
             }
             return verdict;
         }
-        let verdict = match border.uplink.translate_inbound(packet, &mut buffer) {
+        let result = border.uplink.translate_inbound(packet, &mut buffer);
+        // One FIB lookup serves both the loop check and the forward path.
+        let route = match result {
+            Ok(_) => self
+                .fib
+                .lookup(Ipv6Packet::new_unchecked(&buffer[..]).dst_addr()),
+            Err(_) => None,
+        };
+        let verdict = match result {
             Err(refusal) => {
                 let answer =
                     inbound_answer(&refusal, border.uplink.settings().refusal_errors, packet);
@@ -230,9 +259,12 @@ impl Router {
             // translator (an address under pool6 with no EAM) is not for
             // the IPv6 side: refused like an unmapped one, not looped.
             Ok(translated)
-                if self
-                    .translated_route(Ipv6Packet::new_unchecked(&buffer[..]).dst_addr())
-                    .is_some() =>
+                if route.is_some_and(|index| {
+                    matches!(
+                        self.next_hops.get(index as usize),
+                        Some(NextHop::Translate { .. })
+                    )
+                }) =>
             {
                 let _ = translated;
                 let refusal = Refusal::from(TranslationDrop::UntranslatableDestination);
@@ -247,7 +279,7 @@ impl Router {
                 Err(DropReason::TranslationRefused)
             }
             Ok(translated) => match translated.fragmentation {
-                None => self.route_translated(link, &buffer[..translated.length], now),
+                None => self.route_translated_along(link, &buffer[..translated.length], route, now),
                 Some(fragmentation) => {
                     self.route_fragments(link, &buffer[..translated.length], fragmentation, now)
                 }
@@ -353,6 +385,21 @@ impl Router {
         packet: &[u8],
         now: Instant,
     ) -> Result<Outcome, DropReason> {
+        let route = self
+            .fib
+            .lookup(Ipv6Packet::new_unchecked(packet).dst_addr());
+        self.route_translated_along(link, packet, route, now)
+    }
+
+    /// [`Router::route_translated`] with the FIB's `route` for the
+    /// packet's destination already looked up.
+    fn route_translated_along(
+        &mut self,
+        link: LinkInfo,
+        packet: &[u8],
+        route: Option<crate::fib::NextHopIndex>,
+        now: Instant,
+    ) -> Result<Outcome, DropReason> {
         let destination = Ipv6Packet::new_unchecked(packet).dst_addr();
         if destination.is_multicast() {
             return Err(DropReason::MulticastNotForwarded);
@@ -360,7 +407,6 @@ impl Router {
         if destination.is_unicast_link_local() {
             return Err(DropReason::LinkLocalNotForwarded);
         }
-        let route = self.fib.lookup(destination);
         if route.is_some_and(|index| self.next_hops.get(index as usize) == Some(&NextHop::Local)) {
             return self
                 .handle_local(link, packet, now)
