@@ -73,8 +73,12 @@
 //! [port.ipv4]                         # the IPv4 uplink (legacy-ip builds)
 //! address = "192.0.2.1/24"
 //! gateway = "192.0.2.254"
+//!
+//! [nat64]                             # optional stateful NAT64, legacy-ip builds
+//! pool4 = [{ prefix = "192.0.2.1/32", tcp = "1024-65535" }]
 //! ```
-//! The translator's keys are described in `translation::config`.
+//! The translator's keys are described in `translation::config`, the
+//! NAT64 keys in `translation::nat64::config`.
 //! `qemu/example.toml` documents every key with its default and limits.
 //!
 //! # Ports and NICs
@@ -240,6 +244,10 @@ pub struct Config {
     /// The IPv4 uplink port (`[port.ipv4]`), at most one.
     #[cfg(feature = "legacy-ip")]
     pub uplink: Option<UplinkPort>,
+    /// Stateful NAT64 (`[nat64]`, RFC 6146): pool4, filtering, timers,
+    /// capacities and static BIB entries. Needs `translation` and `uplink`.
+    #[cfg(feature = "legacy-ip")]
+    pub nat64: Option<Nat64Config>,
 }
 
 /// The `[routes]` table: how the appliance treats its route file
@@ -278,6 +286,12 @@ impl RouteFileConfig {
 pub use crate::translation::config::{
     TranslationConfig, UplinkConfig, UplinkNeighbor, UplinkNextHop, UplinkPort, UplinkRoute,
     UplinkStaticRoute,
+};
+
+/// The `[nat64]` table and its parts (legacy-ip builds).
+#[cfg(feature = "legacy-ip")]
+pub use crate::translation::nat64::config::{
+    Nat64Config, Nat64Filtering, Nat64Protocol, Nat64Timeouts, Pool4Entry, PortRange, StaticBinding,
 };
 
 /// The `[router]` table.
@@ -642,6 +656,8 @@ impl Default for Config {
             translation: None,
             #[cfg(feature = "legacy-ip")]
             uplink: None,
+            #[cfg(feature = "legacy-ip")]
+            nat64: None,
         }
     }
 }
@@ -776,6 +792,13 @@ struct ConfigDocument {
     #[cfg(not(feature = "legacy-ip"))]
     #[serde(default)]
     translation: Option<Spanned<serde::de::IgnoredAny>>,
+    #[cfg(feature = "legacy-ip")]
+    #[serde(default)]
+    nat64: Option<Spanned<crate::translation::nat64::config::Nat64Table>>,
+    /// Without legacy-ip the table is only recognised, to refuse it by name.
+    #[cfg(not(feature = "legacy-ip"))]
+    #[serde(default)]
+    nat64: Option<Spanned<serde::de::IgnoredAny>>,
 }
 
 #[derive(Deserialize)]
@@ -1173,6 +1196,16 @@ impl ConfigDocument {
             )?;
             (translation.map(|(translation, _)| translation), uplink)
         };
+        #[cfg(feature = "legacy-ip")]
+        let nat64 = match self.nat64 {
+            Some(table) => Some(crate::translation::nat64::config::validate_nat64(
+                text,
+                table,
+                translation.as_ref(),
+                uplink.as_ref(),
+            )?),
+            None => None,
+        };
         #[cfg(not(feature = "legacy-ip"))]
         if let Some(table) = self.translation {
             return Err(ConfigError::at_span(
@@ -1181,6 +1214,16 @@ impl ConfigDocument {
                 "the [translation] table (pool6, explicit address mappings, the RFC 6791 \
                  pool) needs the legacy-ip build; this image was built without legacy-ip \
                  and is IPv6 only"
+                    .to_owned(),
+            ));
+        }
+        #[cfg(not(feature = "legacy-ip"))]
+        if let Some(table) = self.nat64 {
+            return Err(ConfigError::at_span(
+                text,
+                table.span(),
+                "the [nat64] table (stateful NAT64, RFC 6146: pool4 and its sessions) needs \
+                 the legacy-ip build; this image was built without legacy-ip and is IPv6 only"
                     .to_owned(),
             ));
         }
@@ -1197,6 +1240,8 @@ impl ConfigDocument {
             translation,
             #[cfg(feature = "legacy-ip")]
             uplink,
+            #[cfg(feature = "legacy-ip")]
+            nat64,
         })
     }
 }
@@ -1843,6 +1888,7 @@ mod tests {
             let config = parse(include_str!("../../qemu/example.toml")).unwrap();
             assert!(!config.ports.is_empty());
             assert!(config.uplink().is_some());
+            assert!(config.nat64.is_some());
         }
         // The example documents the translator too, which an IPv6-only
         // image refuses by name.
@@ -2591,6 +2637,24 @@ mod tests {
             "[translation]\npool6 = \"64:ff9b::/96\"\n[[translation.eam]]\nipv4 = \"192.0.2.1\"\nipv6 = \"2001:db8::1\"\n",
             1,
             1,
+            "built without legacy-ip",
+        );
+    }
+
+    #[cfg(not(feature = "legacy-ip"))]
+    #[test]
+    fn nat64_needs_legacy_ip() {
+        assert_error(
+            "[router]\n\n[nat64]\npool4 = [{ prefix = \"192.0.2.1\" }]\n",
+            3,
+            1,
+            "the [nat64] table (stateful NAT64, RFC 6146: pool4 and its sessions) needs the \
+             legacy-ip build; this image was built without legacy-ip",
+        );
+        assert_error(
+            "[[nat64.static]]\nprotocol = \"tcp\"\n",
+            1,
+            3,
             "built without legacy-ip",
         );
     }

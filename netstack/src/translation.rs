@@ -32,6 +32,7 @@ pub mod config;
 pub mod explicit_address_mapping;
 pub mod icmpv4;
 pub mod ipv4;
+pub mod nat64;
 pub mod route_mapping;
 pub mod stateless;
 pub mod stateless_addresses;

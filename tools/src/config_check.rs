@@ -2,17 +2,24 @@
 
 use std::path::Path;
 
+use netstack::config::{Nat64Config, Nat64Protocol};
+
 /// Checks the configuration in `text`, read from `path`, with
 /// [`netstack::config::parse`] (the parser the appliance runs).
 ///
-/// Returns the line to print on success, `PATH: ok (N ports)` followed by
-/// the translation prefix, the number of explicit address mappings and the
-/// IPv4 uplink when configured, or on failure `PATH:LINE:COLUMN: MESSAGE`,
-/// the form editors and CI logs link to. Every inconsistency of the
-/// translator's configuration (overlapping or mismatched explicit address
-/// mappings, mappings that overlap pool6 or hold an uplink address, next
-/// hops outside the uplink's prefix, a second uplink, `lowest_ipv6_mtu`
-/// below 1280 ...) is an error of the parser, with its position.
+/// Returns the text to print on success, `PATH: ok (N ports)` followed by
+/// the translation prefix, the number of explicit address mappings, the
+/// IPv4 uplink and NAT64 when configured, and, with NAT64, three indented
+/// lines: pool4's size in addresses and ports, the timeouts, and the table
+/// capacities ([`nat64_summary`]). On failure it returns
+/// `PATH:LINE:COLUMN: MESSAGE`, the form editors and CI logs link to.
+/// Every inconsistency of the translator's configuration (overlapping or
+/// mismatched explicit address mappings, mappings that overlap pool6 or
+/// hold an uplink address, next hops outside the uplink's prefix, a second
+/// uplink, `lowest_ipv6_mtu` below 1280, pool4 entries that overlap each
+/// other or an address the uplink already uses, NAT64 timeouts below the
+/// RFC minimums, static BIB entries outside pool4 ...) is an error of the
+/// parser, with its position.
 pub fn check_text(path: &Path, text: &str) -> Result<String, String> {
     match netstack::config::parse(text) {
         Ok(config) => {
@@ -33,7 +40,23 @@ pub fn check_text(path: &Path, text: &str) -> Result<String, String> {
                     config.ports[index].name, uplink.address, uplink.prefix_length
                 ));
             }
-            Ok(format!("{}: ok ({summary})", path.display()))
+            let mut report = format!("{}: ok", path.display());
+            match &config.nat64 {
+                Some(nat64) => {
+                    let addresses = nat64.pool4_addresses();
+                    let noun = if addresses == 1 {
+                        "address"
+                    } else {
+                        "addresses"
+                    };
+                    report.push_str(&format!(
+                        " ({summary}, NAT64 on {addresses} pool4 {noun})\n{}",
+                        nat64_summary(nat64)
+                    ));
+                }
+                None => report.push_str(&format!(" ({summary})")),
+            }
+            Ok(report)
         }
         Err(error) => Err(format!(
             "{}:{}:{}: {}",
@@ -43,6 +66,45 @@ pub fn check_text(path: &Path, text: &str) -> Result<String, String> {
             error.message
         )),
     }
+}
+
+/// The NAT64 lines of `pure6 check`, each indented by two spaces: pool4's
+/// size (addresses, and address-port pairs of each protocol), the
+/// filtering and the timeouts, and the capacities of the tables.
+pub fn nat64_summary(nat64: &Nat64Config) -> String {
+    let addresses = nat64.pool4_addresses();
+    let noun = if addresses == 1 {
+        "address"
+    } else {
+        "addresses"
+    };
+    let timeouts = &nat64.timeouts;
+    let short = if nat64.short_timeouts_allowed {
+        " (short timeouts allowed)"
+    } else {
+        ""
+    };
+    let statics = nat64.static_bindings.len();
+    let static_noun = if statics == 1 { "entry" } else { "entries" };
+    format!(
+        "  NAT64 pool4: {addresses} {noun}, {} TCP ports, {} UDP ports, {} ICMP identifiers\n\
+         \x20 NAT64 filtering {}; timeouts: UDP {} s, TCP established {} s, TCP transitory \
+         {} s, ICMP {} s, inbound SYN {} s{short}\n\
+         \x20 NAT64 capacity: {} sessions ({} per IPv6 source), {} BIB entries, {statics} \
+         static {static_noun}",
+        nat64.pool4_ports(Nat64Protocol::Tcp),
+        nat64.pool4_ports(Nat64Protocol::Udp),
+        nat64.pool4_ports(Nat64Protocol::Icmp),
+        nat64.filtering.name(),
+        timeouts.udp.secs(),
+        timeouts.tcp_established.secs(),
+        timeouts.tcp_transitory.secs(),
+        timeouts.icmp.secs(),
+        timeouts.tcp_incoming_syn.secs(),
+        nat64.session_capacity,
+        nat64.sessions_per_source,
+        nat64.binding_capacity,
+    )
 }
 
 /// Reads the file at `path` and checks it like [`check_text`]; a file that
@@ -80,6 +142,34 @@ mod tests {
             Ok(
                 "c.toml: ok (1 port, translation under 2001:db8:64::/96, 1 explicit address \
                 mapping, IPv4 uplink `wan4` 192.0.2.1/24)"
+                    .to_owned()
+            )
+        );
+    }
+
+    #[test]
+    fn ok_summarizes_nat64() {
+        let path = Path::new("n.toml");
+        let text = "[[port]]\nname = \"wan4\"\n[port.ipv4]\naddress = \"192.0.2.1/24\"\n\
+                    [translation]\npool6 = \"2001:db8:64::/96\"\n\
+                    [nat64]\npool4 = [{ prefix = \"192.0.2.1\", tcp = \"2000-2999\" }, \
+                    { prefix = \"198.51.100.0/31\", udp = \"5000\", icmp = \"0-9\" }]\n\
+                    allow_short_timeouts = true\nudp_timeout_seconds = 30\n\
+                    sessions = 1000\nsessions_per_source = 10\nbib_entries = 900\n\
+                    [[nat64.static]]\nprotocol = \"tcp\"\nipv6 = \"[2001:db8:1::80]:80\"\n\
+                    ipv4 = \"192.0.2.1:2080\"\n";
+        assert_eq!(
+            check_text(path, text),
+            Ok(
+                "n.toml: ok (1 port, translation under 2001:db8:64::/96, IPv4 uplink `wan4` \
+                192.0.2.1/24, NAT64 on 3 pool4 addresses)\n\
+                \x20 NAT64 pool4: 3 addresses, 132070 TCP ports, 65537 UDP ports, 65556 ICMP \
+                identifiers\n\
+                \x20 NAT64 filtering endpoint-independent; timeouts: UDP 30 s, TCP established \
+                7200 s, TCP transitory 240 s, ICMP 60 s, inbound SYN 6 s (short timeouts \
+                allowed)\n\
+                \x20 NAT64 capacity: 1000 sessions (10 per IPv6 source), 900 BIB entries, 1 \
+                static entry"
                     .to_owned()
             )
         );

@@ -432,6 +432,49 @@ impl Router {
         let Some(mtu) = self.ports.get(egress.0).map(|port| port.settings.mtu) else {
             return Err(DropReason::UnknownPort);
         };
+        // The common case, a gateway whose MAC is known: translate straight
+        // into the transmit frame (the result is never longer than the
+        // IPv6 packet), and shorten the frame to what was written.
+        if let Some(neighbor) = border.uplink.gateway_neighbor(gateway)
+            && let Some(port) = self.ports.get(egress.0)
+            && let Some(mac) = port.neighbors.usable_mac(neighbor, now)
+        {
+            let source_mac = port.mac;
+            if let Some(frame) = self
+                .transmit
+                .push_forwarded(egress, ETHERNET_HEADER_LEN + packet.len())
+            {
+                let result = border.uplink.translate_outbound(
+                    packet,
+                    gateway,
+                    mtu,
+                    identification,
+                    &mut frame[ETHERNET_HEADER_LEN..],
+                );
+                match result {
+                    Ok(outbound)
+                        if !outbound.hairpin && outbound.translated.fragmentation.is_none() =>
+                    {
+                        write_header(frame, source_mac, mac, ETHERTYPE_IPV4);
+                        self.transmit
+                            .shrink_last(ETHERNET_HEADER_LEN + outbound.translated.length);
+                        return Ok(Outcome::Forwarded);
+                    }
+                    Ok(_) => {
+                        // Hairpinning or fragments: the general path below.
+                        self.transmit.pop_last();
+                    }
+                    Err(refusal) => {
+                        self.transmit.pop_last();
+                        self.answer_outbound_refusal(link, packet, refusal, now);
+                        return Err(DropReason::TranslationRefused);
+                    }
+                }
+            }
+        }
+        let Some(border) = self.border.as_mut() else {
+            return Err(DropReason::NoRoute);
+        };
         let mut buffer = core::mem::take(&mut border.outbound);
         let result =
             border
@@ -439,39 +482,7 @@ impl Router {
                 .translate_outbound(packet, gateway, mtu, identification, &mut buffer);
         let verdict = match result {
             Err(refusal) => {
-                match refusal.error.as_ref().and_then(|error| error.icmp_answer()) {
-                    Some(IcmpAnswer::PacketTooBig { mtu }) => {
-                        self.send_icmp_error(link, packet, IcmpError::PacketTooBig(mtu), now)
-                    }
-                    Some(IcmpAnswer::ParameterProblem { code, pointer }) => self.send_icmp_error(
-                        link,
-                        packet,
-                        IcmpError::ParameterProblem {
-                            code,
-                            pointer,
-                            multicast_allowed: false,
-                        },
-                        now,
-                    ),
-                    _ => {
-                        let refusal_errors = self
-                            .border
-                            .as_ref()
-                            .is_some_and(|border| border.uplink.settings().refusal_errors);
-                        // RFC 7915 §5.4: 1/1, never about an ICMPv6 message.
-                        if refusal_errors
-                            && refusal.reason != TranslationDrop::BadIpv6Header
-                            && packet.get(6) != Some(&58)
-                        {
-                            self.send_icmp_error(
-                                link,
-                                packet,
-                                IcmpError::DestinationUnreachable(1),
-                                now,
-                            );
-                        }
-                    }
-                }
+                self.answer_outbound_refusal(link, packet, refusal, now);
                 Err(DropReason::TranslationRefused)
             }
             Ok(outbound) => {
@@ -497,6 +508,46 @@ impl Router {
             border.outbound = buffer;
         }
         verdict
+    }
+
+    /// The ICMPv6 answer to an IPv6 packet the translator refused: what
+    /// RFC 7915 asks for specifically (Packet Too Big, Parameter Problem),
+    /// else 1/1 when `refusal_errors` is on (§5.4), never about ICMPv6.
+    fn answer_outbound_refusal(
+        &mut self,
+        link: LinkInfo,
+        packet: &[u8],
+        refusal: Refusal,
+        now: Instant,
+    ) {
+        match refusal.error.as_ref().and_then(|error| error.icmp_answer()) {
+            Some(IcmpAnswer::PacketTooBig { mtu }) => {
+                self.send_icmp_error(link, packet, IcmpError::PacketTooBig(mtu), now)
+            }
+            Some(IcmpAnswer::ParameterProblem { code, pointer }) => self.send_icmp_error(
+                link,
+                packet,
+                IcmpError::ParameterProblem {
+                    code,
+                    pointer,
+                    multicast_allowed: false,
+                },
+                now,
+            ),
+            _ => {
+                let refusal_errors = self
+                    .border
+                    .as_ref()
+                    .is_some_and(|border| border.uplink.settings().refusal_errors);
+                // RFC 7915 §5.4: 1/1, never about an ICMPv6 message.
+                if refusal_errors
+                    && refusal.reason != TranslationDrop::BadIpv6Header
+                    && packet.get(6) != Some(&58)
+                {
+                    self.send_icmp_error(link, packet, IcmpError::DestinationUnreachable(1), now);
+                }
+            }
+        }
     }
 
     /// RFC 7757 §4.2: an IPv4 packet for one of the translator's own EAM

@@ -275,6 +275,23 @@ impl NeighborCache {
             .map(|entry| (entry.mac, entry.is_router))
     }
 
+    /// The MAC address to send to `address` now, if sending needs no state
+    /// change: REACHABLE (not yet expired), DELAY, PROBE or static (RFC 4861
+    /// §7.3.3: sending in these states changes nothing). STALE and
+    /// INCOMPLETE go through [`NeighborCache::resolve`].
+    #[cfg(feature = "legacy-ip")]
+    pub(super) fn usable_mac(&self, address: Ipv6Addr, now: Instant) -> Option<EthernetAddress> {
+        let slot = self.find(address)?;
+        let entry = self.entries[slot].as_ref()?;
+        match entry.state_at(now) {
+            NeighborState::Reachable
+            | NeighborState::Delay
+            | NeighborState::Probe
+            | NeighborState::Static => Some(entry.mac),
+            NeighborState::Stale | NeighborState::Incomplete => None,
+        }
+    }
+
     /// The MAC address of the entry in `slot`.
     pub(super) fn mac(&self, slot: usize) -> Option<EthernetAddress> {
         self.entries.get(slot)?.as_ref().map(|entry| entry.mac)

@@ -103,6 +103,15 @@ impl TransmitArea {
         self.storage.get(start..start + queued.length)
     }
 
+    /// Shortens the last queued frame to `length` bytes (it was pushed at
+    /// an upper bound of its size: the translator writes in place).
+    #[cfg(feature = "legacy-ip")]
+    pub(super) fn shrink_last(&mut self, length: usize) {
+        if let Some(last) = self.frames.last_mut() {
+            last.length = last.length.min(length);
+        }
+    }
+
     /// The `index`-th queued frame and its egress port.
     pub(super) fn frame(&self, index: usize) -> Option<(PortIndex, &[u8])> {
         let queued = self.frames.get(index)?;

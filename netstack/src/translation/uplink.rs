@@ -392,6 +392,17 @@ impl<A: AddressTranslator> Uplink<A> {
         self.counts.increment(reason);
     }
 
+    /// The neighbor cache key of the IPv4 gateway a `translate via` route
+    /// names (its `pool6`-embedded address), or `None` for `::` (on-link:
+    /// the key depends on the destination) or an address not under pool6.
+    pub fn gateway_neighbor(&self, gateway: Ipv6Addr) -> Option<Ipv6Addr> {
+        if gateway.is_unspecified() {
+            return None;
+        }
+        let pool6 = self.pool6?;
+        pool6.extract(gateway).ok().map(neighbor_key)
+    }
+
     /// RFC 7915 §5: translates the IPv6 `packet` (hop limit already checked
     /// and not yet decremented) into `output` for the IPv4 next hop that a
     /// route names: `gateway` is the `pool6`-embedded IPv4 gateway, or `::`
