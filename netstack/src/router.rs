@@ -485,6 +485,8 @@ impl Router {
             self.poll_advertisements(PortIndex(index), now);
             self.poll_neighbors(PortIndex(index), now);
         }
+        #[cfg(feature = "legacy-ip")]
+        self.poll_border(now);
         self.count_transmitted();
         self.outgoing()
     }

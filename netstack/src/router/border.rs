@@ -89,8 +89,10 @@ impl Router {
         config: &crate::config::Config,
         largest_packet: usize,
     ) -> Result<(), super::RouterError> {
-        let hash_key = self.random.next_u64();
-        let Some((port, uplink)) = crate::translation::uplink::from_config(config, hash_key) else {
+        let keys = core::array::from_fn(|_| self.random.next_u64());
+        let Some((port, uplink)) =
+            crate::translation::uplink::from_config(config, keys, largest_packet)
+        else {
             return Ok(());
         };
         if port >= self.ports.len() {
@@ -238,7 +240,7 @@ impl Router {
             }
             return verdict;
         }
-        let result = border.uplink.translate_inbound(packet, &mut buffer);
+        let result = border.uplink.translate_inbound(packet, &mut buffer, now);
         // One FIB lookup serves both the loop check and the forward path.
         let route = match result {
             Ok(_) => self
@@ -450,6 +452,7 @@ impl Router {
                     mtu,
                     identification,
                     &mut frame[ETHERNET_HEADER_LEN..],
+                    now,
                 );
                 match result {
                     Ok(outbound)
@@ -476,10 +479,14 @@ impl Router {
             return Err(DropReason::NoRoute);
         };
         let mut buffer = core::mem::take(&mut border.outbound);
-        let result =
-            border
-                .uplink
-                .translate_outbound(packet, gateway, mtu, identification, &mut buffer);
+        let result = border.uplink.translate_outbound(
+            packet,
+            gateway,
+            mtu,
+            identification,
+            &mut buffer,
+            now,
+        );
         let verdict = match result {
             Err(refusal) => {
                 self.answer_outbound_refusal(link, packet, refusal, now);
@@ -562,7 +569,10 @@ impl Router {
             return Err(DropReason::TranslationRefused);
         };
         let mut buffer = core::mem::take(&mut border.inbound);
-        let verdict = match border.uplink.translate_hairpin(ipv4_packet, &mut buffer) {
+        let verdict = match border
+            .uplink
+            .translate_hairpin(ipv4_packet, &mut buffer, now)
+        {
             Err(_) => Err(DropReason::TranslationRefused),
             Ok(translated) => self.route_translated(link, &buffer[..translated.length], now),
         };
@@ -717,7 +727,26 @@ impl Router {
             .as_ref()
             .filter(|border| border.port == port)
             .into_iter()
-            .flat_map(|border| border.uplink.counts().iter())
+            .flat_map(|border| {
+                let nat64 = border.uplink.nat64();
+                border
+                    .uplink
+                    .counts()
+                    .iter()
+                    .chain(nat64.into_iter().flat_map(|nat64| nat64.counts().iter()))
+                    .chain(
+                        nat64
+                            .into_iter()
+                            .flat_map(|nat64| nat64.table().events().iter()),
+                    )
+            })
+    }
+
+    /// Runs the border translator's timers (NAT64 session expiry).
+    pub(super) fn poll_border(&mut self, now: Instant) {
+        if let Some(border) = self.border.as_mut() {
+            border.uplink.poll(now);
+        }
     }
 }
 

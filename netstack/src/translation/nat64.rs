@@ -12,6 +12,7 @@
 //! address to SIIT.
 
 pub mod config;
+pub mod engine;
 pub mod flow;
 pub mod pool4;
 pub mod port_allocation;

@@ -32,6 +32,7 @@
 
 use core::net::{Ipv4Addr, Ipv6Addr};
 
+use smoltcp::time::Instant;
 use smoltcp::wire::EthernetAddress;
 
 use super::address_mapping::TranslationPrefix;
@@ -81,28 +82,40 @@ pub fn static_neighbors(
 }
 
 /// The uplink and its translator as the config describes them, or `None`
-/// without an uplink port or a `[translation]` table. `hash_key` keys the
-/// RFC 6791 pool choice.
+/// without an uplink port or a `[translation]` table. `keys` (from the
+/// router's seed) key the RFC 6791 pool choice and NAT64's tables and port
+/// allocation; `largest_packet` sizes NAT64's copy buffer.
 pub fn from_config(
     config: &crate::config::Config,
-    hash_key: u64,
+    keys: [u64; 5],
+    largest_packet: usize,
 ) -> Option<(
     usize,
     Uplink<super::stateless_addresses::StatelessAddresses>,
 )> {
     let (port, uplink) = config.uplink()?;
     let translation = config.translation.as_ref()?;
-    let addresses = translation.address_translator(Some(uplink), hash_key);
-    Some((
-        port,
-        Uplink::new(
-            uplink.address,
-            uplink.prefix_length,
-            Some(translation.pool6),
-            addresses,
-            translation.settings,
-        ),
-    ))
+    let addresses = translation.address_translator(Some(uplink), keys[0]);
+    let mut built = Uplink::new(
+        uplink.address,
+        uplink.prefix_length,
+        Some(translation.pool6),
+        addresses,
+        translation.settings,
+    );
+    if let Some(nat64_config) = &config.nat64
+        && let Some(nat64) = super::nat64::engine::Nat64::new(
+            nat64_config,
+            translation.pool6,
+            translation.well_known_prefix_rule,
+            [keys[1], keys[2], keys[3], keys[4]],
+            largest_packet,
+            Instant::ZERO,
+        )
+    {
+        built = built.with_nat64(nat64);
+    }
+    Some((port, built))
 }
 
 /// The addresses of a hairpin's second pass: IPv4 sources go under `pool6`
@@ -228,6 +241,8 @@ crate::counters! {
         Ipv4ForTranslator => "translation_ipv4_for_translator",
         /// A route's gateway is not an address under pool6.
         BadGateway => "translation_bad_gateway",
+        /// Refused by NAT64 (the reason is in the `nat64_*` counters).
+        Nat64 => "translation_nat64_refused",
         /// An ARP packet pure6 does not handle or a sender no neighbor can have.
         BadArp => "translation_bad_arp",
     }
@@ -320,6 +335,18 @@ impl From<TranslationError> for Refusal {
     }
 }
 
+impl From<super::nat64::engine::Nat64Refusal> for Refusal {
+    fn from(refusal: super::nat64::engine::Nat64Refusal) -> Refusal {
+        Refusal {
+            reason: match refusal.error {
+                Some(error) => TranslationDrop::from_error(&error),
+                None => TranslationDrop::Nat64,
+            },
+            error: refusal.error,
+        }
+    }
+}
+
 impl From<TranslationDrop> for Refusal {
     fn from(reason: TranslationDrop) -> Refusal {
         Refusal {
@@ -330,7 +357,7 @@ impl From<TranslationDrop> for Refusal {
 }
 
 /// The IPv4 side of the uplink port and the translator behind it.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Uplink<A> {
     address: Ipv4Addr,
     prefix_length: u8,
@@ -338,6 +365,8 @@ pub struct Uplink<A> {
     addresses: A,
     settings: TranslationSettings,
     counts: TranslationDropCounts,
+    /// Stateful NAT64 for IPv6 sources without an explicit mapping.
+    nat64: Option<super::nat64::engine::Nat64>,
 }
 
 impl<A> core::fmt::Display for Uplink<A> {
@@ -369,7 +398,33 @@ impl<A: AddressTranslator> Uplink<A> {
             addresses,
             settings,
             counts: TranslationDropCounts::new(),
+            nat64: None,
         }
+    }
+
+    /// The same uplink with stateful NAT64.
+    pub fn with_nat64(mut self, nat64: super::nat64::engine::Nat64) -> Uplink<A> {
+        self.nat64 = Some(nat64);
+        self
+    }
+
+    /// NAT64, if configured.
+    pub fn nat64(&self) -> Option<&super::nat64::engine::Nat64> {
+        self.nat64.as_ref()
+    }
+
+    /// Runs NAT64's session timers.
+    pub fn poll(&mut self, now: Instant) {
+        if let Some(nat64) = &mut self.nat64 {
+            nat64.poll(now);
+        }
+    }
+
+    /// Whether `destination` is for NAT64 (a pool4 address).
+    fn is_nat64_destination(&self, destination: Ipv4Addr) -> bool {
+        self.nat64
+            .as_ref()
+            .is_some_and(|nat64| nat64.contains_ipv4(destination))
     }
 
     /// The address translator.
@@ -415,8 +470,9 @@ impl<A: AddressTranslator> Uplink<A> {
         ipv4_mtu: u16,
         identification: u16,
         output: &mut [u8],
+        now: Instant,
     ) -> Result<Outbound, Refusal> {
-        let result = self.outbound(packet, gateway, ipv4_mtu, identification, output);
+        let result = self.outbound(packet, gateway, ipv4_mtu, identification, output, now);
         if let Err(refusal) = &result {
             self.counts.increment(refusal.reason);
         }
@@ -424,25 +480,40 @@ impl<A: AddressTranslator> Uplink<A> {
     }
 
     fn outbound(
-        &self,
+        &mut self,
         packet: &[u8],
         gateway: Ipv6Addr,
         ipv4_mtu: u16,
         identification: u16,
         output: &mut [u8],
+        now: Instant,
     ) -> Result<Outbound, Refusal> {
         let path = Ipv6ToIpv4Path {
             ipv4_next_hop_mtu: ipv4_mtu,
             ipv6_link_mtu: u16::MAX,
             identification,
         };
-        let translated = stateless::translate_ipv6_to_ipv4(
-            packet,
-            output,
-            &self.addresses,
-            &self.settings,
-            &path,
-        )?;
+        // SIIT for sources with an explicit mapping, NAT64 for the rest.
+        let stateless_source = packet
+            .get(8..24)
+            .and_then(|bytes| <[u8; 16]>::try_from(bytes).ok())
+            .is_some_and(|source| {
+                self.addresses
+                    .ipv6_to_ipv4(Ipv6Addr::from(source), AddressRole::Source)
+                    .is_ok()
+            });
+        let translated = match &mut self.nat64 {
+            Some(nat64) if !stateless_source => nat64
+                .translate_outbound(packet, output, &self.settings, &path, now)
+                .map_err(Refusal::from)?,
+            _ => stateless::translate_ipv6_to_ipv4(
+                packet,
+                output,
+                &self.addresses,
+                &self.settings,
+                &path,
+            )?,
+        };
         let mut ipv4 = Ipv4Packet::new_unchecked(&mut output[..translated.length]);
         let destination = ipv4.destination_address();
         if self.is_broadcast_or_multicast(destination) {
@@ -472,20 +543,35 @@ impl<A: AddressTranslator> Uplink<A> {
         &mut self,
         packet: &[u8],
         output: &mut [u8],
+        now: Instant,
     ) -> Result<Translated, Refusal> {
-        let result = self.inbound(packet, output);
+        let result = self.inbound(packet, output, now);
         if let Err(refusal) = &result {
             self.counts.increment(refusal.reason);
         }
         result
     }
 
-    fn inbound(&self, packet: &[u8], output: &mut [u8]) -> Result<Translated, Refusal> {
+    fn inbound(
+        &mut self,
+        packet: &[u8],
+        output: &mut [u8],
+        now: Instant,
+    ) -> Result<Translated, Refusal> {
         let header = Ipv4Packet::new_checked(packet)
+            .map_err(|error| Refusal::from(TranslationError::BadIpv4Header(error)))?;
+        Ipv4Repr::parse(&header)
             .map_err(|error| Refusal::from(TranslationError::BadIpv4Header(error)))?;
         let destination = header.destination_address();
         if self.is_broadcast_or_multicast(destination) {
             return Err(TranslationDrop::Ipv4BroadcastOrMulticast.into());
+        }
+        if self.is_nat64_destination(destination)
+            && let Some(nat64) = &mut self.nat64
+        {
+            return nat64
+                .translate_inbound(packet, output, &self.settings, now)
+                .map_err(Refusal::from);
         }
         if destination == self.address {
             return Err(TranslationDrop::Ipv4ForTranslator.into());
@@ -520,7 +606,27 @@ impl<A: AddressTranslator> Uplink<A> {
         &mut self,
         packet: &[u8],
         output: &mut [u8],
+        now: Instant,
     ) -> Result<Translated, Refusal> {
+        // RFC 6146 §3.8: a NAT64 hairpin is an IPv4 packet to pool4.
+        let destination = Ipv4Packet::new_checked(packet)
+            .map(|header| header.destination_address())
+            .ok();
+        if destination.is_some_and(|destination| self.is_nat64_destination(destination)) {
+            let result = self.inbound(packet, output, now);
+            return match result {
+                Ok(translated) => {
+                    if let Some(hop_limit) = output.get_mut(7) {
+                        *hop_limit = hop_limit.saturating_add(1);
+                    }
+                    Ok(translated)
+                }
+                Err(refusal) => {
+                    self.counts.increment(refusal.reason);
+                    Err(refusal)
+                }
+            };
+        }
         let hairpin = HairpinAddresses {
             addresses: &self.addresses,
             pool6: self.pool6,
@@ -657,7 +763,9 @@ impl<A: AddressTranslator> Uplink<A> {
     /// Whether the translator answers ARP for `address` and takes packets
     /// to it: the uplink address, EAM and RFC 6791 pool addresses.
     pub fn owns(&self, address: Ipv4Addr) -> bool {
-        address == self.address || self.addresses.owns(address)
+        address == self.address
+            || self.addresses.owns(address)
+            || self.is_nat64_destination(address)
     }
 
     /// The uplink's own IPv4 address.

@@ -1,0 +1,562 @@
+//! The stateful NAT64 translator (RFC 6146 §3.4–§3.5): for each packet, find or create its session, rewrite its port, and translate its headers with the RFC 7915 core.
+//!
+//! - From IPv6 (§3.5.1, §3.5.2, §3.5.3): the destination must be under
+//!   `pool6`; the session of (X', x) → (Y', y) is looked up, or created with
+//!   a BIB entry from [`super::port_allocation`] (endpoint-independent
+//!   mapping, §3.5.1.1). TCP follows [`super::tcp_state`]: only a SYN opens
+//!   a session. An ICMPv6 error needs the session of the packet it quotes
+//!   and creates nothing.
+//! - From IPv4: the destination (T, t) is in `pool4`; the session of
+//!   (T, t) ← (Z, z) is looked up, or created under an existing BIB entry
+//!   if the filtering allows it (endpoint-independent, or
+//!   address-dependent: a session with Z already, §3.5.2.3 / RFC 4787).
+//! - The port (or ICMP identifier) is rewritten in a copy of the packet
+//!   ([`super::flow`]), which the RFC 7915 core then translates with the
+//!   session's addresses; any other address (an IPv4 router quoting our
+//!   packet, an IPv6 router's error) maps through `pool6` as in SIIT, or, for
+//!   an ICMPv6 error from an unmapped IPv6 router, takes the session's pool4
+//!   address as its source.
+//!
+//! Decisions and simplifications (each counted where it drops):
+//! - An unsolicited inbound TCP SYN is forwarded when the filtering allows
+//!   it and a BIB entry exists (a static one: port forwarding), else
+//!   dropped; it is not held for TCP_INCOMING_SYN (§3.5.2.2 MAY) and no
+//!   ICMPv4 3/3 is sent.
+//! - An ESTABLISHED session whose lifetime runs out moves to TRANS for the
+//!   transitory timeout without sending the optional probe.
+//! - Fragments other than the first carry no ports: they are dropped
+//!   (`nat64_non_first_fragment`); reassembly is not implemented.
+
+use alloc::vec;
+use alloc::vec::Vec;
+use core::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
+
+use smoltcp::time::{Duration, Instant};
+
+use super::config::{Nat64Config, Nat64Filtering};
+use super::flow::{self, Flow, FlowError, Nat64Protocol};
+use super::pool4::Pool4;
+use super::port_allocation::{AllocationRequest, PortAllocator};
+use super::table::{ExpiryDecision, Nat64Table, Nat64TableLimits, SessionBinding, SessionView};
+use super::tcp_state::{
+    self, Direction, ExpiryAction, PacketAction, TcpFlags, TcpState, TimerKind,
+};
+use crate::translation::address_mapping::TranslationPrefix;
+use crate::translation::stateless::{
+    self, Ipv4ToIpv6Path, Ipv6ToIpv4Path, Translated, TranslationError,
+};
+use crate::translation::{AddressError, AddressRole, AddressTranslator, TranslationSettings};
+
+crate::counters! {
+    /// Why NAT64 dropped a packet (counted on the uplink port).
+    pub enum Nat64Drop, counts Nat64DropCounts {
+        /// Not TCP, UDP or ICMP (RFC 6146 §1.2), or an ICMP type without a session role.
+        UnsupportedProtocol => "nat64_unsupported_protocol",
+        /// A header cut off before the ports.
+        Truncated => "nat64_truncated",
+        /// A fragment other than the first (no ports; no reassembly).
+        NonFirstFragment => "nat64_non_first_fragment",
+        /// An IPv6 destination outside pool6, or forbidden under it (RFC 6052 §3.1).
+        DestinationNotInPool6 => "nat64_destination_not_in_pool6",
+        /// A TCP segment that may not open a session (§3.5.2.2).
+        TcpWithoutSession => "nat64_tcp_without_session",
+        /// From IPv4 with no BIB entry for its destination (§3.5.1, §3.5.2.3).
+        NoBinding => "nat64_no_binding",
+        /// From IPv4, refused by address-dependent filtering (§3.5.2.3).
+        Filtered => "nat64_filtered",
+        /// An ICMP error about no known session (§3.5.3).
+        IcmpErrorWithoutSession => "nat64_icmp_error_without_session",
+        /// pool4 has no free port for the flow (§3.5.1.1).
+        Pool4Exhausted => "nat64_pool4_exhausted",
+        /// The session table is full of sessions that may not be evicted.
+        SessionTableFull => "nat64_session_table_full",
+        /// The BIB is full.
+        BindingTableFull => "nat64_binding_table_full",
+        /// The IPv6 source holds its configured maximum of sessions.
+        SourceSessionLimit => "nat64_source_session_limit",
+        /// The TCP state machine drops the segment (§3.5.2.2).
+        TcpStateDrop => "nat64_tcp_state_drop",
+        /// The RFC 7915 core refused the packet (its reason is counted too).
+        Translation => "nat64_translation_refused",
+    }
+}
+
+/// Why a packet did not go through NAT64.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Nat64Refusal {
+    /// The counter.
+    pub reason: Nat64Drop,
+    /// The core's error when the header translation failed.
+    pub error: Option<TranslationError>,
+}
+
+impl From<Nat64Drop> for Nat64Refusal {
+    fn from(reason: Nat64Drop) -> Nat64Refusal {
+        Nat64Refusal {
+            reason,
+            error: None,
+        }
+    }
+}
+
+impl From<FlowError> for Nat64Drop {
+    fn from(error: FlowError) -> Nat64Drop {
+        match error {
+            FlowError::Truncated => Nat64Drop::Truncated,
+            FlowError::UnsupportedProtocol | FlowError::UnsupportedIcmp => {
+                Nat64Drop::UnsupportedProtocol
+            }
+            FlowError::NonFirstFragment => Nat64Drop::NonFirstFragment,
+        }
+    }
+}
+
+/// The addresses of one packet's session for the RFC 7915 core: the IPv6
+/// host X' is T; any other address maps through `pool6` (Y' is Z under it);
+/// an ICMPv6 error from an IPv6 router with no such form comes from T.
+#[derive(Clone, Copy, Debug)]
+struct SessionAddresses {
+    ipv6_host: Ipv6Addr,
+    pool4_address: Ipv4Addr,
+    pool6: TranslationPrefix,
+}
+
+impl AddressTranslator for SessionAddresses {
+    fn ipv6_to_ipv4(&self, address: Ipv6Addr, _: AddressRole) -> Result<Ipv4Addr, AddressError> {
+        if address == self.ipv6_host {
+            return Ok(self.pool4_address);
+        }
+        self.pool6
+            .extract(address)
+            .map_err(|_| AddressError::NotMapped)
+    }
+
+    fn ipv4_to_ipv6(&self, address: Ipv4Addr, _: AddressRole) -> Result<Ipv6Addr, AddressError> {
+        if address == self.pool4_address {
+            Ok(self.ipv6_host)
+        } else {
+            Ok(self.pool6.embed(address))
+        }
+    }
+
+    fn icmp_error_source(&self, _: Ipv6Addr) -> Option<Ipv4Addr> {
+        Some(self.pool4_address)
+    }
+}
+
+/// The NAT64 state and its settings.
+#[derive(Debug)]
+pub struct Nat64 {
+    pool4: Pool4,
+    allocator: PortAllocator,
+    table: Nat64Table,
+    pool6: TranslationPrefix,
+    well_known_prefix_rule: bool,
+    filtering: Nat64Filtering,
+    udp_timeout: Duration,
+    icmp_timeout: Duration,
+    tcp_established_timeout: Duration,
+    tcp_transitory_timeout: Duration,
+    counts: Nat64DropCounts,
+    /// The copy of a packet whose port is rewritten before translation.
+    scratch: Vec<u8>,
+}
+
+/// The most sessions one [`Nat64::poll`] expires (the rest wait for the next).
+const EXPIRY_BATCH: usize = 1024;
+
+/// The timer wheel's tick.
+const TICK: Duration = Duration::from_millis(1000);
+
+fn state_byte(state: TcpState) -> u8 {
+    match state {
+        TcpState::Closed => 0,
+        TcpState::V4Init => 1,
+        TcpState::V6Init => 2,
+        TcpState::Established => 3,
+        TcpState::V4FinReceived => 4,
+        TcpState::V6FinReceived => 5,
+        TcpState::V4FinV6FinReceived => 6,
+        TcpState::Transitory => 7,
+    }
+}
+
+fn tcp_state_of(byte: u8) -> TcpState {
+    match byte {
+        1 => TcpState::V4Init,
+        2 => TcpState::V6Init,
+        3 => TcpState::Established,
+        4 => TcpState::V4FinReceived,
+        5 => TcpState::V6FinReceived,
+        6 => TcpState::V4FinV6FinReceived,
+        7 => TcpState::Transitory,
+        _ => TcpState::Closed,
+    }
+}
+
+impl Nat64 {
+    /// NAT64 as `config` says, translating under `pool6`, its tables
+    /// allocated now and keyed with `key` (from the router's seed).
+    /// `largest_packet` sizes the copy buffer.
+    pub fn new(
+        config: &Nat64Config,
+        pool6: TranslationPrefix,
+        well_known_prefix_rule: bool,
+        key: [u64; 4],
+        largest_packet: usize,
+        now: Instant,
+    ) -> Option<Nat64> {
+        let pool4 = config.allocation_pool()?;
+        let limits = Nat64TableLimits {
+            sessions: config.session_capacity as usize,
+            bindings: config.binding_capacity as usize,
+            sessions_per_source: config.sessions_per_source as usize,
+            tick: TICK,
+        };
+        let mut table = Nat64Table::new(limits, [key[0], key[1]], now);
+        for binding in &config.static_bindings {
+            // Validation keeps them unique and within the capacity.
+            let _ = table.add_static_binding(binding.protocol, binding.ipv6, binding.ipv4);
+        }
+        Some(Nat64 {
+            pool4,
+            allocator: PortAllocator::new([key[2], key[3]]),
+            table,
+            pool6,
+            well_known_prefix_rule,
+            filtering: config.filtering,
+            udp_timeout: config.timeouts.udp,
+            icmp_timeout: config.timeouts.icmp,
+            tcp_established_timeout: config.timeouts.tcp_established,
+            tcp_transitory_timeout: config.timeouts.tcp_transitory,
+            counts: Nat64DropCounts::new(),
+            scratch: vec![0; largest_packet + 64],
+        })
+    }
+
+    /// Whether `address` is a pool4 address (the uplink answers ARP for it
+    /// and sends what arrives for it here).
+    pub fn contains_ipv4(&self, address: Ipv4Addr) -> bool {
+        self.pool4.contains(address)
+    }
+
+    /// The drops counted so far.
+    pub fn counts(&self) -> &Nat64DropCounts {
+        &self.counts
+    }
+
+    /// The session and BIB table (for counters and listings).
+    pub fn table(&self) -> &Nat64Table {
+        &self.table
+    }
+
+    /// Every session, as `protocol [X']:x <-> T:t -> Z:z state`, for the
+    /// host tools.
+    pub fn sessions(&self) -> impl Iterator<Item = SessionView> + '_ {
+        (0..self.table.limits().sessions as u32)
+            .filter_map(|slot| self.table.session(super::table::SessionId(slot)))
+    }
+
+    fn timeout(&self, protocol: Nat64Protocol) -> Duration {
+        match protocol {
+            Nat64Protocol::Udp => self.udp_timeout,
+            Nat64Protocol::Icmp => self.icmp_timeout,
+            Nat64Protocol::Tcp => self.tcp_transitory_timeout,
+        }
+    }
+
+    fn tcp_timer(&self, timer: TimerKind) -> Duration {
+        match timer {
+            TimerKind::Established => self.tcp_established_timeout,
+            TimerKind::Transitory => self.tcp_transitory_timeout,
+            TimerKind::IncomingSyn => tcp_state::TCP_INCOMING_SYN,
+        }
+    }
+
+    /// Runs the session timers (§3.5.2.2 expiry, UDP and ICMP lifetimes).
+    pub fn poll(&mut self, now: Instant) {
+        if !self.table.due(now) {
+            return;
+        }
+        let transitory = self.tcp_transitory_timeout;
+        self.table.expire(now, EXPIRY_BATCH, |session| {
+            if session.protocol != Nat64Protocol::Tcp {
+                return ExpiryDecision::Remove;
+            }
+            match tcp_state::on_expiry(tcp_state_of(session.state)) {
+                ExpiryAction::Remove | ExpiryAction::RemoveAndRejectStoredSyn => {
+                    ExpiryDecision::Remove
+                }
+                ExpiryAction::ProbeAndEnterTransitory => ExpiryDecision::Keep {
+                    state: state_byte(TcpState::Transitory),
+                    class: TcpState::Transitory.class(),
+                    expiry: now + transitory,
+                },
+            }
+        });
+    }
+
+    /// RFC 6146 §3.5 from IPv6: finds or creates the session of `packet` and
+    /// translates it into `output`.
+    pub fn translate_outbound(
+        &mut self,
+        packet: &[u8],
+        output: &mut [u8],
+        settings: &TranslationSettings,
+        path: &Ipv6ToIpv4Path,
+        now: Instant,
+    ) -> Result<Translated, Nat64Refusal> {
+        let result = self.outbound(packet, output, settings, path, now);
+        if let Err(refusal) = &result {
+            self.counts.increment(refusal.reason);
+        }
+        result
+    }
+
+    fn outbound(
+        &mut self,
+        packet: &[u8],
+        output: &mut [u8],
+        settings: &TranslationSettings,
+        path: &Ipv6ToIpv4Path,
+        now: Instant,
+    ) -> Result<Translated, Nat64Refusal> {
+        let flow = flow::ipv6_flow(packet).map_err(Nat64Drop::from)?;
+        let remote_address = self
+            .pool6
+            .extract(flow.remote.0)
+            .ok()
+            .filter(|address| {
+                !(self.well_known_prefix_rule
+                    && self.pool6.is_well_known()
+                    && !crate::translation::address_mapping::is_allowed_under_well_known_prefix(
+                        *address,
+                    ))
+            })
+            .ok_or(Nat64Drop::DestinationNotInPool6)?;
+        let local = SocketAddrV6::new(flow.local.0, flow.local.1, 0, 0);
+        let remote = SocketAddrV4::new(remote_address, flow.remote.1);
+        let session = match self.table.session_by_ipv6(flow.protocol, local, remote) {
+            Some(session) if flow.is_icmp_error => session,
+            None if flow.is_icmp_error => return Err(Nat64Drop::IcmpErrorWithoutSession.into()),
+            Some(session) => self.refresh(session, &flow, Direction::FromIpv6, now)?,
+            None => self.open_from_ipv6(&flow, local, remote, now)?,
+        };
+        let length = packet.len().min(self.scratch.len());
+        let copy = &mut self.scratch[..length];
+        copy.copy_from_slice(&packet[..length]);
+        flow.rewrite_local_port(copy, session.ipv4.port());
+        let addresses = SessionAddresses {
+            ipv6_host: flow.local.0,
+            pool4_address: *session.ipv4.ip(),
+            pool6: self.pool6,
+        };
+        stateless::translate_ipv6_to_ipv4(copy, output, &addresses, settings, path).map_err(
+            |error| Nat64Refusal {
+                reason: Nat64Drop::Translation,
+                error: Some(error),
+            },
+        )
+    }
+
+    /// A new session from IPv6, with a new BIB entry if (X', x) has none.
+    fn open_from_ipv6(
+        &mut self,
+        flow: &Flow<Ipv6Addr>,
+        local: SocketAddrV6,
+        remote: SocketAddrV4,
+        now: Instant,
+    ) -> Result<SessionView, Nat64Refusal> {
+        let (state, expiry) = match flow.protocol {
+            Nat64Protocol::Tcp => {
+                let transition = tcp_state::on_packet(
+                    TcpState::Closed,
+                    Direction::FromIpv6,
+                    TcpFlags::from_header_byte(flow.tcp_flags),
+                );
+                if transition.next == TcpState::Closed {
+                    return Err(Nat64Drop::TcpWithoutSession.into());
+                }
+                let timer = transition.timer.unwrap_or(TimerKind::Transitory);
+                (transition.next, now + self.tcp_timer(timer))
+            }
+            protocol => (TcpState::Closed, now + self.timeout(protocol)),
+        };
+        let binding = match self.table.binding_by_ipv6(flow.protocol, local) {
+            Some(binding) => SessionBinding::Existing(binding.id),
+            None => {
+                let request = AllocationRequest {
+                    protocol: flow.protocol,
+                    source: flow.local.0,
+                    source_port: flow.local.1,
+                    preferred_address: self.table.source_ipv4_address(flow.local.0),
+                };
+                let table = &self.table;
+                let protocol = flow.protocol;
+                let allocation = self
+                    .allocator
+                    .allocate(&self.pool4, &request, |address, port| {
+                        table.ipv4_transport_in_use(protocol, SocketAddrV4::new(address, port))
+                    })
+                    .ok_or(Nat64Drop::Pool4Exhausted)?;
+                SessionBinding::New {
+                    protocol: flow.protocol,
+                    ipv6: local,
+                    ipv4: SocketAddrV4::new(allocation.address, allocation.port),
+                }
+            }
+        };
+        self.create(binding, remote, state, expiry)
+    }
+
+    fn create(
+        &mut self,
+        binding: SessionBinding,
+        remote: SocketAddrV4,
+        state: TcpState,
+        expiry: Instant,
+    ) -> Result<SessionView, Nat64Refusal> {
+        use super::table::Nat64TableError as Error;
+        self.table
+            .create_session(binding, remote, state_byte(state), state.class(), expiry)
+            .map_err(|error| {
+                Nat64Refusal::from(match error {
+                    Error::BindingTableFull => Nat64Drop::BindingTableFull,
+                    Error::SourceSessionLimit => Nat64Drop::SourceSessionLimit,
+                    _ => Nat64Drop::SessionTableFull,
+                })
+            })
+    }
+
+    /// A packet of an existing session: its TCP state and lifetime.
+    fn refresh(
+        &mut self,
+        session: SessionView,
+        flow: &Flow<impl Copy>,
+        direction: Direction,
+        now: Instant,
+    ) -> Result<SessionView, Nat64Refusal> {
+        let (state, expiry) = match session.protocol {
+            Nat64Protocol::Tcp => {
+                let transition = tcp_state::on_packet(
+                    tcp_state_of(session.state),
+                    direction,
+                    TcpFlags::from_header_byte(flow.tcp_flags),
+                );
+                if transition.packet == PacketAction::Drop {
+                    return Err(Nat64Drop::TcpStateDrop.into());
+                }
+                let expiry = transition
+                    .timer
+                    .map_or(session.expiry, |timer| now + self.tcp_timer(timer));
+                (transition.next, expiry)
+            }
+            protocol => (TcpState::Closed, now + self.timeout(protocol)),
+        };
+        if session.protocol == Nat64Protocol::Tcp && state == TcpState::Closed {
+            let _ = self.table.remove_session(session.id);
+            return Ok(session);
+        }
+        let class = if session.protocol == Nat64Protocol::Tcp {
+            state.class()
+        } else {
+            session.class
+        };
+        let _ = self
+            .table
+            .update_session(session.id, state_byte(state), class, expiry);
+        Ok(session)
+    }
+
+    /// RFC 6146 §3.5 from IPv4: finds (or, as the filtering allows, creates)
+    /// the session of `packet`, whose destination is in pool4, and
+    /// translates it into `output`.
+    pub fn translate_inbound(
+        &mut self,
+        packet: &[u8],
+        output: &mut [u8],
+        settings: &TranslationSettings,
+        now: Instant,
+    ) -> Result<Translated, Nat64Refusal> {
+        let result = self.inbound(packet, output, settings, now);
+        if let Err(refusal) = &result {
+            self.counts.increment(refusal.reason);
+        }
+        result
+    }
+
+    fn inbound(
+        &mut self,
+        packet: &[u8],
+        output: &mut [u8],
+        settings: &TranslationSettings,
+        now: Instant,
+    ) -> Result<Translated, Nat64Refusal> {
+        let flow = flow::ipv4_flow(packet).map_err(Nat64Drop::from)?;
+        let local = SocketAddrV4::new(flow.local.0, flow.local.1);
+        let remote = SocketAddrV4::new(flow.remote.0, flow.remote.1);
+        let session = match self.table.session_by_ipv4(flow.protocol, local, remote) {
+            Some(session) if flow.is_icmp_error => session,
+            None if flow.is_icmp_error => return Err(Nat64Drop::IcmpErrorWithoutSession.into()),
+            Some(session) => self.refresh(session, &flow, Direction::FromIpv4, now)?,
+            None => self.open_from_ipv4(&flow, local, remote, now)?,
+        };
+        let length = packet.len().min(self.scratch.len());
+        let copy = &mut self.scratch[..length];
+        copy.copy_from_slice(&packet[..length]);
+        flow.rewrite_local_port(copy, session.ipv6.port());
+        let addresses = SessionAddresses {
+            ipv6_host: *session.ipv6.ip(),
+            pool4_address: flow.local.0,
+            pool6: self.pool6,
+        };
+        let path = Ipv4ToIpv6Path {
+            ipv6_next_hop_mtu: u16::MAX,
+            ipv4_link_mtu: u16::MAX,
+        };
+        stateless::translate_ipv4_to_ipv6(copy, output, &addresses, settings, &path).map_err(
+            |error| Nat64Refusal {
+                reason: Nat64Drop::Translation,
+                error: Some(error),
+            },
+        )
+    }
+
+    /// A new session from IPv4: only under an existing BIB entry, and only
+    /// if the filtering allows it (§3.5.1, §3.5.2.3, §3.5.3).
+    fn open_from_ipv4(
+        &mut self,
+        flow: &Flow<Ipv4Addr>,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        now: Instant,
+    ) -> Result<SessionView, Nat64Refusal> {
+        let binding = self
+            .table
+            .binding_by_ipv4(flow.protocol, local)
+            .ok_or(Nat64Drop::NoBinding)?;
+        if self.filtering == Nat64Filtering::AddressDependent
+            && !self
+                .table
+                .binding_has_session_with(binding.id, *remote.ip())
+        {
+            return Err(Nat64Drop::Filtered.into());
+        }
+        let (state, expiry) = match flow.protocol {
+            Nat64Protocol::Tcp => {
+                let flags = TcpFlags::from_header_byte(flow.tcp_flags);
+                if !flags.syn || flags.ack || flags.rst {
+                    return Err(Nat64Drop::TcpWithoutSession.into());
+                }
+                // An inbound SYN under a BIB entry the filtering lets
+                // through: V4 INIT, waiting for the IPv6 side's SYN.
+                (
+                    TcpState::V4Init,
+                    now + self.tcp_timer(TimerKind::Transitory),
+                )
+            }
+            protocol => (TcpState::Closed, now + self.timeout(protocol)),
+        };
+        self.create(SessionBinding::Existing(binding.id), remote, state, expiry)
+    }
+}

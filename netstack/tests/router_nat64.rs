@@ -1,0 +1,416 @@
+//! Stateful NAT64 (RFC 6146) through the router's public API with virtual time: sessions opened from IPv6, answers from IPv4, filtering, TCP, ICMP query and errors, timers.
+//!
+//! Frames are built and parsed with etherparse, an independent library.
+#![cfg(feature = "legacy-ip")]
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use etherparse::{Icmpv4Type, Icmpv6Type, NetSlice, PacketBuilder, SlicedPacket, TransportSlice};
+use netstack::config;
+use netstack::router::{NicInfo, PortIndex, Router};
+use smoltcp::time::Instant;
+
+const LAN: PortIndex = PortIndex(0);
+const UPLINK: PortIndex = PortIndex(1);
+const ROUTER_MACS: [[u8; 6]; 2] = [[0x52, 0x54, 0, 0, 0, 0x10], [0x52, 0x54, 0, 0, 0, 0x11]];
+const HOST_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x0b];
+const GATEWAY_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0xfe];
+
+/// One IPv6 host without an EAM behind pool4 = the uplink address; short
+/// UDP and ICMP timeouts so the timer tests run in virtual seconds.
+const CONFIG: &str = r#"
+[icmp]
+rate_limit_per_second = 100
+burst = 100
+
+[[port]]
+name = "lan"
+addresses = ["2001:db8:1::1/64"]
+
+[[port]]
+name = "uplink"
+[port.ipv4]
+address = "192.0.2.1/24"
+gateway = "192.0.2.254"
+[[port.ipv4.neighbor]]
+address = "192.0.2.254"
+mac = "02:00:00:00:00:fe"
+
+[[neighbor]]
+port = "lan"
+address = "2001:db8:1::b"
+mac = "02:00:00:00:00:0b"
+
+[translation]
+pool6 = "2001:db8:64::/96"
+
+[nat64]
+pool4 = [{ prefix = "192.0.2.1", tcp = "1024-65535", udp = "1024-65535", icmp = "1-65535" }]
+allow_short_timeouts = true
+udp_timeout_seconds = 10
+icmp_timeout_seconds = 10
+"#;
+
+const SERVER: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 80);
+const POOL4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+
+fn host() -> Ipv6Addr {
+    "2001:db8:1::b".parse().unwrap()
+}
+
+fn mapped(address: Ipv4Addr) -> Ipv6Addr {
+    let [a, b, c, d] = address.octets();
+    Ipv6Addr::new(
+        0x2001,
+        0xdb8,
+        0x64,
+        0,
+        0,
+        0,
+        u16::from_be_bytes([a, b]),
+        u16::from_be_bytes([c, d]),
+    )
+}
+
+fn router() -> Router {
+    let config = config::parse(CONFIG).expect("the test config parses");
+    let nics: Vec<NicInfo> = ROUTER_MACS.iter().map(|&mac| NicInfo { mac }).collect();
+    Router::with_seed(&config, &nics, 11).unwrap()
+}
+
+fn at(seconds: i64) -> Instant {
+    Instant::from_secs(seconds)
+}
+
+fn frames(
+    router: &mut Router,
+    port: PortIndex,
+    frame: &[u8],
+    now: Instant,
+) -> Vec<(PortIndex, Vec<u8>)> {
+    router
+        .receive(port, frame, now)
+        .map(|transmit| (transmit.port, transmit.frame.to_vec()))
+        .collect()
+}
+
+fn udp_from_host(source_port: u16, payload: &[u8]) -> Vec<u8> {
+    let mut frame = Vec::new();
+    PacketBuilder::ethernet2(HOST_MAC, ROUTER_MACS[0])
+        .ipv6(host().octets(), mapped(SERVER).octets(), 64)
+        .udp(source_port, 53)
+        .write(&mut frame, payload)
+        .unwrap();
+    frame
+}
+
+fn udp_from_server(destination_port: u16, payload: &[u8]) -> Vec<u8> {
+    let mut frame = Vec::new();
+    PacketBuilder::ethernet2(GATEWAY_MAC, ROUTER_MACS[1])
+        .ipv4(SERVER.octets(), POOL4.octets(), 60)
+        .udp(53, destination_port)
+        .write(&mut frame, payload)
+        .unwrap();
+    frame
+}
+
+/// The one IPv4 UDP datagram sent on the uplink: its source port.
+fn sent_udp_source_port(sent: &[(PortIndex, Vec<u8>)]) -> u16 {
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].0, UPLINK);
+    let sliced = SlicedPacket::from_ethernet(&sent[0].1).unwrap();
+    let Some(NetSlice::Ipv4(ipv4)) = &sliced.net else {
+        panic!("not IPv4")
+    };
+    let header = ipv4.header().to_header();
+    assert_eq!(header.source, POOL4.octets(), "the pool4 address");
+    assert_eq!(header.destination, SERVER.octets());
+    let Some(TransportSlice::Udp(udp)) = &sliced.transport else {
+        panic!("not UDP")
+    };
+    let expected = udp
+        .to_header()
+        .calc_checksum_ipv4(&header, udp.payload())
+        .unwrap();
+    assert_eq!(
+        udp.checksum(),
+        expected,
+        "UDP checksum after the port rewrite"
+    );
+    udp.source_port()
+}
+
+fn counter(router: &Router, name: &str) -> u64 {
+    router
+        .counters(UPLINK)
+        .find(|(counter, _)| *counter == name)
+        .map_or(0, |(_, value)| value)
+}
+
+#[test]
+fn udp_session_from_ipv6_and_the_answer_from_ipv4() {
+    let mut router = router();
+    let sent = frames(&mut router, LAN, &udp_from_host(40000, b"query"), at(0));
+    let port = sent_udp_source_port(&sent);
+    assert!(
+        port >= 1024,
+        "the port keeps its range class (RFC 6146 §3.5.1.1)"
+    );
+    assert_eq!(port % 2, 0, "and its parity (RFC 4787 REQ-3)");
+
+    let sent = frames(
+        &mut router,
+        UPLINK,
+        &udp_from_server(port, b"answer"),
+        at(1),
+    );
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].0, LAN);
+    let sliced = SlicedPacket::from_ethernet(&sent[0].1).unwrap();
+    let Some(NetSlice::Ipv6(ipv6)) = &sliced.net else {
+        panic!("not IPv6")
+    };
+    let header = ipv6.header().to_header();
+    assert_eq!(Ipv6Addr::from(header.source), mapped(SERVER));
+    assert_eq!(Ipv6Addr::from(header.destination), host());
+    let Some(TransportSlice::Udp(udp)) = &sliced.transport else {
+        panic!("not UDP")
+    };
+    assert_eq!(udp.destination_port(), 40000, "the host's own port again");
+    assert_eq!(udp.payload(), b"answer");
+    let expected = udp
+        .to_header()
+        .calc_checksum_ipv6(&header, udp.payload())
+        .unwrap();
+    assert_eq!(udp.checksum(), expected);
+}
+
+#[test]
+fn endpoint_independent_mapping_reuses_the_binding() {
+    let mut router = router();
+    let first = sent_udp_source_port(&frames(
+        &mut router,
+        LAN,
+        &udp_from_host(40000, b"a"),
+        at(0),
+    ));
+    // The same host port toward another server: the same (T, t) (RFC 6146 §3.5.1.1).
+    let mut frame = Vec::new();
+    PacketBuilder::ethernet2(HOST_MAC, ROUTER_MACS[0])
+        .ipv6(
+            host().octets(),
+            mapped(Ipv4Addr::new(198, 51, 100, 9)).octets(),
+            64,
+        )
+        .udp(40000, 123)
+        .write(&mut frame, b"b")
+        .unwrap();
+    let sent = frames(&mut router, LAN, &frame, at(1));
+    let sliced = SlicedPacket::from_ethernet(&sent[0].1).unwrap();
+    let Some(TransportSlice::Udp(udp)) = &sliced.transport else {
+        panic!("not UDP")
+    };
+    assert_eq!(udp.source_port(), first);
+    // And a third server may answer through it (endpoint-independent filtering).
+    let mut answer = Vec::new();
+    PacketBuilder::ethernet2(GATEWAY_MAC, ROUTER_MACS[1])
+        .ipv4([198, 18, 0, 1], POOL4.octets(), 60)
+        .udp(9999, first)
+        .write(&mut answer, b"c")
+        .unwrap();
+    let sent = frames(&mut router, UPLINK, &answer, at(2));
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].0, LAN);
+}
+
+#[test]
+fn unsolicited_ipv4_is_dropped_and_counted() {
+    let mut router = router();
+    let sent = frames(
+        &mut router,
+        UPLINK,
+        &udp_from_server(50000, b"hello?"),
+        at(0),
+    );
+    assert!(sent.iter().all(|(port, _)| *port != LAN), "{sent:?}");
+    assert_eq!(counter(&router, "nat64_no_binding"), 1);
+}
+
+#[test]
+fn udp_session_expires_after_its_timeout() {
+    let mut router = router();
+    let port = sent_udp_source_port(&frames(
+        &mut router,
+        LAN,
+        &udp_from_host(40000, b"q"),
+        at(0),
+    ));
+    // Within the 10 s lifetime: answered.
+    let sent = frames(&mut router, UPLINK, &udp_from_server(port, b"a"), at(5));
+    assert_eq!(sent.len(), 1);
+    // The answer refreshed it to 15 s; at 30 s it is gone.
+    let _: Vec<_> = router.poll(at(30)).map(|transmit| transmit.port).collect();
+    let sent = frames(&mut router, UPLINK, &udp_from_server(port, b"late"), at(30));
+    assert!(sent.iter().all(|(port, _)| *port != LAN), "{sent:?}");
+    assert_eq!(counter(&router, "nat64_no_binding"), 1);
+}
+
+#[test]
+fn tcp_needs_a_syn_from_ipv6_to_open() {
+    let mut router = router();
+    let mut ack_only = Vec::new();
+    PacketBuilder::ethernet2(HOST_MAC, ROUTER_MACS[0])
+        .ipv6(host().octets(), mapped(SERVER).octets(), 64)
+        .tcp(40001, 80, 1, 1000)
+        .ack(1)
+        .write(&mut ack_only, b"")
+        .unwrap();
+    let sent = frames(&mut router, LAN, &ack_only, at(0));
+    assert!(sent.iter().all(|(port, _)| *port != UPLINK), "{sent:?}");
+    assert_eq!(counter(&router, "nat64_tcp_without_session"), 1);
+
+    let mut syn = Vec::new();
+    PacketBuilder::ethernet2(HOST_MAC, ROUTER_MACS[0])
+        .ipv6(host().octets(), mapped(SERVER).octets(), 64)
+        .tcp(40001, 80, 1, 1000)
+        .syn()
+        .write(&mut syn, b"")
+        .unwrap();
+    let sent = frames(&mut router, LAN, &syn, at(1));
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let sliced = SlicedPacket::from_ethernet(&sent[0].1).unwrap();
+    let Some(NetSlice::Ipv4(ipv4)) = &sliced.net else {
+        panic!("not IPv4")
+    };
+    let Some(TransportSlice::Tcp(tcp)) = &sliced.transport else {
+        panic!("not TCP")
+    };
+    assert!(tcp.syn());
+    let expected = tcp
+        .to_header()
+        .calc_checksum_ipv4(&ipv4.header().to_header(), tcp.payload())
+        .unwrap();
+    assert_eq!(tcp.checksum(), expected);
+    let port = tcp.source_port();
+
+    let mut syn_ack = Vec::new();
+    PacketBuilder::ethernet2(GATEWAY_MAC, ROUTER_MACS[1])
+        .ipv4(SERVER.octets(), POOL4.octets(), 60)
+        .tcp(80, port, 7, 1000)
+        .syn()
+        .ack(2)
+        .write(&mut syn_ack, b"")
+        .unwrap();
+    let sent = frames(&mut router, UPLINK, &syn_ack, at(2));
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].0, LAN);
+    let sliced = SlicedPacket::from_ethernet(&sent[0].1).unwrap();
+    let Some(TransportSlice::Tcp(tcp)) = &sliced.transport else {
+        panic!("not TCP")
+    };
+    assert_eq!(tcp.destination_port(), 40001);
+    assert!(tcp.syn() && tcp.ack());
+}
+
+#[test]
+fn ping_through_nat64_rewrites_the_identifier_both_ways() {
+    let mut router = router();
+    let mut request = Vec::new();
+    PacketBuilder::ethernet2(HOST_MAC, ROUTER_MACS[0])
+        .ipv6(host().octets(), mapped(SERVER).octets(), 64)
+        .icmpv6_echo_request(0x0042, 1)
+        .write(&mut request, b"ping")
+        .unwrap();
+    let sent = frames(&mut router, LAN, &request, at(0));
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let sliced = SlicedPacket::from_ethernet(&sent[0].1).unwrap();
+    let Some(TransportSlice::Icmpv4(icmp)) = &sliced.transport else {
+        panic!("not ICMPv4")
+    };
+    let Icmpv4Type::EchoRequest(echo) = icmp.icmp_type() else {
+        panic!("not an echo request")
+    };
+    assert_eq!(
+        icmp.checksum(),
+        icmp.icmp_type().calc_checksum(icmp.payload())
+    );
+    let identifier = echo.id;
+
+    let mut reply = Vec::new();
+    PacketBuilder::ethernet2(GATEWAY_MAC, ROUTER_MACS[1])
+        .ipv4(SERVER.octets(), POOL4.octets(), 60)
+        .icmpv4_echo_reply(identifier, 1)
+        .write(&mut reply, b"ping")
+        .unwrap();
+    let sent = frames(&mut router, UPLINK, &reply, at(1));
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].0, LAN);
+    let sliced = SlicedPacket::from_ethernet(&sent[0].1).unwrap();
+    let Some(TransportSlice::Icmpv6(icmp)) = &sliced.transport else {
+        panic!("not ICMPv6")
+    };
+    assert!(matches!(icmp.icmp_type(), Icmpv6Type::EchoReply(echo) if echo.id == 0x0042));
+}
+
+#[test]
+fn icmpv4_error_about_a_session_reaches_the_host_with_its_own_port() {
+    let mut router = router();
+    let port = sent_udp_source_port(&frames(
+        &mut router,
+        LAN,
+        &udp_from_host(40002, b"q"),
+        at(0),
+    ));
+    // The server says port unreachable, quoting what it got.
+    let mut quoted = Vec::new();
+    PacketBuilder::ipv4(POOL4.octets(), SERVER.octets(), 63)
+        .udp(port, 53)
+        .write(&mut quoted, b"q")
+        .unwrap();
+    let mut error = Vec::new();
+    PacketBuilder::ethernet2(GATEWAY_MAC, ROUTER_MACS[1])
+        .ipv4(SERVER.octets(), POOL4.octets(), 60)
+        .icmpv4(Icmpv4Type::DestinationUnreachable(
+            etherparse::icmpv4::DestUnreachableHeader::Port,
+        ))
+        .write(&mut error, &quoted)
+        .unwrap();
+    let sent = frames(&mut router, UPLINK, &error, at(1));
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].0, LAN);
+    let sliced = SlicedPacket::from_ethernet(&sent[0].1).unwrap();
+    let Some(TransportSlice::Icmpv6(icmp)) = &sliced.transport else {
+        panic!("not ICMPv6")
+    };
+    assert!(matches!(
+        icmp.icmp_type(),
+        Icmpv6Type::DestinationUnreachable(etherparse::icmpv6::DestUnreachableCode::Port)
+    ));
+    let inner = SlicedPacket::from_ip(icmp.payload()).unwrap();
+    let Some(NetSlice::Ipv6(inner_ipv6)) = &inner.net else {
+        panic!("quoted IPv6")
+    };
+    assert_eq!(Ipv6Addr::from(inner_ipv6.header().source()), host());
+    let Some(TransportSlice::Udp(udp)) = &inner.transport else {
+        panic!("quoted UDP")
+    };
+    assert_eq!(udp.source_port(), 40002, "the host's port, not pool4's");
+}
+
+#[test]
+fn the_uplink_address_in_pool4_still_answers_ping() {
+    let mut router = router();
+    let mut request = Vec::new();
+    PacketBuilder::ethernet2(GATEWAY_MAC, ROUTER_MACS[1])
+        .ipv4(SERVER.octets(), POOL4.octets(), 60)
+        .icmpv4_echo_request(0x0999, 1)
+        .write(&mut request, b"hello router")
+        .unwrap();
+    let sent = frames(&mut router, UPLINK, &request, at(0));
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let sliced = SlicedPacket::from_ethernet(&sent[0].1).unwrap();
+    let Some(TransportSlice::Icmpv4(icmp)) = &sliced.transport else {
+        panic!("not ICMPv4")
+    };
+    assert!(matches!(icmp.icmp_type(), Icmpv4Type::EchoReply(_)));
+}
