@@ -368,7 +368,7 @@ fn run_command(command: &str, router: &Router, ports: &[NetworkPort]) {
     match command {
         "" => {}
         "help" => console::write_raw(format_args!(
-            "commands: counters (per-port router and device counters), ports, memory, shutdown, help\n"
+            "commands: counters (per-port router and device counters), ports, sessions (NAT64, first 64), memory, shutdown, help\n"
         )),
         "shutdown" => {
             log::info!("shutdown requested on the console");
@@ -410,6 +410,12 @@ fn run_command(command: &str, router: &Router, ports: &[NetworkPort]) {
                     },
                 ));
             }
+        }
+        "sessions" => {
+            for session in router.nat64_sessions(64) {
+                console::write_raw(format_args!("session {session}\n"));
+            }
+            console::write_raw(format_args!("sessions end\n"));
         }
         "memory" => {
             let (used, free) = memory::usage();

@@ -532,6 +532,26 @@ impl Router {
         None
     }
 
+    /// Up to `limit` NAT64 sessions, one line each (`tcp [X']:x T:t -> Z:z
+    /// state, expires in N s`), at the time of the latest `receive` or
+    /// `poll`; empty without NAT64 (and in IPv6-only builds).
+    pub fn nat64_sessions(&self, limit: usize) -> Vec<alloc::string::String> {
+        #[cfg(feature = "legacy-ip")]
+        if let Some(nat64) = self
+            .border
+            .as_ref()
+            .and_then(|border| border.uplink.nat64())
+        {
+            return nat64
+                .session_descriptions(self.last_time)
+                .take(limit)
+                .map(|session| alloc::format!("{session}"))
+                .collect();
+        }
+        let _ = limit;
+        Vec::new()
+    }
+
     /// The counters of `port`.
     pub fn port_counters(&self, port: PortIndex) -> Option<&PortCounters> {
         self.ports.get(port.0).map(|port| &port.counters)

@@ -72,7 +72,8 @@
 //! The summary ([`ReplaySummary::lines`]) goes to stderr: packets in,
 //! frames out, the times, then every nonzero counter of every port as
 //! `counter PORT NAME VALUE` (the appliance's `counters` console format)
-//! and the totals as `total NAME VALUE`.
+//! and the totals as `total NAME VALUE`, then the NAT64 sessions left at the
+//! end as `session LINE` (`Router::nat64_sessions`).
 //!
 //! On any error (an unreadable or malformed capture, a bad config, an
 //! unwritable output) `pure6 replay` prints one line and exits with status
@@ -229,7 +230,13 @@ pub struct ReplaySummary {
     pub ports: Vec<PortSummary>,
     /// Every nonzero counter summed over the ports (`Router::totals`).
     pub totals: Vec<(&'static str, u64)>,
+    /// The NAT64 sessions left at the final poll, one line each
+    /// (`Router::nat64_sessions`, at most [`MAXIMUM_LISTED_SESSIONS`]).
+    pub sessions: Vec<String>,
 }
+
+/// The most NAT64 sessions a replay summary lists.
+pub const MAXIMUM_LISTED_SESSIONS: usize = 10_000;
 
 impl ReplaySummary {
     /// The summary as printed on stderr, one item per line:
@@ -263,6 +270,9 @@ impl ReplaySummary {
         }
         for (name, value) in &self.totals {
             let _ = writeln!(text, "total {name} {value}");
+        }
+        for session in &self.sessions {
+            let _ = writeln!(text, "session {session}");
         }
         text
     }
@@ -818,6 +828,7 @@ impl<W: Write> Replayer<W> {
             final_poll_time,
             ports,
             totals: router.totals().non_zero().collect(),
+            sessions: router.nat64_sessions(MAXIMUM_LISTED_SESSIONS),
         })
     }
 }
@@ -1149,6 +1160,7 @@ mod tests {
                 counters: vec![("received", 2)],
             }],
             totals: vec![("received", 2)],
+            sessions: Vec::new(),
         };
         assert_eq!(
             summary.lines(),

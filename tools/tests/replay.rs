@@ -1017,3 +1017,69 @@ fn ipv6_to_ipv4_translation_replays_into_the_expected_capture() {
     assert_eq!(counter(&summary, "lan0", "forwarded"), 1);
     assert_eq!(counter(&summary, "uplink", "transmitted"), 1);
 }
+
+/// A NAT64 border: the host on lan0 has no EAM, so its packets take pool4.
+const NAT64_CONFIG: &str = r#"
+[[port]]
+name = "lan0"
+addresses = ["2001:db8:1::1/64"]
+
+[[port]]
+name = "uplink"
+[port.ipv4]
+address = "192.0.2.1/24"
+gateway = "192.0.2.254"
+[[port.ipv4.neighbor]]
+address = "192.0.2.254"
+mac = "02:00:00:00:02:54"
+
+[translation]
+pool6 = "2001:db8:64::/96"
+
+[nat64]
+pool4 = [{ prefix = "192.0.2.1" }]
+"#;
+
+#[test]
+fn nat64_replay_lists_the_session_it_created() {
+    let config = netstack::config::parse(NAT64_CONFIG).expect("the config parses");
+    let server = Ipv6Addr::new(0x2001, 0xdb8, 0x64, 0, 0, 0, 0xcb00, 0x7150);
+    let input = pcapng(
+        &[
+            interface(DataLink::ETHERNET, Some("lan0")),
+            interface(DataLink::ETHERNET, Some("uplink")),
+        ],
+        &[(
+            0,
+            Duration::from_millis(1),
+            udp_frame(LAN_HOST_MAC, port_mac(0), server, 64, b"query"),
+        )],
+    );
+    let mut output = Vec::new();
+    let summary = replay(&config, &input[..], &mut output, &ReplayOptions::default())
+        .unwrap_or_else(|error| panic!("replay failed: {error}"));
+    let (_, frames) = read_output(&output);
+    assert_eq!(frames.len(), 1, "{frames:?}");
+    assert_eq!(frames[0].interface, 1, "out of the uplink");
+    let sliced = SlicedPacket::from_ethernet(&frames[0].data).unwrap();
+    let Some(NetSlice::Ipv4(ipv4)) = &sliced.net else {
+        panic!("not IPv4")
+    };
+    assert_eq!(ipv4.header().source(), [192, 0, 2, 1]);
+    let Some(TransportSlice::Udp(udp)) = &sliced.transport else {
+        panic!("not UDP")
+    };
+    let mapped_port = udp.source_port();
+    assert_eq!(
+        summary.sessions,
+        [format!(
+            "udp [2001:db8:1::10]:40000 192.0.2.1:{mapped_port} -> 203.0.113.80:53, expires in 299 s"
+        )],
+        "the session, listed at the final poll one second later"
+    );
+    assert!(
+        summary
+            .lines()
+            .contains("session udp [2001:db8:1::10]:40000")
+    );
+}

@@ -257,6 +257,17 @@ impl Nat64 {
             .filter_map(|slot| self.table.session(super::table::SessionId(slot)))
     }
 
+    /// Every session as a line for the host tools and the console:
+    /// `tcp [2001:db8:1::b]:40001 192.0.2.1:1234 -> 203.0.113.80:80
+    /// established, expires in 7199 s`.
+    pub fn session_descriptions(
+        &self,
+        now: Instant,
+    ) -> impl Iterator<Item = SessionDescription> + '_ {
+        self.sessions()
+            .map(move |session| SessionDescription { session, now })
+    }
+
     fn timeout(&self, protocol: Nat64Protocol) -> Duration {
         match protocol {
             Nat64Protocol::Udp => self.udp_timeout,
@@ -558,5 +569,37 @@ impl Nat64 {
             protocol => (TcpState::Closed, now + self.timeout(protocol)),
         };
         self.create(SessionBinding::Existing(binding.id), remote, state, expiry)
+    }
+}
+
+/// One session, displayed (see [`Nat64::session_descriptions`]).
+#[derive(Clone, Copy, Debug)]
+pub struct SessionDescription {
+    session: SessionView,
+    now: Instant,
+}
+
+impl core::fmt::Display for SessionDescription {
+    fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let session = &self.session;
+        let protocol = match session.protocol {
+            Nat64Protocol::Tcp => "tcp",
+            Nat64Protocol::Udp => "udp",
+            Nat64Protocol::Icmp => "icmp",
+        };
+        write!(
+            formatter,
+            "{protocol} {} {} -> {}",
+            session.ipv6, session.ipv4, session.remote
+        )?;
+        if session.protocol == Nat64Protocol::Tcp {
+            write!(formatter, " {}", tcp_state_of(session.state))?;
+        }
+        let remaining = if session.expiry > self.now {
+            (session.expiry - self.now).secs()
+        } else {
+            0
+        };
+        write!(formatter, ", expires in {remaining} s")
     }
 }
