@@ -85,13 +85,17 @@ pub fn ensure_qemu() -> Result<(), String> {
 }
 
 /// The programs the real-host tests run, each with the Debian package that provides it.
-pub const HOST_TOOLS: [(&str, &str); 6] = [
+pub const HOST_TOOLS: [(&str, &str); 8] = [
     ("ip", "iproute2"),
     ("ping", "iputils-ping"),
     ("tracepath", "iputils-tracepath"),
     ("iperf3", "iperf3"),
     ("curl", "curl"),
     ("python3", "python3"),
+    // The DNS64 resolver of the NAT64 tests (tools::dns64) and `dig` to
+    // diagnose it.
+    ("unbound", "unbound"),
+    ("dig", "dnsutils"),
 ];
 
 /// Whether `program` is an executable file in one of the `PATH` directories.
@@ -116,7 +120,7 @@ fn missing_host_packages() -> Vec<&'static str> {
 }
 
 /// Makes sure the programs of [`HOST_TOOLS`] (`ip`, `ping`, `tracepath`,
-/// `iperf3`, `curl`, `python3`) are installed. As root, missing ones are
+/// `iperf3`, `curl`, `python3`, `unbound`, `dig`) are installed. As root, missing ones are
 /// installed with `apt-get install -y` (running `apt-get update` and
 /// retrying once if the install fails); otherwise the error names what is
 /// missing and the command that installs it.
