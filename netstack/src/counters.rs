@@ -369,6 +369,9 @@ counters! {
         /// invoking packet is an ICMPv6 error, went to a multicast address, or
         /// came from :: or a multicast source).
         IcmpErrorSuppressed => "icmp_error_suppressed",
+        /// TCP resets sent for segments to the router's own addresses
+        /// (RFC 9293 §3.10.7.1: no TCP port is open).
+        TcpResetsSent => "tcp_resets_sent",
         /// Multicast Neighbor Solicitations sent for address resolution (RFC 4861 §7.2.2).
         NeighborSolicitationsSent => "neighbor_solicitations_sent",
         /// Unicast Neighbor Solicitations sent as reachability probes (RFC 4861 §7.3.3).

@@ -49,6 +49,7 @@ mod neighbor_cache;
 mod neighbor_discovery;
 mod pending;
 mod random;
+mod reset;
 mod router_advertisement;
 mod routes;
 #[cfg(test)]
@@ -780,7 +781,15 @@ impl Router {
                     self.send_icmp_error(link, packet, error, now);
                     return Err(DropReason::NoUdpListener);
                 }
-                IpProtocol::Tcp => return Err(DropReason::NoTcpListener),
+                IpProtocol::Tcp => {
+                    let (source, destination) = (local.source, local.destination);
+                    let unfragmented = !local.fragment_header;
+                    let segment_offset = IPV6_HEADER_LEN + upper.offset;
+                    if unfragmented {
+                        self.send_reset(link, source, destination, &packet[segment_offset..], now);
+                    }
+                    return Err(DropReason::NoTcpListener);
+                }
                 _ => {
                     let error = IcmpError::ParameterProblem {
                         code: UNRECOGNIZED_NEXT_HEADER,
@@ -1439,8 +1448,8 @@ mod tests {
         // RFC 4443 §3.1: UDP with no listener gets Destination Unreachable
         // code 4. RFC 8200 §4: an unrecognized Next Header gets Parameter
         // Problem code 1 pointing at the field (offset 6 without extension
-        // headers). TCP answers with its own reset, which needs a TCP the
-        // router does not have yet: dropped and counted.
+        // headers). TCP answers with a reset (router/reset.rs) only for a
+        // valid segment; these bytes are not one: dropped and counted.
         let cases = [
             (17u8, DropReason::NoUdpListener, Some((1u8, 4u8, 0u32))),
             (6, DropReason::NoTcpListener, None),

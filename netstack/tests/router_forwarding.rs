@@ -729,3 +729,63 @@ fn icmp_errors_follow_the_route_to_the_source_not_the_way_the_packet_came() {
     assert_eq!(error.destination, unresolved);
     assert_eq!(error.destination_mac, GATEWAY_MAC);
 }
+
+#[test]
+fn tcp_to_the_router_is_answered_with_a_reset() {
+    // RFC 9293 §3.10.7.1: no port is open, so a SYN gets <SEQ=0><ACK=SEG.SEQ+1><CTL=RST,ACK>
+    // and a segment with ACK gets <SEQ=SEG.ACK><CTL=RST>; a reset gets nothing.
+    let mut router = router();
+    let router_address = address("2001:db8:1::1");
+    let segment = |build: &dyn Fn(
+        etherparse::PacketBuilderStep<etherparse::TcpHeader>,
+    ) -> etherparse::PacketBuilderStep<etherparse::TcpHeader>| {
+        let builder = PacketBuilder::ethernet2(HOST_A_MAC, ROUTER_MACS[0])
+            .ipv6(host_a().octets(), router_address.octets(), 64)
+            .tcp(40000, 22, 1000, 64000);
+        let mut frame = Vec::new();
+        build(builder).write(&mut frame, b"").unwrap();
+        frame
+    };
+    let replies: Vec<Vec<u8>> = router
+        .receive(LAN0, &segment(&|builder| builder.syn()), at(0))
+        .map(|transmit| transmit.frame.to_vec())
+        .collect();
+    assert_eq!(replies.len(), 1);
+    let sliced = SlicedPacket::from_ethernet(&replies[0]).unwrap();
+    let Some(NetSlice::Ipv6(ipv6)) = &sliced.net else {
+        panic!("not IPv6")
+    };
+    assert_eq!(Ipv6Addr::from(ipv6.header().source()), router_address);
+    assert_eq!(Ipv6Addr::from(ipv6.header().destination()), host_a());
+    let Some(TransportSlice::Tcp(tcp)) = &sliced.transport else {
+        panic!("not TCP")
+    };
+    assert!(tcp.rst() && tcp.ack() && !tcp.syn());
+    assert_eq!((tcp.source_port(), tcp.destination_port()), (22, 40000));
+    assert_eq!(tcp.sequence_number(), 0);
+    assert_eq!(tcp.acknowledgment_number(), 1001, "SEG.SEQ + 1 for the SYN");
+    let expected = tcp
+        .to_header()
+        .calc_checksum_ipv6(&ipv6.header().to_header(), tcp.payload())
+        .unwrap();
+    assert_eq!(tcp.checksum(), expected);
+
+    let replies: Vec<Vec<u8>> = router
+        .receive(LAN0, &segment(&|builder| builder.ack(777)), at(1))
+        .map(|transmit| transmit.frame.to_vec())
+        .collect();
+    let sliced = SlicedPacket::from_ethernet(&replies[0]).unwrap();
+    let Some(TransportSlice::Tcp(tcp)) = &sliced.transport else {
+        panic!("not TCP")
+    };
+    assert!(tcp.rst() && !tcp.ack());
+    assert_eq!(tcp.sequence_number(), 777, "SEG.ACK");
+
+    let replies = router
+        .receive(LAN0, &segment(&|builder| builder.rst()), at(2))
+        .count();
+    assert_eq!(replies, 0, "a reset is never answered");
+    let counters: Vec<(&str, u64)> = router.counters(LAN0).collect();
+    assert!(counters.contains(&("tcp_resets_sent", 2)), "{counters:?}");
+    assert!(counters.contains(&("no_tcp_listener", 3)), "{counters:?}");
+}
