@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config_check;
+pub mod demo;
 pub mod dns64;
 pub mod full_table;
 pub mod image;

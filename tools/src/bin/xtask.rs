@@ -2,17 +2,15 @@
 use std::process::{Command, ExitCode};
 
 use clap::{Parser, Subcommand};
-use std::io;
+use signal_hook::consts::{SIGINT, SIGTERM};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
-use std::thread;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+use tools::demo;
 use tools::image::{self, Flavor};
-use tools::qemu::{
-    self, Accelerator, ApplianceExit, Machine, MachineType, READY_LINE, RunningMachine,
-};
+use tools::qemu::{Accelerator, ApplianceExit, Machine, MachineType, READY_LINE};
 use tools::setup;
-use tools::simulated_host::{self, Retry, SimulatedHost, format_mac};
 
 #[derive(Parser)]
 #[command(
@@ -36,25 +34,39 @@ enum Task {
     /// Run every check CI runs: formatting, clippy (host and kernel), both
     /// images, and every test (host unit tests, QEMU boots, real hosts).
     Test,
-    /// Boot the appliance under QEMU with a simulated host on every port:
-    /// resolve and ping the router, print its counters, then hand the
-    /// console to the operator (counters, ports, memory, shutdown).
+    /// The demo: boot pure6 between an IPv6-only host and an IPv4-only web
+    /// server, fetch a page through NAT64 and through SIIT (by name, DNS64),
+    /// let the IPv4 host fetch one from the IPv6 host, print every step and
+    /// the router's counters, then shut down. Real Linux hosts (network
+    /// namespaces, taps, unbound) as root; otherwise simulated hosts on
+    /// every port that resolve and ping the router, then the console is
+    /// handed to the operator.
     Run {
         /// Hand this TOML file to the appliance as its configuration (fw_cfg).
+        /// Real hosts: instead of qemu/demo.toml (the steps assume its addresses).
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
-        /// Number of virtio-net ports, 1 to 8.
+        /// Number of virtio-net ports, 1 to 8 (simulated hosts; real hosts use 2).
         #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=8))]
         ports: u8,
         /// QEMU machine type.
         #[arg(long, default_value = "microvm", value_parser = ["microvm", "q35"])]
         machine: String,
-        /// Boot the IPv6-only image (no `legacy-ip` translator).
+        /// Boot the IPv6-only image (no `legacy-ip` translator; simulated hosts only).
         #[arg(long)]
         no_default_features: bool,
-        /// Shut down after the hosts' check; exit 0 only if every port answered.
-        #[arg(long)]
+        /// For checks: exit 0 only if every fetch succeeded (real hosts) or
+        /// every port answered (simulated hosts, which then shut down
+        /// instead of handing over the console).
+        #[arg(long, conflicts_with = "keep")]
         once: bool,
+        /// Real hosts: leave the hosts, taps and QEMU up after the demo and
+        /// print how to get a shell in each; Ctrl-C tears them down.
+        #[arg(long)]
+        keep: bool,
+        /// Use simulated hosts even as root.
+        #[arg(long)]
+        simulated: bool,
         /// QEMU accelerator: kvm:tcg (KVM when available), kvm, or tcg.
         #[arg(long, default_value = "kvm:tcg", value_parser = ["kvm:tcg", "kvm", "tcg"])]
         accel: String,
@@ -79,8 +91,19 @@ fn main() -> ExitCode {
             machine,
             no_default_features,
             once,
+            keep,
+            simulated,
             accel,
-        } => run(config, ports, &machine, no_default_features, once, &accel),
+        } => run(RunArguments {
+            config,
+            ports,
+            machine,
+            no_default_features,
+            once,
+            keep,
+            simulated,
+            accel,
+        }),
         Task::Bench {
             benchmark: Benchmark::Boot { runs, accel },
         } => bench_boot(runs, &accel),
@@ -265,198 +288,97 @@ enum Benchmark {
     },
 }
 
-/// How long `run` and `bench` wait for the ready line (q35 under TCG is slow).
-const READY_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long they wait for the appliance to stop after `shutdown`.
-const EXIT_TIMEOUT: Duration = Duration::from_secs(30);
-/// How the demo's hosts retry: Neighbor Solicitations and Echo Requests.
-const DEMO_RETRY: Retry = Retry {
-    attempts: 3,
-    timeout: Duration::from_secs(2),
-};
-/// Echo Requests per port in the demo.
-const DEMO_PINGS: u16 = 3;
+/// How long `bench` waits for the ready line (q35 under TCG is slow).
+const READY_TIMEOUT: Duration = demo::READY_TIMEOUT;
+/// How long it waits for the appliance to stop after `shutdown`.
+const EXIT_TIMEOUT: Duration = demo::EXIT_TIMEOUT;
 
-/// Which image `--no-default-features` selects.
-fn flavor_of(no_default_features: bool) -> Flavor {
-    if no_default_features {
+/// `cargo xtask run`'s options.
+struct RunArguments {
+    config: Option<PathBuf>,
+    ports: u8,
+    machine: String,
+    no_default_features: bool,
+    once: bool,
+    keep: bool,
+    simulated: bool,
+    accel: String,
+}
+
+/// `cargo xtask run`: the demo on real hosts as root (see `tools::demo`),
+/// otherwise on simulated hosts. Ctrl-C and SIGTERM stop it, tearing down
+/// what it built.
+fn run(arguments: RunArguments) -> Result<(), String> {
+    let accelerator = Accelerator::from_name(&arguments.accel)
+        .ok_or_else(|| format!("unknown accelerator {:?}", arguments.accel))?;
+    let machine_type = MachineType::from_name(&arguments.machine)
+        .ok_or_else(|| format!("unknown machine type {:?}", arguments.machine))?;
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [SIGINT, SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&stop))
+            .map_err(|error| format!("cannot handle signal {signal}: {error}"))?;
+    }
+    let real_hosts = setup::is_root() && !arguments.simulated && !arguments.no_default_features;
+    let flavor = if arguments.no_default_features {
         Flavor::Ipv6Only
     } else {
         Flavor::LegacyIp
-    }
-}
-
-/// `cargo xtask run`: boots, checks every port as a simulated host, then
-/// forwards stdin to the console (or, with `once`, shuts down).
-fn run(
-    config: Option<PathBuf>,
-    ports: u8,
-    machine: &str,
-    no_default_features: bool,
-    once: bool,
-    accel: &str,
-) -> Result<(), String> {
-    let accelerator =
-        Accelerator::from_name(accel).ok_or_else(|| format!("unknown accelerator {accel:?}"))?;
-    let flavor = flavor_of(no_default_features);
-    let machine_type = MachineType::from_name(machine)
-        .ok_or_else(|| format!("unknown machine type {machine:?}"))?;
+    };
     let image = image::build(flavor)?;
-    setup::ensure_qemu()?;
-    let mut description = Machine::new(&image)
-        .accelerator(accelerator)
-        .machine_type(machine_type)
-        .ports(usize::from(ports));
-    if let Some(config) = config {
-        description = description.config_file(config);
-    }
-    let appliance = description.start().map_err(|error| error.to_string())?;
     println!(
         "xtask run: {} image, {} bytes",
         flavor.name(),
         image::file_size(&image)
     );
-    println!("xtask run: {}", appliance.command_line());
-    appliance.start_echo();
-    appliance
-        .wait_for_line(READY_LINE, READY_TIMEOUT)
-        .map_err(|error| error.to_string())?;
-
-    let every_port_answered = demonstrate_hosts(&appliance)?;
-    if once {
-        let exit = appliance
-            .shutdown(EXIT_TIMEOUT)
-            .map_err(|error| error.to_string())?;
-        return match (every_port_answered, exit) {
-            (true, ApplianceExit::Clean) => Ok(()),
-            (true, exit) => Err(format!("the appliance stopped with {exit:?}")),
-            (false, _) => Err("not every port answered its simulated host".into()),
-        };
-    }
-    forward_console(&appliance)
-}
-
-/// On every port, as a simulated host: resolve the router's link-local
-/// address and ping it; then print the router's non-zero counters.
-/// Returns whether every port answered fully.
-fn demonstrate_hosts(appliance: &RunningMachine) -> Result<bool, String> {
-    appliance.set_echo(false);
-    let statuses = appliance.ports().map_err(|error| error.to_string());
-    appliance.set_echo(true);
-    let mut every_port_answered = true;
-    for (index, status) in statuses?.into_iter().enumerate() {
-        let port = appliance.port_socket(index);
-        let host = SimulatedHost::new([0x02, 0x00, 0x00, 0x00, 0x01, index as u8]);
-        let router_mac = status.mac.unwrap_or_else(|| qemu::port_mac(index));
-        let router_address = status
-            .link_local
-            .unwrap_or_else(|| simulated_host::link_local_from_mac(router_mac));
-        let name = status.name.unwrap_or_else(|| "?".into());
-        let heading = format!("host on port{index} ({name}): {router_address}");
-        let advertisement = match host.resolve(port, router_address, DEMO_RETRY) {
-            Ok(advertisement) => advertisement,
-            Err(error) => {
-                println!("{heading}: {error}");
-                every_port_answered = false;
-                continue;
-            }
-        };
-        let advertised = advertisement
-            .target_mac
-            .map_or_else(|| "no link-layer address".into(), format_mac);
-        let report = host
-            .ping(
-                port,
-                router_mac,
-                router_address,
-                0x7000 + index as u16,
-                DEMO_PINGS,
-                DEMO_RETRY,
-            )
-            .map_err(|error| format!("{heading}: {error}"))?;
-        let round_trips = match report
-            .round_trips
-            .iter()
-            .min()
-            .zip(report.round_trips.iter().max())
-        {
-            Some((fastest, slowest)) => {
-                let total: Duration = report.round_trips.iter().sum();
-                let average = total / report.round_trips.len() as u32;
-                format!(
-                    ", rtt min/avg/max {}/{}/{} ms",
-                    milliseconds(*fastest),
-                    milliseconds(average),
-                    milliseconds(*slowest)
-                )
-            }
-            None => String::new(),
-        };
-        println!(
-            "{heading}: NA from {advertised}, {}/{DEMO_PINGS} echo replies{round_trips}",
-            report.replies()
-        );
-        every_port_answered &=
-            advertisement.target_mac == Some(router_mac) && report.missing.is_empty();
-    }
-    appliance.set_echo(false);
-    let counters = appliance.counters().map_err(|error| error.to_string());
-    appliance.set_echo(true);
-    println!("router counters (non-zero):");
-    for ((port, name), value) in counters?.iter().filter(|(_, value)| **value != 0) {
-        println!("  {port:<8} {name:<32} {value}");
-    }
-    Ok(every_port_answered)
-}
-
-/// Forwards stdin lines to the console until QEMU exits; at the end of stdin, shuts the appliance down.
-fn forward_console(appliance: &RunningMachine) -> Result<(), String> {
-    println!(
-        "xtask run: type console commands (counters, ports, memory, shutdown, help); Ctrl-C stops QEMU"
-    );
-    let (sender, lines) = mpsc::channel::<Option<String>>();
-    thread::spawn(move || {
-        for line in io::stdin().lines() {
-            let Ok(line) = line else { break };
-            if sender.send(Some(line)).is_err() {
-                return;
-            }
+    if !real_hosts {
+        if arguments.keep {
+            return Err("--keep needs real hosts: run as root, without --simulated or --no-default-features".into());
         }
-        let _ = sender.send(None);
-    });
-    loop {
-        if let Some(status) = appliance
-            .try_exit_status()
-            .map_err(|error| error.to_string())?
-        {
-            return match ApplianceExit::from_status(status) {
-                ApplianceExit::Clean => Ok(()),
-                exit => Err(format!("the appliance stopped with {exit:?} ({status})")),
-            };
+        if !setup::is_root() {
+            demo::explain_real_hosts();
         }
-        match lines.recv_timeout(Duration::from_millis(100)) {
-            Ok(Some(line)) => appliance
-                .send_console(&line)
-                .map_err(|error| error.to_string())?,
-            Ok(None) => {
-                println!("xtask run: end of input; shutting the appliance down");
-                let exit = appliance
-                    .shutdown(EXIT_TIMEOUT)
-                    .map_err(|error| error.to_string())?;
-                return if exit == ApplianceExit::Clean {
-                    Ok(())
-                } else {
-                    Err(format!("the appliance stopped with {exit:?}"))
-                };
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
-            Err(mpsc::RecvTimeoutError::Disconnected) => thread::sleep(Duration::from_millis(100)),
+        return demo::simulated_hosts(&demo::SimulatedOptions {
+            image,
+            config: arguments.config,
+            ports: usize::from(arguments.ports),
+            machine_type,
+            accelerator,
+            once: arguments.once,
+            translating: flavor == Flavor::LegacyIp,
+            stop,
+        });
+    }
+    println!("xtask run: root, so real Linux hosts (network namespaces, tap devices) around pure6");
+    let report = demo::real_hosts(&demo::RealHostsOptions {
+        image,
+        config: arguments.config.unwrap_or_else(demo::demo_config_path),
+        machine_type,
+        accelerator,
+        keep: arguments.keep,
+        stop: Arc::clone(&stop),
+    })?;
+    if stop.load(Ordering::SeqCst) {
+        println!("xtask run: stopped; the hosts, taps and QEMU are gone");
+        return Ok(());
+    }
+    if !report.every_fetch_succeeded() {
+        return Err("not every fetch succeeded through the translator (see above)".into());
+    }
+    match report.appliance_exit {
+        Some(ApplianceExit::Clean) => {
+            println!("xtask run: pure6 stopped cleanly; the hosts and taps are gone");
+            Ok(())
         }
+        exit if arguments.keep => {
+            println!("xtask run: the hosts and taps are gone (pure6: {exit:?})");
+            Ok(())
+        }
+        exit => Err(format!("the appliance did not stop cleanly: {exit:?}")),
     }
 }
 
 fn milliseconds(duration: Duration) -> String {
-    format!("{:.1}", duration.as_secs_f64() * 1000.0)
+    demo::milliseconds(duration)
 }
 
 /// One boot-time measurement row: a machine setup and an image.
