@@ -57,6 +57,24 @@
 //! [`parse`] reads every line; it does not stop at the first error. It
 //! keeps the first [`Options::error_limit`] errors with their line numbers
 //! and counts the rest. Routes of malformed lines are left out.
+//!
+//! # How it is read
+//!
+//! Boot time matters (a full Internet table is over a million lines), so
+//! [`parse`] avoids per-line allocation and libcore's generic address
+//! parsers:
+//! - addresses and prefix lengths are read by a small byte parser of its
+//!   own (`address` submodule) that accepts and refuses exactly what
+//!   `core::net`'s `FromStr` (and `u8`'s) do, proven by differential tests;
+//! - the result vectors are sized once from the line count (bounded by the
+//!   shortest possible route line);
+//! - a well-formed IPv4 line is mapped straight through
+//!   `RouteMapper::map`; any other IPv4 line goes the general way, which
+//!   words its error;
+//! - a repeated next hop (the usual case) is not parsed again;
+//! - duplicate prefixes are found with a hash table of route indexes (one
+//!   probe per route, no sort); the few duplicates found are reported in
+//!   the same order as before (by address, length, then line).
 
 use alloc::format;
 use alloc::string::String;
@@ -66,6 +84,8 @@ use core::fmt;
 use smoltcp::wire::{Ipv6Address, Ipv6Cidr};
 
 use crate::config::MAXIMUM_PORT_NAME_LENGTH;
+
+mod address;
 
 /// The number of errors [`parse`] keeps by default (all are counted).
 pub const DEFAULT_ERROR_LIMIT: usize = 100;
@@ -429,6 +449,13 @@ fn split_line(text: &str) -> Result<Option<Line<'_>>, String> {
     Ok(Some(line))
 }
 
+/// `text` split at its first `/` (as `split_once('/')`, on bytes).
+fn split_at_slash(text: &str) -> Option<(&str, &str)> {
+    let slash = text.bytes().position(|byte| byte == b'/')?;
+    // `/` is ASCII, so both sides are on character boundaries.
+    Some((text.get(..slash)?, text.get(slash + 1..)?))
+}
+
 /// The mask of the first `length` bits of an IPv6 address.
 fn mask(length: u8) -> u128 {
     if length == 0 {
@@ -440,14 +467,13 @@ fn mask(length: u8) -> u128 {
 
 /// An IPv6 `prefix/length` with no host bits set.
 fn parse_prefix(text: &str) -> Result<Ipv6Cidr, String> {
-    let (address, length) = text
-        .split_once('/')
-        .ok_or_else(|| format!("prefix `{text}` has no `/LENGTH`"))?;
-    let address: Ipv6Address = address
-        .parse()
-        .map_err(|_| format!("`{address}` is not an IPv6 address"))?;
-    let length: u8 = match length.parse() {
-        Ok(length) if length <= 128 => length,
+    let (address, length) =
+        split_at_slash(text).ok_or_else(|| format!("prefix `{text}` has no `/LENGTH`"))?;
+    let address = address::parse_ipv6(address)
+        .map(Ipv6Address::from_bits)
+        .ok_or_else(|| format!("`{address}` is not an IPv6 address"))?;
+    let length: u8 = match address::parse_length(length) {
+        Some(length) if length <= 128 => length,
         _ => {
             return Err(format!(
                 "`/{length}` is not an IPv6 prefix length (0..=128)"
@@ -466,9 +492,9 @@ fn parse_prefix(text: &str) -> Result<Ipv6Cidr, String> {
 
 /// An IPv6 next-hop address: unicast, link-local only with a port.
 pub(crate) fn parse_next_hop(address: &str, port: Option<&str>) -> Result<NextHop, String> {
-    let parsed: Ipv6Address = address
-        .parse()
-        .map_err(|_| format!("next hop `{address}` is not an IPv6 address"))?;
+    let parsed = address::parse_ipv6(address)
+        .map(Ipv6Address::from_bits)
+        .ok_or_else(|| format!("next hop `{address}` is not an IPv6 address"))?;
     if parsed.is_unspecified() || parsed.is_loopback() || parsed.is_multicast() {
         return Err(format!("next hop {parsed} is not a unicast address"));
     }
@@ -491,14 +517,78 @@ pub(crate) fn parse_next_hop(address: &str, port: Option<&str>) -> Result<NextHo
 
 /// Whether a prefix is written in dotted decimal (an IPv4 line).
 fn is_dotted_decimal(prefix: &str) -> bool {
-    prefix.contains('.') && !prefix.contains(':')
+    let mut dot = false;
+    for byte in prefix.bytes() {
+        match byte {
+            b':' => return false,
+            b'.' => dot = true,
+            _ => {}
+        }
+    }
+    dot
+}
+
+/// The last next hop parsed, kept because neighbouring lines mostly
+/// repeat it: its text (address and port) and what it gave.
+#[derive(Default)]
+struct NextHopCache<'text> {
+    last: Option<(&'text str, Option<&'text str>, NextHop)>,
+}
+
+impl<'text> NextHopCache<'text> {
+    /// [`parse_next_hop`], unless the same text was just parsed.
+    fn parse(&mut self, address: &'text str, port: Option<&'text str>) -> Result<NextHop, String> {
+        if let Some((last_address, last_port, next_hop)) = self.last
+            && last_address == address
+            && last_port == port
+        {
+            return Ok(next_hop);
+        }
+        let next_hop = parse_next_hop(address, port)?;
+        self.last = Some((address, port, next_hop));
+        Ok(next_hop)
+    }
+}
+
+/// The outcome of a well-formed IPv4 line (a prefix with no host bits,
+/// `blackhole` or `via` an IPv4 address without `port`), mapped as
+/// `RouteMapper::map_line` maps it; `None` for any other line, which
+/// `map_line` then reads (and words the error of).
+#[cfg(feature = "legacy-ip")]
+fn well_formed_ipv4_route(
+    mapper: &crate::translation::route_mapping::RouteMapper,
+    line: &Line<'_>,
+) -> Option<LineOutcome> {
+    use crate::translation::route_mapping::{Ipv4Prefix, Ipv4Route, Ipv4Target};
+    use core::net::Ipv4Addr;
+
+    let (network, length) = split_at_slash(line.prefix)?;
+    let network = Ipv4Addr::from_bits(address::parse_ipv4(network)?);
+    let length = address::parse_length(length)?;
+    let prefix = Ipv4Prefix::new(network, length)?;
+    let target = match line.target {
+        Target::Blackhole => Ipv4Target::Blackhole,
+        Target::Via {
+            address,
+            port: None,
+        } => Ipv4Target::Via(Ipv4Addr::from_bits(address::parse_ipv4(address)?)),
+        Target::Via { port: Some(_), .. } | Target::TranslateVia(_) => return None,
+    };
+    Some(match mapper.map(&Ipv4Route { prefix, target }) {
+        Ok(route) => LineOutcome::Route(route, true),
+        Err(reason) => LineOutcome::Rejected(reason),
+    })
 }
 
 /// The IPv6 route of one split line.
-fn native_route(line: &Line<'_>, options: &Options) -> Result<LineOutcome, String> {
+fn native_route<'text>(
+    line: &Line<'text>,
+    options: &Options,
+    cache: &mut NextHopCache<'text>,
+) -> Result<LineOutcome, String> {
     let prefix = parse_prefix(line.prefix)?;
     let next_hop = match line.target {
-        Target::Via { address, port } => parse_next_hop(address, port)?,
+        Target::Via { address, port } => cache.parse(address, port)?,
         Target::Blackhole => NextHop::Blackhole,
         Target::TranslateVia(address) => {
             #[cfg(feature = "legacy-ip")]
@@ -521,9 +611,13 @@ fn native_route(line: &Line<'_>, options: &Options) -> Result<LineOutcome, Strin
 }
 
 /// The outcome of one split line of either family.
-fn route_of(line: &Line<'_>, options: &Options) -> Result<LineOutcome, String> {
+fn route_of<'text>(
+    line: &Line<'text>,
+    options: &Options,
+    cache: &mut NextHopCache<'text>,
+) -> Result<LineOutcome, String> {
     if !is_dotted_decimal(line.prefix) {
-        return native_route(line, options);
+        return native_route(line, options, cache);
     }
     #[cfg(feature = "legacy-ip")]
     {
@@ -533,7 +627,10 @@ fn route_of(line: &Line<'_>, options: &Options) -> Result<LineOutcome, String> {
                 line.prefix
             )
         })?;
-        mapper.map_line(line.prefix, line.target)
+        match well_formed_ipv4_route(mapper, line) {
+            Some(outcome) => Ok(outcome),
+            None => mapper.map_line(line.prefix, line.target),
+        }
     }
     #[cfg(not(feature = "legacy-ip"))]
     {
@@ -557,89 +654,143 @@ pub fn parse(text: &str, options: &Options) -> Parsed {
             errors.push(LineError { line, message });
         }
     };
-    // Line number and family (true: mapped IPv4) of each route.
-    let mut origins: Vec<(u32, bool)> = Vec::new();
+    // Size the results once: at most one route a line, and no route line
+    // is shorter than `::/0 via 1::` and its line end.
+    let capacity = route_capacity(text);
+    // Growing instead is only slower, so a refused reservation is no error.
+    let _ = parsed.routes.try_reserve_exact(capacity);
+    let _ = parsed.mapped.try_reserve_exact(capacity);
+    // The line number of each route.
+    let mut line_numbers: Vec<u32> = Vec::new();
+    let _ = line_numbers.try_reserve_exact(capacity);
+    let mut cache = NextHopCache::default();
     for (index, raw) in text.lines().enumerate() {
         let number = index + 1;
-        parsed.statistics.lines = number;
-        let content = match raw.find('#') {
-            Some(start) => &raw[..start],
+        let content = match raw.bytes().position(|byte| byte == b'#') {
+            // `#` is ASCII: the slice ends on a character boundary.
+            Some(start) => raw.get(..start).unwrap_or(raw),
             None => raw,
         };
         let outcome = split_line(content).and_then(|line| match line {
-            Some(line) => route_of(&line, options).map(Some),
+            Some(line) => route_of(&line, options, &mut cache).map(Some),
             None => Ok(None),
         });
         match outcome {
             Ok(None) => {}
             Ok(Some(LineOutcome::Route(route, mapped))) => {
-                origins.push((number as u32, mapped));
+                line_numbers.push(number as u32);
+                parsed.mapped.push(mapped);
                 parsed.routes.push(route);
             }
             Ok(Some(LineOutcome::Rejected(reason))) => parsed.statistics.rejected.count(reason),
             Err(message) => error(number, message),
         }
+        parsed.statistics.lines = number;
     }
 
     // A prefix may appear once: later lines with the same prefix are
-    // errors naming the first, and their routes are left out.
-    let mut keys: Vec<(u128, u8, u32)> = parsed
-        .routes
-        .iter()
-        .enumerate()
-        .map(|(index, route)| {
-            let prefix = route.prefix;
-            (
-                prefix.address().to_bits(),
-                prefix.prefix_len(),
-                index as u32,
-            )
-        })
-        .collect();
-    keys.sort_unstable();
-    let mut duplicate = alloc::vec![false; parsed.routes.len()];
-    let mut first = 0;
-    for current in 1..keys.len() {
-        let (bits, length, index) = keys[current];
-        if (bits, length) == (keys[first].0, keys[first].1) {
-            let first_line = origins[keys[first].2 as usize].0;
-            duplicate[index as usize] = true;
+    // errors naming the first, and their routes are left out. They are
+    // reported by (address, length, line), as a sort of all prefixes
+    // would meet them (which matters only beyond the error limit).
+    let mut duplicates = duplicate_routes(&parsed.routes);
+    if !duplicates.is_empty() {
+        let key = |index: u32| {
+            let prefix = parsed.routes[index as usize].prefix;
+            (prefix.address().to_bits(), prefix.prefix_len(), index)
+        };
+        duplicates.sort_unstable_by_key(|(index, _)| key(*index));
+        let mut duplicate = alloc::vec![false; parsed.routes.len()];
+        for (index, first) in &duplicates {
+            duplicate[*index as usize] = true;
             error(
-                origins[index as usize].0 as usize,
+                line_numbers[*index as usize] as usize,
                 format!(
-                    "duplicate route for {} (first on line {first_line})",
-                    parsed.routes[index as usize].prefix
+                    "duplicate route for {} (first on line {})",
+                    parsed.routes[*index as usize].prefix, line_numbers[*first as usize]
                 ),
             );
-        } else {
-            first = current;
         }
-    }
-    drop(keys);
-    if duplicate.contains(&true) {
         let mut index = 0;
         parsed.routes.retain(|_| {
             index += 1;
             !duplicate[index - 1]
         });
         let mut index = 0;
-        origins.retain(|_| {
+        parsed.mapped.retain(|_| {
             index += 1;
             !duplicate[index - 1]
         });
         errors.sort_by_key(|error| error.line);
     }
-    for (route, (_, mapped)) in parsed.routes.iter().zip(&origins) {
+    drop(line_numbers);
+    for (route, mapped) in parsed.routes.iter().zip(&parsed.mapped) {
         if *mapped {
             parsed.statistics.mapped.count(&route.next_hop);
         } else {
             parsed.statistics.ipv6.count(&route.next_hop);
         }
     }
-    parsed.mapped = origins.iter().map(|(_, mapped)| *mapped).collect();
     parsed.statistics.errors = error_count;
     parsed.errors = errors;
     parsed
+}
+
+/// The length of the shortest route line with its line end: `::/0 via 1::`.
+const SHORTEST_ROUTE_LINE: usize = 13;
+
+/// An upper bound of the routes in `text`: its lines, and no more than the
+/// shortest route lines that fit.
+fn route_capacity(text: &str) -> usize {
+    let line_ends = text.bytes().filter(|byte| *byte == b'\n').count();
+    (line_ends + 1).min(text.len() / SHORTEST_ROUTE_LINE + 1)
+}
+
+/// Marks a free slot of the duplicate table.
+const FREE_SLOT: u32 = u32::MAX;
+
+/// The slot where a prefix's search starts in a table of `1 << bits` slots.
+fn slot_of(address: u128, length: u8, bits: u32) -> usize {
+    let high = (address >> 64) as u64;
+    let low = address as u64;
+    let mixed = (high.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ low ^ u64::from(length))
+        .wrapping_mul(0xD6E8_FEB8_6659_FD93);
+    // `bits` is 4..=31 (see `duplicate_routes`), so the shift is in range.
+    (mixed >> (64 - bits)) as usize
+}
+
+/// `(index, index of the first route with its prefix)` of every route
+/// whose prefix an earlier route has, in route order. An open-addressing
+/// hash table of route indexes, at most two thirds full, finds them.
+fn duplicate_routes(routes: &[Route]) -> Vec<(u32, u32)> {
+    let mut duplicates = Vec::new();
+    if routes.len() < 2 {
+        return duplicates;
+    }
+    // Route indexes are below u32::MAX: a route line takes bytes, and the
+    // routes fit in memory.
+    let wanted = routes.len().saturating_add(routes.len() / 2).max(16);
+    let bits = (usize::BITS - (wanted - 1).leading_zeros()).clamp(4, 31);
+    let mask = (1usize << bits) - 1;
+    let mut table = alloc::vec![FREE_SLOT; mask + 1];
+    for (index, route) in routes.iter().enumerate() {
+        let address = route.prefix.address().to_bits();
+        let length = route.prefix.prefix_len();
+        let mut slot = slot_of(address, length, bits);
+        loop {
+            let held = table[slot];
+            if held == FREE_SLOT {
+                table[slot] = index as u32;
+                break;
+            }
+            let first = routes[held as usize].prefix;
+            if first.prefix_len() == length && first.address().to_bits() == address {
+                duplicates.push((index as u32, held));
+                break;
+            }
+            slot = (slot + 1) & mask;
+        }
+    }
+    duplicates
 }
 
 #[cfg(test)]

@@ -41,6 +41,11 @@ port = "lan"
 address = "2001:db8:1::b"
 mac = "02:00:00:00:00:0b"
 
+[[neighbor]]
+port = "lan"
+address = "2001:db8:1::c"
+mac = "02:00:00:00:00:0c"
+
 [translation]
 pool6 = "2001:db8:64::/96"
 
@@ -413,4 +418,103 @@ fn the_uplink_address_in_pool4_still_answers_ping() {
         panic!("not ICMPv4")
     };
     assert!(matches!(icmp.icmp_type(), Icmpv4Type::EchoReply(_)));
+}
+
+#[test]
+fn hairpinning_between_two_ipv6_hosts_through_pool4() {
+    // RFC 6146 §3.8: host c reaches host b at b's pool4 transport address
+    // under pool6; the packet turns around inside the translator, and b
+    // sees c under pool6 at c's own pool4 transport address.
+    let mut router = router();
+    let b_port = sent_udp_source_port(&frames(
+        &mut router,
+        LAN,
+        &udp_from_host(40000, b"open"),
+        at(0),
+    ));
+    let host_c: Ipv6Addr = "2001:db8:1::c".parse().unwrap();
+    let mut frame = Vec::new();
+    PacketBuilder::ethernet2([0x02, 0, 0, 0, 0, 0x0c], ROUTER_MACS[0])
+        .ipv6(host_c.octets(), mapped(POOL4).octets(), 64)
+        .udp(50000, b_port)
+        .write(&mut frame, b"hairpin")
+        .unwrap();
+    let sent = frames(&mut router, LAN, &frame, at(1));
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].0, LAN, "turned around, never on the uplink");
+    let sliced = SlicedPacket::from_ethernet(&sent[0].1).unwrap();
+    let Some(NetSlice::Ipv6(ipv6)) = &sliced.net else {
+        panic!("not IPv6")
+    };
+    let header = ipv6.header().to_header();
+    assert_eq!(Ipv6Addr::from(header.destination), host());
+    assert_eq!(
+        Ipv6Addr::from(header.source),
+        mapped(POOL4),
+        "c as pool4 under pool6"
+    );
+    let Some(TransportSlice::Udp(udp)) = &sliced.transport else {
+        panic!("not UDP")
+    };
+    assert_eq!(udp.destination_port(), 40000, "b's own port");
+    assert_ne!(udp.source_port(), 50000, "c's pool4 port, not its own");
+    let expected = udp
+        .to_header()
+        .calc_checksum_ipv6(&header, udp.payload())
+        .unwrap();
+    assert_eq!(udp.checksum(), expected);
+}
+
+#[test]
+fn icmpv6_error_from_the_host_reaches_the_server_as_icmpv4() {
+    // The server's datagram reaches the host, whose port is closed: the
+    // host's ICMPv6 port unreachable goes back through the session (§3.5.3).
+    let mut router = router();
+    let port = sent_udp_source_port(&frames(
+        &mut router,
+        LAN,
+        &udp_from_host(40003, b"q"),
+        at(0),
+    ));
+    let mut quoted = Vec::new();
+    PacketBuilder::ipv6(mapped(SERVER).octets(), host().octets(), 59)
+        .udp(53, 40003)
+        .write(&mut quoted, b"answer")
+        .unwrap();
+    let mut error = Vec::new();
+    PacketBuilder::ethernet2(HOST_MAC, ROUTER_MACS[0])
+        .ipv6(host().octets(), mapped(SERVER).octets(), 64)
+        .icmpv6(Icmpv6Type::DestinationUnreachable(
+            etherparse::icmpv6::DestUnreachableCode::Port,
+        ))
+        .write(&mut error, &quoted)
+        .unwrap();
+    let sent = frames(&mut router, LAN, &error, at(1));
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].0, UPLINK);
+    let sliced = SlicedPacket::from_ethernet(&sent[0].1).unwrap();
+    let Some(TransportSlice::Icmpv4(icmp)) = &sliced.transport else {
+        panic!("not ICMPv4")
+    };
+    assert!(matches!(
+        icmp.icmp_type(),
+        Icmpv4Type::DestinationUnreachable(etherparse::icmpv4::DestUnreachableHeader::Port)
+    ));
+    assert_eq!(
+        icmp.checksum(),
+        icmp.icmp_type().calc_checksum(icmp.payload())
+    );
+    let inner = SlicedPacket::from_ip(icmp.payload()).unwrap();
+    let Some(NetSlice::Ipv4(inner_ipv4)) = &inner.net else {
+        panic!("quoted IPv4")
+    };
+    assert_eq!(inner_ipv4.header().destination(), POOL4.octets());
+    let Some(TransportSlice::Udp(udp)) = &inner.transport else {
+        panic!("quoted UDP")
+    };
+    assert_eq!(
+        udp.destination_port(),
+        port,
+        "the pool4 port the server used"
+    );
 }

@@ -119,6 +119,10 @@ struct SessionAddresses {
     ipv6_host: Ipv6Addr,
     pool4_address: Ipv4Addr,
     pool6: TranslationPrefix,
+    /// A hairpinned packet (RFC 6146 §3.8): its IPv4 source is the pool4
+    /// address too, and as a source it stands for the other IPv6 host, so
+    /// it maps under pool6 like any IPv4 source.
+    hairpin: bool,
 }
 
 impl AddressTranslator for SessionAddresses {
@@ -131,8 +135,8 @@ impl AddressTranslator for SessionAddresses {
             .map_err(|_| AddressError::NotMapped)
     }
 
-    fn ipv4_to_ipv6(&self, address: Ipv4Addr, _: AddressRole) -> Result<Ipv6Addr, AddressError> {
-        if address == self.pool4_address {
+    fn ipv4_to_ipv6(&self, address: Ipv4Addr, role: AddressRole) -> Result<Ipv6Addr, AddressError> {
+        if address == self.pool4_address && !(self.hairpin && role == AddressRole::Source) {
             Ok(self.ipv6_host)
         } else {
             Ok(self.pool6.embed(address))
@@ -361,6 +365,7 @@ impl Nat64 {
             ipv6_host: flow.local.0,
             pool4_address: *session.ipv4.ip(),
             pool6: self.pool6,
+            hairpin: false,
         };
         stateless::translate_ipv6_to_ipv4(copy, output, &addresses, settings, path).map_err(
             |error| Nat64Refusal {
@@ -520,6 +525,7 @@ impl Nat64 {
             ipv6_host: *session.ipv6.ip(),
             pool4_address: flow.local.0,
             pool6: self.pool6,
+            hairpin: flow.remote.0 == flow.local.0,
         };
         let path = Ipv4ToIpv6Path {
             ipv6_next_hop_mtu: u16::MAX,

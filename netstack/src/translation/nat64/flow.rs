@@ -350,7 +350,14 @@ impl<A> Flow<A> {
         {
             let no_udp_checksum = self.protocol == Nat64Protocol::Udp && checksum == 0;
             if !no_udp_checksum {
-                let updated = update_word(checksum, old, port);
+                let mut updated = update_word(checksum, old, port);
+                // RFC 1624 equation 3 may give 0x0000 for a sum whose
+                // other form is 0xffff; in UDP, 0 means "no checksum"
+                // (refused from IPv6, recomputed or refused from IPv4), so
+                // a computed zero is sent as 0xffff (RFC 768).
+                if self.protocol == Nat64Protocol::Udp && updated == 0 {
+                    updated = 0xffff;
+                }
                 packet[offset..offset + 2].copy_from_slice(&updated.to_be_bytes());
                 inner_checksum_change = Some((checksum, updated));
             }
@@ -455,6 +462,36 @@ mod tests {
             .calc_checksum_ipv6(&ipv6.header().to_header(), udp.payload())
             .unwrap();
         assert_eq!(udp.checksum(), expected);
+    }
+
+    #[test]
+    fn a_udp_checksum_that_updates_to_zero_is_sent_as_all_ones() {
+        // Among all payload words, one makes the RFC 1624 update come out
+        // as 0x0000: it must be written 0xffff (RFC 768), and verify.
+        let mut zero_cases = 0;
+        for word in 0..=u16::MAX {
+            let mut packet = udp6(&word.to_be_bytes());
+            let before = u16::from_be_bytes([packet[46], packet[47]]);
+            if update_word(before, 40000, 61001) == 0 {
+                zero_cases += 1;
+                let flow = ipv6_flow(&packet).unwrap();
+                flow.rewrite_local_port(&mut packet, 61001);
+                let sliced = SlicedPacket::from_ip(&packet).unwrap();
+                let Some(TransportSlice::Udp(udp)) = sliced.transport else {
+                    panic!("UDP")
+                };
+                assert_eq!(udp.checksum(), 0xffff);
+                let Some(etherparse::NetSlice::Ipv6(ipv6)) = sliced.net else {
+                    panic!("IPv6")
+                };
+                let expected = udp
+                    .to_header()
+                    .calc_checksum_ipv6(&ipv6.header().to_header(), udp.payload())
+                    .unwrap();
+                assert_eq!(udp.checksum(), expected);
+            }
+        }
+        assert!(zero_cases > 0, "the case was reached");
     }
 
     #[test]

@@ -1,0 +1,102 @@
+//! Benchmark of `netstack::route_file::parse` and of loading its routes
+//! into a router (`Router::with_seed_and_routes`) on the real RIS table of
+//! 2026-05-11, written as the full-table route file that
+//! `tools/src/full_table.rs` boots the appliance with (≈1.29M lines: IPv6
+//! prefixes `via 2001:db8:2::2`, IPv4 prefixes `via 192.0.2.1` mapped
+//! under 64:ff9b::/96).
+//!
+//! Run: `cargo bench -p netstack --bench route_file -- --warm-up-time 1 --measurement-time 5`.
+#![cfg(feature = "legacy-ip")]
+
+use std::hint::black_box;
+use std::io::BufRead;
+use std::path::Path;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use netstack::config;
+use netstack::route_file;
+use netstack::router::{NicInfo, Router};
+
+const DATA: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../shared/data/ris-20260511"
+);
+
+/// The appliance config of the full-table boot (`tools/src/full_table.rs`).
+const CONFIG: &str = r#"
+[[port]]
+name = "lan0"
+addresses = ["2001:db8:1::1/64"]
+
+[[port]]
+name = "wan0"
+addresses = ["2001:db8:2::1/64"]
+
+[translation]
+pool6 = "64:ff9b::/96"
+
+[[translation.next_hop]]
+ipv4 = "192.0.2.1"
+via = "2001:db8:2::2"
+"#;
+
+fn prefixes(name: &str) -> Vec<String> {
+    let path = Path::new(DATA).join(name);
+    assert!(
+        path.is_file(),
+        "RIS data missing: {} (expected the project's shared/ beside the repository)",
+        path.display()
+    );
+    let file = std::fs::File::open(&path).expect("open RIS data file");
+    std::io::BufReader::new(flate2::read::GzDecoder::new(file))
+        .lines()
+        .map(|line| line.expect("read RIS data line").trim().to_string())
+        .filter(|line| !line.is_empty())
+        .collect()
+}
+
+/// The route file `tools/src/full_table.rs` writes.
+fn full_table_route_file() -> String {
+    let mut text =
+        String::from("# RIS 2026-05-11 (AS3333): IPv6 via 2001:db8:2::2, IPv4 via 192.0.2.1\n");
+    for prefix in prefixes("ipv6.txt.gz") {
+        text.push_str(&prefix);
+        text.push_str(" via 2001:db8:2::2\n");
+    }
+    for prefix in prefixes("ipv4.txt.gz") {
+        text.push_str(&prefix);
+        text.push_str(" via 192.0.2.1\n");
+    }
+    text
+}
+
+fn route_file_benchmarks(criterion: &mut Criterion) {
+    let text = full_table_route_file();
+    let config = config::parse(CONFIG).expect("the benchmark config parses");
+    let options = config.route_file_options();
+    let nics = [
+        NicInfo {
+            mac: [2, 0, 0, 0, 0, 1],
+        },
+        NicInfo {
+            mac: [2, 0, 0, 0, 0, 2],
+        },
+    ];
+    let parsed = route_file::parse(&text, &options);
+    assert!(parsed.is_ok(), "first errors: {:#?}", parsed.errors);
+
+    let mut group = criterion.benchmark_group("route_file");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(parsed.statistics.lines as u64));
+    group.bench_function("parse full table", |bencher| {
+        bencher.iter(|| route_file::parse(black_box(&text), &options))
+    });
+    group.throughput(Throughput::Elements(parsed.routes.len() as u64));
+    group.bench_function("load full table into a router", |bencher| {
+        bencher.iter(|| Router::with_seed_and_routes(&config, &nics, 1, black_box(&parsed)))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, route_file_benchmarks);
+criterion_main!(benches);
