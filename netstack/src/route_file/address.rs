@@ -184,6 +184,7 @@ pub(crate) fn parse_ipv6(text: &str) -> Option<u128> {
 
 /// The bits of a dotted-decimal IPv4 address written as `text`, as
 /// `text.parse::<core::net::Ipv4Addr>()` would give them.
+#[cfg(any(feature = "legacy-ip", test))]
 pub(crate) fn parse_ipv4(text: &str) -> Option<u32> {
     let mut reader = Reader {
         bytes: text.as_bytes(),

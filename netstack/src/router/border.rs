@@ -742,6 +742,21 @@ impl Router {
             })
     }
 
+    /// The NAT64 sessions alive now, if the border runs stateful NAT64
+    /// (for benchmarks and status listings; read only).
+    pub fn nat64_session_count(&self) -> Option<usize> {
+        let nat64 = self.border.as_ref()?.uplink.nat64()?;
+        Some(nat64.table().session_count())
+    }
+
+    /// The bytes the NAT64 BIB and session table holds, all allocated when
+    /// the router was built ([`crate::translation::nat64::table::Nat64Table::memory_bytes`]),
+    /// if the border runs stateful NAT64.
+    pub fn nat64_memory_bytes(&self) -> Option<usize> {
+        let nat64 = self.border.as_ref()?.uplink.nat64()?;
+        Some(nat64.table().memory_bytes())
+    }
+
     /// Runs the border translator's timers (NAT64 session expiry).
     pub(super) fn poll_border(&mut self, now: Instant) {
         if let Some(border) = self.border.as_mut() {
