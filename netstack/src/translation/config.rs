@@ -1089,7 +1089,7 @@ fn cross_check(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::config::{Config, parse};
     use crate::translation::explicit_address_mapping::MappingMethod;
@@ -1144,7 +1144,8 @@ ipv6 = "2001:db8:1::200/124"
     }
 
     /// `text` with `old` (which must occur) replaced by `new`.
-    fn edit(text: &str, old: &str, new: &str) -> String {
+    /// `text` with the first `old` replaced by `new` (which must be there).
+    pub(crate) fn edit(text: &str, old: &str, new: &str) -> String {
         assert!(text.contains(old), "`{old}` not in the text");
         text.replacen(old, new, 1)
     }
@@ -1152,7 +1153,7 @@ ipv6 = "2001:db8:1::200/124"
     /// The error of `text` must be at the first character of the last
     /// occurrence of `at` and contain `needle`.
     #[track_caller]
-    fn assert_error_at(text: &str, at: &str, needle: &str) {
+    pub(crate) fn assert_error_at(text: &str, at: &str, needle: &str) {
         let error = match parse(text) {
             Ok(_) => panic!("expected `{needle}`, parsed:\n{text}"),
             Err(error) => error,

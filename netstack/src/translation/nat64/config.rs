@@ -1086,38 +1086,8 @@ pool4 = [
     }
 
     /// `text` with `old` (which must occur) replaced by `new`.
-    fn edit(text: &str, old: &str, new: &str) -> String {
-        assert!(text.contains(old), "`{old}` not in the text");
-        text.replacen(old, new, 1)
-    }
-
-    /// The error of `text` must be at the first character of the last
-    /// occurrence of `at` and contain `needle`.
-    #[track_caller]
-    fn assert_error_at(text: &str, at: &str, needle: &str) {
-        let error = match parse(text) {
-            Ok(_) => panic!("expected `{needle}`, parsed:\n{text}"),
-            Err(error) => error,
-        };
-        let offset = text.rfind(at).expect("marker in the text");
-        let before = &text[..offset];
-        let line = before.matches('\n').count() + 1;
-        let column = before[before.rfind('\n').map_or(0, |newline| newline + 1)..]
-            .chars()
-            .count()
-            + 1;
-        assert!(
-            error.message.contains(needle),
-            "message `{}` lacks `{needle}`",
-            error.message
-        );
-        assert_eq!(
-            (error.line, error.column),
-            (line, column),
-            "wrong position for {error}"
-        );
-        assert!(!error.message.contains('\n'));
-    }
+    // The position-checking helpers of the `[translation]` tests.
+    use crate::translation::config::tests::{assert_error_at, edit};
 
     fn with_nat64(keys: &str) -> String {
         format!("{BASE}{keys}")
