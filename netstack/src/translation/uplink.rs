@@ -493,17 +493,20 @@ impl<A: AddressTranslator> Uplink<A> {
             ipv6_link_mtu: u16::MAX,
             identification,
         };
-        // SIIT for sources with an explicit mapping, NAT64 for the rest.
-        let stateless_source = packet
-            .get(8..24)
-            .and_then(|bytes| <[u8; 16]>::try_from(bytes).ok())
-            .is_some_and(|source| {
-                self.addresses
-                    .ipv6_to_ipv4(Ipv6Addr::from(source), AddressRole::Source)
-                    .is_ok()
-            });
+        // SIIT for sources with an explicit mapping, NAT64 for the rest
+        // (asked only when NAT64 exists: the core maps the source again).
+        let stateless_source = |addresses: &A| {
+            packet
+                .get(8..24)
+                .and_then(|bytes| <[u8; 16]>::try_from(bytes).ok())
+                .is_some_and(|source| {
+                    addresses
+                        .ipv6_to_ipv4(Ipv6Addr::from(source), AddressRole::Source)
+                        .is_ok()
+                })
+        };
         let translated = match &mut self.nat64 {
-            Some(nat64) if !stateless_source => nat64
+            Some(nat64) if !stateless_source(&self.addresses) => nat64
                 .translate_outbound(packet, output, &self.settings, &path, now)
                 .map_err(Refusal::from)?,
             _ => stateless::translate_ipv6_to_ipv4(
