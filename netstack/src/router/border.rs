@@ -32,6 +32,7 @@ use core::net::Ipv6Addr;
 use smoltcp::time::Instant;
 use smoltcp::wire::{ETHERNET_HEADER_LEN, EthernetAddress, Ipv6Packet};
 
+use super::forwarding::{ETHERTYPE_IPV6, write_ethernet_header};
 use super::icmp_error::IcmpError;
 use super::neighbor_cache::{Advertisement, LearnedFrom, Resolution};
 use super::{LinkInfo, NextHop, Outcome, PortIndex, Router};
@@ -178,7 +179,7 @@ impl Router {
                     .push(link.port, ETHERNET_HEADER_LEN + reply.len())
                 {
                     Some(frame) => {
-                        write_header(frame, source_mac, sender_mac, ETHERTYPE_ARP);
+                        write_ethernet_header(frame, source_mac, sender_mac, ETHERTYPE_ARP);
                         frame[ETHERNET_HEADER_LEN..].copy_from_slice(&reply);
                         port.counters.count(PortEvent::NeighborAdvertisementsSent);
                     }
@@ -305,7 +306,7 @@ impl Router {
             .transmit
             .push(link.port, ETHERNET_HEADER_LEN + packet.len())
             .ok_or(DropReason::TransmitAreaFull)?;
-        write_header(frame, source_mac, link.source_mac, ETHERTYPE_IPV4);
+        write_ethernet_header(frame, source_mac, link.source_mac, ETHERTYPE_IPV4);
         frame[ETHERNET_HEADER_LEN..].copy_from_slice(packet);
         Ok(Outcome::Consumed)
     }
@@ -458,7 +459,7 @@ impl Router {
                     Ok(outbound)
                         if !outbound.hairpin && outbound.translated.fragmentation.is_none() =>
                     {
-                        write_header(frame, source_mac, mac, ETHERTYPE_IPV4);
+                        write_ethernet_header(frame, source_mac, mac, ETHERTYPE_IPV4);
                         self.transmit
                             .shrink_last(ETHERNET_HEADER_LEN + outbound.translated.length);
                         return Ok(Outcome::Forwarded);
@@ -636,7 +637,7 @@ impl Router {
                     .transmit
                     .push_forwarded(egress, ETHERNET_HEADER_LEN + packet.len())
                     .ok_or(DropReason::TransmitAreaFull)?;
-                write_header(frame, source_mac, mac, ethertype_for(neighbor));
+                write_ethernet_header(frame, source_mac, mac, ethertype_for(neighbor));
                 frame[ETHERNET_HEADER_LEN..].copy_from_slice(packet);
                 Ok(Outcome::Forwarded)
             }
@@ -672,7 +673,7 @@ impl Router {
         else {
             return false;
         };
-        write_header(
+        write_ethernet_header(
             frame,
             source_mac,
             mac.unwrap_or(EthernetAddress::BROADCAST),
@@ -789,17 +790,6 @@ pub(super) fn ethertype_for(neighbor: Ipv6Addr) -> [u8; 2] {
     if crate::translation::uplink::is_ipv4_neighbor(neighbor) {
         ETHERTYPE_IPV4
     } else {
-        [0x86, 0xdd]
+        ETHERTYPE_IPV6
     }
-}
-
-fn write_header(
-    frame: &mut [u8],
-    source_mac: EthernetAddress,
-    destination_mac: EthernetAddress,
-    ethertype: [u8; 2],
-) {
-    frame[0..6].copy_from_slice(destination_mac.as_bytes());
-    frame[6..12].copy_from_slice(source_mac.as_bytes());
-    frame[12..14].copy_from_slice(&ethertype);
 }

@@ -152,7 +152,7 @@ impl Router {
             .transmit
             .push_forwarded(egress, ETHERNET_HEADER_LEN + packet.len())
             .ok_or(DropReason::TransmitAreaFull)?;
-        write_ethernet_header(frame, source_mac, destination_mac);
+        write_ethernet_header(frame, source_mac, destination_mac, ETHERTYPE_IPV6);
         let body = &mut frame[ETHERNET_HEADER_LEN..];
         body.copy_from_slice(packet);
         body[HOP_LIMIT_OFFSET] = body[HOP_LIMIT_OFFSET].saturating_sub(1);
@@ -240,9 +240,9 @@ impl Router {
         let ethertype = egress
             .neighbors
             .address(slot)
-            .map_or([0x86, 0xdd], super::border::ethertype_for);
+            .map_or(ETHERTYPE_IPV6, super::border::ethertype_for);
         #[cfg(not(feature = "legacy-ip"))]
-        let ethertype = [0x86, 0xdd];
+        let ethertype = ETHERTYPE_IPV6;
         let source_mac = egress.mac;
         for id in list {
             let verdict = match self.pending.get(id) {
@@ -252,8 +252,7 @@ impl Router {
                         .push_forwarded(port, ETHERNET_HEADER_LEN + packet.len())
                     {
                         Some(frame) => {
-                            write_ethernet_header(frame, source_mac, destination_mac);
-                            frame[12..14].copy_from_slice(&ethertype);
+                            write_ethernet_header(frame, source_mac, destination_mac, ethertype);
                             frame[ETHERNET_HEADER_LEN..].copy_from_slice(packet);
                             Ok(())
                         }
@@ -348,13 +347,17 @@ impl Router {
     }
 }
 
-/// Writes an Ethernet II header for IPv6 at the start of `frame`.
-fn write_ethernet_header(
+/// The Ethertype of IPv6 (RFC 2464).
+pub(super) const ETHERTYPE_IPV6: [u8; 2] = [0x86, 0xdd];
+
+/// Writes an Ethernet header (RFC 894) at the start of `frame`.
+pub(super) fn write_ethernet_header(
     frame: &mut [u8],
     source_mac: EthernetAddress,
     destination_mac: EthernetAddress,
+    ethertype: [u8; 2],
 ) {
     frame[0..6].copy_from_slice(destination_mac.as_bytes());
     frame[6..12].copy_from_slice(source_mac.as_bytes());
-    frame[12..14].copy_from_slice(&[0x86, 0xdd]);
+    frame[12..14].copy_from_slice(&ethertype);
 }

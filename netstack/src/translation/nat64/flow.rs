@@ -3,8 +3,8 @@
 //! NAT64 reuses the stateless RFC 7915 core for the headers: the port (or
 //! ICMP query identifier, §3.5.3) is rewritten in a copy of the received
 //! packet first, with the transport checksum updated incrementally
-//! (RFC 1624), and the copy is then translated with the session's two
-//! addresses ([`SessionAddresses`]). For an ICMP error the rewrite is in the
+//! (RFC 1624), and the copy is then translated with the session's
+//! addresses (see `engine`). For an ICMP error the rewrite is in the
 //! quoted packet, and the ICMP checksum is updated too, since the core
 //! verifies it.
 //!
@@ -19,7 +19,6 @@
 use core::net::{Ipv4Addr, Ipv6Addr};
 
 use super::super::checksum::update_word;
-use super::super::{AddressError, AddressRole, AddressTranslator};
 
 /// IANA protocol numbers used here.
 mod number {
@@ -371,50 +370,6 @@ impl<A> Flow<A> {
             }
             packet[offset..offset + 2].copy_from_slice(&checksum.to_be_bytes());
         }
-    }
-}
-
-/// The addresses of one NAT64 session for the RFC 7915 core: the IPv6
-/// host X' is T, the remote Y' is Z, both ways, whatever header (outer or
-/// quoted) they are in; any other address is not mapped.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SessionAddresses {
-    /// X', the IPv6 host.
-    pub ipv6_local: Ipv6Addr,
-    /// Y', the remote under pool6.
-    pub ipv6_remote: Ipv6Addr,
-    /// T, the pool4 address.
-    pub ipv4_local: Ipv4Addr,
-    /// Z, the remote IPv4 address.
-    pub ipv4_remote: Ipv4Addr,
-    /// The IPv4 source for an ICMPv6 error from an IPv6 router on the path
-    /// (RFC 6146 §3.5.3 leaves it to RFC 6791 as SIIT does).
-    pub icmp_error_source: Option<Ipv4Addr>,
-}
-
-impl AddressTranslator for SessionAddresses {
-    fn ipv6_to_ipv4(&self, address: Ipv6Addr, _: AddressRole) -> Result<Ipv4Addr, AddressError> {
-        if address == self.ipv6_local {
-            Ok(self.ipv4_local)
-        } else if address == self.ipv6_remote {
-            Ok(self.ipv4_remote)
-        } else {
-            Err(AddressError::NotMapped)
-        }
-    }
-
-    fn ipv4_to_ipv6(&self, address: Ipv4Addr, _: AddressRole) -> Result<Ipv6Addr, AddressError> {
-        if address == self.ipv4_local {
-            Ok(self.ipv6_local)
-        } else if address == self.ipv4_remote {
-            Ok(self.ipv6_remote)
-        } else {
-            Err(AddressError::NotMapped)
-        }
-    }
-
-    fn icmp_error_source(&self, _: Ipv6Addr) -> Option<Ipv4Addr> {
-        self.icmp_error_source
     }
 }
 
