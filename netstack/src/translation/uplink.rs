@@ -563,8 +563,6 @@ impl<A: AddressTranslator> Uplink<A> {
     ) -> Result<Translated, Refusal> {
         let header = Ipv4Packet::new_checked(packet)
             .map_err(|error| Refusal::from(TranslationError::BadIpv4Header(error)))?;
-        Ipv4Repr::parse(&header)
-            .map_err(|error| Refusal::from(TranslationError::BadIpv4Header(error)))?;
         let destination = header.destination_address();
         if self.is_broadcast_or_multicast(destination) {
             return Err(TranslationDrop::Ipv4BroadcastOrMulticast.into());
@@ -572,6 +570,9 @@ impl<A: AddressTranslator> Uplink<A> {
         if self.is_nat64_destination(destination)
             && let Some(nat64) = &mut self.nat64
         {
+            // NAT64 reads ports before the core validates the header.
+            Ipv4Repr::parse(&header)
+                .map_err(|error| Refusal::from(TranslationError::BadIpv4Header(error)))?;
             return nat64
                 .translate_inbound(packet, output, &self.settings, now)
                 .map_err(Refusal::from);
@@ -615,32 +616,21 @@ impl<A: AddressTranslator> Uplink<A> {
         let destination = Ipv4Packet::new_checked(packet)
             .map(|header| header.destination_address())
             .ok();
-        if destination.is_some_and(|destination| self.is_nat64_destination(destination)) {
-            let result = self.inbound(packet, output, now);
-            return match result {
-                Ok(translated) => {
-                    if let Some(hop_limit) = output.get_mut(7) {
-                        *hop_limit = hop_limit.saturating_add(1);
-                    }
-                    Ok(translated)
-                }
-                Err(refusal) => {
-                    self.counts.increment(refusal.reason);
-                    Err(refusal)
-                }
-            };
-        }
-        let hairpin = HairpinAddresses {
-            addresses: &self.addresses,
-            pool6: self.pool6,
-        };
-        let path = Ipv4ToIpv6Path {
-            ipv6_next_hop_mtu: u16::MAX,
-            ipv4_link_mtu: u16::MAX,
-        };
         let result =
-            stateless::translate_ipv4_to_ipv6(packet, output, &hairpin, &self.settings, &path)
-                .map_err(Refusal::from);
+            if destination.is_some_and(|destination| self.is_nat64_destination(destination)) {
+                self.inbound(packet, output, now)
+            } else {
+                let hairpin = HairpinAddresses {
+                    addresses: &self.addresses,
+                    pool6: self.pool6,
+                };
+                let path = Ipv4ToIpv6Path {
+                    ipv6_next_hop_mtu: u16::MAX,
+                    ipv4_link_mtu: u16::MAX,
+                };
+                stateless::translate_ipv4_to_ipv6(packet, output, &hairpin, &self.settings, &path)
+                    .map_err(Refusal::from)
+            };
         match result {
             Ok(translated) => {
                 if let Some(hop_limit) = output.get_mut(7) {
@@ -660,6 +650,11 @@ impl<A: AddressTranslator> Uplink<A> {
     /// `output`; `None` if `packet` is anything else or does not fit.
     /// The reply goes back to the link-layer sender of the request.
     pub fn answer_echo(&self, packet: &[u8], output: &mut [u8]) -> Option<usize> {
+        // Most packets are for others: decide on the destination field
+        // before validating anything.
+        if packet.get(16..20) != Some(&self.address.octets()[..]) {
+            return None;
+        }
         let header = Ipv4Packet::new_checked(packet).ok()?;
         let repr = Ipv4Repr::parse(&header).ok()?;
         if repr.destination_address != self.address
