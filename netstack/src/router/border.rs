@@ -359,25 +359,10 @@ impl Router {
         fragmentation: stateless::Fragmentation,
         now: Instant,
     ) -> Result<Outcome, DropReason> {
-        let Some(border) = self.border.as_mut() else {
-            return Err(DropReason::TranslationRefused);
-        };
-        let mut scratch = core::mem::take(&mut border.fragments);
-        let mut verdict: Option<Result<Outcome, DropReason>> = None;
-        let result = stateless::fragment_ipv6(packet, fragmentation, &mut scratch, |fragment| {
-            let fragment_verdict = self.route_translated(link, fragment, now);
-            verdict.get_or_insert(fragment_verdict);
-        });
-        if let Some(border) = self.border.as_mut() {
-            border.fragments = scratch;
-            if let Err(error) = &result {
-                border.uplink.count(TranslationDrop::from_error(error));
-            }
-        }
-        match (result, verdict) {
-            (Ok(_), Some(verdict)) => verdict,
-            _ => Err(DropReason::TranslationRefused),
-        }
+        self.for_each_fragment(
+            |scratch, emit| stateless::fragment_ipv6(packet, fragmentation, scratch, emit),
+            |router, fragment| router.route_translated(link, fragment, now),
+        )
     }
 
     /// A translated IPv6 packet takes the path of a received one: to the
@@ -592,13 +577,31 @@ impl Router {
         fragmentation: stateless::Fragmentation,
         now: Instant,
     ) -> Result<Outcome, DropReason> {
+        self.for_each_fragment(
+            |scratch, emit| stateless::fragment_ipv4(packet, fragmentation, scratch, emit),
+            |router, fragment| router.send_ipv4(link, egress, neighbor, fragment, now),
+        )
+    }
+
+    /// Runs `fragmenter` with the border's fragment buffer and hands each
+    /// fragment to `each`; the verdict is the first fragment's, and a
+    /// fragmenter's refusal is counted.
+    fn for_each_fragment(
+        &mut self,
+        fragmenter: impl FnOnce(
+            &mut [u8],
+            &mut dyn FnMut(&[u8]),
+        )
+            -> Result<usize, crate::translation::stateless::TranslationError>,
+        mut each: impl FnMut(&mut Router, &[u8]) -> Result<Outcome, DropReason>,
+    ) -> Result<Outcome, DropReason> {
         let Some(border) = self.border.as_mut() else {
             return Err(DropReason::TranslationRefused);
         };
         let mut scratch = core::mem::take(&mut border.fragments);
         let mut verdict: Option<Result<Outcome, DropReason>> = None;
-        let result = stateless::fragment_ipv4(packet, fragmentation, &mut scratch, |fragment| {
-            let fragment_verdict = self.send_ipv4(link, egress, neighbor, fragment, now);
+        let result = fragmenter(&mut scratch, &mut |fragment| {
+            let fragment_verdict = each(self, fragment);
             verdict.get_or_insert(fragment_verdict);
         });
         if let Some(border) = self.border.as_mut() {
