@@ -316,6 +316,7 @@ fn run(router: &mut Router, ports: &mut [NetworkPort]) -> ! {
     let mut command_line = console::CommandLine::new();
     let mut link_state: Vec<bool> = ports.iter().map(NetworkPort::link_up).collect();
     let mut next_housekeeping = clock::now();
+    let mut capacity_log = CapacityLog::new(router);
     loop {
         for index in 0..ports.len() {
             // A bounded batch per port keeps one busy port from starving the others.
@@ -353,12 +354,64 @@ fn run(router: &mut Router, ports: &mut [NetworkPort]) -> ! {
                     link_state[index] = up;
                 }
             }
+            capacity_log.report(router, now);
             if let Some(line) = command_line.poll() {
                 match line {
                     Ok(line) => run_command(line.trim(), router, ports),
                     Err(()) => console::write_raw(format_args!("command too long or not text\n")),
                 }
             }
+        }
+    }
+}
+
+/// How often, at most, the appliance logs capacity refusals.
+const CAPACITY_LOG_INTERVAL: netstack::Duration = netstack::Duration::from_secs(10);
+
+/// Logs the growth of the router's capacity-refusal counters
+/// ([`netstack::router::CAPACITY_REFUSALS`]: full tables and pools, per-source
+/// caps) at most once per [`CAPACITY_LOG_INTERVAL`], one line per counter
+/// that grew, so a refused new flow is counted and logged without a flood
+/// turning into a flood of log lines.
+struct CapacityLog {
+    /// The values at the last report, in [`Router::capacity_refusals`] order.
+    reported: Vec<u64>,
+    /// When the next report may be made.
+    next_report: netstack::Instant,
+}
+
+impl CapacityLog {
+    fn new(router: &Router) -> CapacityLog {
+        CapacityLog {
+            reported: router
+                .capacity_refusals()
+                .map(|(_, _, value)| value)
+                .collect(),
+            next_report: clock::now(),
+        }
+    }
+
+    fn report(&mut self, router: &Router, now: netstack::Instant) {
+        if now < self.next_report {
+            return;
+        }
+        let mut logged = false;
+        for ((port, name, value), reported) in
+            router.capacity_refusals().zip(self.reported.iter_mut())
+        {
+            if value != *reported {
+                log::warn!(
+                    "port{} {}: {name} +{} (capacity reached, new work refused; {value} in all)",
+                    port.0,
+                    port_name(router, port.0),
+                    value.wrapping_sub(*reported)
+                );
+                *reported = value;
+                logged = true;
+            }
+        }
+        if logged {
+            self.next_report = now + CAPACITY_LOG_INTERVAL;
         }
     }
 }

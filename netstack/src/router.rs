@@ -78,6 +78,36 @@ use pending::PendingPackets;
 use random::Random;
 use router_advertisement::Advertiser;
 pub use routes::{RouteLoadSummary, RouteRejectReason, RouteRejections};
+
+/// The counters that grow when a configured capacity refuses new work: a
+/// full table or pool, a per-source or per-port cap. Operators want to hear
+/// about these as they happen, so besides counting them the appliance logs
+/// their growth (rate-limited); see [`Router::capacity_refusals`].
+#[cfg(not(feature = "legacy-ip"))]
+pub const CAPACITY_REFUSALS: &[&str] = &[
+    DropReason::PendingPacketsFull.name(),
+    DropReason::NeighborIncompleteLimit.name(),
+    DropReason::NeighborCacheFull.name(),
+];
+
+/// The counters that grow when a configured capacity refuses new work: a
+/// full table or pool, a per-source or per-port cap, NAT64's among them
+/// (a new flow beyond a cap is dropped, counted and logged). Operators want to hear about these as they happen, so besides counting
+/// them the appliance logs their growth (rate-limited); see
+/// [`Router::capacity_refusals`].
+#[cfg(feature = "legacy-ip")]
+pub const CAPACITY_REFUSALS: &[&str] = &[
+    DropReason::PendingPacketsFull.name(),
+    DropReason::NeighborIncompleteLimit.name(),
+    DropReason::NeighborCacheFull.name(),
+    Nat64Drop::Pool4Exhausted.name(),
+    Nat64Drop::SessionTableFull.name(),
+    Nat64Drop::BindingTableFull.name(),
+    Nat64Drop::SourceSessionLimit.name(),
+    Nat64TableEvent::ProbeLimit.name(),
+];
+#[cfg(feature = "legacy-ip")]
+use crate::translation::nat64::{engine::Nat64Drop, table::Nat64TableEvent};
 use token_bucket::TokenBucket;
 use transmit::TransmitArea;
 
@@ -568,6 +598,17 @@ impl Router {
         #[cfg(feature = "legacy-ip")]
         let counters = counters.chain(self.translation_counters(port));
         counters
+    }
+
+    /// `(port, name, value)` for every counter in [`CAPACITY_REFUSALS`] on
+    /// every port, in a fixed order (ports, then the list's order). The
+    /// appliance logs their growth, rate-limited; nothing is allocated.
+    pub fn capacity_refusals(&self) -> impl Iterator<Item = (PortIndex, &'static str, u64)> + '_ {
+        (0..self.ports.len()).flat_map(move |index| {
+            self.counters(PortIndex(index))
+                .filter(|(name, _)| CAPACITY_REFUSALS.contains(name))
+                .map(move |(name, value)| (PortIndex(index), name, value))
+        })
     }
 
     /// The sum of every port's counters, plus frames handed in for a port

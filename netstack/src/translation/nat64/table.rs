@@ -278,12 +278,15 @@ crate::counters! {
         SessionsEvicted => "nat64_sessions_evicted",
         /// Bindings removed (dynamic with their last session, or static by the administrator).
         BindingsRemoved => "nat64_bindings_removed",
-        /// New sessions refused: session table full, nothing evictable.
-        SessionTableFull => "nat64_session_table_full",
-        /// New sessions refused: BIB full, nothing evictable.
-        BindingTableFull => "nat64_binding_table_full",
-        /// New sessions refused: the IPv6 source is at its session limit.
-        SourceSessionLimit => "nat64_source_session_limit",
+        /// Insertions refused: session table full, nothing evictable (the
+        /// engine also counts the dropped packet as `nat64_session_table_full`).
+        SessionTableFull => "nat64_insert_refused_session_table_full",
+        /// Insertions refused: BIB full, nothing evictable (the engine also
+        /// counts the dropped packet as `nat64_binding_table_full`).
+        BindingTableFull => "nat64_insert_refused_binding_table_full",
+        /// Insertions refused: the IPv6 source is at its session limit (the
+        /// engine also counts the dropped packet as `nat64_source_session_limit`).
+        SourceSessionLimit => "nat64_insert_refused_source_session_limit",
         /// Insertions refused: no index position within the probe limit.
         ProbeLimit => "nat64_probe_limit",
     }
