@@ -257,105 +257,33 @@ fn shell_line(words: &[&str]) -> String {
         .join(" ")
 }
 
-/// Runs a set-up command in `host`, printing it; fails with its output.
-fn set_up(host: &Host, command: &[&str]) -> Result<(), String> {
-    println!("  {}# {}", host.name(), shell_line(command));
-    host.run(command, COMMAND_TIMEOUT)
-        .map(drop)
-        .map_err(|error| format!("in host {}: {error}", host.name()))
+/// Prints a set-up command as it runs in `host`.
+fn announce(host: &Host) -> impl FnMut(&[&str]) + '_ {
+    move |command| println!("  {}# {}", host.name(), shell_line(command))
 }
 
 /// The IPv6-only host: no SLAAC, both static addresses, a default route via pure6.
 fn configure_six(host: &Host) -> Result<(), String> {
-    let link = host.link().to_string();
-    let mut sysctl = vec!["sysctl".to_string(), "-q".to_string(), "-w".to_string()];
-    for interface in ["all", "default", link.as_str()] {
-        for key in ["accept_ra", "autoconf"] {
-            sysctl.push(format!("net/ipv6/conf/{interface}/{key}=0"));
-        }
-    }
-    let sysctl: Vec<&str> = sysctl.iter().map(String::as_str).collect();
-    set_up(host, &sysctl)?;
-    for address in [SIX_MAPPED_SOURCE, SIX_NAT64_SOURCE] {
-        set_up(
-            host,
-            &[
-                "ip",
-                "-6",
-                "addr",
-                "add",
-                &format!("{address}/{LAN_PREFIX_LENGTH}"),
-                "dev",
-                &link,
-                "nodad",
-            ],
-        )?;
-    }
-    let deadline = Instant::now() + START_TIMEOUT;
-    loop {
-        let usable = host
-            .global_addresses()
-            .map_err(|error| format!("in host {SIX}: {error}"))?;
-        if usable.contains(&SIX_MAPPED_SOURCE) && usable.contains(&SIX_NAT64_SOURCE) {
-            break;
-        }
-        if Instant::now() >= deadline {
-            return Err(format!(
-                "host {SIX}'s addresses did not become usable in {START_TIMEOUT:?}: {usable:?}"
-            ));
-        }
-        thread::sleep(POLL_INTERVAL);
-    }
-    set_up(
-        host,
-        &[
-            "ip",
-            "-6",
-            "route",
-            "add",
-            "default",
-            "via",
-            &LAN_ADDRESS.to_string(),
-            "dev",
-            &link,
-        ],
+    host.configure_static_ipv6(
+        &[SIX_MAPPED_SOURCE, SIX_NAT64_SOURCE],
+        LAN_PREFIX_LENGTH,
+        LAN_ADDRESS,
+        START_TIMEOUT,
+        &mut announce(host),
     )
+    .map_err(|error| format!("in host {SIX}: {error}"))
 }
 
 /// The IPv4-only host: IPv6 off, its address, a default route via pure6.
 fn configure_four(host: &Host) -> Result<(), String> {
-    let link = host.link().to_string();
-    let settings: Vec<String> = ["all", "default", link.as_str()]
-        .iter()
-        .map(|interface| format!("net/ipv6/conf/{interface}/disable_ipv6=1"))
-        .collect();
-    let mut sysctl = vec!["sysctl", "-q", "-w"];
-    sysctl.extend(settings.iter().map(String::as_str));
-    set_up(host, &sysctl)?;
-    set_up(
-        host,
-        &[
-            "ip",
-            "-4",
-            "addr",
-            "add",
-            &format!("{FOUR_ADDRESS}/{UPLINK_PREFIX_LENGTH}"),
-            "dev",
-            &link,
-        ],
-    )?;
-    set_up(
-        host,
-        &[
-            "ip",
-            "-4",
-            "route",
-            "add",
-            "default",
-            "via",
-            &UPLINK_ADDRESS.to_string(),
-        ],
+    host.configure_ipv4_only(
+        FOUR_ADDRESS,
+        UPLINK_PREFIX_LENGTH,
+        UPLINK_ADDRESS,
+        &[],
+        &mut announce(host),
     )
+    .map_err(|error| format!("in host {}: {error}", host.name()))
 }
 
 /// Writes the page `host` serves into `directory`, starts a web server on

@@ -29,7 +29,7 @@
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
-use std::net::Ipv6Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -528,6 +528,122 @@ impl Host {
                 Ok((addresses.first().copied(), seen))
             },
         )
+    }
+
+    /// Makes the host an IPv6 host with static addresses only: Router
+    /// Advertisements and SLAAC off, each of `addresses` added as
+    /// `/prefix_length` without DAD, a wait of at most `timeout` until they
+    /// are usable and are the link's only global addresses, then a default
+    /// route via `gateway`. `announce` sees each command before it runs (the
+    /// demo prints them).
+    pub fn configure_static_ipv6(
+        &self,
+        addresses: &[Ipv6Addr],
+        prefix_length: u8,
+        gateway: Ipv6Addr,
+        timeout: Duration,
+        announce: &mut dyn FnMut(&[&str]),
+    ) -> Result<(), Error> {
+        let mut sysctl = vec!["sysctl".to_string(), "-q".into(), "-w".into()];
+        for interface in ["all", "default", self.link.as_str()] {
+            for key in ["accept_ra", "autoconf"] {
+                sysctl.push(format!("net/ipv6/conf/{interface}/{key}=0"));
+            }
+        }
+        let mut commands = vec![sysctl];
+        for address in addresses {
+            commands.push(
+                [
+                    "ip",
+                    "-6",
+                    "addr",
+                    "add",
+                    &format!("{address}/{prefix_length}"),
+                ]
+                .into_iter()
+                .chain(["dev", &self.link, "nodad"])
+                .map(String::from)
+                .collect(),
+            );
+        }
+        self.run_announced(&commands, announce)?;
+        self.poll("exactly the static global addresses", timeout, || {
+            let (mut usable, seen) = self.usable_addresses("global")?;
+            usable.sort();
+            let mut wanted = addresses.to_vec();
+            wanted.sort();
+            Ok(((usable == wanted).then_some(()), seen))
+        })?;
+        let route = ["ip", "-6", "route", "add", "default", "via"]
+            .into_iter()
+            .map(String::from)
+            .chain([gateway.to_string(), "dev".into(), self.link.clone()])
+            .collect();
+        self.run_announced(&[route], announce)
+    }
+
+    /// Makes the host IPv4-only: IPv6 disabled (checked: no IPv6 address
+    /// left), `address` added as `/prefix_length`, a default route and a
+    /// route to each of `routes` (`a.b.c.d/n`) via `gateway`. `announce` sees each command before it
+    /// runs (the demo prints them).
+    pub fn configure_ipv4_only(
+        &self,
+        address: Ipv4Addr,
+        prefix_length: u8,
+        gateway: Ipv4Addr,
+        routes: &[&str],
+        announce: &mut dyn FnMut(&[&str]),
+    ) -> Result<(), Error> {
+        let mut sysctl = vec!["sysctl".to_string(), "-q".into(), "-w".into()];
+        for interface in ["all", "default", self.link.as_str()] {
+            sysctl.push(format!("net/ipv6/conf/{interface}/disable_ipv6=1"));
+        }
+        let gateway = gateway.to_string();
+        let mut commands = vec![
+            sysctl,
+            [
+                "ip",
+                "-4",
+                "addr",
+                "add",
+                &format!("{address}/{prefix_length}"),
+            ]
+            .into_iter()
+            .chain(["dev", &self.link])
+            .map(String::from)
+            .collect(),
+        ];
+        for destination in ["default"].into_iter().chain(routes.iter().copied()) {
+            commands.push(
+                ["ip", "-4", "route", "add", destination, "via", &gateway]
+                    .into_iter()
+                    .map(String::from)
+                    .collect(),
+            );
+        }
+        self.run_announced(&commands, announce)?;
+        let ipv6 = ip_in(self.namespace(), &["-6", "-o", "addr", "show"])?;
+        if !ipv6.trim().is_empty() {
+            return Err(Error::Invalid(format!(
+                "host {} still has IPv6 addresses (disable_ipv6 did not take):\n{ipv6}",
+                self.name
+            )));
+        }
+        Ok(())
+    }
+
+    /// Runs each of `commands` in the host, showing it to `announce` first.
+    fn run_announced(
+        &self,
+        commands: &[Vec<String>],
+        announce: &mut dyn FnMut(&[&str]),
+    ) -> Result<(), Error> {
+        for command in commands {
+            let command: Vec<&str> = command.iter().map(String::as_str).collect();
+            announce(&command);
+            self.run(&command, SETUP_COMMAND_TIMEOUT)?;
+        }
+        Ok(())
     }
 
     /// Waits until the host has a default route through its link (learned

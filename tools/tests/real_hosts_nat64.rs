@@ -381,15 +381,6 @@ impl Lab {
         })
     }
 
-    /// Writes `value` to the sysctl `key` in `host` (written with slashes).
-    fn sysctl(&self, host: &str, key: &str, value: &str) {
-        self.run(
-            host,
-            &["sysctl", "-q", "-w", &format!("{key}={value}")],
-            COMMAND_TIMEOUT,
-        );
-    }
-
     /// Waits until a UDP socket is bound to `port` in `host` (`ss -Hlun`).
     fn wait_for_udp_listener(&self, host: &str, port: u16) {
         let suffix = format!(":{port}");
@@ -464,79 +455,27 @@ fn start_lab() -> Lab {
 
 /// The IPv6 host: no SLAAC, the static address, a default route via pure6.
 fn configure_ipv6_host(lab: &Lab) {
-    let host = lab.host(SIX);
-    let link = host.link().to_string();
-    for interface in ["all", "default", link.as_str()] {
-        lab.sysctl(SIX, &format!("net/ipv6/conf/{interface}/accept_ra"), "0");
-        lab.sysctl(SIX, &format!("net/ipv6/conf/{interface}/autoconf"), "0");
+    if let Err(error) = lab.host(SIX).configure_static_ipv6(
+        &[SIX_ADDRESS],
+        64,
+        LAN_ADDRESS,
+        ADDRESS_TIMEOUT,
+        &mut |_| {},
+    ) {
+        lab.fail(&format!("cannot configure host {SIX}"), error);
     }
-    lab.run(
-        SIX,
-        &[
-            "ip",
-            "-6",
-            "addr",
-            "add",
-            &format!("{SIX_ADDRESS}/64"),
-            "dev",
-            &link,
-            "nodad",
-        ],
-        COMMAND_TIMEOUT,
-    );
-    match host.wait_for_global_address(ADDRESS_TIMEOUT) {
-        Ok(address) if address == SIX_ADDRESS => {}
-        Ok(address) => lab.fail(
-            &format!("host {SIX} has global address {address}"),
-            format!("expected only the static {SIX_ADDRESS}"),
-        ),
-        Err(error) => lab.fail(
-            &format!("host {SIX}'s static address {SIX_ADDRESS} is not usable"),
-            error,
-        ),
-    }
-    lab.run(
-        SIX,
-        &[
-            "ip",
-            "-6",
-            "route",
-            "add",
-            "default",
-            "via",
-            &LAN_ADDRESS.to_string(),
-            "dev",
-            &link,
-        ],
-        COMMAND_TIMEOUT,
-    );
 }
 
 /// The IPv4 host: IPv6 off, 192.0.2.10/24, a default route via pure6.
 fn configure_ipv4_host(lab: &Lab) {
-    let host = lab.host(FOUR);
-    let link = host.link().to_string();
-    for interface in ["all", "default", link.as_str()] {
-        lab.sysctl(
-            FOUR,
-            &format!("net/ipv6/conf/{interface}/disable_ipv6"),
-            "1",
-        );
-    }
-    let gateway = UPLINK_ADDRESS.to_string();
-    for command in [
-        &[
-            "ip",
-            "-4",
-            "addr",
-            "add",
-            &format!("{FOUR_ADDRESS}/{UPLINK_PREFIX_LENGTH}"),
-            "dev",
-            &link,
-        ][..],
-        &["ip", "-4", "route", "add", "default", "via", &gateway][..],
-    ] {
-        lab.run(FOUR, command, COMMAND_TIMEOUT);
+    if let Err(error) = lab.host(FOUR).configure_ipv4_only(
+        FOUR_ADDRESS,
+        UPLINK_PREFIX_LENGTH,
+        UPLINK_ADDRESS,
+        &[],
+        &mut |_| {},
+    ) {
+        lab.fail(&format!("cannot configure host {FOUR}"), error);
     }
 }
 

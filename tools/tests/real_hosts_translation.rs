@@ -198,16 +198,6 @@ impl Lab {
             .run(command, timeout)
             .unwrap_or_else(|error| self.fail(&format!("in host {host}, {command:?}"), error))
     }
-
-    /// Writes `value` to the sysctl `key` in `host` (written with slashes:
-    /// interface names here hold dots).
-    fn sysctl(&self, host: &str, key: &str, value: &str) {
-        self.run(
-            host,
-            &["sysctl", "-q", "-w", &format!("{key}={value}")],
-            COMMAND_TIMEOUT,
-        );
-    }
 }
 
 /// Checks the environment (root, tools, QEMU), takes the turn, builds the
@@ -246,96 +236,38 @@ fn start_lab() -> Lab {
 /// and a default route via pure6's lan address.
 fn configure_ipv6_host(lab: &Lab) {
     let host = lab.host(SIX);
-    let link = host.link().to_string();
-    for interface in ["all", "default", link.as_str()] {
-        lab.sysctl(SIX, &format!("net/ipv6/conf/{interface}/accept_ra"), "0");
-        lab.sysctl(SIX, &format!("net/ipv6/conf/{interface}/autoconf"), "0");
-    }
     if let Err(error) = host.set_mtu(LAN_MTU) {
         lab.fail(&format!("cannot set host {SIX}'s MTU to {LAN_MTU}"), error);
     }
-    lab.run(
-        SIX,
-        &[
-            "ip",
-            "-6",
-            "addr",
-            "add",
-            &format!("{SIX_ADDRESS}/64"),
-            "dev",
-            &link,
-            "nodad",
-        ],
-        COMMAND_TIMEOUT,
-    );
-    match host.wait_for_global_address(ADDRESS_TIMEOUT) {
-        Ok(address) if address == SIX_ADDRESS => {}
-        Ok(address) => lab.fail(
-            &format!("host {SIX} has global address {address}"),
-            format!("expected only the static {SIX_ADDRESS}"),
-        ),
-        Err(error) => lab.fail(
-            &format!("host {SIX}'s static address {SIX_ADDRESS} is not usable"),
-            error,
-        ),
+    if let Err(error) = host.configure_static_ipv6(
+        &[SIX_ADDRESS],
+        64,
+        LAN_ADDRESS,
+        ADDRESS_TIMEOUT,
+        &mut |_| {},
+    ) {
+        lab.fail(&format!("cannot configure host {SIX}"), error);
     }
-    lab.run(
-        SIX,
-        &[
-            "ip",
-            "-6",
-            "route",
-            "add",
-            "default",
-            "via",
-            &LAN_ADDRESS.to_string(),
-            "dev",
-            &link,
-        ],
-        COMMAND_TIMEOUT,
-    );
 }
 
 /// The IPv4 host: IPv6 off, MTU 1500, 192.0.2.10/24, a default route and
 /// a route to the EAM's prefix via pure6's uplink address.
 fn configure_ipv4_host(lab: &Lab) {
     let host = lab.host(FOUR);
-    let link = host.link().to_string();
-    for interface in ["all", "default", link.as_str()] {
-        lab.sysctl(
-            FOUR,
-            &format!("net/ipv6/conf/{interface}/disable_ipv6"),
-            "1",
-        );
-    }
     if let Err(error) = host.set_mtu(UPLINK_MTU) {
         lab.fail(
             &format!("cannot set host {FOUR}'s MTU to {UPLINK_MTU}"),
             error,
         );
     }
-    let gateway = UPLINK_ADDRESS.to_string();
-    for command in [
-        &[
-            "ip",
-            "-4",
-            "addr",
-            "add",
-            &format!("{FOUR_ADDRESS}/{UPLINK_PREFIX_LENGTH}"),
-            "dev",
-            &link,
-        ][..],
-        &["ip", "-4", "route", "add", "default", "via", &gateway][..],
-        &["ip", "-4", "route", "add", MAPPED_PREFIX, "via", &gateway][..],
-    ] {
-        lab.run(FOUR, command, COMMAND_TIMEOUT);
-    }
-    let ipv6 = lab.run(FOUR, &["ip", "-6", "-o", "addr", "show"], COMMAND_TIMEOUT);
-    if !ipv6.trim().is_empty() {
-        lab.fail(
-            &format!("host {FOUR} still has IPv6 addresses"),
-            format!("disable_ipv6 did not take:\n{ipv6}"),
-        );
+    if let Err(error) = host.configure_ipv4_only(
+        FOUR_ADDRESS,
+        UPLINK_PREFIX_LENGTH,
+        UPLINK_ADDRESS,
+        &[MAPPED_PREFIX],
+        &mut |_| {},
+    ) {
+        lab.fail(&format!("cannot configure host {FOUR}"), error);
     }
 }
 
