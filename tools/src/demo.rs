@@ -56,6 +56,7 @@ use crate::qemu::{
 };
 use crate::setup;
 use crate::simulated_host::{self, Retry, SimulatedHost, UnexpectedFrame, format_mac};
+use crate::simulated_ipv4_host::arp_reply;
 use crate::topology::{BackgroundProcess, Host, Topology};
 use etherparse::{NetSlice, PacketBuilder, SlicedPacket, TransportSlice};
 
@@ -976,32 +977,6 @@ const SIMULATED_CLIENT_PORT: u16 = 40000;
 const SIMULATED_SERVER_PORT: u16 = 7;
 /// How long each side of a simulated exchange waits for its frame.
 const SIMULATED_EXCHANGE_TIMEOUT: Duration = Duration::from_secs(5);
-/// The EtherType of ARP.
-const ETHERTYPE_ARP: u16 = 0x0806;
-
-/// An ARP reply (RFC 826) from `mac`/`address` to the request in `frame`, if
-/// `frame` is a request for `address`.
-fn arp_reply(frame: &[u8], mac: [u8; 6], address: Ipv4Addr) -> Option<Vec<u8>> {
-    let ethertype = u16::from_be_bytes(frame.get(12..14)?.try_into().ok()?);
-    let arp = frame.get(14..42)?;
-    let request = ethertype == ETHERTYPE_ARP
-        && arp[0..8] == [0, 1, 0x08, 0x00, 6, 4, 0, 1]
-        && arp[24..28] == address.octets();
-    if !request {
-        return None;
-    }
-    let (sender_mac, sender_address) = (&arp[8..14], &arp[14..18]);
-    let mut reply = Vec::with_capacity(42);
-    reply.extend_from_slice(sender_mac);
-    reply.extend_from_slice(&mac);
-    reply.extend_from_slice(&ETHERTYPE_ARP.to_be_bytes());
-    reply.extend_from_slice(&[0, 1, 0x08, 0x00, 6, 4, 0, 2]);
-    reply.extend_from_slice(&mac);
-    reply.extend_from_slice(&address.octets());
-    reply.extend_from_slice(sender_mac);
-    reply.extend_from_slice(sender_address);
-    Some(reply)
-}
 
 /// A UDP datagram in an IPv4 frame, as the simulated uplink host received it.
 struct Ipv4Datagram {

@@ -11,5 +11,6 @@ pub mod replay;
 pub mod routes;
 pub mod setup;
 pub mod simulated_host;
+pub mod simulated_ipv4_host;
 pub mod test_support;
 pub mod topology;

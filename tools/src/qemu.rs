@@ -39,7 +39,8 @@ pub const MIN_PORTS: usize = 1;
 pub const MAX_PORTS: usize = 8;
 /// The console line the appliance prints once every port is up.
 pub const READY_LINE: &str = "pure6: ready";
-/// How long [`RunningMachine::counters`] waits for `counters end`.
+/// How long [`RunningMachine::counters`] waits for `counters end` (and
+/// [`RunningMachine::heap_used`] for the `memory` line).
 pub const COUNTERS_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long [`PortSocket::send`] may block on a full QEMU queue before failing.
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(30);
@@ -825,6 +826,18 @@ pub fn parse_counters<'a>(lines: impl IntoIterator<Item = &'a str>) -> Counters 
     counters
 }
 
+/// How the `memory` command's line starts.
+const HEAP_USED_PREFIX: &str = "heap used ";
+
+/// The heap use in bytes in a line of the `memory` command (`heap used USED bytes, free FREE bytes`).
+pub fn parse_heap_used(line: &str) -> Option<u64> {
+    line.strip_prefix(HEAP_USED_PREFIX)?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 /// One port as the console's `ports` command describes it; fields it did not print are `None`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PortStatus {
@@ -1167,6 +1180,23 @@ impl RunningMachine {
         Ok(parse_counters(lines.iter().map(String::as_str)))
     }
 
+    /// Runs the `memory` command and returns the heap use it reports, in bytes
+    /// (its line reads `heap used USED bytes, free FREE bytes`).
+    pub fn heap_used(&self) -> Result<u64, Error> {
+        let lines = self.console_command(
+            "memory",
+            |line| line.starts_with(HEAP_USED_PREFIX),
+            COUNTERS_TIMEOUT,
+        )?;
+        let line = lines.last().map_or("", String::as_str);
+        parse_heap_used(line).ok_or_else(|| {
+            Error::io(
+                "the memory command",
+                io::Error::other(format!("cannot read the heap use in {line:?}")),
+            )
+        })
+    }
+
     fn process(&self) -> MutexGuard<'_, Process> {
         self.process
             .lock()
@@ -1370,6 +1400,16 @@ mod tests {
             counters[&("lan1".to_string(), "bad_checksum".to_string())],
             3
         );
+    }
+
+    #[test]
+    fn heap_use_is_parsed() {
+        assert_eq!(
+            parse_heap_used("heap used 123456 bytes, free 789 bytes"),
+            Some(123_456)
+        );
+        assert_eq!(parse_heap_used("heap used lots"), None);
+        assert_eq!(parse_heap_used("counter lan0 heap 3"), None);
     }
 
     #[test]

@@ -23,7 +23,6 @@
 //! [`tools::test_support::CONCURRENT_MACHINES`] machines run at once.
 
 use std::net::Ipv6Addr;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -34,14 +33,12 @@ use tools::simulated_host::{
     MacAddress, ReceivedIcmpv6Error, Retry, SimulatedHost, UnexpectedFrame, Xorshift, echo_payload,
     ipv6_source_of, link_local_from_mac, parse_echo_request, parse_icmpv6_error,
 };
-use tools::test_support::{MachineSlot, image};
+use tools::test_support::{MachineSlot, counter_changes, counter_growth, image, while_draining};
 
 /// How long a boot may take to print the ready line.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long the appliance may take to stop.
 const EXIT_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long a console command may take to answer.
-const CONSOLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Neighbor Solicitations for the router are sent up to this often, each awaited this long.
 const RESOLVE_RETRY: Retry = Retry {
     attempts: 5,
@@ -254,19 +251,9 @@ impl Network {
 
     /// The heap use the `memory` console command reports, in bytes.
     fn heap_used(&self) -> u64 {
-        let lines = self
-            .machine
-            .console_command(
-                "memory",
-                |line| line.starts_with("heap used "),
-                CONSOLE_TIMEOUT,
-            )
-            .unwrap_or_else(|error| panic!("{error}"));
-        let line = lines.last().map_or("", String::as_str);
-        line.strip_prefix("heap used ")
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|number| number.parse().ok())
-            .unwrap_or_else(|| self.fail(format_args!("cannot read the heap use in {line:?}")))
+        self.machine
+            .heap_used()
+            .unwrap_or_else(|error| panic!("{error}"))
     }
 
     /// Stops the appliance with `shutdown` and expects a clean exit.
@@ -465,26 +452,12 @@ impl Network {
 
 /// The value of counter `name` on port `index`.
 fn counter(counters: &Counters, index: usize, name: &str) -> u64 {
-    counters
-        .get(&(PORT_NAMES[index].to_string(), name.to_string()))
-        .copied()
-        .unwrap_or(0)
+    tools::test_support::counter(counters, PORT_NAMES[index], name)
 }
 
 /// How much counter `name` on port `index` grew from `before` to `after`.
 fn growth(before: &Counters, after: &Counters, index: usize, name: &str) -> u64 {
-    counter(after, index, name).saturating_sub(counter(before, index, name))
-}
-
-/// Every counter that changed from `before` to `after`, as `port name +delta`.
-fn changes(before: &Counters, after: &Counters) -> Vec<String> {
-    after
-        .iter()
-        .filter_map(|(key, value)| {
-            let earlier = before.get(key).copied().unwrap_or(0);
-            (*value != earlier).then(|| format!("{} {} +{}", key.0, key.1, value - earlier))
-        })
-        .collect()
+    counter_growth(before, after, PORT_NAMES[index], name)
 }
 
 /// Asserts that each `(port, counter)` in `expected` grew from `before` to `after`.
@@ -497,7 +470,7 @@ fn assert_grew(network: &Network, before: &Counters, after: &Counters, expected:
     if !missing.is_empty() {
         network.fail(format_args!(
             "counters that did not move: {missing:?}; those that did: {:?}",
-            changes(before, after)
+            counter_changes(before, after)
         ));
     }
 }
@@ -722,34 +695,6 @@ fn ipv6_only_scenario_counts_forwarding_and_errors_per_port() {
     );
 }
 
-/// Reads `port` until `stop` is set, answering Neighbor Solicitations for
-/// `host` and discarding everything else (so the router's transmissions on
-/// the port never back up while the flood is sent); counts frames in `received`.
-fn drain_until(port: &PortSocket, host: &SimulatedHost, stop: &AtomicBool, received: &AtomicUsize) {
-    while !stop.load(Ordering::Relaxed) {
-        match port.receive(Duration::from_millis(50)) {
-            Ok(Some(frame)) => {
-                received.fetch_add(1, Ordering::Relaxed);
-                if let Some(answer) = host.answer_neighbor_solicitation(&frame) {
-                    // A failed answer only costs the router a retry.
-                    let _ = port.send(&answer);
-                }
-            }
-            Ok(None) => {}
-            Err(_) => return,
-        }
-    }
-}
-
-/// Sets its flag when dropped.
-struct StopOnDrop<'a>(&'a AtomicBool);
-
-impl Drop for StopOnDrop<'_> {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
-}
-
 /// What the flood sent, by kind.
 #[derive(Debug, Default)]
 struct FloodSent {
@@ -770,17 +715,14 @@ struct FloodSent {
 fn flood(network: &Network) -> FloodSent {
     let mut random = Xorshift::new(0x5eed_f100d);
     let mut sent = FloodSent::default();
-    let stop = AtomicBool::new(false);
-    let received: [AtomicUsize; PORTS] = std::array::from_fn(|_| AtomicUsize::new(0));
-    thread::scope(|scope| {
-        // Stops the drain threads however this closure ends (a failed send panics).
-        let _stop_draining = StopOnDrop(&stop);
-        for index in 0..PORTS {
-            let port = network.port(index);
-            let host = &network.hosts[index];
-            let (stop, received) = (&stop, &received[index]);
-            scope.spawn(move || drain_until(port, host, stop, received));
-        }
+    let answerers: [_; PORTS] = std::array::from_fn(|index| {
+        let host = network.hosts[index];
+        move |frame: &[u8]| host.answer_neighbor_solicitation(frame)
+    });
+    let ports: Vec<_> = (0..PORTS)
+        .map(|index| (network.port(index), &answerers[index] as _))
+        .collect();
+    let ((), received) = while_draining(&ports, || {
         let payload = [0x46u8; 16];
         for number in 0..FLOOD_FRAMES {
             // Interface identifiers above 0xffff: never the router's ::1 or C's ::2.
@@ -817,13 +759,7 @@ fn flood(network: &Network) -> FloodSent {
         // Unresolved neighbors fail after three solicitations a second apart.
         thread::sleep(FLOOD_SETTLE);
     });
-    eprintln!(
-        "flood: sent {sent:?}; frames the router sent meanwhile, by port: {:?}",
-        received
-            .iter()
-            .map(|count| count.load(Ordering::Relaxed))
-            .collect::<Vec<_>>()
-    );
+    eprintln!("flood: sent {sent:?}; frames the router sent meanwhile, by port: {received:?}");
     sent
 }
 
@@ -845,7 +781,7 @@ fn neighbor_flood_leaves_memory_bounded_and_the_real_neighbor_reachable() {
     network.ping(C, A, 0xf1a0, 3);
     let heap_after = network.heap_used();
     let after = network.counters();
-    let changed = changes(&before, &after);
+    let changed = counter_changes(&before, &after);
     eprintln!("flood: heap used {heap_before} -> {heap_after} bytes; counters {changed:?}");
 
     if heap_after > heap_before + HEAP_GROWTH_BOUND {
