@@ -92,6 +92,9 @@ const INBOUND_SYN_DROP_COUNTERS: &[&str] = &[
 
 /// How long a boot may take to print the ready line.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long the capacity log may take to name a refusal: the kernel logs at
+/// most every 10 s (`CAPACITY_LOG_INTERVAL` in kernel/src/main.rs).
+const CAPACITY_LOG_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long the appliance may take to stop.
 const EXIT_TIMEOUT: Duration = Duration::from_secs(30);
 /// The lan host's Neighbor Solicitations and the gateway's ARP requests for
@@ -1081,6 +1084,16 @@ fn one_source_udp_flood(network: &Network, established: &mut Established) {
             .collect()
         },
     );
+    // A refused new flow is logged too, not only counted: the kernel logs
+    // the growth of its capacity-refusal counters at most every 10 s.
+    if let Err(error) = network
+        .machine
+        .wait_for_line("nat64_source_session_limit +", CAPACITY_LOG_TIMEOUT)
+    {
+        network.fail(format!(
+            "the per-source refusals were counted but not logged on the console: {error}"
+        ));
+    }
     network.assert_survived(established, "the one-source UDP flood");
 }
 
