@@ -592,9 +592,93 @@ fn inbound_ipv4_flood_to_pool4_ports_without_session() {
     report(&before, &after, &outcome);
     assert_survived(&mut router, &established, &outcome, FLOOD_END);
     assert_eq!(outcome.to_lan, 0, "{outcome:?}");
-    assert_eq!(grew(&before, &after, "nat64_no_binding"), 10_000);
+    // The SYNs are held (RFC 6146 §3.5.2.2) while the store has room; the
+    // rest, and every other packet, have no binding.
+    let held = grew(&before, &after, "nat64_incoming_syn_held");
+    assert!(held > 0);
+    assert_eq!(
+        grew(&before, &after, "nat64_no_binding")
+            + held
+            + grew(&before, &after, "nat64_held_syn_store_full"),
+        10_000
+    );
     // ICMPv4 errors back to the sources, within the rate limit.
     assert!(outcome.to_uplink <= 100 + 100 * 11, "{outcome:?}");
+    assert_eq!(session_count(&router), 1);
+}
+
+/// RFC 6146 §3.5.2.2 / RFC 5382 REQ-4 under a SYN flood from IPv4: the
+/// held-SYN store (64 here) never grows, SYNs beyond it are dropped and
+/// counted, every held SYN expires after TCP_INCOMING_SYN into a
+/// rate-limited ICMPv4 Port Unreachable, and nothing allocates.
+#[test]
+fn inbound_syn_flood_fills_the_held_syn_store_only() {
+    let _serial = serial();
+    let text = format!(
+        "{}held_incoming_syns = 64\n",
+        CONFIG.replace("UDP_PORTS", "1024-65535")
+    );
+    let config = config::parse(&text).expect("the test config parses");
+    let nics: Vec<NicInfo> = ROUTER_MACS.iter().map(|&mac| NicInfo { mac }).collect();
+    let mut router = Router::with_seed(&config, &nics, 23).unwrap();
+    let established = establish(&mut router, Instant::from_millis(0));
+    let mut random = Random(0x5359_4e34_464c_4f44);
+    let flood: Vec<(PortIndex, Vec<u8>)> = (0..10_000u32)
+        .map(|_| {
+            let mut frame = Vec::new();
+            PacketBuilder::ethernet2(GATEWAY_MAC, ROUTER_MACS[1])
+                .ipv4(random.ipv4().octets(), POOL4.octets(), 60)
+                .tcp(
+                    random.port(),
+                    random.high_port(established.pool4_port),
+                    1,
+                    65535,
+                )
+                .syn()
+                .write(&mut frame, &[])
+                .unwrap();
+            (UPLINK, frame)
+        })
+        .collect();
+    let uplink_counter = |router: &Router, name: &str| {
+        router
+            .counters(UPLINK)
+            .find(|(counter, _)| *counter == name)
+            .map_or(0, |(_, value)| value)
+    };
+    let sent_before = uplink_counter(&router, "icmp_destination_unreachable_sent");
+    let limited_before = uplink_counter(&router, "icmp_error_rate_limited");
+    let before = snapshot(&router);
+    let outcome = run_flood(&mut router, &established, &flood, FLOOD_START);
+    // Every held SYN runs out by then; a poll answers what its transmit
+    // area holds, the next one the rest.
+    let mut answered = 0;
+    for _ in 0..4 {
+        answered += router
+            .poll(FLOOD_END)
+            .filter(|transmit| transmit.port == UPLINK)
+            .count() as u64;
+    }
+    let after = snapshot(&router);
+    report(&before, &after, &outcome);
+    assert_survived(&mut router, &established, &outcome, FLOOD_END);
+    assert_eq!(outcome.to_lan, 0, "{outcome:?}");
+    let held = grew(&before, &after, "nat64_incoming_syn_held");
+    // The flood lasts 10 s: the store fills, empties after 6 s, fills again.
+    assert!((64..=2 * 64).contains(&held), "{held}");
+    assert_eq!(
+        held + grew(&before, &after, "nat64_held_syn_store_full"),
+        10_000
+    );
+    assert_eq!(grew(&before, &after, "nat64_incoming_syn_expired"), held);
+    // Each expired SYN is answered (3/3) or rate limited; the store-full
+    // drops are answered 3/13 within the same limit.
+    let sent = uplink_counter(&router, "icmp_destination_unreachable_sent") - sent_before;
+    assert_eq!(sent, outcome.to_uplink + answered);
+    assert_eq!(
+        sent + uplink_counter(&router, "icmp_error_rate_limited") - limited_before,
+        10_000
+    );
     assert_eq!(session_count(&router), 1);
 }
 

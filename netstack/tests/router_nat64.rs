@@ -518,3 +518,170 @@ fn icmpv6_error_from_the_host_reaches_the_server_as_icmpv4() {
         "the pool4 port the server used"
     );
 }
+
+/// The router with `keys` added to its `[nat64]` table.
+fn router_with(keys: &str) -> Router {
+    let config = config::parse(&format!("{CONFIG}{keys}")).expect("the test config parses");
+    let nics: Vec<NicInfo> = ROUTER_MACS.iter().map(|&mac| NicInfo { mac }).collect();
+    Router::with_seed(&config, &nics, 11).unwrap()
+}
+
+const PEER: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 9);
+
+fn tcp_from_ipv4(source: Ipv4Addr, source_port: u16, port: u16, syn: bool) -> Vec<u8> {
+    let mut frame = Vec::new();
+    let builder = PacketBuilder::ethernet2(GATEWAY_MAC, ROUTER_MACS[1])
+        .ipv4(source.octets(), POOL4.octets(), 60)
+        .tcp(source_port, port, 500, 1000);
+    let builder = if syn { builder.syn() } else { builder.ack(1) };
+    builder.write(&mut frame, b"").unwrap();
+    frame
+}
+
+fn syn_from_host(source_port: u16, destination: Ipv4Addr, destination_port: u16) -> Vec<u8> {
+    let mut frame = Vec::new();
+    PacketBuilder::ethernet2(HOST_MAC, ROUTER_MACS[0])
+        .ipv6(host().octets(), mapped(destination).octets(), 64)
+        .tcp(source_port, destination_port, 1, 1000)
+        .syn()
+        .write(&mut frame, b"")
+        .unwrap();
+    frame
+}
+
+/// The TCP source port of the one segment sent on the uplink.
+fn sent_tcp_source_port(sent: &[(PortIndex, Vec<u8>)]) -> u16 {
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].0, UPLINK);
+    let sliced = SlicedPacket::from_ethernet(&sent[0].1).unwrap();
+    let Some(TransportSlice::Tcp(tcp)) = &sliced.transport else {
+        panic!("not TCP")
+    };
+    tcp.source_port()
+}
+
+/// RFC 6146 §3.5.2.2 (CLOSED and a V4 SYN under address-dependent
+/// filtering; V4 INIT and a V6 SYN) and RFC 5382 REQ-4: an inbound SYN the filter refuses is held,
+/// not answered; the IPv6 host's SYN to the same peer within
+/// TCP_INCOMING_SYN opens the connection (simultaneous open) and the held
+/// SYN is forgotten, so no ICMP follows.
+#[test]
+fn held_inbound_syn_meets_the_ipv6_syn_of_a_simultaneous_open() {
+    let mut router = router_with("filtering = \"address-dependent\"\n");
+    // The host's BIB entry (T, t), made by a connection to another server.
+    let port = sent_tcp_source_port(&frames(
+        &mut router,
+        LAN,
+        &syn_from_host(40001, SERVER, 80),
+        at(0),
+    ));
+    let sent = frames(
+        &mut router,
+        UPLINK,
+        &tcp_from_ipv4(PEER, 5000, port, true),
+        at(10),
+    );
+    assert!(sent.is_empty(), "held, not answered: {sent:?}");
+    assert_eq!(counter(&router, "nat64_incoming_syn_held"), 1);
+    assert_eq!(counter(&router, "nat64_filtered"), 0);
+
+    let sent = frames(&mut router, LAN, &syn_from_host(40001, PEER, 5000), at(13));
+    assert_eq!(sent_tcp_source_port(&sent), port, "the same binding");
+    assert_eq!(counter(&router, "nat64_incoming_syn_simultaneous_open"), 1);
+
+    // The peer's next segment passes the filter now, and the connection is
+    // established: an ACK without SYN goes through.
+    let sent = frames(
+        &mut router,
+        UPLINK,
+        &tcp_from_ipv4(PEER, 5000, port, false),
+        at(14),
+    );
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].0, LAN);
+    let sent: Vec<_> = router.poll(at(30)).map(|transmit| transmit.port).collect();
+    assert!(sent.is_empty(), "no Port Unreachable: {sent:?}");
+    assert_eq!(counter(&router, "nat64_incoming_syn_expired"), 0);
+    let session = router
+        .nat64_sessions(100)
+        .into_iter()
+        .find(|line| line.contains("198.51.100.9:5000"))
+        .expect("the session with the peer");
+    assert!(session.contains("ESTABLISHED"), "{session}");
+}
+
+/// RFC 6146 §3.5.2.2 (V4 INIT expiry) and RFC 5382 REQ-4: an inbound SYN
+/// with no BIB entry is held TCP_INCOMING_SYN (6 s) and then answered with
+/// ICMPv4 Port Unreachable (3/3) quoting it, counted.
+#[test]
+fn held_inbound_syn_expires_into_port_unreachable() {
+    let mut router = router();
+    let syn = tcp_from_ipv4(SERVER, 80, 3000, true);
+    assert!(frames(&mut router, UPLINK, &syn, at(0)).is_empty());
+    // A retransmission while it is held changes nothing.
+    assert!(frames(&mut router, UPLINK, &syn, at(1)).is_empty());
+    assert_eq!(counter(&router, "nat64_incoming_syn_held"), 1);
+    assert_eq!(counter(&router, "nat64_incoming_syn_already_held"), 1);
+    assert_eq!(router.poll(Instant::from_millis(5_999)).count(), 0);
+
+    let sent: Vec<(PortIndex, Vec<u8>)> = router
+        .poll(at(6))
+        .map(|transmit| (transmit.port, transmit.frame.to_vec()))
+        .collect();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].0, UPLINK);
+    let sliced = SlicedPacket::from_ethernet(&sent[0].1).unwrap();
+    assert_eq!(
+        sent[0].1[..6],
+        GATEWAY_MAC,
+        "back to the SYN's previous hop"
+    );
+    let Some(NetSlice::Ipv4(ipv4)) = &sliced.net else {
+        panic!("not IPv4")
+    };
+    assert_eq!(ipv4.header().source(), POOL4.octets());
+    assert_eq!(ipv4.header().destination(), SERVER.octets());
+    let Some(TransportSlice::Icmpv4(icmp)) = &sliced.transport else {
+        panic!("not ICMPv4")
+    };
+    assert_eq!(
+        icmp.icmp_type(),
+        Icmpv4Type::DestinationUnreachable(etherparse::icmpv4::DestUnreachableHeader::Port)
+    );
+    assert_eq!(icmp.payload(), &syn[14..], "the held SYN, whole");
+    assert_eq!(counter(&router, "nat64_incoming_syn_expired"), 1);
+    assert_eq!(router.poll(at(12)).count(), 0, "answered once");
+}
+
+/// RFC 5382 REQ-4 "unless prohibited by local security policy", and
+/// RFC 6146 §3.5.2.2's policy of silently dropping externally initiated
+/// connections.
+#[test]
+fn held_syn_policy_switches() {
+    let mut quiet = router_with("incoming_syn_unreachable = false\n");
+    assert!(
+        frames(
+            &mut quiet,
+            UPLINK,
+            &tcp_from_ipv4(SERVER, 80, 3000, true),
+            at(0)
+        )
+        .is_empty()
+    );
+    assert_eq!(quiet.poll(at(6)).count(), 0);
+    assert_eq!(counter(&quiet, "nat64_incoming_syn_expired"), 1);
+
+    // Refused at once, as any packet without a binding (3/13 when
+    // `refusal_errors` is on, RFC 7915 §4.4).
+    let mut closed = router_with("held_incoming_syns = 0\n");
+    let sent = frames(
+        &mut closed,
+        UPLINK,
+        &tcp_from_ipv4(SERVER, 80, 3000, true),
+        at(0),
+    );
+    assert!(sent.iter().all(|(port, _)| *port != LAN), "{sent:?}");
+    assert_eq!(counter(&closed, "nat64_incoming_syn_held"), 0);
+    assert_eq!(counter(&closed, "nat64_no_binding"), 1);
+    assert_eq!(closed.poll(at(6)).count(), 0);
+}

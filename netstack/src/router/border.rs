@@ -241,7 +241,9 @@ impl Router {
             }
             return verdict;
         }
-        let result = border.uplink.translate_inbound(packet, &mut buffer, now);
+        let result = border
+            .uplink
+            .translate_inbound(packet, link.source_mac, &mut buffer, now);
         // One FIB lookup serves both the loop check and the forward path.
         let route = match result {
             Ok(_) => self
@@ -250,6 +252,8 @@ impl Router {
             Err(_) => None,
         };
         let verdict = match result {
+            // NAT64 keeps it (RFC 6146 §3.5.2.2, §3.4).
+            Err(refusal) if refusal.reason == TranslationDrop::Nat64Held => Ok(Outcome::Consumed),
             Err(refusal) => {
                 let answer =
                     inbound_answer(&refusal, border.uplink.settings().refusal_errors, packet);
@@ -743,6 +747,7 @@ impl Router {
                             .into_iter()
                             .flat_map(|nat64| nat64.table().events().iter()),
                     )
+                    .chain(nat64.into_iter().flat_map(|nat64| nat64.events().iter()))
             })
     }
 
@@ -761,13 +766,43 @@ impl Router {
         Some(nat64.table().memory_bytes())
     }
 
-    /// Runs the border translator's timers (NAT64 session expiry).
+    /// Runs the border translator's timers: NAT64 session expiry, and the
+    /// ICMPv4 Port Unreachable for each held inbound SYN whose
+    /// TCP_INCOMING_SYN ran out (RFC 6146 §3.5.2.2, RFC 5382 REQ-4), through
+    /// the router's ICMP error rate limit; at most
+    /// [`EXPIRED_SYNS_PER_POLL`] of those per call, and no more than the
+    /// transmit area holds (the rest wait for the next call).
     pub(super) fn poll_border(&mut self, now: Instant) {
-        if let Some(border) = self.border.as_mut() {
-            border.uplink.poll(now);
+        let Some(border) = self.border.as_mut() else {
+            return;
+        };
+        border.uplink.poll(now);
+        let port = border.port;
+        let mut held = [0u8; crate::translation::nat64::held_syn::HELD_SYN_BYTES];
+        for _ in 0..EXPIRED_SYNS_PER_POLL {
+            // The rest wait for the next poll rather than go unanswered.
+            if !self.transmit.has_room() {
+                return;
+            }
+            let Some(border) = self.border.as_mut() else {
+                return;
+            };
+            let Some((length, sender)) = border.uplink.next_expired_syn(now, &mut held) else {
+                return;
+            };
+            let link = LinkInfo {
+                port,
+                source_mac: sender,
+                multicast: false,
+            };
+            self.send_icmpv4_error(link, &held[..length], 3, 0, now);
         }
     }
 }
+
+/// The most expired held SYNs one [`Router::poll`] answers (the rest wait
+/// for the next poll; the ICMP rate limit lets few through anyway).
+const EXPIRED_SYNS_PER_POLL: usize = 256;
 
 /// The ICMPv4 answer (code, next-hop MTU) to an IPv4 packet the translator
 /// refused: what RFC 7915 asks for specifically, else 3/13 (§4.4) when

@@ -243,6 +243,10 @@ crate::counters! {
         BadGateway => "translation_bad_gateway",
         /// Refused by NAT64 (the reason is in the `nat64_*` counters).
         Nat64 => "translation_nat64_refused",
+        /// Held by NAT64 (an unsolicited inbound SYN, RFC 6146 §3.5.2.2, or
+        /// a fragment waiting for its first), or a retransmission of a held
+        /// SYN: not answered now; the `nat64_*` counters say what became of it.
+        Nat64Held => "translation_nat64_held",
         /// An ARP packet pure6 does not handle or a sender no neighbor can have.
         BadArp => "translation_bad_arp",
     }
@@ -340,6 +344,7 @@ impl From<super::nat64::engine::Nat64Refusal> for Refusal {
         Refusal {
             reason: match refusal.error {
                 Some(error) => TranslationDrop::from_error(&error),
+                None if refusal.reason.is_held() => TranslationDrop::Nat64Held,
                 None => TranslationDrop::Nat64,
             },
             error: refusal.error,
@@ -418,6 +423,19 @@ impl<A: AddressTranslator> Uplink<A> {
         if let Some(nat64) = &mut self.nat64 {
             nat64.poll(now);
         }
+    }
+
+    /// The next unsolicited inbound SYN NAT64 held whose time ran out by
+    /// `now` (RFC 6146 §3.5.2.2 V4 INIT expiry), copied into `output`: its
+    /// length and the link-layer address it came from. The caller answers
+    /// it with ICMPv4 Port Unreachable ([`Uplink::icmp_error`], code 3).
+    pub fn next_expired_syn(
+        &mut self,
+        now: Instant,
+        output: &mut [u8],
+    ) -> Option<(usize, EthernetAddress)> {
+        let (length, sender) = self.nat64.as_mut()?.next_expired_syn(now, output)?;
+        Some((length, EthernetAddress(sender)))
     }
 
     /// Whether `destination` is for NAT64 (a pool4 address).
@@ -538,17 +556,20 @@ impl<A: AddressTranslator> Uplink<A> {
         })
     }
 
-    /// RFC 7915 §4: translates the IPv4 `packet` received on the uplink into
-    /// `output`, to be forwarded as IPv6 (the forward path decrements the
-    /// hop limit). Packets to IPv4 broadcast or multicast, or to the uplink
-    /// address itself, are refused: they are not for the IPv6 side.
+    /// RFC 7915 §4: translates the IPv4 `packet` received on the uplink from
+    /// `sender` into `output`, to be forwarded as IPv6 (the forward path
+    /// decrements the hop limit). Packets to IPv4 broadcast or multicast, or
+    /// to the uplink address itself, are refused: they are not for the IPv6
+    /// side. A refusal [`TranslationDrop::Nat64Held`] is no loss: NAT64
+    /// keeps the packet (see [`Uplink::next_expired_syn`]).
     pub fn translate_inbound(
         &mut self,
         packet: &[u8],
+        sender: EthernetAddress,
         output: &mut [u8],
         now: Instant,
     ) -> Result<Translated, Refusal> {
-        let result = self.inbound(packet, output, now);
+        let result = self.inbound(packet, Some(sender.0), output, now);
         if let Err(refusal) = &result {
             self.counts.increment(refusal.reason);
         }
@@ -558,6 +579,7 @@ impl<A: AddressTranslator> Uplink<A> {
     fn inbound(
         &mut self,
         packet: &[u8],
+        sender: Option<[u8; 6]>,
         output: &mut [u8],
         now: Instant,
     ) -> Result<Translated, Refusal> {
@@ -574,7 +596,7 @@ impl<A: AddressTranslator> Uplink<A> {
             Ipv4Repr::parse(&header)
                 .map_err(|error| Refusal::from(TranslationError::BadIpv4Header(error)))?;
             return nat64
-                .translate_inbound(packet, output, &self.settings, now)
+                .translate_inbound(packet, sender, output, &self.settings, now)
                 .map_err(Refusal::from);
         }
         if destination == self.address {
@@ -618,7 +640,7 @@ impl<A: AddressTranslator> Uplink<A> {
             .ok();
         let result =
             if destination.is_some_and(|destination| self.is_nat64_destination(destination)) {
-                self.inbound(packet, output, now)
+                self.inbound(packet, None, output, now)
             } else {
                 let hairpin = HairpinAddresses {
                     addresses: &self.addresses,

@@ -19,9 +19,16 @@
 //!
 //! Decisions and simplifications (each counted where it drops):
 //! - An unsolicited inbound TCP SYN is forwarded when the filtering allows
-//!   it and a BIB entry exists (a static one: port forwarding), else
-//!   dropped; it is not held for TCP_INCOMING_SYN (§3.5.2.2 MAY) and no
-//!   ICMPv4 3/3 is sent.
+//!   it and a BIB entry exists (a static one: port forwarding). Otherwise
+//!   (no BIB entry, or address-dependent filtering refuses it) it is held
+//!   for TCP_INCOMING_SYN in [`super::held_syn`] (§3.5.2.2, RFC 5382
+//!   REQ-4): a V6 SYN of the same connection meanwhile opens the session
+//!   straight to ESTABLISHED and the held SYN is forgotten
+//!   (`nat64_incoming_syn_simultaneous_open`); else at expiry the router
+//!   answers ICMPv4 3/3 quoting it, if `incoming_syn_unreachable` allows
+//!   (`nat64_incoming_syn_expired`). A retransmitted SYN of a held
+//!   connection is dropped (`nat64_incoming_syn_already_held`), one beyond
+//!   the store's capacity too (`nat64_held_syn_store_full`).
 //! - An ESTABLISHED session whose lifetime runs out moves to TRANS for the
 //!   transitory timeout without sending the optional probe.
 //! - Fragments other than the first carry no ports: they are dropped
@@ -35,6 +42,7 @@ use smoltcp::time::{Duration, Instant};
 
 use super::config::{Nat64Config, Nat64Filtering};
 use super::flow::{self, Flow, FlowError, Nat64Protocol};
+use super::held_syn::{HeldSynKey, HeldSyns, HoldError};
 use super::pool4::Pool4;
 use super::port_allocation::{AllocationRequest, PortAllocator};
 use super::table::{ExpiryDecision, Nat64Table, Nat64TableLimits, SessionBinding, SessionView};
@@ -78,6 +86,26 @@ crate::counters! {
         TcpStateDrop => "nat64_tcp_state_drop",
         /// The RFC 7915 core refused the packet (its reason is counted too).
         Translation => "nat64_translation_refused",
+        /// Not a loss: an unsolicited inbound SYN held for TCP_INCOMING_SYN
+        /// (§3.5.2.2); what became of it is counted in [`Nat64Event`].
+        IncomingSynHeld => "nat64_incoming_syn_held",
+        /// An unsolicited inbound SYN of a connection whose SYN is held already.
+        IncomingSynAlreadyHeld => "nat64_incoming_syn_already_held",
+        /// An unsolicited inbound SYN the held-SYN store has no room for.
+        HeldSynStoreFull => "nat64_held_syn_store_full",
+    }
+}
+
+crate::counters! {
+    /// What became of packets NAT64 held (counted on the uplink port).
+    pub enum Nat64Event, counts Nat64EventCounts {
+        /// A held inbound SYN was met by a V6 SYN of the same connection
+        /// (simultaneous open, §3.5.2.2 V4 INIT): the session opened, the SYN
+        /// was forgotten (RFC 5382 REQ-4).
+        IncomingSynSimultaneousOpen => "nat64_incoming_syn_simultaneous_open",
+        /// A held inbound SYN's TCP_INCOMING_SYN ran out: dropped, and answered
+        /// with ICMPv4 3/3 unless `incoming_syn_unreachable = false`.
+        IncomingSynExpired => "nat64_incoming_syn_expired",
     }
 }
 
@@ -88,6 +116,17 @@ pub struct Nat64Refusal {
     pub reason: Nat64Drop,
     /// The core's error when the header translation failed.
     pub error: Option<TranslationError>,
+}
+
+impl Nat64Drop {
+    /// Whether the packet was kept (see [`Nat64Event`]), or is a
+    /// retransmission of one kept: answered later or not at all, never now.
+    pub fn is_held(self) -> bool {
+        matches!(
+            self,
+            Nat64Drop::IncomingSynHeld | Nat64Drop::IncomingSynAlreadyHeld
+        )
+    }
 }
 
 impl From<Nat64Drop> for Nat64Refusal {
@@ -162,6 +201,11 @@ pub struct Nat64 {
     tcp_established_timeout: Duration,
     tcp_transitory_timeout: Duration,
     counts: Nat64DropCounts,
+    events: Nat64EventCounts,
+    /// Unsolicited inbound SYNs in V4 INIT (§3.5.2.2).
+    held_syns: HeldSyns,
+    /// Whether a held SYN that expires is answered with ICMPv4 3/3.
+    incoming_syn_unreachable: bool,
     /// The copy of a packet whose port is rewritten before translation.
     scratch: Vec<u8>,
 }
@@ -234,6 +278,13 @@ impl Nat64 {
             tcp_established_timeout: config.timeouts.tcp_established,
             tcp_transitory_timeout: config.timeouts.tcp_transitory,
             counts: Nat64DropCounts::new(),
+            events: Nat64EventCounts::new(),
+            held_syns: HeldSyns::new(
+                config.held_incoming_syns as usize,
+                config.timeouts.tcp_incoming_syn,
+                [key[1] ^ key[2], key[3].rotate_left(17) ^ key[0]],
+            ),
+            incoming_syn_unreachable: config.incoming_syn_unreachable,
             scratch: vec![0; largest_packet + 64],
         })
     }
@@ -247,6 +298,41 @@ impl Nat64 {
     /// The drops counted so far.
     pub fn counts(&self) -> &Nat64DropCounts {
         &self.counts
+    }
+
+    /// What became of held packets.
+    pub fn events(&self) -> &Nat64EventCounts {
+        &self.events
+    }
+
+    /// The unsolicited inbound SYNs held now (§3.5.2.2 V4 INIT).
+    pub fn held_syn_count(&self) -> usize {
+        self.held_syns.len()
+    }
+
+    /// The bytes of the stores of held packets, all allocated at start.
+    pub fn held_memory_bytes(&self) -> usize {
+        self.held_syns.memory_bytes()
+    }
+
+    /// The oldest held inbound SYN whose TCP_INCOMING_SYN ran out by `now`
+    /// (§3.5.2.2 V4 INIT expiry), copied into `output` (at least
+    /// [`super::held_syn::HELD_SYN_BYTES`] long): its length and the
+    /// link-layer address it came from, for the ICMPv4 3/3 the caller sends
+    /// through its rate limit. Expired SYNs that must not be answered
+    /// (`incoming_syn_unreachable = false`) are dropped on the way.
+    pub fn next_expired_syn(
+        &mut self,
+        now: Instant,
+        output: &mut [u8],
+    ) -> Option<(usize, [u8; 6])> {
+        while let Some(expired) = self.held_syns.pop_expired(now, output) {
+            self.events.increment(Nat64Event::IncomingSynExpired);
+            if self.incoming_syn_unreachable {
+                return Some((expired.length, expired.sender));
+            }
+        }
+        None
     }
 
     /// The session and BIB table (for counters and listings).
@@ -355,7 +441,11 @@ impl Nat64 {
             Some(session) if flow.is_icmp_error => session,
             None if flow.is_icmp_error => return Err(Nat64Drop::IcmpErrorWithoutSession.into()),
             Some(session) => self.refresh(session, &flow, Direction::FromIpv6, now)?,
-            None => self.open_from_ipv6(&flow, local, remote, now)?,
+            None => {
+                let session = self.open_from_ipv6(&flow, local, remote, now)?;
+                self.meet_held_syn(session, now);
+                session
+            }
         };
         let length = packet.len().min(self.scratch.len());
         let copy = &mut self.scratch[..length];
@@ -373,6 +463,30 @@ impl Nat64 {
                 error: Some(error),
             },
         )
+    }
+
+    /// A TCP session just opened by a V6 SYN whose V4 SYN is held: V4 INIT
+    /// and a V6 SYN make ESTABLISHED with the maximum lifetime, and the held
+    /// SYN is silently dropped (§3.5.2.2, RFC 5382 REQ-4).
+    fn meet_held_syn(&mut self, session: SessionView, now: Instant) {
+        if session.protocol != Nat64Protocol::Tcp || self.held_syns.is_empty() {
+            return;
+        }
+        let key = HeldSynKey {
+            pool4: session.ipv4,
+            remote: session.remote,
+        };
+        if self.held_syns.release(&key) {
+            self.events
+                .increment(Nat64Event::IncomingSynSimultaneousOpen);
+            let established = TcpState::Established;
+            let _ = self.table.update_session(
+                session.id,
+                state_byte(established),
+                established.class(),
+                now + self.tcp_established_timeout,
+            );
+        }
     }
 
     /// A new session from IPv6, with a new BIB entry if (X', x) has none.
@@ -487,14 +601,19 @@ impl Nat64 {
     /// RFC 6146 §3.5 from IPv4: finds (or, as the filtering allows, creates)
     /// the session of `packet`, whose destination is in pool4, and
     /// translates it into `output`.
+    ///
+    /// `sender` is the link-layer address the packet came from: an
+    /// unsolicited SYN is held only when it is known (`None` for a
+    /// hairpinned packet, which is refused at once).
     pub fn translate_inbound(
         &mut self,
         packet: &[u8],
+        sender: Option<[u8; 6]>,
         output: &mut [u8],
         settings: &TranslationSettings,
         now: Instant,
     ) -> Result<Translated, Nat64Refusal> {
-        let result = self.inbound(packet, output, settings, now);
+        let result = self.inbound(packet, sender, output, settings, now);
         if let Err(refusal) = &result {
             self.counts.increment(refusal.reason);
         }
@@ -504,6 +623,7 @@ impl Nat64 {
     fn inbound(
         &mut self,
         packet: &[u8],
+        sender: Option<[u8; 6]>,
         output: &mut [u8],
         settings: &TranslationSettings,
         now: Instant,
@@ -515,7 +635,12 @@ impl Nat64 {
             Some(session) if flow.is_icmp_error => session,
             None if flow.is_icmp_error => return Err(Nat64Drop::IcmpErrorWithoutSession.into()),
             Some(session) => self.refresh(session, &flow, Direction::FromIpv4, now)?,
-            None => self.open_from_ipv4(&flow, local, remote, now)?,
+            None => match self.open_from_ipv4(&flow, local, remote, now) {
+                Ok(session) => session,
+                Err(refusal) => {
+                    return Err(self.hold_incoming_syn(&flow, packet, sender, refusal, now));
+                }
+            },
         };
         let length = packet.len().min(self.scratch.len());
         let copy = &mut self.scratch[..length];
@@ -537,6 +662,42 @@ impl Nat64 {
                 error: Some(error),
             },
         )
+    }
+
+    /// §3.5.2.2 CLOSED + V4 SYN with no BIB entry for (X, x), or one that
+    /// address-dependent filtering refuses: the SYN is stored in V4 INIT
+    /// for TCP_INCOMING_SYN instead of being dropped. Anything else keeps
+    /// its `refusal`.
+    fn hold_incoming_syn(
+        &mut self,
+        flow: &Flow<Ipv4Addr>,
+        packet: &[u8],
+        sender: Option<[u8; 6]>,
+        refusal: Nat64Refusal,
+        now: Instant,
+    ) -> Nat64Refusal {
+        let flags = TcpFlags::from_header_byte(flow.tcp_flags);
+        let Some(sender) = sender.filter(|_| self.held_syns.capacity() > 0) else {
+            return refusal;
+        };
+        if flow.protocol != Nat64Protocol::Tcp
+            || !flags.syn
+            || flags.ack
+            || flags.rst
+            || !matches!(refusal.reason, Nat64Drop::NoBinding | Nat64Drop::Filtered)
+        {
+            return refusal;
+        }
+        let key = HeldSynKey {
+            pool4: SocketAddrV4::new(flow.local.0, flow.local.1),
+            remote: SocketAddrV4::new(flow.remote.0, flow.remote.1),
+        };
+        match self.held_syns.hold(key, packet, sender, now) {
+            Ok(()) => Nat64Drop::IncomingSynHeld.into(),
+            Err(HoldError::AlreadyHeld) => Nat64Drop::IncomingSynAlreadyHeld.into(),
+            Err(HoldError::Full) => Nat64Drop::HeldSynStoreFull.into(),
+            Err(HoldError::TooLong) => refusal,
+        }
     }
 
     /// A new session from IPv4: only under an existing BIB entry, and only
