@@ -685,3 +685,207 @@ fn held_syn_policy_switches() {
     assert_eq!(counter(&closed, "nat64_no_binding"), 1);
     assert_eq!(closed.poll(at(6)).count(), 0);
 }
+
+/// The UDP datagram `source_port` → `destination_port` carrying `payload`,
+/// IPv4 from `source` to pool4, cut into fragments of `chunk` data bytes
+/// (a multiple of 8), each in an Ethernet frame from the gateway.
+fn ipv4_fragments(
+    source: Ipv4Addr,
+    source_port: u16,
+    destination_port: u16,
+    payload: &[u8],
+    chunk: usize,
+) -> Vec<Vec<u8>> {
+    let mut whole = Vec::new();
+    PacketBuilder::ipv4(source.octets(), POOL4.octets(), 60)
+        .udp(source_port, destination_port)
+        .write(&mut whole, payload)
+        .unwrap();
+    let data = &whole[20..];
+    data.chunks(chunk)
+        .enumerate()
+        .map(|(index, piece)| {
+            let offset = index * chunk;
+            let more = offset + piece.len() < data.len();
+            let mut header = etherparse::Ipv4Header::from_slice(&whole).unwrap().0;
+            header.identification = 0x5151;
+            header.dont_fragment = false;
+            header.more_fragments = more;
+            header.fragment_offset =
+                etherparse::IpFragOffset::try_new((offset / 8) as u16).unwrap();
+            header.set_payload_len(piece.len()).unwrap();
+            header.header_checksum = header.calc_header_checksum();
+            let mut frame = Vec::new();
+            etherparse::Ethernet2Header {
+                source: GATEWAY_MAC,
+                destination: ROUTER_MACS[1],
+                ether_type: etherparse::EtherType::IPV4,
+            }
+            .write(&mut frame)
+            .unwrap();
+            header.write(&mut frame).unwrap();
+            frame.extend_from_slice(piece);
+            frame
+        })
+        .collect()
+}
+
+/// The UDP datagram from the host's `source_port` to SERVER:53 under pool6
+/// carrying `payload`, cut into IPv6 fragments of `chunk` data bytes (a
+/// multiple of 8), each in an Ethernet frame from the host.
+fn ipv6_fragments(source_port: u16, payload: &[u8], chunk: usize) -> Vec<Vec<u8>> {
+    let mut whole = Vec::new();
+    PacketBuilder::ipv6(host().octets(), mapped(SERVER).octets(), 64)
+        .udp(source_port, 53)
+        .write(&mut whole, payload)
+        .unwrap();
+    let data = &whole[40..];
+    data.chunks(chunk)
+        .enumerate()
+        .map(|(index, piece)| {
+            let offset = index * chunk;
+            let more = offset + piece.len() < data.len();
+            let mut frame = Vec::new();
+            frame.extend_from_slice(&ROUTER_MACS[0]);
+            frame.extend_from_slice(&HOST_MAC);
+            frame.extend_from_slice(&[0x86, 0xdd]);
+            frame.extend_from_slice(&whole[..4]);
+            frame.extend_from_slice(&((8 + piece.len()) as u16).to_be_bytes());
+            frame.extend_from_slice(&[44, 64]);
+            frame.extend_from_slice(&whole[8..40]);
+            frame.extend_from_slice(&[17, 0]);
+            frame.extend_from_slice(&((offset as u16) | u16::from(more)).to_be_bytes());
+            frame.extend_from_slice(&0x0005_1515_u32.to_be_bytes());
+            frame.extend_from_slice(piece);
+            frame
+        })
+        .collect()
+}
+
+/// Reassembles the fragments among `sent` with etherparse's defragmenter
+/// (an independent receiver): the whole UDP datagram and the IP slice of
+/// its first fragment.
+fn reassemble(sent: &[(PortIndex, Vec<u8>)]) -> (Vec<u8>, Vec<u8>) {
+    let mut pool = etherparse::defrag::IpDefragPool::<(), ()>::new();
+    let mut first = None;
+    let mut whole = None;
+    for (_, frame) in sent {
+        let sliced = SlicedPacket::from_ethernet(frame).unwrap();
+        let (is_first, ip) = match &sliced.net {
+            Some(NetSlice::Ipv4(ipv4)) => (
+                ipv4.header().fragments_offset().value() == 0,
+                frame[14..].to_vec(),
+            ),
+            // The translator writes the Fragment header right after the
+            // IPv6 header (RFC 7915 §4.1).
+            Some(NetSlice::Ipv6(_)) => (
+                frame[20] == 44 && u16::from_be_bytes([frame[56], frame[57]]) & 0xfff8 == 0,
+                frame[14..].to_vec(),
+            ),
+            _ => panic!("not IP"),
+        };
+        if is_first {
+            first = Some(ip);
+        }
+        if let Some(payload) = pool.process_sliced_packet(&sliced, (), ()).unwrap() {
+            whole = Some(payload.payload);
+        }
+    }
+    (
+        whole.expect("the datagram reassembles"),
+        first.expect("a first fragment"),
+    )
+}
+
+/// RFC 6146 §3.4: fragments from IPv4 arriving out of order (last first)
+/// are held until the first one finds the session, then all go to the
+/// IPv6 host translated (RFC 7915 §4.1 Fragment headers); the host
+/// reassembles a datagram with its own port and a valid UDP checksum
+/// (the incremental port update of the first fragment holds for the whole
+/// datagram).
+#[test]
+fn out_of_order_ipv4_fragments_reach_the_ipv6_host_reassemblable() {
+    let mut router = router();
+    let port = sent_udp_source_port(&frames(
+        &mut router,
+        LAN,
+        &udp_from_host(40000, b"q"),
+        at(0),
+    ));
+    let payload: Vec<u8> = (0..1400u32).map(|index| index as u8).collect();
+    let fragments = ipv4_fragments(SERVER, 53, port, &payload, 504);
+    assert_eq!(fragments.len(), 3);
+    assert!(frames(&mut router, UPLINK, &fragments[2], at(1)).is_empty());
+    assert!(frames(&mut router, UPLINK, &fragments[1], at(1)).is_empty());
+    assert_eq!(counter(&router, "nat64_fragment_held"), 2);
+    let sent = frames(&mut router, UPLINK, &fragments[0], at(1));
+    assert_eq!(sent.len(), 3, "the first and the two held: {sent:?}");
+    assert!(sent.iter().all(|(out, _)| *out == LAN));
+    assert_eq!(counter(&router, "nat64_fragment_released"), 2);
+    let (datagram, _) = reassemble(&sent);
+    let (udp, data) = etherparse::UdpHeader::from_slice(&datagram).unwrap();
+    assert_eq!(udp.destination_port, 40000, "the host's own port");
+    assert_eq!(data, &payload[..]);
+    let checksum = udp
+        .calc_checksum_ipv6_raw(mapped(SERVER).octets(), host().octets(), data)
+        .unwrap();
+    assert_eq!(udp.checksum, checksum, "valid over the whole datagram");
+
+    // A later fragment of a known datagram passes straight through.
+    let again = ipv4_fragments(SERVER, 53, port, &payload, 504);
+    let sent = frames(&mut router, UPLINK, &again[1], at(1));
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].0, LAN);
+}
+
+/// RFC 6146 §3.4 from IPv6: out-of-order fragments (the first last) open
+/// the session with their first fragment and leave as IPv4 fragments
+/// (RFC 7915 §5.1.1) that reassemble into the datagram from the pool4
+/// port, with a valid checksum.
+#[test]
+fn out_of_order_ipv6_fragments_reach_the_ipv4_server_reassemblable() {
+    let mut router = router();
+    let payload: Vec<u8> = (0..1400u32).map(|index| (index * 7) as u8).collect();
+    let fragments = ipv6_fragments(40002, &payload, 504);
+    assert_eq!(fragments.len(), 3);
+    assert!(frames(&mut router, LAN, &fragments[1], at(0)).is_empty());
+    assert!(frames(&mut router, LAN, &fragments[2], at(0)).is_empty());
+    let sent = frames(&mut router, LAN, &fragments[0], at(0));
+    assert_eq!(sent.len(), 3, "{sent:?}");
+    assert!(sent.iter().all(|(out, _)| *out == UPLINK));
+    let (datagram, first) = reassemble(&sent);
+    let header = etherparse::Ipv4HeaderSlice::from_slice(&first).unwrap();
+    assert_eq!(header.source(), POOL4.octets());
+    assert_eq!(header.destination(), SERVER.octets());
+    let (udp, data) = etherparse::UdpHeader::from_slice(&datagram).unwrap();
+    assert!(udp.source_port >= 1024);
+    assert_eq!(udp.destination_port, 53);
+    assert_eq!(data, &payload[..]);
+    let checksum = udp
+        .calc_checksum_ipv4_raw(POOL4.octets(), SERVER.octets(), data)
+        .unwrap();
+    assert_eq!(udp.checksum, checksum, "valid over the whole datagram");
+}
+
+/// RFC 6146 §3.4 (FRAGMENT_MIN): a fragment whose first never comes is
+/// kept fragment_timeout_seconds (2 s), then dropped and counted.
+#[test]
+fn a_fragment_whose_first_never_comes_times_out() {
+    let mut router = router();
+    let fragments = ipv4_fragments(SERVER, 53, 4000, &[0x5a; 600], 504);
+    assert!(frames(&mut router, UPLINK, &fragments[1], at(0)).is_empty());
+    assert_eq!(counter(&router, "nat64_fragment_held"), 1);
+    assert_eq!(router.poll(Instant::from_millis(1_999)).count(), 0);
+    assert_eq!(counter(&router, "nat64_fragment_timeout"), 0);
+    assert_eq!(
+        router.poll(at(2)).count(),
+        0,
+        "no ICMP: the first never came"
+    );
+    assert_eq!(counter(&router, "nat64_fragment_timeout"), 1);
+    // A fragment overlapping a held one is dropped, counted.
+    let overlapping = ipv4_fragments(SERVER, 53, 4000, &[0x5a; 1400], 512);
+    assert!(frames(&mut router, UPLINK, &fragments[1], at(3)).is_empty());
+    assert!(frames(&mut router, UPLINK, &overlapping[1], at(3)).is_empty());
+    assert_eq!(counter(&router, "nat64_fragment_overlap"), 1);
+}

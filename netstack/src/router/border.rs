@@ -295,7 +295,109 @@ impl Router {
         if let Some(border) = self.border.as_mut() {
             border.inbound = buffer;
         }
+        if verdict.is_ok() {
+            self.release_inbound_fragments(link, now);
+        }
         verdict
+    }
+
+    /// Routes the fragments from IPv4 that NAT64 held until the first
+    /// fragment of their datagram, just translated, went through (RFC 6146
+    /// §3.4).
+    fn release_inbound_fragments(&mut self, link: LinkInfo, now: Instant) {
+        loop {
+            let Some(border) = self.border.as_mut() else {
+                return;
+            };
+            if !border.uplink.releasing_fragments() {
+                return;
+            }
+            let mut buffer = core::mem::take(&mut border.inbound);
+            let released = border.uplink.next_released_inbound(&mut buffer, now);
+            if let Some(Ok(translated)) = released {
+                let _ = match translated.fragmentation {
+                    None => self.route_translated(link, &buffer[..translated.length], now),
+                    Some(fragmentation) => {
+                        self.route_fragments(link, &buffer[..translated.length], fragmentation, now)
+                    }
+                };
+            }
+            if let Some(border) = self.border.as_mut() {
+                border.inbound = buffer;
+            }
+            if released.is_none() {
+                return;
+            }
+        }
+    }
+
+    /// Sends the fragments from IPv6 that NAT64 held until the first
+    /// fragment of their datagram, just translated, went through (RFC 6146
+    /// §3.4).
+    fn release_outbound_fragments(&mut self, link: LinkInfo, gateway: Ipv6Addr, now: Instant) {
+        loop {
+            if !self
+                .border
+                .as_ref()
+                .is_some_and(|border| border.uplink.releasing_fragments())
+            {
+                return;
+            }
+            let identification = self.random.next_u64() as u16;
+            let Some(border) = self.border.as_mut() else {
+                return;
+            };
+            let egress = border.port;
+            let Some(mtu) = self.ports.get(egress.0).map(|port| port.settings.mtu) else {
+                return;
+            };
+            let mut buffer = core::mem::take(&mut border.outbound);
+            let released = border.uplink.next_released_outbound(
+                gateway,
+                mtu,
+                identification,
+                &mut buffer,
+                now,
+            );
+            if let Some(Ok(outbound)) = released {
+                let _ = self.send_outbound(link, egress, outbound, &buffer, now);
+            }
+            if let Some(border) = self.border.as_mut() {
+                border.outbound = buffer;
+            }
+            if released.is_none() {
+                return;
+            }
+        }
+    }
+
+    /// Sends a translated outbound packet (at the start of `buffer`):
+    /// hairpinned back to IPv6, or to its IPv4 neighbor, fragmented if
+    /// needed.
+    fn send_outbound(
+        &mut self,
+        link: LinkInfo,
+        egress: PortIndex,
+        outbound: crate::translation::uplink::Outbound,
+        buffer: &[u8],
+        now: Instant,
+    ) -> Result<Outcome, DropReason> {
+        let translated = &buffer[..outbound.translated.length];
+        if outbound.hairpin {
+            self.hairpin(link, translated, now)
+        } else {
+            match outbound.translated.fragmentation {
+                None => self.send_ipv4(link, egress, outbound.neighbor, translated, now),
+                Some(fragmentation) => self.send_ipv4_fragments(
+                    link,
+                    egress,
+                    outbound.neighbor,
+                    translated,
+                    fragmentation,
+                    now,
+                ),
+            }
+        }
     }
 
     /// Sends an IPv4 packet the translator originated back to the
@@ -451,7 +553,13 @@ impl Router {
                         write_ethernet_header(frame, source_mac, mac, ETHERTYPE_IPV4);
                         self.transmit
                             .shrink_last(ETHERNET_HEADER_LEN + outbound.translated.length);
+                        self.release_outbound_fragments(link, gateway, now);
                         return Ok(Outcome::Forwarded);
+                    }
+                    // NAT64 keeps it (RFC 6146 §3.4).
+                    Err(refusal) if refusal.reason == TranslationDrop::Nat64Held => {
+                        self.transmit.pop_last();
+                        return Ok(Outcome::Consumed);
                     }
                     Ok(_) => {
                         // Hairpinning or fragments: the general path below.
@@ -478,31 +586,19 @@ impl Router {
             now,
         );
         let verdict = match result {
+            // NAT64 keeps it (RFC 6146 §3.4).
+            Err(refusal) if refusal.reason == TranslationDrop::Nat64Held => Ok(Outcome::Consumed),
             Err(refusal) => {
                 self.answer_outbound_refusal(link, packet, refusal, now);
                 Err(DropReason::TranslationRefused)
             }
-            Ok(outbound) => {
-                let translated = &buffer[..outbound.translated.length];
-                if outbound.hairpin {
-                    self.hairpin(link, translated, now)
-                } else {
-                    match outbound.translated.fragmentation {
-                        None => self.send_ipv4(link, egress, outbound.neighbor, translated, now),
-                        Some(fragmentation) => self.send_ipv4_fragments(
-                            link,
-                            egress,
-                            outbound.neighbor,
-                            translated,
-                            fragmentation,
-                            now,
-                        ),
-                    }
-                }
-            }
+            Ok(outbound) => self.send_outbound(link, egress, outbound, &buffer, now),
         };
         if let Some(border) = self.border.as_mut() {
             border.outbound = buffer;
+        }
+        if verdict.is_ok() {
+            self.release_outbound_fragments(link, gateway, now);
         }
         verdict
     }

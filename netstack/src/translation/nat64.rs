@@ -14,6 +14,7 @@
 pub mod config;
 pub mod engine;
 pub mod flow;
+pub mod fragment_store;
 pub mod held_syn;
 pub mod pool4;
 pub mod port_allocation;

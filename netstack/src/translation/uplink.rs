@@ -425,6 +425,75 @@ impl<A: AddressTranslator> Uplink<A> {
         }
     }
 
+    /// Whether NAT64 has held fragments to send now (see
+    /// [`Uplink::next_released_outbound`], [`Uplink::next_released_inbound`]).
+    pub fn releasing_fragments(&self) -> bool {
+        self.nat64
+            .as_ref()
+            .is_some_and(|nat64| nat64.releasing_fragments())
+    }
+
+    /// The next fragment received from IPv6 that NAT64 held until the first
+    /// fragment of its datagram went through (RFC 6146 §3.4), translated
+    /// into `output` like [`Uplink::translate_outbound`]; `None` when none
+    /// is left. Call it after each outbound translation until `None`.
+    pub fn next_released_outbound(
+        &mut self,
+        gateway: Ipv6Addr,
+        ipv4_mtu: u16,
+        identification: u16,
+        output: &mut [u8],
+        now: Instant,
+    ) -> Option<Result<Outbound, Refusal>> {
+        let path = Ipv6ToIpv4Path {
+            ipv4_next_hop_mtu: ipv4_mtu,
+            ipv6_link_mtu: u16::MAX,
+            identification,
+        };
+        let released = self.nat64.as_mut()?.next_released_fragment(
+            false,
+            output,
+            &self.settings,
+            &path,
+            now,
+        )?;
+        let result = released
+            .map_err(Refusal::from)
+            .and_then(|translated| self.finish_outbound(translated, gateway, output));
+        if let Err(refusal) = &result {
+            self.counts.increment(refusal.reason);
+        }
+        Some(result)
+    }
+
+    /// The next fragment received from IPv4 that NAT64 held until the first
+    /// fragment of its datagram went through (RFC 6146 §3.4), translated
+    /// into `output` like [`Uplink::translate_inbound`]; `None` when none is
+    /// left. Call it after each inbound translation until `None`.
+    pub fn next_released_inbound(
+        &mut self,
+        output: &mut [u8],
+        now: Instant,
+    ) -> Option<Result<Translated, Refusal>> {
+        let path = Ipv6ToIpv4Path {
+            ipv4_next_hop_mtu: u16::MAX,
+            ipv6_link_mtu: u16::MAX,
+            identification: 0,
+        };
+        let released = self.nat64.as_mut()?.next_released_fragment(
+            true,
+            output,
+            &self.settings,
+            &path,
+            now,
+        )?;
+        let result = released.map_err(Refusal::from);
+        if let Err(refusal) = &result {
+            self.counts.increment(refusal.reason);
+        }
+        Some(result)
+    }
+
     /// The next unsolicited inbound SYN NAT64 held whose time ran out by
     /// `now` (RFC 6146 §3.5.2.2 V4 INIT expiry), copied into `output`: its
     /// length and the link-layer address it came from. The caller answers
@@ -535,6 +604,18 @@ impl<A: AddressTranslator> Uplink<A> {
                 &path,
             )?,
         };
+        self.finish_outbound(translated, gateway, output)
+    }
+
+    /// The uplink's part of a translated outbound packet: never to IPv4
+    /// broadcast or multicast, the TTL decremented, hairpinning noticed and
+    /// the next hop named.
+    fn finish_outbound(
+        &self,
+        translated: Translated,
+        gateway: Ipv6Addr,
+        output: &mut [u8],
+    ) -> Result<Outbound, Refusal> {
         let mut ipv4 = Ipv4Packet::new_unchecked(&mut output[..translated.length]);
         let destination = ipv4.destination_address();
         if self.is_broadcast_or_multicast(destination) {

@@ -31,8 +31,12 @@
 //!   the store's capacity too (`nat64_held_syn_store_full`).
 //! - An ESTABLISHED session whose lifetime runs out moves to TRANS for the
 //!   transitory timeout without sending the optional probe.
-//! - Fragments other than the first carry no ports: they are dropped
-//!   (`nat64_non_first_fragment`); reassembly is not implemented.
+//! - Fragments (§3.4): virtual reassembly, see [`super::fragment_store`].
+//!   The first fragment goes through its session; later fragments of its
+//!   datagram reuse the addresses it was translated with; those that come
+//!   before it wait (`fragments`, `fragment_timeout_seconds`) and are sent
+//!   right after it ([`Nat64::next_released_fragment`]), or time out
+//!   (`nat64_fragment_timeout`).
 
 use alloc::vec;
 use alloc::vec::Vec;
@@ -41,7 +45,8 @@ use core::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
 use smoltcp::time::{Duration, Instant};
 
 use super::config::{Nat64Config, Nat64Filtering};
-use super::flow::{self, Flow, FlowError, Nat64Protocol};
+use super::flow::{self, Flow, FlowError, FragmentFacts, Nat64Protocol};
+use super::fragment_store::{DatagramMapping, FragmentKey, FragmentRefusal, FragmentStore};
 use super::held_syn::{HeldSynKey, HeldSyns, HoldError};
 use super::pool4::Pool4;
 use super::port_allocation::{AllocationRequest, PortAllocator};
@@ -62,7 +67,8 @@ crate::counters! {
         UnsupportedProtocol => "nat64_unsupported_protocol",
         /// A header cut off before the ports.
         Truncated => "nat64_truncated",
-        /// A fragment other than the first (no ports; no reassembly).
+        /// A fragment other than the first, with no datagram known and no
+        /// room to wait (`fragments = 0`).
         NonFirstFragment => "nat64_non_first_fragment",
         /// An IPv6 destination outside pool6, or forbidden under it (RFC 6052 §3.1).
         DestinationNotInPool6 => "nat64_destination_not_in_pool6",
@@ -93,6 +99,15 @@ crate::counters! {
         IncomingSynAlreadyHeld => "nat64_incoming_syn_already_held",
         /// An unsolicited inbound SYN the held-SYN store has no room for.
         HeldSynStoreFull => "nat64_held_syn_store_full",
+        /// Not a loss: a fragment that came before its datagram's first,
+        /// held until it comes (§3.4).
+        FragmentHeld => "nat64_fragment_held",
+        /// A fragment that came before its first, with no room to wait.
+        FragmentStoreFull => "nat64_fragment_store_full",
+        /// A fragment overlapping one held for the same datagram.
+        FragmentOverlap => "nat64_fragment_overlap",
+        /// A fragment ending beyond 65,535 bytes.
+        FragmentTooBig => "nat64_fragment_too_big",
     }
 }
 
@@ -106,6 +121,11 @@ crate::counters! {
         /// A held inbound SYN's TCP_INCOMING_SYN ran out: dropped, and answered
         /// with ICMPv4 3/3 unless `incoming_syn_unreachable = false`.
         IncomingSynExpired => "nat64_incoming_syn_expired",
+        /// A held fragment sent after its datagram's first fragment (§3.4).
+        FragmentReleased => "nat64_fragment_released",
+        /// A held fragment whose first fragment did not come within
+        /// `fragment_timeout_seconds`: dropped.
+        FragmentTimeout => "nat64_fragment_timeout",
     }
 }
 
@@ -124,7 +144,9 @@ impl Nat64Drop {
     pub fn is_held(self) -> bool {
         matches!(
             self,
-            Nat64Drop::IncomingSynHeld | Nat64Drop::IncomingSynAlreadyHeld
+            Nat64Drop::IncomingSynHeld
+                | Nat64Drop::IncomingSynAlreadyHeld
+                | Nat64Drop::FragmentHeld
         )
     }
 }
@@ -206,8 +228,26 @@ pub struct Nat64 {
     held_syns: HeldSyns,
     /// Whether a held SYN that expires is answered with ICMPv4 3/3.
     incoming_syn_unreachable: bool,
+    /// Fragments waiting for their first, and the addresses of datagrams
+    /// whose first fragment went through (§3.4).
+    fragments: FragmentStore,
     /// The copy of a packet whose port is rewritten before translation.
     scratch: Vec<u8>,
+}
+
+/// The path of packets from IPv4: too big for the IPv6 egress is found by
+/// the forward path.
+const INBOUND_PATH: Ipv4ToIpv6Path = Ipv4ToIpv6Path {
+    ipv6_next_hop_mtu: u16::MAX,
+    ipv4_link_mtu: u16::MAX,
+};
+
+/// A refusal of the RFC 7915 core.
+fn refused(error: TranslationError) -> Nat64Refusal {
+    Nat64Refusal {
+        reason: Nat64Drop::Translation,
+        error: Some(error),
+    }
 }
 
 /// The most sessions one [`Nat64::poll`] expires (the rest wait for the next).
@@ -285,6 +325,11 @@ impl Nat64 {
                 [key[1] ^ key[2], key[3].rotate_left(17) ^ key[0]],
             ),
             incoming_syn_unreachable: config.incoming_syn_unreachable,
+            fragments: FragmentStore::new(
+                config.fragment_capacity as usize,
+                largest_packet + 64,
+                config.fragment_timeout,
+            ),
             scratch: vec![0; largest_packet + 64],
         })
     }
@@ -312,7 +357,12 @@ impl Nat64 {
 
     /// The bytes of the stores of held packets, all allocated at start.
     pub fn held_memory_bytes(&self) -> usize {
-        self.held_syns.memory_bytes()
+        self.held_syns.memory_bytes() + self.fragments.memory_bytes()
+    }
+
+    /// The fragments held now, waiting for their first (§3.4).
+    pub fn held_fragment_count(&self) -> usize {
+        self.fragments.held_count()
     }
 
     /// The oldest held inbound SYN whose TCP_INCOMING_SYN ran out by `now`
@@ -374,8 +424,12 @@ impl Nat64 {
         }
     }
 
-    /// Runs the session timers (§3.5.2.2 expiry, UDP and ICMP lifetimes).
+    /// Runs the session timers (§3.5.2.2 expiry, UDP and ICMP lifetimes)
+    /// and drops the fragments that waited too long (§3.4).
     pub fn poll(&mut self, now: Instant) {
+        for _ in 0..self.fragments.expire(now) {
+            self.events.increment(Nat64Event::FragmentTimeout);
+        }
         if !self.table.due(now) {
             return;
         }
@@ -422,7 +476,24 @@ impl Nat64 {
         path: &Ipv6ToIpv4Path,
         now: Instant,
     ) -> Result<Translated, Nat64Refusal> {
-        let flow = flow::ipv6_flow(packet).map_err(Nat64Drop::from)?;
+        let flow = match flow::ipv6_flow(packet) {
+            Ok(flow) => flow,
+            Err(FlowError::NonFirstFragment) => {
+                let facts = flow::ipv6_fragment(packet).ok_or(Nat64Drop::Truncated)?;
+                let key = FragmentKey::new(&facts, false);
+                return match self.fragments.mapping(&key, now) {
+                    Some(mapping) => {
+                        let addresses = self.mapped_addresses(mapping);
+                        stateless::translate_ipv6_to_ipv4(
+                            packet, output, &addresses, settings, path,
+                        )
+                        .map_err(refused)
+                    }
+                    None => Err(self.hold_fragment(key, &facts, packet, now)),
+                };
+            }
+            Err(error) => return Err(Nat64Drop::from(error).into()),
+        };
         let remote_address = self
             .pool6
             .extract(flow.remote.0)
@@ -457,12 +528,108 @@ impl Nat64 {
             pool6: self.pool6,
             hairpin: false,
         };
-        stateless::translate_ipv6_to_ipv4(copy, output, &addresses, settings, path).map_err(
-            |error| Nat64Refusal {
-                reason: Nat64Drop::Translation,
-                error: Some(error),
-            },
-        )
+        let translated =
+            stateless::translate_ipv6_to_ipv4(copy, output, &addresses, settings, path)
+                .map_err(refused)?;
+        if let Some(facts) = flow::ipv6_fragment(packet).filter(FragmentFacts::is_fragment) {
+            self.first_fragment_translated(FragmentKey::new(&facts, false), &addresses, now);
+        }
+        Ok(translated)
+    }
+
+    /// The addresses a datagram's first fragment was translated with, for
+    /// its later fragments.
+    fn mapped_addresses(&self, mapping: DatagramMapping) -> SessionAddresses {
+        SessionAddresses {
+            ipv6_host: mapping.ipv6_host,
+            pool4_address: mapping.pool4_address,
+            pool6: self.pool6,
+            hairpin: mapping.hairpin,
+        }
+    }
+
+    /// The first fragment of `key`'s datagram went through with
+    /// `addresses`: its later fragments will too, and those held go next.
+    fn first_fragment_translated(
+        &mut self,
+        key: FragmentKey,
+        addresses: &SessionAddresses,
+        now: Instant,
+    ) {
+        let mapping = DatagramMapping {
+            ipv6_host: addresses.ipv6_host,
+            pool4_address: addresses.pool4_address,
+            hairpin: addresses.hairpin,
+        };
+        self.fragments.remember(key, mapping, now);
+        self.fragments.begin_release(key);
+    }
+
+    /// A fragment that came before its datagram's first: held (§3.4), or
+    /// refused with its reason.
+    fn hold_fragment(
+        &mut self,
+        key: FragmentKey,
+        facts: &FragmentFacts,
+        packet: &[u8],
+        now: Instant,
+    ) -> Nat64Refusal {
+        if self.fragments.capacity() == 0 {
+            return Nat64Drop::NonFirstFragment.into();
+        }
+        match self.fragments.hold(key, facts, packet, now) {
+            Ok(()) => Nat64Drop::FragmentHeld,
+            Err(FragmentRefusal::Full) => Nat64Drop::FragmentStoreFull,
+            Err(FragmentRefusal::Overlap) => Nat64Drop::FragmentOverlap,
+            Err(FragmentRefusal::TooBig) => Nat64Drop::FragmentTooBig,
+        }
+        .into()
+    }
+
+    /// Whether held fragments wait to be sent after their first
+    /// ([`Nat64::next_released_fragment`]).
+    pub fn releasing_fragments(&self) -> bool {
+        self.fragments.releasing()
+    }
+
+    /// The next held fragment whose first fragment was just translated
+    /// (§3.4), received from IPv4 (`from_ipv4`) or IPv6, translated into
+    /// `output` with its datagram's addresses (`path` serves fragments from
+    /// IPv6); `None` when there is none left. Refusals are counted.
+    pub fn next_released_fragment(
+        &mut self,
+        from_ipv4: bool,
+        output: &mut [u8],
+        settings: &TranslationSettings,
+        path: &Ipv6ToIpv4Path,
+        now: Instant,
+    ) -> Option<Result<Translated, Nat64Refusal>> {
+        let (slot, key) = self.fragments.next_released(from_ipv4)?;
+        let result = match self.fragments.mapping(&key, now) {
+            None => Err(Nat64Drop::NonFirstFragment.into()),
+            Some(mapping) => {
+                let addresses = self.mapped_addresses(mapping);
+                let packet = self.fragments.packet(slot);
+                if from_ipv4 {
+                    stateless::translate_ipv4_to_ipv6(
+                        packet,
+                        output,
+                        &addresses,
+                        settings,
+                        &INBOUND_PATH,
+                    )
+                } else {
+                    stateless::translate_ipv6_to_ipv4(packet, output, &addresses, settings, path)
+                }
+                .map_err(refused)
+            }
+        };
+        self.fragments.forget(slot);
+        match &result {
+            Ok(_) => self.events.increment(Nat64Event::FragmentReleased),
+            Err(refusal) => self.counts.increment(refusal.reason),
+        }
+        Some(result)
     }
 
     /// A TCP session just opened by a V6 SYN whose V4 SYN is held: V4 INIT
@@ -628,7 +795,28 @@ impl Nat64 {
         settings: &TranslationSettings,
         now: Instant,
     ) -> Result<Translated, Nat64Refusal> {
-        let flow = flow::ipv4_flow(packet).map_err(Nat64Drop::from)?;
+        let flow = match flow::ipv4_flow(packet) {
+            Ok(flow) => flow,
+            Err(FlowError::NonFirstFragment) => {
+                let facts = flow::ipv4_fragment(packet).ok_or(Nat64Drop::Truncated)?;
+                let key = FragmentKey::new(&facts, true);
+                return match self.fragments.mapping(&key, now) {
+                    Some(mapping) => {
+                        let addresses = self.mapped_addresses(mapping);
+                        stateless::translate_ipv4_to_ipv6(
+                            packet,
+                            output,
+                            &addresses,
+                            settings,
+                            &INBOUND_PATH,
+                        )
+                        .map_err(refused)
+                    }
+                    None => Err(self.hold_fragment(key, &facts, packet, now)),
+                };
+            }
+            Err(error) => return Err(Nat64Drop::from(error).into()),
+        };
         let local = SocketAddrV4::new(flow.local.0, flow.local.1);
         let remote = SocketAddrV4::new(flow.remote.0, flow.remote.1);
         let session = match self.table.session_by_ipv4(flow.protocol, local, remote) {
@@ -652,16 +840,13 @@ impl Nat64 {
             pool6: self.pool6,
             hairpin: flow.remote.0 == flow.local.0,
         };
-        let path = Ipv4ToIpv6Path {
-            ipv6_next_hop_mtu: u16::MAX,
-            ipv4_link_mtu: u16::MAX,
-        };
-        stateless::translate_ipv4_to_ipv6(copy, output, &addresses, settings, &path).map_err(
-            |error| Nat64Refusal {
-                reason: Nat64Drop::Translation,
-                error: Some(error),
-            },
-        )
+        let translated =
+            stateless::translate_ipv4_to_ipv6(copy, output, &addresses, settings, &INBOUND_PATH)
+                .map_err(refused)?;
+        if let Some(facts) = flow::ipv4_fragment(packet).filter(FragmentFacts::is_fragment) {
+            self.first_fragment_translated(FragmentKey::new(&facts, true), &addresses, now);
+        }
+        Ok(translated)
     }
 
     /// §3.5.2.2 CLOSED + V4 SYN with no BIB entry for (X, x), or one that
