@@ -802,4 +802,93 @@ fn fragments_that_never_complete() {
     assert!(sent + grew(&before, &after, "icmp_error_rate_limited") <= full);
     assert_eq!(outcome.to_uplink, 0, "{outcome:?}");
     assert_eq!(session_count(&router), 1);
+
+    // Afterwards the store is empty again: out-of-order datagrams of the
+    // established connection go through both ways (held, then released
+    // after their first fragment), without allocating.
+    let mut inbound = Vec::new();
+    PacketBuilder::ethernet2(GATEWAY_MAC, ROUTER_MACS[1])
+        .ipv4(SERVER.octets(), POOL4.octets(), 60)
+        .tcp(80, established.pool4_port, 9, 65535)
+        .ack(18)
+        .write(&mut inbound, &[0x33; 1200])
+        .unwrap();
+    let mut outbound = Vec::new();
+    PacketBuilder::ethernet2(HOST_MAC, ROUTER_MACS[0])
+        .ipv6(HOST.octets(), mapped(SERVER).octets(), 64)
+        .tcp(HOST_PORT, 80, 18, 65535)
+        .ack(9)
+        .write(&mut outbound, &[0x44; 1200])
+        .unwrap();
+    let inbound = split_ipv4(&inbound, 504);
+    let outbound = split_ipv6(&outbound, 504);
+    let now = FLOOD_END;
+    let region = Region::new(ALLOCATOR);
+    let mut to_lan = 0;
+    for fragment in inbound.iter().rev() {
+        to_lan += router
+            .receive(UPLINK, fragment, now)
+            .filter(|transmit| transmit.port == LAN)
+            .count();
+    }
+    let mut to_uplink = 0;
+    for fragment in outbound.iter().rev() {
+        to_uplink += router
+            .receive(LAN, fragment, now)
+            .filter(|transmit| transmit.port == UPLINK)
+            .count();
+    }
+    let change = region.change();
+    assert_eq!(change.allocations + change.reallocations, 0);
+    assert_eq!((to_lan, to_uplink), (3, 3));
+}
+
+/// The IPv4 packet in the Ethernet `frame` cut into fragments of `chunk`
+/// data bytes (a multiple of 8), each in a copy of the frame's Ethernet
+/// header.
+fn split_ipv4(frame: &[u8], chunk: usize) -> Vec<Vec<u8>> {
+    let data = &frame[34..];
+    data.chunks(chunk)
+        .enumerate()
+        .map(|(index, piece)| {
+            let offset = index * chunk;
+            let more = offset + piece.len() < data.len();
+            let mut header = [0u8; 20];
+            header.copy_from_slice(&frame[14..34]);
+            header[2..4].copy_from_slice(&((20 + piece.len()) as u16).to_be_bytes());
+            header[4..6].copy_from_slice(&0x7777u16.to_be_bytes());
+            let word = (offset / 8) as u16 | if more { 0x2000 } else { 0 };
+            header[6..8].copy_from_slice(&word.to_be_bytes());
+            header[10..12].fill(0);
+            let checksum = fold(add_words(&header, 0));
+            header[10..12].copy_from_slice(&checksum.to_be_bytes());
+            let mut fragment = frame[..14].to_vec();
+            fragment.extend_from_slice(&header);
+            fragment.extend_from_slice(piece);
+            fragment
+        })
+        .collect()
+}
+
+/// The IPv6 packet in the Ethernet `frame` (no extension header) cut into
+/// fragments of `chunk` data bytes (a multiple of 8) with a Fragment
+/// header.
+fn split_ipv6(frame: &[u8], chunk: usize) -> Vec<Vec<u8>> {
+    let next_header = frame[20];
+    let data = &frame[54..];
+    data.chunks(chunk)
+        .enumerate()
+        .map(|(index, piece)| {
+            let offset = index * chunk;
+            let more = offset + piece.len() < data.len();
+            let mut fragment = frame[..54].to_vec();
+            fragment[18..20].copy_from_slice(&((8 + piece.len()) as u16).to_be_bytes());
+            fragment[20] = 44;
+            fragment.extend_from_slice(&[next_header, 0]);
+            fragment.extend_from_slice(&((offset as u16) | u16::from(more)).to_be_bytes());
+            fragment.extend_from_slice(&0x0077_7777_u32.to_be_bytes());
+            fragment.extend_from_slice(piece);
+            fragment
+        })
+        .collect()
 }
