@@ -889,3 +889,101 @@ fn a_fragment_whose_first_never_comes_times_out() {
     assert!(frames(&mut router, UPLINK, &overlapping[1], at(3)).is_empty());
     assert_eq!(counter(&router, "nat64_fragment_overlap"), 1);
 }
+
+/// RFC 6146 §3.5.2.2 (ESTABLISHED, lifetime expires): the NAT64 probes
+/// the IPv6 endpoint — an empty segment, sequence and acknowledgment
+/// numbers 0, only ACK set — and moves the session to TRANS; the host's
+/// answer brings it back to ESTABLISHED (TRANS + a non-RST segment), and
+/// with no answer it ends after TCP_TRANS.
+#[test]
+fn an_idle_established_session_is_probed_then_kept_or_closed() {
+    let mut router =
+        router_with("tcp_established_timeout_seconds = 20\ntcp_transitory_timeout_seconds = 10\n");
+    let port = sent_tcp_source_port(&frames(
+        &mut router,
+        LAN,
+        &syn_from_host(40001, SERVER, 80),
+        at(0),
+    ));
+    let mut syn_ack = Vec::new();
+    PacketBuilder::ethernet2(GATEWAY_MAC, ROUTER_MACS[1])
+        .ipv4(SERVER.octets(), POOL4.octets(), 60)
+        .tcp(80, port, 7, 1000)
+        .syn()
+        .ack(2)
+        .write(&mut syn_ack, b"")
+        .unwrap();
+    assert_eq!(frames(&mut router, UPLINK, &syn_ack, at(1)).len(), 1);
+    assert!(
+        tcp_session(&router).contains("ESTABLISHED"),
+        "{}",
+        tcp_session(&router)
+    );
+
+    assert_eq!(
+        router.poll(at(20)).count(),
+        0,
+        "not yet: 20 s after the SYN+ACK"
+    );
+    let sent: Vec<(PortIndex, Vec<u8>)> = router
+        .poll(at(22))
+        .map(|transmit| (transmit.port, transmit.frame.to_vec()))
+        .collect();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].0, LAN);
+    let sliced = SlicedPacket::from_ethernet(&sent[0].1).unwrap();
+    let Some(NetSlice::Ipv6(ipv6)) = &sliced.net else {
+        panic!("not IPv6")
+    };
+    let header = ipv6.header().to_header();
+    assert_eq!(Ipv6Addr::from(header.source), mapped(SERVER));
+    assert_eq!(Ipv6Addr::from(header.destination), host());
+    let Some(TransportSlice::Tcp(tcp)) = &sliced.transport else {
+        panic!("not TCP")
+    };
+    assert_eq!((tcp.source_port(), tcp.destination_port()), (80, 40001));
+    assert_eq!((tcp.sequence_number(), tcp.acknowledgment_number()), (0, 0));
+    assert!(tcp.ack() && !tcp.syn() && !tcp.fin() && !tcp.rst() && !tcp.psh());
+    assert!(tcp.payload().is_empty());
+    let expected = tcp.to_header().calc_checksum_ipv6(&header, &[]).unwrap();
+    assert_eq!(tcp.checksum(), expected);
+    assert_eq!(counter(&router, "nat64_tcp_probe_sent"), 1);
+    assert!(
+        tcp_session(&router).contains("TRANS"),
+        "{}",
+        tcp_session(&router)
+    );
+
+    // The host answers with an ACK: forwarded, ESTABLISHED again.
+    let mut ack = Vec::new();
+    PacketBuilder::ethernet2(HOST_MAC, ROUTER_MACS[0])
+        .ipv6(host().octets(), mapped(SERVER).octets(), 64)
+        .tcp(40001, 80, 2, 1000)
+        .ack(8)
+        .write(&mut ack, b"")
+        .unwrap();
+    assert_eq!(
+        sent_tcp_source_port(&frames(&mut router, LAN, &ack, at(23))),
+        port
+    );
+    assert!(
+        tcp_session(&router).contains("ESTABLISHED"),
+        "{}",
+        tcp_session(&router)
+    );
+
+    // Idle again: probed at 43..44 s, no answer, gone 10 s later.
+    assert_eq!(router.poll(at(45)).count(), 1);
+    assert_eq!(counter(&router, "nat64_tcp_probe_sent"), 2);
+    router.poll(at(56)).count();
+    assert!(tcp_session(&router).is_empty());
+}
+
+/// The router's one TCP session, as listed (empty without one).
+fn tcp_session(router: &Router) -> String {
+    router
+        .nat64_sessions(100)
+        .into_iter()
+        .find(|line| line.starts_with("tcp"))
+        .unwrap_or_default()
+}

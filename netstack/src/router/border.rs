@@ -862,10 +862,11 @@ impl Router {
         Some(nat64.table().memory_bytes())
     }
 
-    /// Runs the border translator's timers: NAT64 session expiry, and the
-    /// ICMPv4 Port Unreachable for each held inbound SYN whose
-    /// TCP_INCOMING_SYN ran out (RFC 6146 §3.5.2.2, RFC 5382 REQ-4), through
-    /// the router's ICMP error rate limit; at most
+    /// Runs the border translator's timers: NAT64 session expiry with the
+    /// probes of ESTABLISHED sessions, and the ICMPv4 Port Unreachable for
+    /// each held inbound SYN whose TCP_INCOMING_SYN ran out (RFC 6146
+    /// §3.5.2.2, RFC 5382 REQ-4), through the router's ICMP error rate
+    /// limit; at most
     /// [`EXPIRED_SYNS_PER_POLL`] of those per call, and no more than the
     /// transmit area holds (the rest wait for the next call).
     pub(super) fn poll_border(&mut self, now: Instant) {
@@ -884,7 +885,7 @@ impl Router {
                 return;
             };
             let Some((length, sender)) = border.uplink.next_expired_syn(now, &mut held) else {
-                return;
+                break;
             };
             let link = LinkInfo {
                 port,
@@ -892,6 +893,23 @@ impl Router {
                 multicast: false,
             };
             self.send_icmpv4_error(link, &held[..length], 3, 0, now);
+        }
+        // The probes of ESTABLISHED sessions whose lifetime ran out
+        // (§3.5.2.2), routed to their IPv6 hosts as if from the uplink.
+        let mut probe = [0u8; crate::translation::nat64::engine::PROBE_LENGTH];
+        let link = LinkInfo {
+            port,
+            source_mac: EthernetAddress([0; 6]),
+            multicast: false,
+        };
+        while self.transmit.has_room() {
+            let Some(border) = self.border.as_mut() else {
+                return;
+            };
+            let Some(length) = border.uplink.next_probe(&mut probe) else {
+                return;
+            };
+            let _ = self.route_translated(link, &probe[..length], now);
         }
     }
 }

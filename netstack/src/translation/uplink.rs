@@ -425,6 +425,14 @@ impl<A: AddressTranslator> Uplink<A> {
         }
     }
 
+    /// The next probe of an ESTABLISHED NAT64 session whose lifetime ran
+    /// out (RFC 6146 §3.5.2.2), an IPv6 packet written into `output` (at
+    /// least [`super::nat64::engine::PROBE_LENGTH`] bytes) for the router to
+    /// route like a translated one; its length.
+    pub fn next_probe(&mut self, output: &mut [u8]) -> Option<usize> {
+        self.nat64.as_mut()?.next_probe(output)
+    }
+
     /// Whether NAT64 has held fragments to send now (see
     /// [`Uplink::next_released_outbound`], [`Uplink::next_released_inbound`]).
     pub fn releasing_fragments(&self) -> bool {

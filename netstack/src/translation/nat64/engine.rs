@@ -30,7 +30,16 @@
 //!   connection is dropped (`nat64_incoming_syn_already_held`), one beyond
 //!   the store's capacity too (`nat64_held_syn_store_full`).
 //! - An ESTABLISHED session whose lifetime runs out moves to TRANS for the
-//!   transitory timeout without sending the optional probe.
+//!   transitory timeout and its IPv6 host is probed (§3.5.2.2 SHOULD): an
+//!   empty TCP segment from (Y', y) to (X', x), sequence and acknowledgment
+//!   numbers 0, only ACK set ([`Nat64::next_probe`]). A live host answers
+//!   with an ACK, which through the session sends the session back to
+//!   ESTABLISHED (TRANS + a non-RST segment) and reaches the IPv4 peer,
+//!   which answers in turn; a host without the connection answers RST, and
+//!   the session ends after TCP_TRANS. The IPv6 side is the one probed: it
+//!   is the router's own network, and the probe needs no pool4 port. Probes
+//!   wait in a queue of [`EXPIRY_BATCH`] (allocated at start); one that
+//!   finds it full is skipped, counted (`nat64_tcp_probe_skipped`).
 //! - Fragments (§3.4): virtual reassembly, see [`super::fragment_store`].
 //!   The first fragment goes through its session; later fragments of its
 //!   datagram reuse the addresses it was translated with; those that come
@@ -121,6 +130,12 @@ crate::counters! {
         /// A held inbound SYN's TCP_INCOMING_SYN ran out: dropped, and answered
         /// with ICMPv4 3/3 unless `incoming_syn_unreachable = false`.
         IncomingSynExpired => "nat64_incoming_syn_expired",
+        /// An ESTABLISHED session's lifetime ran out: its IPv6 host was sent a
+        /// probe and the session moved to TRANS (§3.5.2.2).
+        TcpProbeSent => "nat64_tcp_probe_sent",
+        /// An ESTABLISHED session moved to TRANS without its probe (the probe
+        /// queue was full).
+        TcpProbeSkipped => "nat64_tcp_probe_skipped",
         /// A held fragment sent after its datagram's first fragment (§3.4).
         FragmentReleased => "nat64_fragment_released",
         /// A held fragment whose first fragment did not come within
@@ -231,6 +246,9 @@ pub struct Nat64 {
     /// Fragments waiting for their first, and the addresses of datagrams
     /// whose first fragment went through (§3.4).
     fragments: FragmentStore,
+    /// The sessions whose IPv6 host gets a probe: ((X', x), (Z, z)); never
+    /// longer than its capacity, [`EXPIRY_BATCH`].
+    probes: Vec<(SocketAddrV6, SocketAddrV4)>,
     /// The copy of a packet whose port is rewritten before translation.
     scratch: Vec<u8>,
 }
@@ -249,6 +267,9 @@ fn refused(error: TranslationError) -> Nat64Refusal {
         error: Some(error),
     }
 }
+
+/// The length of a probe (§3.5.2.2): IPv6 and a TCP header without options.
+pub const PROBE_LENGTH: usize = 40 + 20;
 
 /// The most sessions one [`Nat64::poll`] expires (the rest wait for the next).
 const EXPIRY_BATCH: usize = 1024;
@@ -330,6 +351,7 @@ impl Nat64 {
                 largest_packet + 64,
                 config.fragment_timeout,
             ),
+            probes: Vec::with_capacity(EXPIRY_BATCH),
             scratch: vec![0; largest_packet + 64],
         })
     }
@@ -434,6 +456,8 @@ impl Nat64 {
             return;
         }
         let transitory = self.tcp_transitory_timeout;
+        let probes = &mut self.probes;
+        let events = &mut self.events;
         self.table.expire(now, EXPIRY_BATCH, |session| {
             if session.protocol != Nat64Protocol::Tcp {
                 return ExpiryDecision::Remove;
@@ -442,13 +466,54 @@ impl Nat64 {
                 ExpiryAction::Remove | ExpiryAction::RemoveAndRejectStoredSyn => {
                     ExpiryDecision::Remove
                 }
-                ExpiryAction::ProbeAndEnterTransitory => ExpiryDecision::Keep {
-                    state: state_byte(TcpState::Transitory),
-                    class: TcpState::Transitory.class(),
-                    expiry: now + transitory,
-                },
+                ExpiryAction::ProbeAndEnterTransitory => {
+                    if probes.len() < probes.capacity() {
+                        probes.push((session.ipv6, session.remote));
+                    } else {
+                        events.increment(Nat64Event::TcpProbeSkipped);
+                    }
+                    ExpiryDecision::Keep {
+                        state: state_byte(TcpState::Transitory),
+                        class: TcpState::Transitory.class(),
+                        expiry: now + transitory,
+                    }
+                }
             }
         });
+    }
+
+    /// The next probe of an ESTABLISHED session whose lifetime ran out
+    /// (§3.5.2.2): an IPv6 TCP segment from (Y', y) to the host (X', x), no
+    /// data, sequence and acknowledgment numbers 0, only ACK set, written
+    /// into `output` (at least [`PROBE_LENGTH`] bytes); its length, for
+    /// the caller to route like a translated packet.
+    pub fn next_probe(&mut self, output: &mut [u8]) -> Option<usize> {
+        let output = output.get_mut(..PROBE_LENGTH)?;
+        let (host, remote) = self.probes.pop()?;
+        self.events.increment(Nat64Event::TcpProbeSent);
+        let source = self.pool6.embed(*remote.ip());
+        output.fill(0);
+        output[0] = 0x60;
+        output[4..6].copy_from_slice(&20u16.to_be_bytes());
+        output[6] = 6;
+        output[7] = 64;
+        output[8..24].copy_from_slice(&source.octets());
+        output[24..40].copy_from_slice(&host.ip().octets());
+        let tcp = &mut output[40..];
+        tcp[0..2].copy_from_slice(&remote.port().to_be_bytes());
+        tcp[2..4].copy_from_slice(&host.port().to_be_bytes());
+        tcp[12] = 5 << 4;
+        tcp[13] = 0x10;
+        // The checksum over the pseudo-header (RFC 8200 §8.1) and the header.
+        let mut summed = [0u8; 40 + 20];
+        summed[..16].copy_from_slice(&source.octets());
+        summed[16..32].copy_from_slice(&host.ip().octets());
+        summed[32..36].copy_from_slice(&20u32.to_be_bytes());
+        summed[39] = 6;
+        summed[40..].copy_from_slice(&output[40..]);
+        let checksum = crate::translation::checksum::internet_checksum(&summed);
+        output[56..58].copy_from_slice(&checksum.to_be_bytes());
+        Some(PROBE_LENGTH)
     }
 
     /// RFC 6146 §3.5 from IPv6: finds or creates the session of `packet` and
