@@ -295,7 +295,7 @@ impl Router {
         if let Some(border) = self.border.as_mut() {
             border.inbound = buffer;
         }
-        if verdict.is_ok() {
+        if result.is_ok() {
             self.release_inbound_fragments(link, now);
         }
         verdict
@@ -597,7 +597,7 @@ impl Router {
         if let Some(border) = self.border.as_mut() {
             border.outbound = buffer;
         }
-        if verdict.is_ok() {
+        if result.is_ok() {
             self.release_outbound_fragments(link, gateway, now);
         }
         verdict

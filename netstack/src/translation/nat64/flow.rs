@@ -248,11 +248,14 @@ pub fn ipv6_fragment(packet: &[u8]) -> Option<FragmentFacts> {
     None
 }
 
-/// The fragment facts of an IPv4 packet (a whole packet has offset 0 and
-/// More Fragments clear).
+/// The fragment facts of an IPv4 fragment, or `None` for a whole packet
+/// (offset 0, More Fragments clear).
 pub fn ipv4_fragment(packet: &[u8]) -> Option<FragmentFacts> {
-    let header_length = usize::from(*packet.first()? & 0x0f) * 4;
     let word = read_u16(packet, 6)?;
+    if word & 0x3fff == 0 {
+        return None;
+    }
+    let header_length = usize::from(*packet.first()? & 0x0f) * 4;
     Some(FragmentFacts {
         source: u128::from(ipv4_address(packet, 12)?.to_bits()),
         destination: u128::from(ipv4_address(packet, 16)?.to_bits()),
