@@ -304,7 +304,20 @@ impl Router {
     /// Routes the fragments from IPv4 that NAT64 held until the first
     /// fragment of their datagram, just translated, went through (RFC 6146
     /// §3.4).
+    #[inline(always)]
     fn release_inbound_fragments(&mut self, link: LinkInfo, now: Instant) {
+        if self
+            .border
+            .as_ref()
+            .is_some_and(|border| border.uplink.releasing_fragments())
+        {
+            self.route_released_inbound(link, now);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn route_released_inbound(&mut self, link: LinkInfo, now: Instant) {
         loop {
             let Some(border) = self.border.as_mut() else {
                 return;
@@ -334,7 +347,20 @@ impl Router {
     /// Sends the fragments from IPv6 that NAT64 held until the first
     /// fragment of their datagram, just translated, went through (RFC 6146
     /// §3.4).
+    #[inline(always)]
     fn release_outbound_fragments(&mut self, link: LinkInfo, gateway: Ipv6Addr, now: Instant) {
+        if self
+            .border
+            .as_ref()
+            .is_some_and(|border| border.uplink.releasing_fragments())
+        {
+            self.send_released_outbound(link, gateway, now);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn send_released_outbound(&mut self, link: LinkInfo, gateway: Ipv6Addr, now: Instant) {
         loop {
             if !self
                 .border

@@ -435,6 +435,7 @@ impl<A: AddressTranslator> Uplink<A> {
 
     /// Whether NAT64 has held fragments to send now (see
     /// [`Uplink::next_released_outbound`], [`Uplink::next_released_inbound`]).
+    #[inline]
     pub fn releasing_fragments(&self) -> bool {
         self.nat64
             .as_ref()
@@ -618,6 +619,7 @@ impl<A: AddressTranslator> Uplink<A> {
     /// The uplink's part of a translated outbound packet: never to IPv4
     /// broadcast or multicast, the TTL decremented, hairpinning noticed and
     /// the next hop named.
+    #[inline(always)]
     fn finish_outbound(
         &self,
         translated: Translated,

@@ -653,6 +653,7 @@ impl Nat64 {
 
     /// Whether held fragments wait to be sent after their first
     /// ([`Nat64::next_released_fragment`]).
+    #[inline]
     pub fn releasing_fragments(&self) -> bool {
         self.fragments.releasing()
     }

@@ -217,8 +217,21 @@ impl FragmentFacts {
 }
 
 /// The fragment facts of an IPv6 packet with a Fragment header, or `None`.
+#[inline]
 pub fn ipv6_fragment(packet: &[u8]) -> Option<FragmentFacts> {
-    let mut next_header = *packet.get(6)?;
+    let next_header = *packet.get(6)?;
+    // Most packets have no extension header at all.
+    if !matches!(
+        next_header,
+        number::HOP_BY_HOP | number::ROUTING | number::DESTINATION_OPTIONS | number::FRAGMENT
+    ) {
+        return None;
+    }
+    ipv6_extension_fragment(packet, next_header)
+}
+
+/// [`ipv6_fragment`] past the first Next Header.
+fn ipv6_extension_fragment(packet: &[u8], mut next_header: u8) -> Option<FragmentFacts> {
     let end = 40 + usize::from(read_u16(packet, 4)?);
     let mut offset = 40;
     for _ in 0..8 {
@@ -250,6 +263,7 @@ pub fn ipv6_fragment(packet: &[u8]) -> Option<FragmentFacts> {
 
 /// The fragment facts of an IPv4 fragment, or `None` for a whole packet
 /// (offset 0, More Fragments clear).
+#[inline]
 pub fn ipv4_fragment(packet: &[u8]) -> Option<FragmentFacts> {
     let word = read_u16(packet, 6)?;
     if word & 0x3fff == 0 {

@@ -309,8 +309,9 @@ impl FragmentStore {
     }
 
     /// Whether a datagram's held fragments wait to be sent.
+    #[inline]
     pub fn releasing(&self) -> bool {
-        self.releasing.iter().any(Option::is_some)
+        self.releasing[0].is_some() || self.releasing[1].is_some()
     }
 
     /// The next held fragment to send, received from IPv4 (`from_ipv4`)
