@@ -671,8 +671,7 @@ fn held_syn_policy_switches() {
     assert_eq!(quiet.poll(at(6)).count(), 0);
     assert_eq!(counter(&quiet, "nat64_incoming_syn_expired"), 1);
 
-    // Refused at once, as any packet without a binding (3/13 when
-    // `refusal_errors` is on, RFC 7915 §4.4).
+    // Dropped at once and silently (REQ-4: no answer within 6 s).
     let mut closed = router_with("held_incoming_syns = 0\n");
     let sent = frames(
         &mut closed,
@@ -680,9 +679,10 @@ fn held_syn_policy_switches() {
         &tcp_from_ipv4(SERVER, 80, 3000, true),
         at(0),
     );
-    assert!(sent.iter().all(|(port, _)| *port != LAN), "{sent:?}");
+    assert!(sent.is_empty(), "{sent:?}");
     assert_eq!(counter(&closed, "nat64_incoming_syn_held"), 0);
-    assert_eq!(counter(&closed, "nat64_no_binding"), 1);
+    assert_eq!(counter(&closed, "nat64_incoming_syn_dropped"), 1);
+    assert_eq!(counter(&closed, "translation_nat64_silent"), 1);
     assert_eq!(closed.poll(at(6)).count(), 0);
 }
 

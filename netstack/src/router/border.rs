@@ -956,7 +956,9 @@ fn inbound_answer(refusal: &Refusal, refusal_errors: bool, packet: &[u8]) -> Opt
         _ => {}
     }
     match refusal.reason {
-        TranslationDrop::BadIpv4Header | TranslationDrop::Ipv4BroadcastOrMulticast => None,
+        TranslationDrop::BadIpv4Header
+        | TranslationDrop::Ipv4BroadcastOrMulticast
+        | TranslationDrop::Nat64Silent => None,
         // Protocol 17 at byte 9: UDP to the uplink address.
         TranslationDrop::Ipv4ForTranslator => (packet.get(9) == Some(&17)).then_some((3, 0)),
         _ => refusal_errors.then_some((13, 0)),

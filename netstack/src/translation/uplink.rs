@@ -243,6 +243,9 @@ crate::counters! {
         BadGateway => "translation_bad_gateway",
         /// Refused by NAT64 (the reason is in the `nat64_*` counters).
         Nat64 => "translation_nat64_refused",
+        /// Refused by NAT64 without any ICMP answer: an unsolicited inbound
+        /// SYN that could not be held (RFC 5382 REQ-4, REQ-4a).
+        Nat64Silent => "translation_nat64_silent",
         /// Held by NAT64 (an unsolicited inbound SYN, RFC 6146 §3.5.2.2, or
         /// a fragment waiting for its first), or a retransmission of a held
         /// SYN: not answered now; the `nat64_*` counters say what became of it.
@@ -345,6 +348,7 @@ impl From<super::nat64::engine::Nat64Refusal> for Refusal {
             reason: match refusal.error {
                 Some(error) => TranslationDrop::from_error(&error),
                 None if refusal.reason.is_held() => TranslationDrop::Nat64Held,
+                None if refusal.reason.is_silent() => TranslationDrop::Nat64Silent,
                 None => TranslationDrop::Nat64,
             },
             error: refusal.error,

@@ -60,7 +60,8 @@
 //!   `tcp_incoming_syn_seconds` (RFC 6146 §3.5.2.2 V4 INIT, RFC 5382
 //!   REQ-4; see `held_syn`): about 570 bytes each, so the default takes
 //!   570 KiB. 0 is §3.5.2.2's policy "silently drop externally initiated
-//!   TCP connections". `incoming_syn_unreachable = false` is REQ-4's
+//!   TCP connections"; SYNs beyond the capacity are dropped silently too
+//!   (REQ-4: no answer within 6 s). `incoming_syn_unreachable = false` is REQ-4's
 //!   "unless prohibited by local security policy": an expired SYN is then
 //!   dropped without the ICMPv4 Port Unreachable.
 //! - `fragments` bounds the fragments held until the first fragment of

@@ -28,7 +28,11 @@
 //!   answers ICMPv4 3/3 quoting it, if `incoming_syn_unreachable` allows
 //!   (`nat64_incoming_syn_expired`). A retransmitted SYN of a held
 //!   connection is dropped (`nat64_incoming_syn_already_held`), one beyond
-//!   the store's capacity too (`nat64_held_syn_store_full`).
+//!   the store's capacity too (`nat64_held_syn_store_full`), and with
+//!   `held_incoming_syns = 0` every such SYN (`nat64_incoming_syn_dropped`):
+//!   all silently, since RFC 5382 REQ-4 forbids answering an unsolicited
+//!   SYN within 6 s and REQ-4a asks for silence when answering is not
+//!   wanted (a flood).
 //! - An ESTABLISHED session whose lifetime runs out moves to TRANS for the
 //!   transitory timeout and its IPv6 host is probed (§3.5.2.2 SHOULD): an
 //!   empty TCP segment from (Y', y) to (X', x), sequence and acknowledgment
@@ -106,8 +110,13 @@ crate::counters! {
         IncomingSynHeld => "nat64_incoming_syn_held",
         /// An unsolicited inbound SYN of a connection whose SYN is held already.
         IncomingSynAlreadyHeld => "nat64_incoming_syn_already_held",
-        /// An unsolicited inbound SYN the held-SYN store has no room for.
+        /// An unsolicited inbound SYN the held-SYN store has no room for:
+        /// dropped silently (RFC 5382 REQ-4: no answer within 6 s; REQ-4a).
         HeldSynStoreFull => "nat64_held_syn_store_full",
+        /// An unsolicited inbound SYN dropped silently without being held:
+        /// `held_incoming_syns = 0` (§3.5.2.2 "silently drop externally
+        /// initiated TCP connections"), or one longer than a held SYN may be.
+        IncomingSynDropped => "nat64_incoming_syn_dropped",
         /// Not a loss: a fragment that came before its datagram's first,
         /// held until it comes (§3.4).
         FragmentHeld => "nat64_fragment_held",
@@ -154,6 +163,15 @@ pub struct Nat64Refusal {
 }
 
 impl Nat64Drop {
+    /// Whether the packet is dropped without any ICMP answer, ever (RFC 5382
+    /// REQ-4, REQ-4a: an unsolicited inbound SYN is not answered at once).
+    pub fn is_silent(self) -> bool {
+        matches!(
+            self,
+            Nat64Drop::HeldSynStoreFull | Nat64Drop::IncomingSynDropped
+        )
+    }
+
     /// Whether the packet was kept (see [`Nat64Event`]), or is a
     /// retransmission of one kept: answered later or not at all, never now.
     pub fn is_held(self) -> bool {
@@ -928,7 +946,7 @@ impl Nat64 {
         now: Instant,
     ) -> Nat64Refusal {
         let flags = TcpFlags::from_header_byte(flow.tcp_flags);
-        let Some(sender) = sender.filter(|_| self.held_syns.capacity() > 0) else {
+        let Some(sender) = sender else {
             return refusal;
         };
         if flow.protocol != Nat64Protocol::Tcp
@@ -939,6 +957,9 @@ impl Nat64 {
         {
             return refusal;
         }
+        if self.held_syns.capacity() == 0 {
+            return Nat64Drop::IncomingSynDropped.into();
+        }
         let key = HeldSynKey {
             pool4: SocketAddrV4::new(flow.local.0, flow.local.1),
             remote: SocketAddrV4::new(flow.remote.0, flow.remote.1),
@@ -947,7 +968,7 @@ impl Nat64 {
             Ok(()) => Nat64Drop::IncomingSynHeld.into(),
             Err(HoldError::AlreadyHeld) => Nat64Drop::IncomingSynAlreadyHeld.into(),
             Err(HoldError::Full) => Nat64Drop::HeldSynStoreFull.into(),
-            Err(HoldError::TooLong) => refusal,
+            Err(HoldError::TooLong) => Nat64Drop::IncomingSynDropped.into(),
         }
     }
 

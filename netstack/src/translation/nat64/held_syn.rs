@@ -26,12 +26,14 @@
 //!
 //! # Bounds (ARCHITECTURE.md rule 4)
 //! - Capacity `held_incoming_syns` (default [`DEFAULT_CAPACITY`]), all
-//!   allocated in [`HeldSyns::new`]; a SYN beyond it is refused (the engine
-//!   counts `nat64_held_syn_store_full`). Capacity 0 is the policy "silently
-//!   drop externally initiated connections" of §3.5.2.2.
+//!   allocated in [`HeldSyns::new`]; a SYN beyond it is dropped silently
+//!   (the engine counts `nat64_held_syn_store_full`; RFC 5382 REQ-4 allows
+//!   no answer within 6 s, and REQ-4a silence under attack). Capacity 0 is
+//!   the policy "silently drop externally initiated connections" of
+//!   §3.5.2.2 (`nat64_incoming_syn_dropped`).
 //! - A SYN is kept whole, up to [`HELD_SYN_BYTES`] (548: what an ICMPv4
 //!   error of 576 bytes quotes, RFC 1812 §4.3.2.3); a longer SYN (one with
-//!   data) is not held.
+//!   data) is not held but dropped silently (`nat64_incoming_syn_dropped`).
 //! - Every SYN is held for the same time, so arrival order is expiry order:
 //!   the slots form a ring, the oldest at its head, and
 //!   [`HeldSyns::pop_expired`] costs O(1) per SYN it hands out. A SYN
