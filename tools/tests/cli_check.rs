@@ -505,7 +505,7 @@ fn nat64_held_packet_limits() {
         (
             "fragments",
             "100000",
-            "fragments 100000 is out of range 0..=65536 (fragments held until their first",
+            "fragments 100000 is out of range 0..=4096 (fragments held until their first",
         ),
         (
             "fragment_timeout_seconds",

@@ -149,8 +149,9 @@ pub const MAXIMUM_FRAGMENT_TIMEOUT_SECONDS: u32 = 60;
 /// Default of `fragments`.
 pub const DEFAULT_FRAGMENTS: u32 = 256;
 
-/// The largest `fragments`.
-pub const MAXIMUM_FRAGMENTS: u32 = 65_536;
+/// The largest `fragments`: a held fragment is found by scanning the store
+/// (see `fragment_store`), so it stays small.
+pub const MAXIMUM_FRAGMENTS: u32 = 4_096;
 
 /// Default TCP and UDP port range of a pool4 entry: every port but 0, so
 /// that the allocator can keep a well-known source port (0-1023) in its
@@ -1315,9 +1316,9 @@ pool4 = [
             ),
             ("held_incoming_syns = 70000\n", "70000", "RFC 6146 §3.5.2.2"),
             (
-                "fragments = 65537\n",
-                "65537",
-                "fragments 65537 is out of range 0..=65536",
+                "fragments = 4097\n",
+                "4097",
+                "fragments 4097 is out of range 0..=4096",
             ),
             (
                 "fragment_timeout_seconds = 1\n",

@@ -41,8 +41,9 @@
 //!   reassembles and applies its own rules.
 //! - Every entry waits the same timeout, so arrival order is expiry order:
 //!   slots and mappings are rings and [`FragmentStore::expire`] costs O(1)
-//!   per entry it removes. Lookups scan the live entries (at most the
-//!   capacity; none when nothing is held, the common case).
+//!   per entry it removes. Lookups scan the entries (at most the capacity,
+//!   which is why `fragments` is at most 4096; none when nothing is held,
+//!   the common case, and none at all for unfragmented packets).
 //! - Capacity 0 keeps nothing: fragments other than the first are dropped
 //!   (`nat64_non_first_fragment`).
 //!
