@@ -6,7 +6,8 @@
 //! IPv6 host (UDP, TCP with random flags, ICMPv6 Echo, or an ICMPv6 error
 //! quoting a packet of a flow), a packet from an IPv4 server to a pool4
 //! port the router was seen using (or any port), or a jump of virtual
-//! time and a poll. A packet is mutated one time in two (bytes, lengths,
+//! time and a poll, or a packet of either side cut into fragments sent in
+//! a random order (RFC 6146 §3.4). A packet is mutated one time in two (bytes, lengths,
 //! truncation, extension; the IPv4 header checksum repaired so mutations
 //! get past it). Every frame sent must parse with etherparse (an
 //! independent library), an IPv4 header checksum must be right, and a
@@ -347,6 +348,49 @@ fn repair_ipv4_checksum(frame: &mut [u8]) {
     packet[10..12].copy_from_slice(&checksum.to_be_bytes());
 }
 
+/// The IP packet in `frame` (no IPv4 options or IPv6 extension headers,
+/// as the generators build it) cut into fragments of a random size (a
+/// multiple of 8), each in a copy of the Ethernet header; the packet
+/// whole if it is too short to cut.
+fn fragment(random: &mut Random, frame: &[u8], ipv4: bool) -> Vec<Vec<u8>> {
+    let header = if ipv4 { 20 } else { 40 };
+    let Some(data) = frame.get(ETHERNET + header..) else {
+        return vec![frame.to_vec()];
+    };
+    if data.len() <= 8 {
+        return vec![frame.to_vec()];
+    }
+    let chunk = 8 * (1 + random.below(data.len().div_ceil(8).min(8)));
+    let identification = random.next() as u32;
+    data.chunks(chunk)
+        .enumerate()
+        .map(|(index, piece)| {
+            let offset = index * chunk;
+            let more = offset + piece.len() < data.len();
+            let mut out = frame[..ETHERNET + header].to_vec();
+            if ipv4 {
+                let ip = &mut out[ETHERNET..];
+                ip[2..4].copy_from_slice(&((20 + piece.len()) as u16).to_be_bytes());
+                ip[4..6].copy_from_slice(&(identification as u16).to_be_bytes());
+                let word = (offset / 8) as u16 | if more { 0x2000 } else { 0 };
+                ip[6..8].copy_from_slice(&word.to_be_bytes());
+                out.extend_from_slice(piece);
+                repair_ipv4_checksum(&mut out);
+            } else {
+                let next_header = out[ETHERNET + 6];
+                out[ETHERNET + 4..ETHERNET + 6]
+                    .copy_from_slice(&((8 + piece.len()) as u16).to_be_bytes());
+                out[ETHERNET + 6] = 44;
+                out.extend_from_slice(&[next_header, 0]);
+                out.extend_from_slice(&((offset as u16) | u16::from(more)).to_be_bytes());
+                out.extend_from_slice(&identification.to_be_bytes());
+                out.extend_from_slice(piece);
+            }
+            out
+        })
+        .collect()
+}
+
 /// Mutates the IP packet after the Ethernet header (which stays).
 fn mutate(random: &mut Random, frame: &mut Vec<u8>, ipv4: bool) {
     for _ in 0..1 + random.below(3) {
@@ -571,6 +615,41 @@ fn run(filtering: &str, target: u64, iterations: u64) {
             continue;
         }
         now += Duration::from_millis(random.below(20) as u64);
+        if choice == 1 || choice == 2 {
+            // A packet cut into fragments sent in a random order, one of
+            // them mutated at times (RFC 6146 §3.4: held until the first).
+            let ipv4 = choice == 2;
+            let whole = if ipv4 {
+                ipv4_packet(&mut random, &seen)
+            } else {
+                ipv6_packet(&mut random, &seen)
+            };
+            let mut fragments = fragment(&mut random, &whole, ipv4);
+            for index in (1..fragments.len()).rev() {
+                fragments.swap(index, random.below(index + 1));
+            }
+            if random.chance(1, 3) {
+                let index = random.below(fragments.len());
+                mutate(&mut random, &mut fragments[index], ipv4);
+            }
+            let port = if ipv4 { UPLINK } else { LAN };
+            for frame in &fragments {
+                let input_parses = SlicedPacket::from_ethernet(frame).is_ok();
+                run_case(filtering, iteration, frame, || {
+                    let sent: Vec<(PortIndex, Vec<u8>)> = router
+                        .receive(port, frame, now)
+                        .map(|transmit| (transmit.port, transmit.frame.to_vec()))
+                        .collect();
+                    for (out_port, out) in &sent {
+                        check_output(*out_port, out, input_parses, false);
+                        if *out_port != port {
+                            translated += 1;
+                        }
+                    }
+                });
+            }
+            continue;
+        }
         let ipv4 = choice.is_multiple_of(2);
         let mut frame = if ipv4 {
             ipv4_packet(&mut random, &seen)
@@ -614,6 +693,21 @@ fn run(filtering: &str, target: u64, iterations: u64) {
     println!(
         "fuzz nat64 ({filtering}): {iterations} steps, {translated} translated, {sessions} sessions at the end"
     );
+    let counter = |name: &str| {
+        router
+            .counters(UPLINK)
+            .find(|(counter, _)| *counter == name)
+            .map_or(0, |(_, value)| value)
+    };
+    // The fragment steps reach the store and its release (RFC 6146 §3.4).
+    let (held, released) = (
+        counter("nat64_fragment_held"),
+        counter("nat64_fragment_released"),
+    );
+    println!("fuzz nat64 ({filtering}): {held} fragments held, {released} released");
+    if iterations >= 10_000 {
+        assert!(held > 0 && released > 0, "{held} held, {released} released");
+    }
 }
 
 /// Runs `check`; on a panic, prints what reproduces it and fails.

@@ -592,9 +592,99 @@ fn inbound_ipv4_flood_to_pool4_ports_without_session() {
     report(&before, &after, &outcome);
     assert_survived(&mut router, &established, &outcome, FLOOD_END);
     assert_eq!(outcome.to_lan, 0, "{outcome:?}");
-    assert_eq!(grew(&before, &after, "nat64_no_binding"), 10_000);
+    // The SYNs are held (RFC 6146 §3.5.2.2) while the store has room; the
+    // rest, and every other packet, have no binding.
+    let held = grew(&before, &after, "nat64_incoming_syn_held");
+    assert!(held > 0);
+    assert_eq!(
+        grew(&before, &after, "nat64_no_binding")
+            + held
+            + grew(&before, &after, "nat64_held_syn_store_full"),
+        10_000
+    );
     // ICMPv4 errors back to the sources, within the rate limit.
     assert!(outcome.to_uplink <= 100 + 100 * 11, "{outcome:?}");
+    assert_eq!(session_count(&router), 1);
+}
+
+/// RFC 6146 §3.5.2.2 / RFC 5382 REQ-4 under a SYN flood from IPv4: the
+/// held-SYN store (64 here) never grows, SYNs beyond it are dropped and
+/// counted, every held SYN expires after TCP_INCOMING_SYN into a
+/// rate-limited ICMPv4 Port Unreachable, and nothing allocates.
+#[test]
+fn inbound_syn_flood_fills_the_held_syn_store_only() {
+    let _serial = serial();
+    let text = format!(
+        "{}held_incoming_syns = 64\n",
+        CONFIG.replace("UDP_PORTS", "1024-65535")
+    );
+    let config = config::parse(&text).expect("the test config parses");
+    let nics: Vec<NicInfo> = ROUTER_MACS.iter().map(|&mac| NicInfo { mac }).collect();
+    let mut router = Router::with_seed(&config, &nics, 23).unwrap();
+    let established = establish(&mut router, Instant::from_millis(0));
+    let mut random = Random(0x5359_4e34_464c_4f44);
+    let flood: Vec<(PortIndex, Vec<u8>)> = (0..10_000u32)
+        .map(|_| {
+            let mut frame = Vec::new();
+            PacketBuilder::ethernet2(GATEWAY_MAC, ROUTER_MACS[1])
+                .ipv4(random.ipv4().octets(), POOL4.octets(), 60)
+                .tcp(
+                    random.port(),
+                    random.high_port(established.pool4_port),
+                    1,
+                    65535,
+                )
+                .syn()
+                .write(&mut frame, &[])
+                .unwrap();
+            (UPLINK, frame)
+        })
+        .collect();
+    let uplink_counter = |router: &Router, name: &str| {
+        router
+            .counters(UPLINK)
+            .find(|(counter, _)| *counter == name)
+            .map_or(0, |(_, value)| value)
+    };
+    let sent_before = uplink_counter(&router, "icmp_destination_unreachable_sent");
+    let limited_before = uplink_counter(&router, "icmp_error_rate_limited");
+    let before = snapshot(&router);
+    let outcome = run_flood(&mut router, &established, &flood, FLOOD_START);
+    // Every held SYN runs out by then; a poll answers what its transmit
+    // area holds, the next one the rest.
+    let mut answered = 0;
+    for _ in 0..4 {
+        answered += router
+            .poll(FLOOD_END)
+            .filter(|transmit| transmit.port == UPLINK)
+            .count() as u64;
+    }
+    let after = snapshot(&router);
+    report(&before, &after, &outcome);
+    assert_survived(&mut router, &established, &outcome, FLOOD_END);
+    assert_eq!(outcome.to_lan, 0, "{outcome:?}");
+    let held = grew(&before, &after, "nat64_incoming_syn_held");
+    // The flood lasts 10 s: the store fills, empties after 6 s, fills again.
+    assert!((64..=2 * 64).contains(&held), "{held}");
+    assert_eq!(
+        held + grew(&before, &after, "nat64_held_syn_store_full"),
+        10_000
+    );
+    assert_eq!(grew(&before, &after, "nat64_incoming_syn_expired"), held);
+    // The store-full drops are silent (RFC 5382 REQ-4, REQ-4a): nothing
+    // answers a SYN as it arrives. Each expired SYN is answered with 3/3
+    // by a poll (here all: they stay within the rate limit).
+    assert_eq!(outcome.to_uplink, 0, "{outcome:?}");
+    assert_eq!(
+        grew(&before, &after, "translation_nat64_silent"),
+        10_000 - held
+    );
+    assert!(answered > 0);
+    let sent = uplink_counter(&router, "icmp_destination_unreachable_sent") - sent_before;
+    assert_eq!(
+        sent + uplink_counter(&router, "icmp_error_rate_limited") - limited_before,
+        held
+    );
     assert_eq!(session_count(&router), 1);
 }
 
@@ -693,13 +783,118 @@ fn fragments_that_never_complete() {
         .collect();
     let before = snapshot(&router);
     let outcome = run_flood(&mut router, &established, &flood, FLOOD_START);
+    // Every held fragment has timed out by then (FRAGMENT_MIN, 2 s).
+    router.poll(FLOOD_END).count();
     let after = snapshot(&router);
     report(&before, &after, &outcome);
     assert_survived(&mut router, &established, &outcome, FLOOD_END);
-    // The IPv6 half is answered with Destination Unreachable, within the
-    // ICMP rate limit; the IPv4 half silently.
-    assert_rate_limited_answers(&before, &after, outcome.to_lan, 5_000);
+    // RFC 6146 §3.4: each fragment waits for its first while the store (256
+    // fragments, allocated at start) has room; the rest are dropped, counted.
+    let held = grew(&before, &after, "nat64_fragment_held");
+    let full = grew(&before, &after, "nat64_fragment_store_full");
+    assert!(held >= 256, "{held}");
+    assert_eq!(
+        held + full + grew(&before, &after, "nat64_fragment_overlap"),
+        10_000
+    );
+    assert_eq!(grew(&before, &after, "nat64_fragment_timeout"), held);
+    assert_eq!(grew(&before, &after, "nat64_fragment_released"), 0);
+    // Held fragments are not answered; the IPv6 ones with no room are
+    // answered with Destination Unreachable, within the ICMP rate limit;
+    // the IPv4 ones silently (RFC 1812 §4.3.2.7: not about a non-first
+    // fragment).
+    let sent = grew(&before, &after, "icmp_destination_unreachable_sent");
+    assert_eq!(sent, outcome.to_lan);
+    assert!(sent + grew(&before, &after, "icmp_error_rate_limited") <= full);
     assert_eq!(outcome.to_uplink, 0, "{outcome:?}");
-    assert_eq!(grew(&before, &after, "nat64_non_first_fragment"), 10_000);
     assert_eq!(session_count(&router), 1);
+
+    // Afterwards the store is empty again: out-of-order datagrams of the
+    // established connection go through both ways (held, then released
+    // after their first fragment), without allocating.
+    let mut inbound = Vec::new();
+    PacketBuilder::ethernet2(GATEWAY_MAC, ROUTER_MACS[1])
+        .ipv4(SERVER.octets(), POOL4.octets(), 60)
+        .tcp(80, established.pool4_port, 9, 65535)
+        .ack(18)
+        .write(&mut inbound, &[0x33; 1200])
+        .unwrap();
+    let mut outbound = Vec::new();
+    PacketBuilder::ethernet2(HOST_MAC, ROUTER_MACS[0])
+        .ipv6(HOST.octets(), mapped(SERVER).octets(), 64)
+        .tcp(HOST_PORT, 80, 18, 65535)
+        .ack(9)
+        .write(&mut outbound, &[0x44; 1200])
+        .unwrap();
+    let inbound = split_ipv4(&inbound, 504);
+    let outbound = split_ipv6(&outbound, 504);
+    let now = FLOOD_END;
+    let region = Region::new(ALLOCATOR);
+    let mut to_lan = 0;
+    for fragment in inbound.iter().rev() {
+        to_lan += router
+            .receive(UPLINK, fragment, now)
+            .filter(|transmit| transmit.port == LAN)
+            .count();
+    }
+    let mut to_uplink = 0;
+    for fragment in outbound.iter().rev() {
+        to_uplink += router
+            .receive(LAN, fragment, now)
+            .filter(|transmit| transmit.port == UPLINK)
+            .count();
+    }
+    let change = region.change();
+    assert_eq!(change.allocations + change.reallocations, 0);
+    assert_eq!((to_lan, to_uplink), (3, 3));
+}
+
+/// The IPv4 packet in the Ethernet `frame` cut into fragments of `chunk`
+/// data bytes (a multiple of 8), each in a copy of the frame's Ethernet
+/// header.
+fn split_ipv4(frame: &[u8], chunk: usize) -> Vec<Vec<u8>> {
+    let data = &frame[34..];
+    data.chunks(chunk)
+        .enumerate()
+        .map(|(index, piece)| {
+            let offset = index * chunk;
+            let more = offset + piece.len() < data.len();
+            let mut header = [0u8; 20];
+            header.copy_from_slice(&frame[14..34]);
+            header[2..4].copy_from_slice(&((20 + piece.len()) as u16).to_be_bytes());
+            header[4..6].copy_from_slice(&0x7777u16.to_be_bytes());
+            let word = (offset / 8) as u16 | if more { 0x2000 } else { 0 };
+            header[6..8].copy_from_slice(&word.to_be_bytes());
+            header[10..12].fill(0);
+            let checksum = fold(add_words(&header, 0));
+            header[10..12].copy_from_slice(&checksum.to_be_bytes());
+            let mut fragment = frame[..14].to_vec();
+            fragment.extend_from_slice(&header);
+            fragment.extend_from_slice(piece);
+            fragment
+        })
+        .collect()
+}
+
+/// The IPv6 packet in the Ethernet `frame` (no extension header) cut into
+/// fragments of `chunk` data bytes (a multiple of 8) with a Fragment
+/// header.
+fn split_ipv6(frame: &[u8], chunk: usize) -> Vec<Vec<u8>> {
+    let next_header = frame[20];
+    let data = &frame[54..];
+    data.chunks(chunk)
+        .enumerate()
+        .map(|(index, piece)| {
+            let offset = index * chunk;
+            let more = offset + piece.len() < data.len();
+            let mut fragment = frame[..54].to_vec();
+            fragment[18..20].copy_from_slice(&((8 + piece.len()) as u16).to_be_bytes());
+            fragment[20] = 44;
+            fragment.extend_from_slice(&[next_header, 0]);
+            fragment.extend_from_slice(&((offset as u16) | u16::from(more)).to_be_bytes());
+            fragment.extend_from_slice(&0x0077_7777_u32.to_be_bytes());
+            fragment.extend_from_slice(piece);
+            fragment
+        })
+        .collect()
 }

@@ -518,3 +518,472 @@ fn icmpv6_error_from_the_host_reaches_the_server_as_icmpv4() {
         "the pool4 port the server used"
     );
 }
+
+/// The router with `keys` added to its `[nat64]` table.
+fn router_with(keys: &str) -> Router {
+    let config = config::parse(&format!("{CONFIG}{keys}")).expect("the test config parses");
+    let nics: Vec<NicInfo> = ROUTER_MACS.iter().map(|&mac| NicInfo { mac }).collect();
+    Router::with_seed(&config, &nics, 11).unwrap()
+}
+
+const PEER: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 9);
+
+fn tcp_from_ipv4(source: Ipv4Addr, source_port: u16, port: u16, syn: bool) -> Vec<u8> {
+    let mut frame = Vec::new();
+    let builder = PacketBuilder::ethernet2(GATEWAY_MAC, ROUTER_MACS[1])
+        .ipv4(source.octets(), POOL4.octets(), 60)
+        .tcp(source_port, port, 500, 1000);
+    let builder = if syn { builder.syn() } else { builder.ack(1) };
+    builder.write(&mut frame, b"").unwrap();
+    frame
+}
+
+fn syn_from_host(source_port: u16, destination: Ipv4Addr, destination_port: u16) -> Vec<u8> {
+    let mut frame = Vec::new();
+    PacketBuilder::ethernet2(HOST_MAC, ROUTER_MACS[0])
+        .ipv6(host().octets(), mapped(destination).octets(), 64)
+        .tcp(source_port, destination_port, 1, 1000)
+        .syn()
+        .write(&mut frame, b"")
+        .unwrap();
+    frame
+}
+
+/// The TCP source port of the one segment sent on the uplink.
+fn sent_tcp_source_port(sent: &[(PortIndex, Vec<u8>)]) -> u16 {
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].0, UPLINK);
+    let sliced = SlicedPacket::from_ethernet(&sent[0].1).unwrap();
+    let Some(TransportSlice::Tcp(tcp)) = &sliced.transport else {
+        panic!("not TCP")
+    };
+    tcp.source_port()
+}
+
+/// RFC 6146 §3.5.2.2 (CLOSED and a V4 SYN under address-dependent
+/// filtering; V4 INIT and a V6 SYN) and RFC 5382 REQ-4: an inbound SYN the filter refuses is held,
+/// not answered; the IPv6 host's SYN to the same peer within
+/// TCP_INCOMING_SYN opens the connection (simultaneous open) and the held
+/// SYN is forgotten, so no ICMP follows.
+#[test]
+fn held_inbound_syn_meets_the_ipv6_syn_of_a_simultaneous_open() {
+    let mut router = router_with("filtering = \"address-dependent\"\n");
+    // The host's BIB entry (T, t), made by a connection to another server.
+    let port = sent_tcp_source_port(&frames(
+        &mut router,
+        LAN,
+        &syn_from_host(40001, SERVER, 80),
+        at(0),
+    ));
+    let sent = frames(
+        &mut router,
+        UPLINK,
+        &tcp_from_ipv4(PEER, 5000, port, true),
+        at(10),
+    );
+    assert!(sent.is_empty(), "held, not answered: {sent:?}");
+    assert_eq!(counter(&router, "nat64_incoming_syn_held"), 1);
+    assert_eq!(counter(&router, "nat64_filtered"), 0);
+
+    let sent = frames(&mut router, LAN, &syn_from_host(40001, PEER, 5000), at(13));
+    assert_eq!(sent_tcp_source_port(&sent), port, "the same binding");
+    assert_eq!(counter(&router, "nat64_incoming_syn_simultaneous_open"), 1);
+
+    // The peer's next segment passes the filter now, and the connection is
+    // established: an ACK without SYN goes through.
+    let sent = frames(
+        &mut router,
+        UPLINK,
+        &tcp_from_ipv4(PEER, 5000, port, false),
+        at(14),
+    );
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].0, LAN);
+    let sent: Vec<_> = router.poll(at(30)).map(|transmit| transmit.port).collect();
+    assert!(sent.is_empty(), "no Port Unreachable: {sent:?}");
+    assert_eq!(counter(&router, "nat64_incoming_syn_expired"), 0);
+    let session = router
+        .nat64_sessions(100)
+        .into_iter()
+        .find(|line| line.contains("198.51.100.9:5000"))
+        .expect("the session with the peer");
+    assert!(session.contains("ESTABLISHED"), "{session}");
+}
+
+/// RFC 6146 §3.5.2.2 (V4 INIT expiry) and RFC 5382 REQ-4: an inbound SYN
+/// with no BIB entry is held TCP_INCOMING_SYN (6 s) and then answered with
+/// ICMPv4 Port Unreachable (3/3) quoting it, counted.
+#[test]
+fn held_inbound_syn_expires_into_port_unreachable() {
+    let mut router = router();
+    let syn = tcp_from_ipv4(SERVER, 80, 3000, true);
+    assert!(frames(&mut router, UPLINK, &syn, at(0)).is_empty());
+    // A retransmission while it is held changes nothing.
+    assert!(frames(&mut router, UPLINK, &syn, at(1)).is_empty());
+    assert_eq!(counter(&router, "nat64_incoming_syn_held"), 1);
+    assert_eq!(counter(&router, "nat64_incoming_syn_already_held"), 1);
+    assert_eq!(router.poll(Instant::from_millis(5_999)).count(), 0);
+
+    let sent: Vec<(PortIndex, Vec<u8>)> = router
+        .poll(at(6))
+        .map(|transmit| (transmit.port, transmit.frame.to_vec()))
+        .collect();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].0, UPLINK);
+    let sliced = SlicedPacket::from_ethernet(&sent[0].1).unwrap();
+    assert_eq!(
+        sent[0].1[..6],
+        GATEWAY_MAC,
+        "back to the SYN's previous hop"
+    );
+    let Some(NetSlice::Ipv4(ipv4)) = &sliced.net else {
+        panic!("not IPv4")
+    };
+    assert_eq!(ipv4.header().source(), POOL4.octets());
+    assert_eq!(ipv4.header().destination(), SERVER.octets());
+    let Some(TransportSlice::Icmpv4(icmp)) = &sliced.transport else {
+        panic!("not ICMPv4")
+    };
+    assert_eq!(
+        icmp.icmp_type(),
+        Icmpv4Type::DestinationUnreachable(etherparse::icmpv4::DestUnreachableHeader::Port)
+    );
+    assert_eq!(icmp.payload(), &syn[14..], "the held SYN, whole");
+    assert_eq!(counter(&router, "nat64_incoming_syn_expired"), 1);
+    assert_eq!(router.poll(at(12)).count(), 0, "answered once");
+}
+
+/// RFC 5382 REQ-4 "unless prohibited by local security policy", and
+/// RFC 6146 §3.5.2.2's policy of silently dropping externally initiated
+/// connections.
+#[test]
+fn held_syn_policy_switches() {
+    let mut quiet = router_with("incoming_syn_unreachable = false\n");
+    assert!(
+        frames(
+            &mut quiet,
+            UPLINK,
+            &tcp_from_ipv4(SERVER, 80, 3000, true),
+            at(0)
+        )
+        .is_empty()
+    );
+    assert_eq!(quiet.poll(at(6)).count(), 0);
+    assert_eq!(counter(&quiet, "nat64_incoming_syn_expired"), 1);
+
+    // Dropped at once and silently (REQ-4: no answer within 6 s).
+    let mut closed = router_with("held_incoming_syns = 0\n");
+    let sent = frames(
+        &mut closed,
+        UPLINK,
+        &tcp_from_ipv4(SERVER, 80, 3000, true),
+        at(0),
+    );
+    assert!(sent.is_empty(), "{sent:?}");
+    assert_eq!(counter(&closed, "nat64_incoming_syn_held"), 0);
+    assert_eq!(counter(&closed, "nat64_incoming_syn_dropped"), 1);
+    assert_eq!(counter(&closed, "translation_nat64_silent"), 1);
+    assert_eq!(closed.poll(at(6)).count(), 0);
+}
+
+/// The UDP datagram `source_port` → `destination_port` carrying `payload`,
+/// IPv4 from `source` to pool4, cut into fragments of `chunk` data bytes
+/// (a multiple of 8), each in an Ethernet frame from the gateway.
+fn ipv4_fragments(
+    source: Ipv4Addr,
+    source_port: u16,
+    destination_port: u16,
+    payload: &[u8],
+    chunk: usize,
+) -> Vec<Vec<u8>> {
+    let mut whole = Vec::new();
+    PacketBuilder::ipv4(source.octets(), POOL4.octets(), 60)
+        .udp(source_port, destination_port)
+        .write(&mut whole, payload)
+        .unwrap();
+    let data = &whole[20..];
+    data.chunks(chunk)
+        .enumerate()
+        .map(|(index, piece)| {
+            let offset = index * chunk;
+            let more = offset + piece.len() < data.len();
+            let mut header = etherparse::Ipv4Header::from_slice(&whole).unwrap().0;
+            header.identification = 0x5151;
+            header.dont_fragment = false;
+            header.more_fragments = more;
+            header.fragment_offset =
+                etherparse::IpFragOffset::try_new((offset / 8) as u16).unwrap();
+            header.set_payload_len(piece.len()).unwrap();
+            header.header_checksum = header.calc_header_checksum();
+            let mut frame = Vec::new();
+            etherparse::Ethernet2Header {
+                source: GATEWAY_MAC,
+                destination: ROUTER_MACS[1],
+                ether_type: etherparse::EtherType::IPV4,
+            }
+            .write(&mut frame)
+            .unwrap();
+            header.write(&mut frame).unwrap();
+            frame.extend_from_slice(piece);
+            frame
+        })
+        .collect()
+}
+
+/// The UDP datagram from the host's `source_port` to SERVER:53 under pool6
+/// carrying `payload`, cut into IPv6 fragments of `chunk` data bytes (a
+/// multiple of 8), each in an Ethernet frame from the host.
+fn ipv6_fragments(source_port: u16, payload: &[u8], chunk: usize) -> Vec<Vec<u8>> {
+    let mut whole = Vec::new();
+    PacketBuilder::ipv6(host().octets(), mapped(SERVER).octets(), 64)
+        .udp(source_port, 53)
+        .write(&mut whole, payload)
+        .unwrap();
+    let data = &whole[40..];
+    data.chunks(chunk)
+        .enumerate()
+        .map(|(index, piece)| {
+            let offset = index * chunk;
+            let more = offset + piece.len() < data.len();
+            let mut frame = Vec::new();
+            frame.extend_from_slice(&ROUTER_MACS[0]);
+            frame.extend_from_slice(&HOST_MAC);
+            frame.extend_from_slice(&[0x86, 0xdd]);
+            frame.extend_from_slice(&whole[..4]);
+            frame.extend_from_slice(&((8 + piece.len()) as u16).to_be_bytes());
+            frame.extend_from_slice(&[44, 64]);
+            frame.extend_from_slice(&whole[8..40]);
+            frame.extend_from_slice(&[17, 0]);
+            frame.extend_from_slice(&((offset as u16) | u16::from(more)).to_be_bytes());
+            frame.extend_from_slice(&0x0005_1515_u32.to_be_bytes());
+            frame.extend_from_slice(piece);
+            frame
+        })
+        .collect()
+}
+
+/// Reassembles the fragments among `sent` with etherparse's defragmenter
+/// (an independent receiver): the whole UDP datagram and the IP slice of
+/// its first fragment.
+fn reassemble(sent: &[(PortIndex, Vec<u8>)]) -> (Vec<u8>, Vec<u8>) {
+    let mut pool = etherparse::defrag::IpDefragPool::<(), ()>::new();
+    let mut first = None;
+    let mut whole = None;
+    for (_, frame) in sent {
+        let sliced = SlicedPacket::from_ethernet(frame).unwrap();
+        let (is_first, ip) = match &sliced.net {
+            Some(NetSlice::Ipv4(ipv4)) => (
+                ipv4.header().fragments_offset().value() == 0,
+                frame[14..].to_vec(),
+            ),
+            // The translator writes the Fragment header right after the
+            // IPv6 header (RFC 7915 §4.1).
+            Some(NetSlice::Ipv6(_)) => (
+                frame[20] == 44 && u16::from_be_bytes([frame[56], frame[57]]) & 0xfff8 == 0,
+                frame[14..].to_vec(),
+            ),
+            _ => panic!("not IP"),
+        };
+        if is_first {
+            first = Some(ip);
+        }
+        if let Some(payload) = pool.process_sliced_packet(&sliced, (), ()).unwrap() {
+            whole = Some(payload.payload);
+        }
+    }
+    (
+        whole.expect("the datagram reassembles"),
+        first.expect("a first fragment"),
+    )
+}
+
+/// RFC 6146 §3.4: fragments from IPv4 arriving out of order (last first)
+/// are held until the first one finds the session, then all go to the
+/// IPv6 host translated (RFC 7915 §4.1 Fragment headers); the host
+/// reassembles a datagram with its own port and a valid UDP checksum
+/// (the incremental port update of the first fragment holds for the whole
+/// datagram).
+#[test]
+fn out_of_order_ipv4_fragments_reach_the_ipv6_host_reassemblable() {
+    let mut router = router();
+    let port = sent_udp_source_port(&frames(
+        &mut router,
+        LAN,
+        &udp_from_host(40000, b"q"),
+        at(0),
+    ));
+    let payload: Vec<u8> = (0..1400u32).map(|index| index as u8).collect();
+    let fragments = ipv4_fragments(SERVER, 53, port, &payload, 504);
+    assert_eq!(fragments.len(), 3);
+    assert!(frames(&mut router, UPLINK, &fragments[2], at(1)).is_empty());
+    assert!(frames(&mut router, UPLINK, &fragments[1], at(1)).is_empty());
+    assert_eq!(counter(&router, "nat64_fragment_held"), 2);
+    let sent = frames(&mut router, UPLINK, &fragments[0], at(1));
+    assert_eq!(sent.len(), 3, "the first and the two held: {sent:?}");
+    assert!(sent.iter().all(|(out, _)| *out == LAN));
+    assert_eq!(counter(&router, "nat64_fragment_released"), 2);
+    let (datagram, _) = reassemble(&sent);
+    let (udp, data) = etherparse::UdpHeader::from_slice(&datagram).unwrap();
+    assert_eq!(udp.destination_port, 40000, "the host's own port");
+    assert_eq!(data, &payload[..]);
+    let checksum = udp
+        .calc_checksum_ipv6_raw(mapped(SERVER).octets(), host().octets(), data)
+        .unwrap();
+    assert_eq!(udp.checksum, checksum, "valid over the whole datagram");
+
+    // A later fragment of a known datagram passes straight through.
+    let again = ipv4_fragments(SERVER, 53, port, &payload, 504);
+    let sent = frames(&mut router, UPLINK, &again[1], at(1));
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].0, LAN);
+}
+
+/// RFC 6146 §3.4 from IPv6: out-of-order fragments (the first last) open
+/// the session with their first fragment and leave as IPv4 fragments
+/// (RFC 7915 §5.1.1) that reassemble into the datagram from the pool4
+/// port, with a valid checksum.
+#[test]
+fn out_of_order_ipv6_fragments_reach_the_ipv4_server_reassemblable() {
+    let mut router = router();
+    let payload: Vec<u8> = (0..1400u32).map(|index| (index * 7) as u8).collect();
+    let fragments = ipv6_fragments(40002, &payload, 504);
+    assert_eq!(fragments.len(), 3);
+    assert!(frames(&mut router, LAN, &fragments[1], at(0)).is_empty());
+    assert!(frames(&mut router, LAN, &fragments[2], at(0)).is_empty());
+    let sent = frames(&mut router, LAN, &fragments[0], at(0));
+    assert_eq!(sent.len(), 3, "{sent:?}");
+    assert!(sent.iter().all(|(out, _)| *out == UPLINK));
+    let (datagram, first) = reassemble(&sent);
+    let header = etherparse::Ipv4HeaderSlice::from_slice(&first).unwrap();
+    assert_eq!(header.source(), POOL4.octets());
+    assert_eq!(header.destination(), SERVER.octets());
+    let (udp, data) = etherparse::UdpHeader::from_slice(&datagram).unwrap();
+    assert!(udp.source_port >= 1024);
+    assert_eq!(udp.destination_port, 53);
+    assert_eq!(data, &payload[..]);
+    let checksum = udp
+        .calc_checksum_ipv4_raw(POOL4.octets(), SERVER.octets(), data)
+        .unwrap();
+    assert_eq!(udp.checksum, checksum, "valid over the whole datagram");
+}
+
+/// RFC 6146 §3.4 (FRAGMENT_MIN): a fragment whose first never comes is
+/// kept fragment_timeout_seconds (2 s), then dropped and counted.
+#[test]
+fn a_fragment_whose_first_never_comes_times_out() {
+    let mut router = router();
+    let fragments = ipv4_fragments(SERVER, 53, 4000, &[0x5a; 600], 504);
+    assert!(frames(&mut router, UPLINK, &fragments[1], at(0)).is_empty());
+    assert_eq!(counter(&router, "nat64_fragment_held"), 1);
+    assert_eq!(router.poll(Instant::from_millis(1_999)).count(), 0);
+    assert_eq!(counter(&router, "nat64_fragment_timeout"), 0);
+    assert_eq!(
+        router.poll(at(2)).count(),
+        0,
+        "no ICMP: the first never came"
+    );
+    assert_eq!(counter(&router, "nat64_fragment_timeout"), 1);
+    // A fragment overlapping a held one is dropped, counted.
+    let overlapping = ipv4_fragments(SERVER, 53, 4000, &[0x5a; 1400], 512);
+    assert!(frames(&mut router, UPLINK, &fragments[1], at(3)).is_empty());
+    assert!(frames(&mut router, UPLINK, &overlapping[1], at(3)).is_empty());
+    assert_eq!(counter(&router, "nat64_fragment_overlap"), 1);
+}
+
+/// RFC 6146 §3.5.2.2 (ESTABLISHED, lifetime expires): the NAT64 probes
+/// the IPv6 endpoint — an empty segment, sequence and acknowledgment
+/// numbers 0, only ACK set — and moves the session to TRANS; the host's
+/// answer brings it back to ESTABLISHED (TRANS + a non-RST segment), and
+/// with no answer it ends after TCP_TRANS.
+#[test]
+fn an_idle_established_session_is_probed_then_kept_or_closed() {
+    let mut router =
+        router_with("tcp_established_timeout_seconds = 20\ntcp_transitory_timeout_seconds = 10\n");
+    let port = sent_tcp_source_port(&frames(
+        &mut router,
+        LAN,
+        &syn_from_host(40001, SERVER, 80),
+        at(0),
+    ));
+    let mut syn_ack = Vec::new();
+    PacketBuilder::ethernet2(GATEWAY_MAC, ROUTER_MACS[1])
+        .ipv4(SERVER.octets(), POOL4.octets(), 60)
+        .tcp(80, port, 7, 1000)
+        .syn()
+        .ack(2)
+        .write(&mut syn_ack, b"")
+        .unwrap();
+    assert_eq!(frames(&mut router, UPLINK, &syn_ack, at(1)).len(), 1);
+    assert!(
+        tcp_session(&router).contains("ESTABLISHED"),
+        "{}",
+        tcp_session(&router)
+    );
+
+    assert_eq!(
+        router.poll(at(20)).count(),
+        0,
+        "not yet: 20 s after the SYN+ACK"
+    );
+    let sent: Vec<(PortIndex, Vec<u8>)> = router
+        .poll(at(22))
+        .map(|transmit| (transmit.port, transmit.frame.to_vec()))
+        .collect();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].0, LAN);
+    let sliced = SlicedPacket::from_ethernet(&sent[0].1).unwrap();
+    let Some(NetSlice::Ipv6(ipv6)) = &sliced.net else {
+        panic!("not IPv6")
+    };
+    let header = ipv6.header().to_header();
+    assert_eq!(Ipv6Addr::from(header.source), mapped(SERVER));
+    assert_eq!(Ipv6Addr::from(header.destination), host());
+    let Some(TransportSlice::Tcp(tcp)) = &sliced.transport else {
+        panic!("not TCP")
+    };
+    assert_eq!((tcp.source_port(), tcp.destination_port()), (80, 40001));
+    assert_eq!((tcp.sequence_number(), tcp.acknowledgment_number()), (0, 0));
+    assert!(tcp.ack() && !tcp.syn() && !tcp.fin() && !tcp.rst() && !tcp.psh());
+    assert!(tcp.payload().is_empty());
+    let expected = tcp.to_header().calc_checksum_ipv6(&header, &[]).unwrap();
+    assert_eq!(tcp.checksum(), expected);
+    assert_eq!(counter(&router, "nat64_tcp_probe_sent"), 1);
+    assert!(
+        tcp_session(&router).contains("TRANS"),
+        "{}",
+        tcp_session(&router)
+    );
+
+    // The host answers with an ACK: forwarded, ESTABLISHED again.
+    let mut ack = Vec::new();
+    PacketBuilder::ethernet2(HOST_MAC, ROUTER_MACS[0])
+        .ipv6(host().octets(), mapped(SERVER).octets(), 64)
+        .tcp(40001, 80, 2, 1000)
+        .ack(8)
+        .write(&mut ack, b"")
+        .unwrap();
+    assert_eq!(
+        sent_tcp_source_port(&frames(&mut router, LAN, &ack, at(23))),
+        port
+    );
+    assert!(
+        tcp_session(&router).contains("ESTABLISHED"),
+        "{}",
+        tcp_session(&router)
+    );
+
+    // Idle again: probed at 43..44 s, no answer, gone 10 s later.
+    assert_eq!(router.poll(at(45)).count(), 1);
+    assert_eq!(counter(&router, "nat64_tcp_probe_sent"), 2);
+    router.poll(at(56)).count();
+    assert!(tcp_session(&router).is_empty());
+}
+
+/// The router's one TCP session, as listed (empty without one).
+fn tcp_session(router: &Router) -> String {
+    router
+        .nat64_sessions(100)
+        .into_iter()
+        .find(|line| line.starts_with("tcp"))
+        .unwrap_or_default()
+}

@@ -70,7 +70,8 @@ pub fn check_text(path: &Path, text: &str) -> Result<String, String> {
 
 /// The NAT64 lines of `pure6 check`, each indented by two spaces: pool4's
 /// size (addresses, and address-port pairs of each protocol), the
-/// filtering and the timeouts, and the capacities of the tables.
+/// filtering and the timeouts, the capacities of the tables, and what is
+/// held: unsolicited inbound SYNs (RFC 6146 §3.5.2.2) and fragments (§3.4).
 pub fn nat64_summary(nat64: &Nat64Config) -> String {
     let addresses = nat64.pool4_addresses();
     let noun = if addresses == 1 {
@@ -91,7 +92,8 @@ pub fn nat64_summary(nat64: &Nat64Config) -> String {
          \x20 NAT64 filtering {}; timeouts: UDP {} s, TCP established {} s, TCP transitory \
          {} s, ICMP {} s, inbound SYN {} s{short}\n\
          \x20 NAT64 capacity: {} sessions ({} per IPv6 source), {} BIB entries, {statics} \
-         static {static_noun}",
+         static {static_noun}\n\
+         \x20 NAT64 holds up to {} inbound SYNs ({}) and {} fragments for {} s",
         nat64.pool4_ports(Nat64Protocol::Tcp),
         nat64.pool4_ports(Nat64Protocol::Udp),
         nat64.pool4_ports(Nat64Protocol::Icmp),
@@ -104,6 +106,14 @@ pub fn nat64_summary(nat64: &Nat64Config) -> String {
         nat64.session_capacity,
         nat64.sessions_per_source,
         nat64.binding_capacity,
+        nat64.held_incoming_syns,
+        if nat64.incoming_syn_unreachable {
+            "port unreachable at expiry"
+        } else {
+            "dropped silently at expiry"
+        },
+        nat64.fragment_capacity,
+        nat64.fragment_timeout.secs(),
     )
 }
 
@@ -169,7 +179,9 @@ mod tests {
                 7200 s, TCP transitory 240 s, ICMP 60 s, inbound SYN 6 s (short timeouts \
                 allowed)\n\
                 \x20 NAT64 capacity: 1000 sessions (10 per IPv6 source), 900 BIB entries, 1 \
-                static entry"
+                static entry\n\
+                \x20 NAT64 holds up to 1024 inbound SYNs (port unreachable at expiry) and 256 \
+                fragments for 2 s"
                     .to_owned()
             )
         );

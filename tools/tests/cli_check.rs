@@ -36,7 +36,9 @@ fn good_file_is_ok() {
              \x20 NAT64 filtering endpoint-independent; timeouts: UDP 300 s, TCP established \
              7200 s, TCP transitory 240 s, ICMP 60 s, inbound SYN 6 s\n\
              \x20 NAT64 capacity: 65536 sessions (4096 per IPv6 source), 65536 BIB entries, 1 \
-             static entry\n",
+             static entry\n\
+             \x20 NAT64 holds up to 1024 inbound SYNs (port unreachable at expiry) and 256 \
+             fragments for 2 s\n",
             path.display()
         )
     );
@@ -452,6 +454,12 @@ fn nat64_timeouts_below_the_rfc_minimums() {
             "tcp_incoming_syn_seconds 2 is below the minimum TCP_INCOMING_SYN, 6 s (RFC 6146 \
              §3.5.2.2, §4",
         ),
+        (
+            "fragment_timeout_seconds",
+            "1",
+            "fragment_timeout_seconds 1 is below the minimum FRAGMENT_MIN, 2 s (RFC 6146 §3.4, \
+             §4)",
+        ),
     ] {
         let text = format!("{}{key} = {value}\n", nat64_base());
         assert_check_error_at(&format!("{key}.toml"), &text, &format!("{value}\n"), needle);
@@ -482,6 +490,34 @@ fn nat64_zero_capacities() {
             &format!("{}{key} = 0\n", nat64_base()),
             "0\n",
             &format!("{key} 0 is out of range 1..="),
+        );
+    }
+}
+
+#[test]
+fn nat64_held_packet_limits() {
+    for (key, value, needle) in [
+        (
+            "held_incoming_syns",
+            "-1",
+            "held_incoming_syns -1 is out of range 0..=65536 (unsolicited inbound SYNs held",
+        ),
+        (
+            "fragments",
+            "100000",
+            "fragments 100000 is out of range 0..=4096 (fragments held until their first",
+        ),
+        (
+            "fragment_timeout_seconds",
+            "90",
+            "fragment_timeout_seconds 90 is above 60",
+        ),
+    ] {
+        assert_check_error_at(
+            &format!("{key}-limit.toml"),
+            &format!("{}{key} = {value}\n", nat64_base()),
+            &format!("{value}\n"),
+            needle,
         );
     }
 }

@@ -241,7 +241,9 @@ impl Router {
             }
             return verdict;
         }
-        let result = border.uplink.translate_inbound(packet, &mut buffer, now);
+        let result = border
+            .uplink
+            .translate_inbound(packet, link.source_mac, &mut buffer, now);
         // One FIB lookup serves both the loop check and the forward path.
         let route = match result {
             Ok(_) => self
@@ -250,6 +252,8 @@ impl Router {
             Err(_) => None,
         };
         let verdict = match result {
+            // NAT64 keeps it (RFC 6146 §3.5.2.2, §3.4).
+            Err(refusal) if refusal.reason == TranslationDrop::Nat64Held => Ok(Outcome::Consumed),
             Err(refusal) => {
                 let answer =
                     inbound_answer(&refusal, border.uplink.settings().refusal_errors, packet);
@@ -291,7 +295,135 @@ impl Router {
         if let Some(border) = self.border.as_mut() {
             border.inbound = buffer;
         }
+        if result.is_ok() {
+            self.release_inbound_fragments(link, now);
+        }
         verdict
+    }
+
+    /// Routes the fragments from IPv4 that NAT64 held until the first
+    /// fragment of their datagram, just translated, went through (RFC 6146
+    /// §3.4).
+    #[inline(always)]
+    fn release_inbound_fragments(&mut self, link: LinkInfo, now: Instant) {
+        if self
+            .border
+            .as_ref()
+            .is_some_and(|border| border.uplink.releasing_fragments())
+        {
+            self.route_released_inbound(link, now);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn route_released_inbound(&mut self, link: LinkInfo, now: Instant) {
+        loop {
+            let Some(border) = self.border.as_mut() else {
+                return;
+            };
+            if !border.uplink.releasing_fragments() {
+                return;
+            }
+            let mut buffer = core::mem::take(&mut border.inbound);
+            let released = border.uplink.next_released_inbound(&mut buffer, now);
+            if let Some(Ok(translated)) = released {
+                let _ = match translated.fragmentation {
+                    None => self.route_translated(link, &buffer[..translated.length], now),
+                    Some(fragmentation) => {
+                        self.route_fragments(link, &buffer[..translated.length], fragmentation, now)
+                    }
+                };
+            }
+            if let Some(border) = self.border.as_mut() {
+                border.inbound = buffer;
+            }
+            if released.is_none() {
+                return;
+            }
+        }
+    }
+
+    /// Sends the fragments from IPv6 that NAT64 held until the first
+    /// fragment of their datagram, just translated, went through (RFC 6146
+    /// §3.4).
+    #[inline(always)]
+    fn release_outbound_fragments(&mut self, link: LinkInfo, gateway: Ipv6Addr, now: Instant) {
+        if self
+            .border
+            .as_ref()
+            .is_some_and(|border| border.uplink.releasing_fragments())
+        {
+            self.send_released_outbound(link, gateway, now);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn send_released_outbound(&mut self, link: LinkInfo, gateway: Ipv6Addr, now: Instant) {
+        loop {
+            if !self
+                .border
+                .as_ref()
+                .is_some_and(|border| border.uplink.releasing_fragments())
+            {
+                return;
+            }
+            let identification = self.random.next_u64() as u16;
+            let Some(border) = self.border.as_mut() else {
+                return;
+            };
+            let egress = border.port;
+            let Some(mtu) = self.ports.get(egress.0).map(|port| port.settings.mtu) else {
+                return;
+            };
+            let mut buffer = core::mem::take(&mut border.outbound);
+            let released = border.uplink.next_released_outbound(
+                gateway,
+                mtu,
+                identification,
+                &mut buffer,
+                now,
+            );
+            if let Some(Ok(outbound)) = released {
+                let _ = self.send_outbound(link, egress, outbound, &buffer, now);
+            }
+            if let Some(border) = self.border.as_mut() {
+                border.outbound = buffer;
+            }
+            if released.is_none() {
+                return;
+            }
+        }
+    }
+
+    /// Sends a translated outbound packet (at the start of `buffer`):
+    /// hairpinned back to IPv6, or to its IPv4 neighbor, fragmented if
+    /// needed.
+    fn send_outbound(
+        &mut self,
+        link: LinkInfo,
+        egress: PortIndex,
+        outbound: crate::translation::uplink::Outbound,
+        buffer: &[u8],
+        now: Instant,
+    ) -> Result<Outcome, DropReason> {
+        let translated = &buffer[..outbound.translated.length];
+        if outbound.hairpin {
+            self.hairpin(link, translated, now)
+        } else {
+            match outbound.translated.fragmentation {
+                None => self.send_ipv4(link, egress, outbound.neighbor, translated, now),
+                Some(fragmentation) => self.send_ipv4_fragments(
+                    link,
+                    egress,
+                    outbound.neighbor,
+                    translated,
+                    fragmentation,
+                    now,
+                ),
+            }
+        }
     }
 
     /// Sends an IPv4 packet the translator originated back to the
@@ -447,7 +579,13 @@ impl Router {
                         write_ethernet_header(frame, source_mac, mac, ETHERTYPE_IPV4);
                         self.transmit
                             .shrink_last(ETHERNET_HEADER_LEN + outbound.translated.length);
+                        self.release_outbound_fragments(link, gateway, now);
                         return Ok(Outcome::Forwarded);
+                    }
+                    // NAT64 keeps it (RFC 6146 §3.4).
+                    Err(refusal) if refusal.reason == TranslationDrop::Nat64Held => {
+                        self.transmit.pop_last();
+                        return Ok(Outcome::Consumed);
                     }
                     Ok(_) => {
                         // Hairpinning or fragments: the general path below.
@@ -474,31 +612,19 @@ impl Router {
             now,
         );
         let verdict = match result {
+            // NAT64 keeps it (RFC 6146 §3.4).
+            Err(refusal) if refusal.reason == TranslationDrop::Nat64Held => Ok(Outcome::Consumed),
             Err(refusal) => {
                 self.answer_outbound_refusal(link, packet, refusal, now);
                 Err(DropReason::TranslationRefused)
             }
-            Ok(outbound) => {
-                let translated = &buffer[..outbound.translated.length];
-                if outbound.hairpin {
-                    self.hairpin(link, translated, now)
-                } else {
-                    match outbound.translated.fragmentation {
-                        None => self.send_ipv4(link, egress, outbound.neighbor, translated, now),
-                        Some(fragmentation) => self.send_ipv4_fragments(
-                            link,
-                            egress,
-                            outbound.neighbor,
-                            translated,
-                            fragmentation,
-                            now,
-                        ),
-                    }
-                }
-            }
+            Ok(outbound) => self.send_outbound(link, egress, outbound, &buffer, now),
         };
         if let Some(border) = self.border.as_mut() {
             border.outbound = buffer;
+        }
+        if result.is_ok() {
+            self.release_outbound_fragments(link, gateway, now);
         }
         verdict
     }
@@ -743,6 +869,7 @@ impl Router {
                             .into_iter()
                             .flat_map(|nat64| nat64.table().events().iter()),
                     )
+                    .chain(nat64.into_iter().flat_map(|nat64| nat64.events().iter()))
             })
     }
 
@@ -761,13 +888,61 @@ impl Router {
         Some(nat64.table().memory_bytes())
     }
 
-    /// Runs the border translator's timers (NAT64 session expiry).
+    /// Runs the border translator's timers: NAT64 session expiry with the
+    /// probes of ESTABLISHED sessions, and the ICMPv4 Port Unreachable for
+    /// each held inbound SYN whose TCP_INCOMING_SYN ran out (RFC 6146
+    /// §3.5.2.2, RFC 5382 REQ-4), through the router's ICMP error rate
+    /// limit; at most
+    /// [`EXPIRED_SYNS_PER_POLL`] of those per call, and no more than the
+    /// transmit area holds (the rest wait for the next call).
     pub(super) fn poll_border(&mut self, now: Instant) {
-        if let Some(border) = self.border.as_mut() {
-            border.uplink.poll(now);
+        let Some(border) = self.border.as_mut() else {
+            return;
+        };
+        border.uplink.poll(now);
+        let port = border.port;
+        let mut held = [0u8; crate::translation::nat64::held_syn::HELD_SYN_BYTES];
+        for _ in 0..EXPIRED_SYNS_PER_POLL {
+            // The rest wait for the next poll rather than go unanswered.
+            if !self.transmit.has_room() {
+                return;
+            }
+            let Some(border) = self.border.as_mut() else {
+                return;
+            };
+            let Some((length, sender)) = border.uplink.next_expired_syn(now, &mut held) else {
+                break;
+            };
+            let link = LinkInfo {
+                port,
+                source_mac: sender,
+                multicast: false,
+            };
+            self.send_icmpv4_error(link, &held[..length], 3, 0, now);
+        }
+        // The probes of ESTABLISHED sessions whose lifetime ran out
+        // (§3.5.2.2), routed to their IPv6 hosts as if from the uplink.
+        let mut probe = [0u8; crate::translation::nat64::engine::PROBE_LENGTH];
+        let link = LinkInfo {
+            port,
+            source_mac: EthernetAddress([0; 6]),
+            multicast: false,
+        };
+        while self.transmit.has_room() {
+            let Some(border) = self.border.as_mut() else {
+                return;
+            };
+            let Some(length) = border.uplink.next_probe(&mut probe) else {
+                return;
+            };
+            let _ = self.route_translated(link, &probe[..length], now);
         }
     }
 }
+
+/// The most expired held SYNs one [`Router::poll`] answers (the rest wait
+/// for the next poll; the ICMP rate limit lets few through anyway).
+const EXPIRED_SYNS_PER_POLL: usize = 256;
 
 /// The ICMPv4 answer (code, next-hop MTU) to an IPv4 packet the translator
 /// refused: what RFC 7915 asks for specifically, else 3/13 (§4.4) when
@@ -781,7 +956,9 @@ fn inbound_answer(refusal: &Refusal, refusal_errors: bool, packet: &[u8]) -> Opt
         _ => {}
     }
     match refusal.reason {
-        TranslationDrop::BadIpv4Header | TranslationDrop::Ipv4BroadcastOrMulticast => None,
+        TranslationDrop::BadIpv4Header
+        | TranslationDrop::Ipv4BroadcastOrMulticast
+        | TranslationDrop::Nat64Silent => None,
         // Protocol 17 at byte 9: UDP to the uplink address.
         TranslationDrop::Ipv4ForTranslator => (packet.get(9) == Some(&17)).then_some((3, 0)),
         _ => refusal_errors.then_some((13, 0)),

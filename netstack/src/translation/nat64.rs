@@ -4,7 +4,10 @@
 //! ([`super::stateless`]); this module adds the state that picks the
 //! addresses and ports: the Binding Information Bases and session tables
 //! (RFC 6146 §3.1, §3.2), the TCP state machine (§3.5.2), port allocation
-//! (§3.5.1.1, RFC 6056) and the timers.
+//! (§3.5.1.1, RFC 6056) and the timers; unsolicited inbound SYNs held for
+//! simultaneous open ([`held_syn`], §3.5.2.2) and fragments that arrive
+//! before the first of their datagram ([`fragment_store`], §3.4), both in
+//! stores allocated at start.
 //!
 //! Which path a packet takes: an IPv6 source covered by an EAM is
 //! translated statelessly (SIIT); any other IPv6 source toward `pool6` goes
@@ -14,6 +17,8 @@
 pub mod config;
 pub mod engine;
 pub mod flow;
+pub mod fragment_store;
+pub mod held_syn;
 pub mod pool4;
 pub mod port_allocation;
 pub mod table;

@@ -243,6 +243,13 @@ crate::counters! {
         BadGateway => "translation_bad_gateway",
         /// Refused by NAT64 (the reason is in the `nat64_*` counters).
         Nat64 => "translation_nat64_refused",
+        /// Refused by NAT64 without any ICMP answer: an unsolicited inbound
+        /// SYN that could not be held (RFC 5382 REQ-4, REQ-4a).
+        Nat64Silent => "translation_nat64_silent",
+        /// Held by NAT64 (an unsolicited inbound SYN, RFC 6146 §3.5.2.2, or
+        /// a fragment waiting for its first), or a retransmission of a held
+        /// SYN: not answered now; the `nat64_*` counters say what became of it.
+        Nat64Held => "translation_nat64_held",
         /// An ARP packet pure6 does not handle or a sender no neighbor can have.
         BadArp => "translation_bad_arp",
     }
@@ -340,6 +347,8 @@ impl From<super::nat64::engine::Nat64Refusal> for Refusal {
         Refusal {
             reason: match refusal.error {
                 Some(error) => TranslationDrop::from_error(&error),
+                None if refusal.reason.is_held() => TranslationDrop::Nat64Held,
+                None if refusal.reason.is_silent() => TranslationDrop::Nat64Silent,
                 None => TranslationDrop::Nat64,
             },
             error: refusal.error,
@@ -418,6 +427,97 @@ impl<A: AddressTranslator> Uplink<A> {
         if let Some(nat64) = &mut self.nat64 {
             nat64.poll(now);
         }
+    }
+
+    /// The next probe of an ESTABLISHED NAT64 session whose lifetime ran
+    /// out (RFC 6146 §3.5.2.2), an IPv6 packet written into `output` (at
+    /// least [`super::nat64::engine::PROBE_LENGTH`] bytes) for the router to
+    /// route like a translated one; its length.
+    pub fn next_probe(&mut self, output: &mut [u8]) -> Option<usize> {
+        self.nat64.as_mut()?.next_probe(output)
+    }
+
+    /// Whether NAT64 has held fragments to send now (see
+    /// [`Uplink::next_released_outbound`], [`Uplink::next_released_inbound`]).
+    #[inline]
+    pub fn releasing_fragments(&self) -> bool {
+        self.nat64
+            .as_ref()
+            .is_some_and(|nat64| nat64.releasing_fragments())
+    }
+
+    /// The next fragment received from IPv6 that NAT64 held until the first
+    /// fragment of its datagram went through (RFC 6146 §3.4), translated
+    /// into `output` like [`Uplink::translate_outbound`]; `None` when none
+    /// is left. Call it after each outbound translation until `None`.
+    pub fn next_released_outbound(
+        &mut self,
+        gateway: Ipv6Addr,
+        ipv4_mtu: u16,
+        identification: u16,
+        output: &mut [u8],
+        now: Instant,
+    ) -> Option<Result<Outbound, Refusal>> {
+        let path = Ipv6ToIpv4Path {
+            ipv4_next_hop_mtu: ipv4_mtu,
+            ipv6_link_mtu: u16::MAX,
+            identification,
+        };
+        let released = self.nat64.as_mut()?.next_released_fragment(
+            false,
+            output,
+            &self.settings,
+            &path,
+            now,
+        )?;
+        let result = released
+            .map_err(Refusal::from)
+            .and_then(|translated| self.finish_outbound(translated, gateway, output));
+        if let Err(refusal) = &result {
+            self.counts.increment(refusal.reason);
+        }
+        Some(result)
+    }
+
+    /// The next fragment received from IPv4 that NAT64 held until the first
+    /// fragment of its datagram went through (RFC 6146 §3.4), translated
+    /// into `output` like [`Uplink::translate_inbound`]; `None` when none is
+    /// left. Call it after each inbound translation until `None`.
+    pub fn next_released_inbound(
+        &mut self,
+        output: &mut [u8],
+        now: Instant,
+    ) -> Option<Result<Translated, Refusal>> {
+        let path = Ipv6ToIpv4Path {
+            ipv4_next_hop_mtu: u16::MAX,
+            ipv6_link_mtu: u16::MAX,
+            identification: 0,
+        };
+        let released = self.nat64.as_mut()?.next_released_fragment(
+            true,
+            output,
+            &self.settings,
+            &path,
+            now,
+        )?;
+        let result = released.map_err(Refusal::from);
+        if let Err(refusal) = &result {
+            self.counts.increment(refusal.reason);
+        }
+        Some(result)
+    }
+
+    /// The next unsolicited inbound SYN NAT64 held whose time ran out by
+    /// `now` (RFC 6146 §3.5.2.2 V4 INIT expiry), copied into `output`: its
+    /// length and the link-layer address it came from. The caller answers
+    /// it with ICMPv4 Port Unreachable ([`Uplink::icmp_error`], code 3).
+    pub fn next_expired_syn(
+        &mut self,
+        now: Instant,
+        output: &mut [u8],
+    ) -> Option<(usize, EthernetAddress)> {
+        let (length, sender) = self.nat64.as_mut()?.next_expired_syn(now, output)?;
+        Some((length, EthernetAddress(sender)))
     }
 
     /// Whether `destination` is for NAT64 (a pool4 address).
@@ -517,6 +617,19 @@ impl<A: AddressTranslator> Uplink<A> {
                 &path,
             )?,
         };
+        self.finish_outbound(translated, gateway, output)
+    }
+
+    /// The uplink's part of a translated outbound packet: never to IPv4
+    /// broadcast or multicast, the TTL decremented, hairpinning noticed and
+    /// the next hop named.
+    #[inline(always)]
+    fn finish_outbound(
+        &self,
+        translated: Translated,
+        gateway: Ipv6Addr,
+        output: &mut [u8],
+    ) -> Result<Outbound, Refusal> {
         let mut ipv4 = Ipv4Packet::new_unchecked(&mut output[..translated.length]);
         let destination = ipv4.destination_address();
         if self.is_broadcast_or_multicast(destination) {
@@ -538,17 +651,20 @@ impl<A: AddressTranslator> Uplink<A> {
         })
     }
 
-    /// RFC 7915 §4: translates the IPv4 `packet` received on the uplink into
-    /// `output`, to be forwarded as IPv6 (the forward path decrements the
-    /// hop limit). Packets to IPv4 broadcast or multicast, or to the uplink
-    /// address itself, are refused: they are not for the IPv6 side.
+    /// RFC 7915 §4: translates the IPv4 `packet` received on the uplink from
+    /// `sender` into `output`, to be forwarded as IPv6 (the forward path
+    /// decrements the hop limit). Packets to IPv4 broadcast or multicast, or
+    /// to the uplink address itself, are refused: they are not for the IPv6
+    /// side. A refusal [`TranslationDrop::Nat64Held`] is no loss: NAT64
+    /// keeps the packet (see [`Uplink::next_expired_syn`]).
     pub fn translate_inbound(
         &mut self,
         packet: &[u8],
+        sender: EthernetAddress,
         output: &mut [u8],
         now: Instant,
     ) -> Result<Translated, Refusal> {
-        let result = self.inbound(packet, output, now);
+        let result = self.inbound(packet, Some(sender.0), output, now);
         if let Err(refusal) = &result {
             self.counts.increment(refusal.reason);
         }
@@ -558,6 +674,7 @@ impl<A: AddressTranslator> Uplink<A> {
     fn inbound(
         &mut self,
         packet: &[u8],
+        sender: Option<[u8; 6]>,
         output: &mut [u8],
         now: Instant,
     ) -> Result<Translated, Refusal> {
@@ -574,7 +691,7 @@ impl<A: AddressTranslator> Uplink<A> {
             Ipv4Repr::parse(&header)
                 .map_err(|error| Refusal::from(TranslationError::BadIpv4Header(error)))?;
             return nat64
-                .translate_inbound(packet, output, &self.settings, now)
+                .translate_inbound(packet, sender, output, &self.settings, now)
                 .map_err(Refusal::from);
         }
         if destination == self.address {
@@ -618,7 +735,7 @@ impl<A: AddressTranslator> Uplink<A> {
             .ok();
         let result =
             if destination.is_some_and(|destination| self.is_nat64_destination(destination)) {
-                self.inbound(packet, output, now)
+                self.inbound(packet, None, output, now)
             } else {
                 let hairpin = HairpinAddresses {
                     addresses: &self.addresses,

@@ -21,6 +21,10 @@
 //! sessions = 65536                        # session table capacity
 //! bib_entries = 65536                     # BIB capacity
 //! sessions_per_source = 4096              # per IPv6 source address
+//! held_incoming_syns = 1024               # unsolicited inbound SYNs held (0: drop at once)
+//! incoming_syn_unreachable = true         # ICMPv4 3/3 when a held SYN expires
+//! fragments = 256                         # out-of-order fragments held (0: drop them)
+//! fragment_timeout_seconds = 2            # FRAGMENT_MIN 2 (RFC 6146 §3.4, §4)
 //! allow_short_timeouts = false            # tests and labs only
 //!
 //! [[nat64.static]]                        # static BIB entry (RFC 6146 §3.1)
@@ -52,6 +56,21 @@
 //!   or a lab says so in its file; a zero timeout is always refused.
 //! - Capacities count all protocols together; a static entry takes a BIB
 //!   entry, so there may not be more static entries than `bib_entries`.
+//! - `held_incoming_syns` bounds the unsolicited inbound SYNs kept for
+//!   `tcp_incoming_syn_seconds` (RFC 6146 §3.5.2.2 V4 INIT, RFC 5382
+//!   REQ-4; see `held_syn`): about 570 bytes each, so the default takes
+//!   570 KiB. 0 is §3.5.2.2's policy "silently drop externally initiated
+//!   TCP connections"; SYNs beyond the capacity are dropped silently too
+//!   (REQ-4: no answer within 6 s). `incoming_syn_unreachable = false` is REQ-4's
+//!   "unless prohibited by local security policy": an expired SYN is then
+//!   dropped without the ICMPv4 Port Unreachable.
+//! - `fragments` bounds the fragments held until the first fragment of
+//!   their datagram has found its session (RFC 6146 §3.4 "MUST limit the
+//!   amount of resources"; see `fragment_store`): each takes one packet
+//!   buffer of the largest frame, so 256 take about 400 KiB with 1500-byte
+//!   frames. 0 drops fragments that arrive before their first. They wait
+//!   `fragment_timeout_seconds`, at least FRAGMENT_MIN (2 s) unless short
+//!   timeouts are allowed, at most 60 s.
 
 use alloc::format;
 use alloc::string::String;
@@ -119,6 +138,20 @@ pub const MAXIMUM_POOL4_ADDRESSES: u64 = 65_536;
 
 /// The most `[[nat64.static]]` entries.
 pub const MAXIMUM_STATIC_BINDINGS: usize = 4_096;
+
+/// FRAGMENT_MIN: how long fragments may arrive over, at least (RFC 6146
+/// §3.4, §4); the default of `fragment_timeout_seconds`.
+pub const FRAGMENT_MINIMUM_SECONDS: u32 = 2;
+
+/// The longest `fragment_timeout_seconds` (RFC 8200 §4.5 reassembly: 60 s).
+pub const MAXIMUM_FRAGMENT_TIMEOUT_SECONDS: u32 = 60;
+
+/// Default of `fragments`.
+pub const DEFAULT_FRAGMENTS: u32 = 256;
+
+/// The largest `fragments`: a held fragment is found by scanning the store
+/// (see `fragment_store`), so it stays small.
+pub const MAXIMUM_FRAGMENTS: u32 = 4_096;
 
 /// Default TCP and UDP port range of a pool4 entry: every port but 0, so
 /// that the allocator can keep a well-known source port (0-1023) in its
@@ -299,6 +332,19 @@ pub struct Nat64Config {
     pub sessions_per_source: u32,
     /// Static BIB entries (`[[nat64.static]]`), in file order.
     pub static_bindings: Vec<StaticBinding>,
+    /// Unsolicited inbound SYNs held at once (`held_incoming_syns`); 0
+    /// drops them at once.
+    pub held_incoming_syns: u32,
+    /// Whether a held SYN that expires is answered with ICMPv4 Port
+    /// Unreachable (`incoming_syn_unreachable`, RFC 5382 REQ-4).
+    pub incoming_syn_unreachable: bool,
+    /// Fragments held until their datagram's first fragment is translated
+    /// (`fragments`); 0 drops them.
+    pub fragment_capacity: u32,
+    /// How long a held fragment, or a translated datagram's mapping for
+    /// its later fragments, is kept (`fragment_timeout_seconds`,
+    /// FRAGMENT_MIN 2 s by default).
+    pub fragment_timeout: Duration,
 }
 
 impl Nat64Config {
@@ -313,6 +359,10 @@ impl Nat64Config {
             binding_capacity: DEFAULT_BINDINGS,
             sessions_per_source: DEFAULT_SESSIONS_PER_SOURCE,
             static_bindings: Vec::new(),
+            held_incoming_syns: super::held_syn::DEFAULT_CAPACITY,
+            incoming_syn_unreachable: true,
+            fragment_capacity: DEFAULT_FRAGMENTS,
+            fragment_timeout: seconds(FRAGMENT_MINIMUM_SECONDS),
         }
     }
 
@@ -412,6 +462,14 @@ pub(crate) struct Nat64Table {
     #[serde(default)]
     sessions_per_source: Option<Spanned<i64>>,
     #[serde(default)]
+    held_incoming_syns: Option<Spanned<i64>>,
+    #[serde(default)]
+    incoming_syn_unreachable: Option<bool>,
+    #[serde(default)]
+    fragments: Option<Spanned<i64>>,
+    #[serde(default)]
+    fragment_timeout_seconds: Option<Spanned<i64>>,
+    #[serde(default)]
     allow_short_timeouts: Option<bool>,
     #[serde(default, rename = "static")]
     static_entries: Vec<StaticTable>,
@@ -476,6 +534,13 @@ const ICMP_RULE: TimeoutRule = TimeoutRule {
     minimum: ICMP_DEFAULT_SECONDS,
     default: ICMP_DEFAULT_SECONDS,
     why: "60 s (RFC 5508 §3.2 REQ-2; ICMP_DEFAULT, RFC 6146 §4)",
+};
+
+const FRAGMENT_RULE: TimeoutRule = TimeoutRule {
+    key: "fragment_timeout_seconds",
+    minimum: FRAGMENT_MINIMUM_SECONDS,
+    default: FRAGMENT_MINIMUM_SECONDS,
+    why: "FRAGMENT_MIN, 2 s (RFC 6146 §3.4, §4)",
 };
 
 const TCP_INCOMING_SYN_RULE: TimeoutRule = TimeoutRule {
@@ -735,6 +800,43 @@ pub(crate) fn validate_nat64(
         binding_capacity,
     )?;
 
+    let held_incoming_syns = match &table.held_incoming_syns {
+        Some(value) => integer_in(
+            text,
+            value,
+            "held_incoming_syns",
+            0..=i64::from(super::held_syn::MAXIMUM_CAPACITY),
+            " (unsolicited inbound SYNs held for tcp_incoming_syn_seconds, RFC 6146 \
+             §3.5.2.2; 0 drops them at once)",
+        )? as u32,
+        None => super::held_syn::DEFAULT_CAPACITY,
+    };
+    let fragment_capacity = match &table.fragments {
+        Some(value) => integer_in(
+            text,
+            value,
+            "fragments",
+            0..=i64::from(MAXIMUM_FRAGMENTS),
+            " (fragments held until their first fragment arrives, RFC 6146 §3.4; 0 \
+             drops them)",
+        )? as u32,
+        None => DEFAULT_FRAGMENTS,
+    };
+    let fragment_timeout = timeout(text, &table.fragment_timeout_seconds, &FRAGMENT_RULE, short)?;
+    if let Some(value) = &table.fragment_timeout_seconds
+        && *value.get_ref() > i64::from(MAXIMUM_FRAGMENT_TIMEOUT_SECONDS)
+    {
+        return Err(ConfigError::at_span(
+            text,
+            value.span(),
+            format!(
+                "fragment_timeout_seconds {} is above {MAXIMUM_FRAGMENT_TIMEOUT_SECONDS}: a \
+                 fragment is not worth keeping longer than reassembly would (RFC 8200 §4.5)",
+                value.get_ref()
+            ),
+        ));
+    }
+
     Ok(Nat64Config {
         pool4,
         filtering,
@@ -744,6 +846,10 @@ pub(crate) fn validate_nat64(
         binding_capacity,
         sessions_per_source,
         static_bindings,
+        held_incoming_syns,
+        incoming_syn_unreachable: table.incoming_syn_unreachable.unwrap_or(true),
+        fragment_capacity,
+        fragment_timeout,
     })
 }
 
@@ -1181,6 +1287,50 @@ pool4 = [
                 },
             ]
         );
+    }
+
+    #[test]
+    fn held_syns_and_fragments() {
+        let defaults = nat64(BASE);
+        assert_eq!(defaults.held_incoming_syns, 1024);
+        assert!(defaults.incoming_syn_unreachable);
+        assert_eq!(defaults.fragment_capacity, 256);
+        assert_eq!(defaults.fragment_timeout, Duration::from_secs(2));
+        let set = nat64(&with_nat64(
+            "held_incoming_syns = 0\nincoming_syn_unreachable = false\nfragments = 16\n\
+             fragment_timeout_seconds = 5\n",
+        ));
+        assert_eq!(set.held_incoming_syns, 0);
+        assert!(!set.incoming_syn_unreachable);
+        assert_eq!(set.fragment_capacity, 16);
+        assert_eq!(set.fragment_timeout, Duration::from_secs(5));
+        let short = nat64(&with_nat64(
+            "allow_short_timeouts = true\nfragment_timeout_seconds = 1\n",
+        ));
+        assert_eq!(short.fragment_timeout, Duration::from_secs(1));
+        for (keys, at, needle) in [
+            (
+                "held_incoming_syns = -1\n",
+                "-1",
+                "held_incoming_syns -1 is out of range 0..=65536",
+            ),
+            ("held_incoming_syns = 70000\n", "70000", "RFC 6146 §3.5.2.2"),
+            (
+                "fragments = 4097\n",
+                "4097",
+                "fragments 4097 is out of range 0..=4096",
+            ),
+            (
+                "fragment_timeout_seconds = 1\n",
+                "1\n",
+                "below the minimum FRAGMENT_MIN",
+            ),
+            ("fragment_timeout_seconds = 0\n", "0\n", "out of range"),
+            ("fragment_timeout_seconds = 61\n", "61", "above 60"),
+        ] {
+            let text = with_nat64(keys);
+            assert_error_at(&text, at, needle);
+        }
     }
 
     #[test]

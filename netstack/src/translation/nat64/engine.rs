@@ -19,13 +19,37 @@
 //!
 //! Decisions and simplifications (each counted where it drops):
 //! - An unsolicited inbound TCP SYN is forwarded when the filtering allows
-//!   it and a BIB entry exists (a static one: port forwarding), else
-//!   dropped; it is not held for TCP_INCOMING_SYN (§3.5.2.2 MAY) and no
-//!   ICMPv4 3/3 is sent.
+//!   it and a BIB entry exists (a static one: port forwarding). Otherwise
+//!   (no BIB entry, or address-dependent filtering refuses it) it is held
+//!   for TCP_INCOMING_SYN in [`super::held_syn`] (§3.5.2.2, RFC 5382
+//!   REQ-4): a V6 SYN of the same connection meanwhile opens the session
+//!   straight to ESTABLISHED and the held SYN is forgotten
+//!   (`nat64_incoming_syn_simultaneous_open`); else at expiry the router
+//!   answers ICMPv4 3/3 quoting it, if `incoming_syn_unreachable` allows
+//!   (`nat64_incoming_syn_expired`). A retransmitted SYN of a held
+//!   connection is dropped (`nat64_incoming_syn_already_held`), one beyond
+//!   the store's capacity too (`nat64_held_syn_store_full`), and with
+//!   `held_incoming_syns = 0` every such SYN (`nat64_incoming_syn_dropped`):
+//!   all silently, since RFC 5382 REQ-4 forbids answering an unsolicited
+//!   SYN within 6 s and REQ-4a asks for silence when answering is not
+//!   wanted (a flood).
 //! - An ESTABLISHED session whose lifetime runs out moves to TRANS for the
-//!   transitory timeout without sending the optional probe.
-//! - Fragments other than the first carry no ports: they are dropped
-//!   (`nat64_non_first_fragment`); reassembly is not implemented.
+//!   transitory timeout and its IPv6 host is probed (§3.5.2.2 SHOULD): an
+//!   empty TCP segment from (Y', y) to (X', x), sequence and acknowledgment
+//!   numbers 0, only ACK set ([`Nat64::next_probe`]). A live host answers
+//!   with an ACK, which through the session sends the session back to
+//!   ESTABLISHED (TRANS + a non-RST segment) and reaches the IPv4 peer,
+//!   which answers in turn; a host without the connection answers RST, and
+//!   the session ends after TCP_TRANS. The IPv6 side is the one probed: it
+//!   is the router's own network, and the probe needs no pool4 port. Probes
+//!   wait in a queue of [`EXPIRY_BATCH`] (allocated at start); one that
+//!   finds it full is skipped, counted (`nat64_tcp_probe_skipped`).
+//! - Fragments (§3.4): virtual reassembly, see [`super::fragment_store`].
+//!   The first fragment goes through its session; later fragments of its
+//!   datagram reuse the addresses it was translated with; those that come
+//!   before it wait (`fragments`, `fragment_timeout_seconds`) and are sent
+//!   right after it ([`Nat64::next_released_fragment`]), or time out
+//!   (`nat64_fragment_timeout`).
 
 use alloc::vec;
 use alloc::vec::Vec;
@@ -34,7 +58,9 @@ use core::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
 use smoltcp::time::{Duration, Instant};
 
 use super::config::{Nat64Config, Nat64Filtering};
-use super::flow::{self, Flow, FlowError, Nat64Protocol};
+use super::flow::{self, Flow, FlowError, FragmentFacts, Nat64Protocol};
+use super::fragment_store::{DatagramMapping, FragmentKey, FragmentRefusal, FragmentStore};
+use super::held_syn::{HeldSynKey, HeldSyns, HoldError};
 use super::pool4::Pool4;
 use super::port_allocation::{AllocationRequest, PortAllocator};
 use super::table::{ExpiryDecision, Nat64Table, Nat64TableLimits, SessionBinding, SessionView};
@@ -54,7 +80,8 @@ crate::counters! {
         UnsupportedProtocol => "nat64_unsupported_protocol",
         /// A header cut off before the ports.
         Truncated => "nat64_truncated",
-        /// A fragment other than the first (no ports; no reassembly).
+        /// A fragment other than the first, with no datagram known and no
+        /// room to wait (`fragments = 0`).
         NonFirstFragment => "nat64_non_first_fragment",
         /// An IPv6 destination outside pool6, or forbidden under it (RFC 6052 §3.1).
         DestinationNotInPool6 => "nat64_destination_not_in_pool6",
@@ -78,6 +105,51 @@ crate::counters! {
         TcpStateDrop => "nat64_tcp_state_drop",
         /// The RFC 7915 core refused the packet (its reason is counted too).
         Translation => "nat64_translation_refused",
+        /// Not a loss: an unsolicited inbound SYN held for TCP_INCOMING_SYN
+        /// (§3.5.2.2); what became of it is counted in [`Nat64Event`].
+        IncomingSynHeld => "nat64_incoming_syn_held",
+        /// An unsolicited inbound SYN of a connection whose SYN is held already.
+        IncomingSynAlreadyHeld => "nat64_incoming_syn_already_held",
+        /// An unsolicited inbound SYN the held-SYN store has no room for:
+        /// dropped silently (RFC 5382 REQ-4: no answer within 6 s; REQ-4a).
+        HeldSynStoreFull => "nat64_held_syn_store_full",
+        /// An unsolicited inbound SYN dropped silently without being held:
+        /// `held_incoming_syns = 0` (§3.5.2.2 "silently drop externally
+        /// initiated TCP connections"), or one longer than a held SYN may be.
+        IncomingSynDropped => "nat64_incoming_syn_dropped",
+        /// Not a loss: a fragment that came before its datagram's first,
+        /// held until it comes (§3.4).
+        FragmentHeld => "nat64_fragment_held",
+        /// A fragment that came before its first, with no room to wait.
+        FragmentStoreFull => "nat64_fragment_store_full",
+        /// A fragment overlapping one held for the same datagram.
+        FragmentOverlap => "nat64_fragment_overlap",
+        /// A fragment ending beyond 65,535 bytes.
+        FragmentTooBig => "nat64_fragment_too_big",
+    }
+}
+
+crate::counters! {
+    /// What became of packets NAT64 held (counted on the uplink port).
+    pub enum Nat64Event, counts Nat64EventCounts {
+        /// A held inbound SYN was met by a V6 SYN of the same connection
+        /// (simultaneous open, §3.5.2.2 V4 INIT): the session opened, the SYN
+        /// was forgotten (RFC 5382 REQ-4).
+        IncomingSynSimultaneousOpen => "nat64_incoming_syn_simultaneous_open",
+        /// A held inbound SYN's TCP_INCOMING_SYN ran out: dropped, and answered
+        /// with ICMPv4 3/3 unless `incoming_syn_unreachable = false`.
+        IncomingSynExpired => "nat64_incoming_syn_expired",
+        /// An ESTABLISHED session's lifetime ran out: its IPv6 host was sent a
+        /// probe and the session moved to TRANS (§3.5.2.2).
+        TcpProbeSent => "nat64_tcp_probe_sent",
+        /// An ESTABLISHED session moved to TRANS without its probe (the probe
+        /// queue was full).
+        TcpProbeSkipped => "nat64_tcp_probe_skipped",
+        /// A held fragment sent after its datagram's first fragment (§3.4).
+        FragmentReleased => "nat64_fragment_released",
+        /// A held fragment whose first fragment did not come within
+        /// `fragment_timeout_seconds`: dropped.
+        FragmentTimeout => "nat64_fragment_timeout",
     }
 }
 
@@ -88,6 +160,28 @@ pub struct Nat64Refusal {
     pub reason: Nat64Drop,
     /// The core's error when the header translation failed.
     pub error: Option<TranslationError>,
+}
+
+impl Nat64Drop {
+    /// Whether the packet is dropped without any ICMP answer, ever (RFC 5382
+    /// REQ-4, REQ-4a: an unsolicited inbound SYN is not answered at once).
+    pub fn is_silent(self) -> bool {
+        matches!(
+            self,
+            Nat64Drop::HeldSynStoreFull | Nat64Drop::IncomingSynDropped
+        )
+    }
+
+    /// Whether the packet was kept (see [`Nat64Event`]), or is a
+    /// retransmission of one kept: answered later or not at all, never now.
+    pub fn is_held(self) -> bool {
+        matches!(
+            self,
+            Nat64Drop::IncomingSynHeld
+                | Nat64Drop::IncomingSynAlreadyHeld
+                | Nat64Drop::FragmentHeld
+        )
+    }
 }
 
 impl From<Nat64Drop> for Nat64Refusal {
@@ -162,9 +256,38 @@ pub struct Nat64 {
     tcp_established_timeout: Duration,
     tcp_transitory_timeout: Duration,
     counts: Nat64DropCounts,
+    events: Nat64EventCounts,
+    /// Unsolicited inbound SYNs in V4 INIT (§3.5.2.2).
+    held_syns: HeldSyns,
+    /// Whether a held SYN that expires is answered with ICMPv4 3/3.
+    incoming_syn_unreachable: bool,
+    /// Fragments waiting for their first, and the addresses of datagrams
+    /// whose first fragment went through (§3.4).
+    fragments: FragmentStore,
+    /// The sessions whose IPv6 host gets a probe: ((X', x), (Z, z)); never
+    /// longer than its capacity, [`EXPIRY_BATCH`].
+    probes: Vec<(SocketAddrV6, SocketAddrV4)>,
     /// The copy of a packet whose port is rewritten before translation.
     scratch: Vec<u8>,
 }
+
+/// The path of packets from IPv4: too big for the IPv6 egress is found by
+/// the forward path.
+const INBOUND_PATH: Ipv4ToIpv6Path = Ipv4ToIpv6Path {
+    ipv6_next_hop_mtu: u16::MAX,
+    ipv4_link_mtu: u16::MAX,
+};
+
+/// A refusal of the RFC 7915 core.
+fn refused(error: TranslationError) -> Nat64Refusal {
+    Nat64Refusal {
+        reason: Nat64Drop::Translation,
+        error: Some(error),
+    }
+}
+
+/// The length of a probe (§3.5.2.2): IPv6 and a TCP header without options.
+pub const PROBE_LENGTH: usize = 40 + 20;
 
 /// The most sessions one [`Nat64::poll`] expires (the rest wait for the next).
 const EXPIRY_BATCH: usize = 1024;
@@ -234,6 +357,19 @@ impl Nat64 {
             tcp_established_timeout: config.timeouts.tcp_established,
             tcp_transitory_timeout: config.timeouts.tcp_transitory,
             counts: Nat64DropCounts::new(),
+            events: Nat64EventCounts::new(),
+            held_syns: HeldSyns::new(
+                config.held_incoming_syns as usize,
+                config.timeouts.tcp_incoming_syn,
+                [key[1] ^ key[2], key[3].rotate_left(17) ^ key[0]],
+            ),
+            incoming_syn_unreachable: config.incoming_syn_unreachable,
+            fragments: FragmentStore::new(
+                config.fragment_capacity as usize,
+                largest_packet + 64,
+                config.fragment_timeout,
+            ),
+            probes: Vec::with_capacity(EXPIRY_BATCH),
             scratch: vec![0; largest_packet + 64],
         })
     }
@@ -247,6 +383,46 @@ impl Nat64 {
     /// The drops counted so far.
     pub fn counts(&self) -> &Nat64DropCounts {
         &self.counts
+    }
+
+    /// What became of held packets.
+    pub fn events(&self) -> &Nat64EventCounts {
+        &self.events
+    }
+
+    /// The unsolicited inbound SYNs held now (§3.5.2.2 V4 INIT).
+    pub fn held_syn_count(&self) -> usize {
+        self.held_syns.len()
+    }
+
+    /// The bytes of the stores of held packets, all allocated at start.
+    pub fn held_memory_bytes(&self) -> usize {
+        self.held_syns.memory_bytes() + self.fragments.memory_bytes()
+    }
+
+    /// The fragments held now, waiting for their first (§3.4).
+    pub fn held_fragment_count(&self) -> usize {
+        self.fragments.held_count()
+    }
+
+    /// The oldest held inbound SYN whose TCP_INCOMING_SYN ran out by `now`
+    /// (§3.5.2.2 V4 INIT expiry), copied into `output` (at least
+    /// [`super::held_syn::HELD_SYN_BYTES`] long): its length and the
+    /// link-layer address it came from, for the ICMPv4 3/3 the caller sends
+    /// through its rate limit. Expired SYNs that must not be answered
+    /// (`incoming_syn_unreachable = false`) are dropped on the way.
+    pub fn next_expired_syn(
+        &mut self,
+        now: Instant,
+        output: &mut [u8],
+    ) -> Option<(usize, [u8; 6])> {
+        while let Some(expired) = self.held_syns.pop_expired(now, output) {
+            self.events.increment(Nat64Event::IncomingSynExpired);
+            if self.incoming_syn_unreachable {
+                return Some((expired.length, expired.sender));
+            }
+        }
+        None
     }
 
     /// The session and BIB table (for counters and listings).
@@ -288,12 +464,18 @@ impl Nat64 {
         }
     }
 
-    /// Runs the session timers (§3.5.2.2 expiry, UDP and ICMP lifetimes).
+    /// Runs the session timers (§3.5.2.2 expiry, UDP and ICMP lifetimes)
+    /// and drops the fragments that waited too long (§3.4).
     pub fn poll(&mut self, now: Instant) {
+        for _ in 0..self.fragments.expire(now) {
+            self.events.increment(Nat64Event::FragmentTimeout);
+        }
         if !self.table.due(now) {
             return;
         }
         let transitory = self.tcp_transitory_timeout;
+        let probes = &mut self.probes;
+        let events = &mut self.events;
         self.table.expire(now, EXPIRY_BATCH, |session| {
             if session.protocol != Nat64Protocol::Tcp {
                 return ExpiryDecision::Remove;
@@ -302,13 +484,54 @@ impl Nat64 {
                 ExpiryAction::Remove | ExpiryAction::RemoveAndRejectStoredSyn => {
                     ExpiryDecision::Remove
                 }
-                ExpiryAction::ProbeAndEnterTransitory => ExpiryDecision::Keep {
-                    state: state_byte(TcpState::Transitory),
-                    class: TcpState::Transitory.class(),
-                    expiry: now + transitory,
-                },
+                ExpiryAction::ProbeAndEnterTransitory => {
+                    if probes.len() < probes.capacity() {
+                        probes.push((session.ipv6, session.remote));
+                    } else {
+                        events.increment(Nat64Event::TcpProbeSkipped);
+                    }
+                    ExpiryDecision::Keep {
+                        state: state_byte(TcpState::Transitory),
+                        class: TcpState::Transitory.class(),
+                        expiry: now + transitory,
+                    }
+                }
             }
         });
+    }
+
+    /// The next probe of an ESTABLISHED session whose lifetime ran out
+    /// (§3.5.2.2): an IPv6 TCP segment from (Y', y) to the host (X', x), no
+    /// data, sequence and acknowledgment numbers 0, only ACK set, written
+    /// into `output` (at least [`PROBE_LENGTH`] bytes); its length, for
+    /// the caller to route like a translated packet.
+    pub fn next_probe(&mut self, output: &mut [u8]) -> Option<usize> {
+        let output = output.get_mut(..PROBE_LENGTH)?;
+        let (host, remote) = self.probes.pop()?;
+        self.events.increment(Nat64Event::TcpProbeSent);
+        let source = self.pool6.embed(*remote.ip());
+        output.fill(0);
+        output[0] = 0x60;
+        output[4..6].copy_from_slice(&20u16.to_be_bytes());
+        output[6] = 6;
+        output[7] = 64;
+        output[8..24].copy_from_slice(&source.octets());
+        output[24..40].copy_from_slice(&host.ip().octets());
+        let tcp = &mut output[40..];
+        tcp[0..2].copy_from_slice(&remote.port().to_be_bytes());
+        tcp[2..4].copy_from_slice(&host.port().to_be_bytes());
+        tcp[12] = 5 << 4;
+        tcp[13] = 0x10;
+        // The checksum over the pseudo-header (RFC 8200 §8.1) and the header.
+        let mut summed = [0u8; 40 + 20];
+        summed[..16].copy_from_slice(&source.octets());
+        summed[16..32].copy_from_slice(&host.ip().octets());
+        summed[32..36].copy_from_slice(&20u32.to_be_bytes());
+        summed[39] = 6;
+        summed[40..].copy_from_slice(&output[40..]);
+        let checksum = crate::translation::checksum::internet_checksum(&summed);
+        output[56..58].copy_from_slice(&checksum.to_be_bytes());
+        Some(PROBE_LENGTH)
     }
 
     /// RFC 6146 §3.5 from IPv6: finds or creates the session of `packet` and
@@ -336,7 +559,24 @@ impl Nat64 {
         path: &Ipv6ToIpv4Path,
         now: Instant,
     ) -> Result<Translated, Nat64Refusal> {
-        let flow = flow::ipv6_flow(packet).map_err(Nat64Drop::from)?;
+        let flow = match flow::ipv6_flow(packet) {
+            Ok(flow) => flow,
+            Err(FlowError::NonFirstFragment) => {
+                let facts = flow::ipv6_fragment(packet).ok_or(Nat64Drop::Truncated)?;
+                let key = FragmentKey::new(&facts, false);
+                return match self.fragments.mapping(&key, now) {
+                    Some(mapping) => {
+                        let addresses = self.mapped_addresses(mapping);
+                        stateless::translate_ipv6_to_ipv4(
+                            packet, output, &addresses, settings, path,
+                        )
+                        .map_err(refused)
+                    }
+                    None => Err(self.hold_fragment(key, &facts, packet, now)),
+                };
+            }
+            Err(error) => return Err(Nat64Drop::from(error).into()),
+        };
         let remote_address = self
             .pool6
             .extract(flow.remote.0)
@@ -355,7 +595,11 @@ impl Nat64 {
             Some(session) if flow.is_icmp_error => session,
             None if flow.is_icmp_error => return Err(Nat64Drop::IcmpErrorWithoutSession.into()),
             Some(session) => self.refresh(session, &flow, Direction::FromIpv6, now)?,
-            None => self.open_from_ipv6(&flow, local, remote, now)?,
+            None => {
+                let session = self.open_from_ipv6(&flow, local, remote, now)?;
+                self.meet_held_syn(session, now);
+                session
+            }
         };
         let length = packet.len().min(self.scratch.len());
         let copy = &mut self.scratch[..length];
@@ -367,12 +611,133 @@ impl Nat64 {
             pool6: self.pool6,
             hairpin: false,
         };
-        stateless::translate_ipv6_to_ipv4(copy, output, &addresses, settings, path).map_err(
-            |error| Nat64Refusal {
-                reason: Nat64Drop::Translation,
-                error: Some(error),
-            },
-        )
+        let translated =
+            stateless::translate_ipv6_to_ipv4(copy, output, &addresses, settings, path)
+                .map_err(refused)?;
+        if let Some(facts) = flow::ipv6_fragment(packet).filter(FragmentFacts::is_fragment) {
+            self.first_fragment_translated(FragmentKey::new(&facts, false), &addresses, now);
+        }
+        Ok(translated)
+    }
+
+    /// The addresses a datagram's first fragment was translated with, for
+    /// its later fragments.
+    fn mapped_addresses(&self, mapping: DatagramMapping) -> SessionAddresses {
+        SessionAddresses {
+            ipv6_host: mapping.ipv6_host,
+            pool4_address: mapping.pool4_address,
+            pool6: self.pool6,
+            hairpin: mapping.hairpin,
+        }
+    }
+
+    /// The first fragment of `key`'s datagram went through with
+    /// `addresses`: its later fragments will too, and those held go next.
+    fn first_fragment_translated(
+        &mut self,
+        key: FragmentKey,
+        addresses: &SessionAddresses,
+        now: Instant,
+    ) {
+        let mapping = DatagramMapping {
+            ipv6_host: addresses.ipv6_host,
+            pool4_address: addresses.pool4_address,
+            hairpin: addresses.hairpin,
+        };
+        self.fragments.remember(key, mapping, now);
+        self.fragments.begin_release(key);
+    }
+
+    /// A fragment that came before its datagram's first: held (§3.4), or
+    /// refused with its reason.
+    fn hold_fragment(
+        &mut self,
+        key: FragmentKey,
+        facts: &FragmentFacts,
+        packet: &[u8],
+        now: Instant,
+    ) -> Nat64Refusal {
+        if self.fragments.capacity() == 0 {
+            return Nat64Drop::NonFirstFragment.into();
+        }
+        match self.fragments.hold(key, facts, packet, now) {
+            Ok(()) => Nat64Drop::FragmentHeld,
+            Err(FragmentRefusal::Full) => Nat64Drop::FragmentStoreFull,
+            Err(FragmentRefusal::Overlap) => Nat64Drop::FragmentOverlap,
+            Err(FragmentRefusal::TooBig) => Nat64Drop::FragmentTooBig,
+        }
+        .into()
+    }
+
+    /// Whether held fragments wait to be sent after their first
+    /// ([`Nat64::next_released_fragment`]).
+    #[inline]
+    pub fn releasing_fragments(&self) -> bool {
+        self.fragments.releasing()
+    }
+
+    /// The next held fragment whose first fragment was just translated
+    /// (§3.4), received from IPv4 (`from_ipv4`) or IPv6, translated into
+    /// `output` with its datagram's addresses (`path` serves fragments from
+    /// IPv6); `None` when there is none left. Refusals are counted.
+    pub fn next_released_fragment(
+        &mut self,
+        from_ipv4: bool,
+        output: &mut [u8],
+        settings: &TranslationSettings,
+        path: &Ipv6ToIpv4Path,
+        now: Instant,
+    ) -> Option<Result<Translated, Nat64Refusal>> {
+        let (slot, key) = self.fragments.next_released(from_ipv4)?;
+        let result = match self.fragments.mapping(&key, now) {
+            None => Err(Nat64Drop::NonFirstFragment.into()),
+            Some(mapping) => {
+                let addresses = self.mapped_addresses(mapping);
+                let packet = self.fragments.packet(slot);
+                if from_ipv4 {
+                    stateless::translate_ipv4_to_ipv6(
+                        packet,
+                        output,
+                        &addresses,
+                        settings,
+                        &INBOUND_PATH,
+                    )
+                } else {
+                    stateless::translate_ipv6_to_ipv4(packet, output, &addresses, settings, path)
+                }
+                .map_err(refused)
+            }
+        };
+        self.fragments.forget(slot);
+        match &result {
+            Ok(_) => self.events.increment(Nat64Event::FragmentReleased),
+            Err(refusal) => self.counts.increment(refusal.reason),
+        }
+        Some(result)
+    }
+
+    /// A TCP session just opened by a V6 SYN whose V4 SYN is held: V4 INIT
+    /// and a V6 SYN make ESTABLISHED with the maximum lifetime, and the held
+    /// SYN is silently dropped (§3.5.2.2, RFC 5382 REQ-4).
+    fn meet_held_syn(&mut self, session: SessionView, now: Instant) {
+        if session.protocol != Nat64Protocol::Tcp || self.held_syns.is_empty() {
+            return;
+        }
+        let key = HeldSynKey {
+            pool4: session.ipv4,
+            remote: session.remote,
+        };
+        if self.held_syns.release(&key) {
+            self.events
+                .increment(Nat64Event::IncomingSynSimultaneousOpen);
+            let established = TcpState::Established;
+            let _ = self.table.update_session(
+                session.id,
+                state_byte(established),
+                established.class(),
+                now + self.tcp_established_timeout,
+            );
+        }
     }
 
     /// A new session from IPv6, with a new BIB entry if (X', x) has none.
@@ -487,14 +852,19 @@ impl Nat64 {
     /// RFC 6146 §3.5 from IPv4: finds (or, as the filtering allows, creates)
     /// the session of `packet`, whose destination is in pool4, and
     /// translates it into `output`.
+    ///
+    /// `sender` is the link-layer address the packet came from: an
+    /// unsolicited SYN is held only when it is known (`None` for a
+    /// hairpinned packet, which is refused at once).
     pub fn translate_inbound(
         &mut self,
         packet: &[u8],
+        sender: Option<[u8; 6]>,
         output: &mut [u8],
         settings: &TranslationSettings,
         now: Instant,
     ) -> Result<Translated, Nat64Refusal> {
-        let result = self.inbound(packet, output, settings, now);
+        let result = self.inbound(packet, sender, output, settings, now);
         if let Err(refusal) = &result {
             self.counts.increment(refusal.reason);
         }
@@ -504,18 +874,45 @@ impl Nat64 {
     fn inbound(
         &mut self,
         packet: &[u8],
+        sender: Option<[u8; 6]>,
         output: &mut [u8],
         settings: &TranslationSettings,
         now: Instant,
     ) -> Result<Translated, Nat64Refusal> {
-        let flow = flow::ipv4_flow(packet).map_err(Nat64Drop::from)?;
+        let flow = match flow::ipv4_flow(packet) {
+            Ok(flow) => flow,
+            Err(FlowError::NonFirstFragment) => {
+                let facts = flow::ipv4_fragment(packet).ok_or(Nat64Drop::Truncated)?;
+                let key = FragmentKey::new(&facts, true);
+                return match self.fragments.mapping(&key, now) {
+                    Some(mapping) => {
+                        let addresses = self.mapped_addresses(mapping);
+                        stateless::translate_ipv4_to_ipv6(
+                            packet,
+                            output,
+                            &addresses,
+                            settings,
+                            &INBOUND_PATH,
+                        )
+                        .map_err(refused)
+                    }
+                    None => Err(self.hold_fragment(key, &facts, packet, now)),
+                };
+            }
+            Err(error) => return Err(Nat64Drop::from(error).into()),
+        };
         let local = SocketAddrV4::new(flow.local.0, flow.local.1);
         let remote = SocketAddrV4::new(flow.remote.0, flow.remote.1);
         let session = match self.table.session_by_ipv4(flow.protocol, local, remote) {
             Some(session) if flow.is_icmp_error => session,
             None if flow.is_icmp_error => return Err(Nat64Drop::IcmpErrorWithoutSession.into()),
             Some(session) => self.refresh(session, &flow, Direction::FromIpv4, now)?,
-            None => self.open_from_ipv4(&flow, local, remote, now)?,
+            None => match self.open_from_ipv4(&flow, local, remote, now) {
+                Ok(session) => session,
+                Err(refusal) => {
+                    return Err(self.hold_incoming_syn(&flow, packet, sender, refusal, now));
+                }
+            },
         };
         let length = packet.len().min(self.scratch.len());
         let copy = &mut self.scratch[..length];
@@ -527,16 +924,52 @@ impl Nat64 {
             pool6: self.pool6,
             hairpin: flow.remote.0 == flow.local.0,
         };
-        let path = Ipv4ToIpv6Path {
-            ipv6_next_hop_mtu: u16::MAX,
-            ipv4_link_mtu: u16::MAX,
+        let translated =
+            stateless::translate_ipv4_to_ipv6(copy, output, &addresses, settings, &INBOUND_PATH)
+                .map_err(refused)?;
+        if let Some(facts) = flow::ipv4_fragment(packet).filter(FragmentFacts::is_fragment) {
+            self.first_fragment_translated(FragmentKey::new(&facts, true), &addresses, now);
+        }
+        Ok(translated)
+    }
+
+    /// §3.5.2.2 CLOSED + V4 SYN with no BIB entry for (X, x), or one that
+    /// address-dependent filtering refuses: the SYN is stored in V4 INIT
+    /// for TCP_INCOMING_SYN instead of being dropped. Anything else keeps
+    /// its `refusal`.
+    fn hold_incoming_syn(
+        &mut self,
+        flow: &Flow<Ipv4Addr>,
+        packet: &[u8],
+        sender: Option<[u8; 6]>,
+        refusal: Nat64Refusal,
+        now: Instant,
+    ) -> Nat64Refusal {
+        let flags = TcpFlags::from_header_byte(flow.tcp_flags);
+        let Some(sender) = sender else {
+            return refusal;
         };
-        stateless::translate_ipv4_to_ipv6(copy, output, &addresses, settings, &path).map_err(
-            |error| Nat64Refusal {
-                reason: Nat64Drop::Translation,
-                error: Some(error),
-            },
-        )
+        if flow.protocol != Nat64Protocol::Tcp
+            || !flags.syn
+            || flags.ack
+            || flags.rst
+            || !matches!(refusal.reason, Nat64Drop::NoBinding | Nat64Drop::Filtered)
+        {
+            return refusal;
+        }
+        if self.held_syns.capacity() == 0 {
+            return Nat64Drop::IncomingSynDropped.into();
+        }
+        let key = HeldSynKey {
+            pool4: SocketAddrV4::new(flow.local.0, flow.local.1),
+            remote: SocketAddrV4::new(flow.remote.0, flow.remote.1),
+        };
+        match self.held_syns.hold(key, packet, sender, now) {
+            Ok(()) => Nat64Drop::IncomingSynHeld.into(),
+            Err(HoldError::AlreadyHeld) => Nat64Drop::IncomingSynAlreadyHeld.into(),
+            Err(HoldError::Full) => Nat64Drop::HeldSynStoreFull.into(),
+            Err(HoldError::TooLong) => Nat64Drop::IncomingSynDropped.into(),
+        }
     }
 
     /// A new session from IPv4: only under an existing BIB entry, and only

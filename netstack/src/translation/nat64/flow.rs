@@ -186,6 +186,101 @@ fn is_icmpv4_error(message_type: u8) -> bool {
     matches!(message_type, 3 | 11 | 12)
 }
 
+/// What identifies a fragment's datagram, and where the fragment sits in
+/// it (RFC 791 §3.2, RFC 8200 §4.5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FragmentFacts {
+    /// The datagram: (source, destination, protocol, Identification); an
+    /// IPv4 address is stored as its 32 bits.
+    pub source: u128,
+    /// See `source`.
+    pub destination: u128,
+    /// The upper-layer protocol (the Fragment header's Next Header).
+    pub protocol: u8,
+    /// The Identification (16 bits in IPv4, 32 in IPv6).
+    pub identification: u32,
+    /// The fragment's data offset in the datagram, in bytes.
+    pub offset: usize,
+    /// The More Fragments flag.
+    pub more: bool,
+    /// The fragment's data length (after the IP header and, in IPv6, the
+    /// Fragment header).
+    pub data_length: usize,
+}
+
+impl FragmentFacts {
+    /// Whether this is a real fragment (not a whole packet, nor an IPv6
+    /// atomic fragment).
+    pub fn is_fragment(&self) -> bool {
+        self.offset != 0 || self.more
+    }
+}
+
+/// The fragment facts of an IPv6 packet with a Fragment header, or `None`.
+#[inline]
+pub fn ipv6_fragment(packet: &[u8]) -> Option<FragmentFacts> {
+    let next_header = *packet.get(6)?;
+    // Most packets have no extension header at all.
+    if !matches!(
+        next_header,
+        number::HOP_BY_HOP | number::ROUTING | number::DESTINATION_OPTIONS | number::FRAGMENT
+    ) {
+        return None;
+    }
+    ipv6_extension_fragment(packet, next_header)
+}
+
+/// [`ipv6_fragment`] past the first Next Header.
+fn ipv6_extension_fragment(packet: &[u8], mut next_header: u8) -> Option<FragmentFacts> {
+    let end = 40 + usize::from(read_u16(packet, 4)?);
+    let mut offset = 40;
+    for _ in 0..8 {
+        match next_header {
+            number::HOP_BY_HOP | number::ROUTING | number::DESTINATION_OPTIONS => {
+                let length = usize::from(*packet.get(offset + 1)?);
+                next_header = *packet.get(offset)?;
+                offset += (length + 1) * 8;
+            }
+            number::FRAGMENT => {
+                let word = read_u16(packet, offset + 2)?;
+                let identification =
+                    u32::from_be_bytes(packet.get(offset + 4..offset + 8)?.try_into().ok()?);
+                return Some(FragmentFacts {
+                    source: ipv6_address(packet, 8)?.to_bits(),
+                    destination: ipv6_address(packet, 24)?.to_bits(),
+                    protocol: *packet.get(offset)?,
+                    identification,
+                    offset: usize::from(word & 0xfff8),
+                    more: word & 1 != 0,
+                    data_length: end.checked_sub(offset + 8)?,
+                });
+            }
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// The fragment facts of an IPv4 fragment, or `None` for a whole packet
+/// (offset 0, More Fragments clear).
+#[inline]
+pub fn ipv4_fragment(packet: &[u8]) -> Option<FragmentFacts> {
+    let word = read_u16(packet, 6)?;
+    if word & 0x3fff == 0 {
+        return None;
+    }
+    let header_length = usize::from(*packet.first()? & 0x0f) * 4;
+    Some(FragmentFacts {
+        source: u128::from(ipv4_address(packet, 12)?.to_bits()),
+        destination: u128::from(ipv4_address(packet, 16)?.to_bits()),
+        protocol: *packet.get(9)?,
+        identification: u32::from(read_u16(packet, 4)?),
+        offset: usize::from(word & 0x1fff) * 8,
+        more: word & 0x2000 != 0,
+        data_length: usize::from(read_u16(packet, 2)?).checked_sub(header_length)?,
+    })
+}
+
 /// The flow of an IPv6 packet (RFC 6146 §3.4 "tuple" from IPv6).
 pub fn ipv6_flow(packet: &[u8]) -> Result<Flow<Ipv6Addr>, FlowError> {
     let (protocol, offset, non_first) = walk_ipv6(packet, 0)?;
