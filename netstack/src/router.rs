@@ -104,6 +104,8 @@ pub const CAPACITY_REFUSALS: &[&str] = &[
     Nat64Drop::SessionTableFull.name(),
     Nat64Drop::BindingTableFull.name(),
     Nat64Drop::SourceSessionLimit.name(),
+    Nat64Drop::HeldSynStoreFull.name(),
+    Nat64Drop::FragmentStoreFull.name(),
     Nat64TableEvent::ProbeLimit.name(),
 ];
 #[cfg(feature = "legacy-ip")]

@@ -55,37 +55,28 @@ use tools::simulated_host::{MacAddress, Retry, SimulatedHost, UnexpectedFrame, X
 use tools::simulated_ipv4_host::SimulatedIpv4Host;
 use tools::test_support::{MachineSlot, counter_changes, counter_growth, image, while_draining};
 
-// ---------------------------------------------------------------------------
-// Counter names that depend on NAT64 work in progress on other branches.
-//
-// Each flood below is asserted as "the sum of these counters' growth is at
-// least the number of frames sent": one name per behaviour, so the test
-// holds both before and after the change. When the other branch lands with
-// different names, fix them HERE (and only here).
-// ---------------------------------------------------------------------------
-
-/// Non-first fragments that never complete (flood 3). Today NAT64 drops
-/// each at once as `nat64_non_first_fragment` (no ports, no reassembly);
-/// with the bounded fragment store they are held up to 2 s and then dropped
-/// with a timeout counter, or refused when the store is full.
+/// How a non-first fragment that never completes ends (flood 3; RFC 6146
+/// §3.4): held in the bounded fragment store until its timeout
+/// (`nat64_fragment_timeout`), refused when the store is full, overlaps a
+/// held one or ends beyond 65,535 bytes, or dropped at once when the store
+/// is configured away (`nat64_non_first_fragment`).
 const FRAGMENT_DROP_COUNTERS: &[&str] = &[
-    "nat64_non_first_fragment",
     "nat64_fragment_timeout",
     "nat64_fragment_store_full",
+    "nat64_fragment_overlap",
+    "nat64_fragment_too_big",
+    "nat64_non_first_fragment",
 ];
 
-/// Unsolicited inbound TCP SYNs to pool4 ports without a BIB entry (flood 1,
-/// together with the UDP and non-SYN TCP frames, which stay
-/// `nat64_no_binding`). Today each SYN is dropped at once as
-/// `nat64_no_binding`; with the incoming-SYN hold (RFC 6146 §3.5.2.2,
-/// TCP_INCOMING_SYN, here `tcp_incoming_syn_seconds = 2`) it is held, then
-/// answered with ICMPv4 port unreachable or dropped with a new counter, or
-/// refused when the hold store is full.
-const INBOUND_SYN_DROP_COUNTERS: &[&str] = &[
-    "nat64_no_binding",
-    "nat64_incoming_syn_timeout",
-    "nat64_incoming_syn_unreachable_sent",
-    "nat64_incoming_syn_store_full",
+/// How an unsolicited inbound TCP SYN to a pool4 port without a BIB entry
+/// ends (flood 1; RFC 6146 §3.5.2.2 V4 INIT, RFC 5382 REQ-4): held for
+/// TCP_INCOMING_SYN (here `tcp_incoming_syn_seconds = 2`) and then answered
+/// with ICMPv4 Port Unreachable (`nat64_incoming_syn_expired`), or dropped
+/// silently when the hold store is full or already holds it.
+const INBOUND_SYN_END_COUNTERS: &[&str] = &[
+    "nat64_incoming_syn_expired",
+    "nat64_held_syn_store_full",
+    "nat64_incoming_syn_already_held",
 ];
 
 // ---------------------------------------------------------------------------
@@ -897,8 +888,8 @@ fn nothing_forwarded(before: &Counters, after: &Counters) -> Option<String> {
 /// Flood 1: IPv4 from random sources behind the gateway to random pool4
 /// ports (none the established flow's, and no other BIB entry exists yet):
 /// UDP, TCP SYNs and TCP segments with ACK in turn. None goes anywhere;
-/// each is `nat64_no_binding` (§3.5.1, §3.5.2.3) or, for SYNs, one of
-/// [`INBOUND_SYN_DROP_COUNTERS`].
+/// each is `nat64_no_binding` (§3.5.1, §3.5.2.3) or, for SYNs, held and
+/// then ended under one of [`INBOUND_SYN_END_COUNTERS`].
 fn inbound_flood(network: &Network, established: &mut Established) {
     let mut random = Random::new(0x4950_7634_464c_4f44);
     let mut syns = 0u64;
@@ -925,13 +916,19 @@ fn inbound_flood(network: &Network, established: &mut Established) {
         &frames,
         |before, after| {
             let no_binding = grew(before, after, "nat64_no_binding");
-            let refused = grew_sum(before, after, INBOUND_SYN_DROP_COUNTERS);
+            let ended = grew_sum(before, after, INBOUND_SYN_END_COUNTERS);
+            let expired = grew(before, after, "nat64_incoming_syn_expired");
+            let unreachable = grew(before, after, "icmp_destination_unreachable_sent")
+                + grew(before, after, "icmp_error_rate_limited");
             [
                 unless(no_binding >= others, || {
                     format!("{others} UDP and non-SYN TCP packets, {no_binding} counted nat64_no_binding")
                 }),
-                unless(refused >= total, || {
-                    format!("{total} packets ({syns} SYNs), {refused} counted under {INBOUND_SYN_DROP_COUNTERS:?}")
+                unless(ended >= syns, || {
+                    format!("{syns} SYNs, {ended} ended under {INBOUND_SYN_END_COUNTERS:?}")
+                }),
+                unless(unreachable >= expired, || {
+                    format!("{expired} held SYNs expired, {unreachable} Port Unreachable sent or rate-limited")
                 }),
                 nothing_forwarded(before, after),
             ]
