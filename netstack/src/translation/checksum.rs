@@ -1,8 +1,11 @@
 //! The Internet checksum (RFC 1071) and its incremental update (RFC 1624), shared by the IPv4 and ICMPv4 codecs.
 //!
-//! The one's complement sum itself is smoltcp's
-//! [`smoltcp::wire::checksum::data`], which is public without `proto-ipv4`;
-//! this module adds the two operations the translator names:
+//! The one's complement sum itself is [`sum`]: the value of smoltcp's
+//! [`smoltcp::wire::checksum::data`] (public without `proto-ipv4`), summed
+//! four bytes at a time into a 64-bit accumulator and folded once at the
+//! end, which the translator's per-packet path needs to be cheap (RFC 1071
+//! §2 (B) and (C): the sum is independent of word size and byte order).
+//! On it, the operations the translator names:
 //!
 //! - [`internet_checksum`]: the value written into a checksum field, the
 //!   one's complement of the one's complement sum of the covered bytes
@@ -15,20 +18,73 @@
 //!   could give `0xffff` where a full recomputation gives `0x0000` (RFC 1624
 //!   §4 works the example).
 
-use smoltcp::wire::checksum::{combine, data};
+use core::net::{Ipv4Addr, Ipv6Addr};
+
+use smoltcp::wire::checksum::combine;
+
+/// The one's complement sum of `bytes` as big-endian 16-bit words, an odd
+/// last byte padded with a zero byte (RFC 1071 §4.1), without the final
+/// complement: the value of smoltcp's `checksum::data`, which is 0 only
+/// when every byte is 0 (a nonzero sum folds to a value in 1..=0xffff).
+///
+/// A big-endian 32-bit word is two 16-bit words and 2^16 ≡ 1 modulo
+/// 0xffff, so 32-bit words are summed and the total folded (RFC 1071 §2
+/// (B), (C)); the accumulator cannot overflow below 2^32 words.
+pub fn sum(bytes: &[u8]) -> u16 {
+    let (words, rest) = bytes.as_chunks::<4>();
+    let mut accumulator: u64 = words
+        .iter()
+        .map(|word| u64::from(u32::from_be_bytes(*word)))
+        .sum();
+    let (pair, rest) = match rest {
+        [first, second, rest @ ..] => (u16::from_be_bytes([*first, *second]), rest),
+        _ => (0, rest),
+    };
+    accumulator += u64::from(pair);
+    if let [last] = rest {
+        accumulator += u64::from(*last) << 8;
+    }
+    fold(accumulator)
+}
+
+/// [`sum`] of an IPv6 address's 16 bytes, from its bits.
+pub fn sum_ipv6(address: Ipv6Addr) -> u16 {
+    let bits = address.to_bits();
+    fold(
+        u64::from((bits >> 96) as u32)
+            + u64::from((bits >> 64) as u32)
+            + u64::from((bits >> 32) as u32)
+            + u64::from(bits as u32),
+    )
+}
+
+/// [`sum`] of an IPv4 address's 4 bytes.
+pub fn sum_ipv4(address: Ipv4Addr) -> u16 {
+    fold(u64::from(address.to_bits()))
+}
+
+/// A sum of 16-bit words folded to 16 bits with end-around carries: 0 only
+/// for 0, otherwise the same value modulo 0xffff in 1..=0xffff.
+pub fn fold(mut accumulator: u64) -> u16 {
+    accumulator = (accumulator >> 32) + (accumulator & 0xffff_ffff);
+    accumulator = (accumulator >> 16) + (accumulator & 0xffff);
+    accumulator = (accumulator >> 16) + (accumulator & 0xffff);
+    accumulator = (accumulator >> 16) + (accumulator & 0xffff);
+    accumulator as u16
+}
 
 /// The Internet checksum of `bytes` (RFC 1071): the one's complement of
 /// their one's complement sum, as written into a checksum field whose own
 /// bytes were zero while summing. An odd last byte is padded with a zero
 /// byte (RFC 1071 §4.1).
 pub fn internet_checksum(bytes: &[u8]) -> u16 {
-    !data(bytes)
+    !sum(bytes)
 }
 
 /// Whether `bytes`, checksum field included, sum to `0xffff` in one's
 /// complement: the receiver's check (RFC 1071 §1 (4)).
 pub fn verifies(bytes: &[u8]) -> bool {
-    data(bytes) == 0xffff
+    sum(bytes) == 0xffff
 }
 
 /// `checksum` after the covered data had one 16-bit word changed from
@@ -56,12 +112,13 @@ pub fn update(checksum: u16, old: &[u8], new: &[u8]) -> u16 {
         new.len(),
         "a checksum update replaces bytes with as many bytes"
     );
-    !combine(&[!checksum, !data(old), data(new)])
+    !combine(&[!checksum, !sum(old), sum(new)])
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use smoltcp::wire::checksum::data;
 
     /// RFC 1071 §3, the worked example: the words 0001 f203 f4f5 f6f7 sum
     /// to ddf2 (with end-around carries).
@@ -120,6 +177,43 @@ mod tests {
         bytes[16..20].copy_from_slice(&new_address);
         bytes[10..12].copy_from_slice(&[0, 0]);
         assert_eq!(updated, internet_checksum(&bytes));
+    }
+
+    /// [`sum`] gives smoltcp's value for every length up to 70 bytes, for
+    /// all-zero, all-one, and mixed bytes (the representations of zero,
+    /// 0x0000 and 0xffff, must agree: a checksum field shows them).
+    #[test]
+    fn sum_matches_smoltcp() {
+        let mut state = 0x1234_5678_u32;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state as u8
+        };
+        for length in 0..=70 {
+            let mixed: std::vec::Vec<u8> = (0..length).map(|_| next()).collect();
+            for bytes in [
+                std::vec![0u8; length],
+                std::vec![0xff; length],
+                mixed,
+                (0..length).map(|index| [0xff, 0x00][index % 2]).collect(),
+            ] {
+                assert_eq!(sum(&bytes), data(&bytes), "{bytes:x?}");
+            }
+        }
+        // Words summing to a multiple of 0xffff: "negative zero".
+        assert_eq!(sum(&[0x12, 0x34, 0xed, 0xcb]), 0xffff);
+        assert_eq!(sum(&[0x12, 0x34, 0xed, 0xcb]), data(&[0x12, 0x34, 0xed, 0xcb]));
+        assert_eq!(fold(0), 0);
+        for address in ["::", "2001:db8::1", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"] {
+            let address: Ipv6Addr = address.parse().unwrap();
+            assert_eq!(sum_ipv6(address), data(&address.octets()), "{address}");
+        }
+        for address in [Ipv4Addr::UNSPECIFIED, Ipv4Addr::BROADCAST, Ipv4Addr::new(192, 0, 2, 1)] {
+            assert_eq!(sum_ipv4(address), data(&address.octets()), "{address}");
+        }
+        assert_eq!(fold(u64::MAX), 0xffff);
     }
 
     #[test]
