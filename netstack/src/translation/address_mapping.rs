@@ -154,6 +154,10 @@ impl TranslationPrefix {
 
     /// Whether `address` starts with this prefix.
     pub fn contains(&self, address: Ipv6Address) -> bool {
+        // A /96 (the usual pool6) without a 128-bit shift by a variable.
+        if self.length == 96 {
+            return address.to_bits() >> 32 == self.bits >> 32;
+        }
         address.to_bits() & prefix_mask(self.length) == self.bits
     }
 

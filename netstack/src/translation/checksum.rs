@@ -2,7 +2,7 @@
 //!
 //! The one's complement sum itself is [`sum`]: the value of smoltcp's
 //! [`smoltcp::wire::checksum::data`] (public without `proto-ipv4`), summed
-//! four bytes at a time into a 64-bit accumulator and folded once at the
+//! eight bytes at a time with end-around carries and folded once at the
 //! end, which the translator's per-packet path needs to be cheap (RFC 1071
 //! §2 (B) and (C): the sum is independent of word size and byte order).
 //! On it, the operations the translator names:
@@ -27,27 +27,43 @@ use smoltcp::wire::checksum::combine;
 /// complement: the value of smoltcp's `checksum::data`, which is 0 only
 /// when every byte is 0 (a nonzero sum folds to a value in 1..=0xffff).
 ///
-/// A big-endian 32-bit word is two 16-bit words and 2^16 ≡ 1 modulo
-/// 0xffff, so 32-bit words are summed and the total folded (RFC 1071 §2
-/// (B), (C)); the accumulator cannot overflow below 2^32 words.
+/// A big-endian 64-bit word is four 16-bit words and 2^16 ≡ 1 modulo
+/// 0xffff, so 64-bit words are summed with end-around carries and the
+/// total folded once (RFC 1071 §2 (B), (C)); an end-around carry never
+/// turns a nonzero sum into 0.
 pub fn sum(bytes: &[u8]) -> u16 {
-    let (words, rest) = bytes.as_chunks::<4>();
-    let mut accumulator: u64 = words
-        .iter()
-        .map(|word| u64::from(u32::from_be_bytes(*word)))
-        .sum();
+    let (words, rest) = bytes.as_chunks::<8>();
+    let mut accumulator = 0u64;
+    for word in words {
+        accumulator = add_with_carry(accumulator, u64::from_be_bytes(*word));
+    }
+    let (quad, rest) = match rest {
+        [a, b, c, d, rest @ ..] => (u32::from_be_bytes([*a, *b, *c, *d]), rest),
+        _ => (0, rest),
+    };
     let (pair, rest) = match rest {
         [first, second, rest @ ..] => (u16::from_be_bytes([*first, *second]), rest),
         _ => (0, rest),
     };
-    accumulator += u64::from(pair);
-    if let [last] = rest {
-        accumulator += u64::from(*last) << 8;
-    }
+    let last = match rest {
+        [last] => u64::from(*last) << 8,
+        _ => 0,
+    };
+    // At most 0xffff_ffff + 0xffff + 0xff00: one more carry at most.
+    accumulator = add_with_carry(accumulator, u64::from(quad) + u64::from(pair) + last);
     fold(accumulator)
 }
 
+/// `accumulator + word` with the carry out of bit 63 added back in (2^64 ≡
+/// 1 modulo 0xffff).
+#[inline]
+fn add_with_carry(accumulator: u64, word: u64) -> u64 {
+    let (total, carry) = accumulator.overflowing_add(word);
+    total + u64::from(carry)
+}
+
 /// [`sum`] of an IPv6 address's 16 bytes, from its bits.
+#[inline]
 pub fn sum_ipv6(address: Ipv6Addr) -> u16 {
     let bits = address.to_bits();
     fold(
@@ -59,12 +75,14 @@ pub fn sum_ipv6(address: Ipv6Addr) -> u16 {
 }
 
 /// [`sum`] of an IPv4 address's 4 bytes.
+#[inline]
 pub fn sum_ipv4(address: Ipv4Addr) -> u16 {
     fold(u64::from(address.to_bits()))
 }
 
 /// A sum of 16-bit words folded to 16 bits with end-around carries: 0 only
 /// for 0, otherwise the same value modulo 0xffff in 1..=0xffff.
+#[inline]
 pub fn fold(mut accumulator: u64) -> u16 {
     accumulator = (accumulator >> 32) + (accumulator & 0xffff_ffff);
     accumulator = (accumulator >> 16) + (accumulator & 0xffff);
@@ -202,6 +220,10 @@ mod tests {
                 assert_eq!(sum(&bytes), data(&bytes), "{bytes:x?}");
             }
         }
+        // Long runs: many end-around carries.
+        let long: std::vec::Vec<u8> = (0..9001).map(|_| next()).collect();
+        assert_eq!(sum(&long), data(&long));
+        assert_eq!(sum(&[0xff; 65535]), data(&[0xff; 65535]));
         // Words summing to a multiple of 0xffff: "negative zero".
         assert_eq!(sum(&[0x12, 0x34, 0xed, 0xcb]), 0xffff);
         assert_eq!(sum(&[0x12, 0x34, 0xed, 0xcb]), data(&[0x12, 0x34, 0xed, 0xcb]));

@@ -88,6 +88,10 @@ pub struct ExplicitAddressMapping {
     ipv4_length: u8,
     ipv6_network: u128,
     ipv6_length: u8,
+    /// `ipv6_mask(ipv6_length)`, kept: every translated packet tests and
+    /// maps addresses with it, and a 128-bit shift by a variable amount
+    /// costs more than the load.
+    ipv6_mask: u128,
 }
 
 /// Why a pair of prefixes is not a valid [`ExplicitAddressMapping`].
@@ -154,6 +158,7 @@ impl ExplicitAddressMapping {
             ipv4_length: ipv4.length(),
             ipv6_network,
             ipv6_length,
+            ipv6_mask: ipv6_mask(ipv6_length),
         })
     }
 
@@ -184,7 +189,7 @@ impl ExplicitAddressMapping {
 
     /// Whether the IPv6 prefix holds `address`.
     pub fn contains_ipv6(&self, address: Ipv6Addr) -> bool {
-        address.to_bits() & ipv6_mask(self.ipv6_length) == self.ipv6_network
+        address.to_bits() & self.ipv6_mask == self.ipv6_network
     }
 
     /// RFC 7757 §3.3.1 steps 3-6 for an address inside the IPv4 prefix:
@@ -202,7 +207,7 @@ impl ExplicitAddressMapping {
     /// the first 32 − IPv4 length bits of the IPv6 suffix after the IPv4
     /// prefix; later bits are dropped.
     pub fn map_ipv6(&self, address: Ipv6Addr) -> Ipv4Addr {
-        let suffix = address.to_bits() & !ipv6_mask(self.ipv6_length);
+        let suffix = address.to_bits() & !self.ipv6_mask;
         let shift = u32::from(
             self.ipv6_suffix_length()
                 .saturating_sub(self.ipv4_suffix_length()),
