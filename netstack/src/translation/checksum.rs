@@ -27,31 +27,35 @@ use smoltcp::wire::checksum::combine;
 /// complement: the value of smoltcp's `checksum::data`, which is 0 only
 /// when every byte is 0 (a nonzero sum folds to a value in 1..=0xffff).
 ///
-/// A big-endian 64-bit word is four 16-bit words and 2^16 ≡ 1 modulo
-/// 0xffff, so 64-bit words are summed with end-around carries and the
-/// total folded once (RFC 1071 §2 (B), (C)); an end-around carry never
-/// turns a nonzero sum into 0.
+/// A 64-bit word is four 16-bit words and 2^16 ≡ 1 modulo 0xffff, so
+/// 64-bit words are summed with end-around carries and the total folded
+/// once (RFC 1071 §2 (C)); an end-around carry never turns a nonzero sum
+/// into 0. The words are read in the machine's byte order and the result
+/// swapped once at the end (§2 (B)), as smoltcp does.
 pub fn sum(bytes: &[u8]) -> u16 {
     let (words, rest) = bytes.as_chunks::<8>();
     let mut accumulator = 0u64;
     for word in words {
-        accumulator = add_with_carry(accumulator, u64::from_be_bytes(*word));
+        accumulator = add_with_carry(accumulator, u64::from_ne_bytes(*word));
     }
     let (quad, rest) = match rest {
-        [a, b, c, d, rest @ ..] => (u32::from_be_bytes([*a, *b, *c, *d]), rest),
+        [a, b, c, d, rest @ ..] => (u32::from_ne_bytes([*a, *b, *c, *d]), rest),
         _ => (0, rest),
     };
     let (pair, rest) = match rest {
-        [first, second, rest @ ..] => (u16::from_be_bytes([*first, *second]), rest),
+        [first, second, rest @ ..] => (u16::from_ne_bytes([*first, *second]), rest),
         _ => (0, rest),
     };
     let last = match rest {
-        [last] => u64::from(*last) << 8,
+        [last] => u16::from_ne_bytes([*last, 0]),
         _ => 0,
     };
-    // At most 0xffff_ffff + 0xffff + 0xff00: one more carry at most.
-    accumulator = add_with_carry(accumulator, u64::from(quad) + u64::from(pair) + last);
-    fold(accumulator)
+    // At most 0xffff_ffff + 2 × 0xffff: one more carry at most.
+    accumulator = add_with_carry(
+        accumulator,
+        u64::from(quad) + u64::from(pair) + u64::from(last),
+    );
+    u16::from_be(fold(accumulator))
 }
 
 /// `accumulator + word` with the carry out of bit 63 added back in (2^64 ≡
@@ -62,22 +66,22 @@ fn add_with_carry(accumulator: u64, word: u64) -> u64 {
     total + u64::from(carry)
 }
 
-/// [`sum`] of an IPv6 address's 16 bytes, from its bits.
+/// [`sum`] of an IPv6 address's 16 bytes.
 #[inline]
 pub fn sum_ipv6(address: Ipv6Addr) -> u16 {
-    let bits = address.to_bits();
-    fold(
-        u64::from((bits >> 96) as u32)
-            + u64::from((bits >> 64) as u32)
-            + u64::from((bits >> 32) as u32)
-            + u64::from(bits as u32),
-    )
+    let octets = address.octets();
+    let (words, _) = octets.as_chunks::<4>();
+    let total = words
+        .iter()
+        .map(|word| u64::from(u32::from_ne_bytes(*word)))
+        .sum();
+    u16::from_be(fold(total))
 }
 
 /// [`sum`] of an IPv4 address's 4 bytes.
 #[inline]
 pub fn sum_ipv4(address: Ipv4Addr) -> u16 {
-    fold(u64::from(address.to_bits()))
+    u16::from_be(fold(u64::from(u32::from_ne_bytes(address.octets()))))
 }
 
 /// A sum of 16-bit words folded to 16 bits with end-around carries: 0 only
@@ -95,12 +99,14 @@ pub fn fold(mut accumulator: u64) -> u16 {
 /// their one's complement sum, as written into a checksum field whose own
 /// bytes were zero while summing. An odd last byte is padded with a zero
 /// byte (RFC 1071 §4.1).
+#[inline]
 pub fn internet_checksum(bytes: &[u8]) -> u16 {
     !sum(bytes)
 }
 
 /// Whether `bytes`, checksum field included, sum to `0xffff` in one's
 /// complement: the receiver's check (RFC 1071 §1 (4)).
+#[inline]
 pub fn verifies(bytes: &[u8]) -> bool {
     sum(bytes) == 0xffff
 }
@@ -111,6 +117,7 @@ pub fn verifies(bytes: &[u8]) -> bool {
 /// The word must start at an even offset of the covered data (all IPv4,
 /// ICMP, UDP and TCP header fields do). For the TTL, the word is TTL and
 /// Protocol together (bytes 8 and 9 of the IPv4 header).
+#[inline]
 pub fn update_word(checksum: u16, old_word: u16, new_word: u16) -> u16 {
     !combine(&[!checksum, !old_word, new_word])
 }
