@@ -87,12 +87,13 @@ pub fn sum_ipv4(address: Ipv4Addr) -> u16 {
 /// A sum of 16-bit words folded to 16 bits with end-around carries: 0 only
 /// for 0, otherwise the same value modulo 0xffff in 1..=0xffff.
 #[inline]
-pub fn fold(mut accumulator: u64) -> u16 {
-    accumulator = (accumulator >> 32) + (accumulator & 0xffff_ffff);
-    accumulator = (accumulator >> 16) + (accumulator & 0xffff);
-    accumulator = (accumulator >> 16) + (accumulator & 0xffff);
-    accumulator = (accumulator >> 16) + (accumulator & 0xffff);
-    accumulator as u16
+pub fn fold(accumulator: u64) -> u16 {
+    // Halves added with the carry brought back in (2^32 ≡ 2^16 ≡ 1 modulo
+    // 0xffff); a nonzero value stays nonzero.
+    let (low, carry) = (accumulator as u32).overflowing_add((accumulator >> 32) as u32);
+    let half = low + u32::from(carry);
+    let (low, carry) = (half as u16).overflowing_add((half >> 16) as u16);
+    low + u16::from(carry)
 }
 
 /// The Internet checksum of `bytes` (RFC 1071): the one's complement of
@@ -243,6 +244,12 @@ mod tests {
             assert_eq!(sum_ipv4(address), data(&address.octets()), "{address}");
         }
         assert_eq!(fold(u64::MAX), 0xffff);
+        assert_eq!(fold(0xffff), 0xffff);
+        assert_eq!(fold(0x1_0000), 1);
+        assert_eq!(fold(0xffff_ffff), 0xffff);
+        assert_eq!(fold(0x1_0000_0000), 1);
+        assert_eq!(fold(0x0001_fffe_0001_fffe), 0xffff);
+        assert_eq!(fold(0x0001_0002_0003_0004), 10);
     }
 
     #[test]
