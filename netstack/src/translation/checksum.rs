@@ -20,7 +20,6 @@
 
 use core::net::{Ipv4Addr, Ipv6Addr};
 
-use smoltcp::wire::checksum::combine;
 
 /// The one's complement sum of `bytes` as big-endian 16-bit words, an odd
 /// last byte padded with a zero byte (RFC 1071 §4.1), without the final
@@ -56,6 +55,13 @@ pub fn sum(bytes: &[u8]) -> u16 {
         u64::from(quad) + u64::from(pair) + u64::from(last),
     );
     u16::from_be(fold(accumulator))
+}
+
+/// The one's complement sum of one's complement sums: the value of
+/// smoltcp's `checksum::combine`, inlinable into the per-packet path.
+#[inline]
+pub fn combine(sums: &[u16]) -> u16 {
+    fold(sums.iter().map(|&value| u64::from(value)).sum())
 }
 
 /// `accumulator + word` with the carry out of bit 63 added back in (2^64 ≡
@@ -120,7 +126,7 @@ pub fn verifies(bytes: &[u8]) -> bool {
 /// Protocol together (bytes 8 and 9 of the IPv4 header).
 #[inline]
 pub fn update_word(checksum: u16, old_word: u16, new_word: u16) -> u16 {
-    !combine(&[!checksum, !old_word, new_word])
+    !fold(u64::from(!checksum) + u64::from(!old_word) + u64::from(new_word))
 }
 
 /// `checksum` after the covered bytes `old` were replaced by `new` (the
@@ -138,13 +144,13 @@ pub fn update(checksum: u16, old: &[u8], new: &[u8]) -> u16 {
         new.len(),
         "a checksum update replaces bytes with as many bytes"
     );
-    !combine(&[!checksum, !sum(old), sum(new)])
+    !fold(u64::from(!checksum) + u64::from(!sum(old)) + u64::from(sum(new)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use smoltcp::wire::checksum::data;
+    use smoltcp::wire::checksum::{combine as smoltcp_combine, data};
 
     /// RFC 1071 §3, the worked example: the words 0001 f203 f4f5 f6f7 sum
     /// to ddf2 (with end-around carries).
@@ -236,6 +242,9 @@ mod tests {
         assert_eq!(sum(&[0x12, 0x34, 0xed, 0xcb]), 0xffff);
         assert_eq!(sum(&[0x12, 0x34, 0xed, 0xcb]), data(&[0x12, 0x34, 0xed, 0xcb]));
         assert_eq!(fold(0), 0);
+        for sums in [&[0u16, 0][..], &[0xffff, 0], &[0xffff, 0xffff, 1], &[0x1234, 0xedcb], &[]] {
+            assert_eq!(combine(sums), smoltcp_combine(sums), "{sums:x?}");
+        }
         for address in ["::", "2001:db8::1", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"] {
             let address: Ipv6Addr = address.parse().unwrap();
             assert_eq!(sum_ipv6(address), data(&address.octets()), "{address}");

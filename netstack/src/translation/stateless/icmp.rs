@@ -3,7 +3,6 @@
 use core::net::Ipv6Addr;
 
 use smoltcp::wire::IpProtocol;
-use smoltcp::wire::checksum::combine;
 
 use super::ipv4_to_ipv6::{write_fragment_header, write_ipv6_header};
 use super::ipv6_to_ipv4::{ipv6_address, walk_header_chain};
@@ -13,7 +12,7 @@ use super::{
     TranslationError, adjust_transport_checksum, ipv6_pseudo_header_sum, protocol, read_u16,
     read_u32,
 };
-use crate::translation::checksum::sum;
+use crate::translation::checksum::{combine, sum};
 use crate::translation::icmpv4::{HEADER_LENGTH as ICMP_HEADER, Icmpv4Message, Icmpv4Packet};
 use crate::translation::ipv4::{Ipv4Packet, Ipv4Repr};
 use crate::translation::{AddressRole, AddressTranslator, TrafficClassPolicy, TranslationSettings};

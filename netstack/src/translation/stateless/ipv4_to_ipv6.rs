@@ -2,14 +2,14 @@
 
 use core::net::Ipv6Addr;
 
-use smoltcp::wire::{IpProtocol, Ipv6Packet, checksum::combine};
+use smoltcp::wire::{IpProtocol, Ipv6Packet};
 
 use super::{
     FRAGMENT_HEADER_LENGTH, Fragmentation, IPV6_HEADER_LENGTH, Ipv4ToIpv6Path, Translated,
     TranslationError, adjust_transport_checksum, icmp, ipv6_pseudo_header_sum,
     is_illegal_ipv4_source, protocol, read_u16, write_u16,
 };
-use crate::translation::checksum::{sum, sum_ipv4, sum_ipv6};
+use crate::translation::checksum::{combine, sum, sum_ipv4, sum_ipv6};
 use crate::translation::icmpv4::Icmpv4Message;
 use crate::translation::ipv4::{Ipv4Packet, Ipv4Repr};
 use crate::translation::{
