@@ -151,6 +151,7 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
 
     /// A view of received bytes: [`Ipv4Packet::new_unchecked`] then
     /// [`Ipv4Packet::check_len`].
+    #[inline]
     pub fn new_checked(buffer: T) -> Result<Self, Ipv4Error> {
         let packet = Self::new_unchecked(buffer);
         packet.check_len()?;
@@ -163,6 +164,7 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     /// fits in the buffer, and Total Length covers the header and fits in
     /// the buffer. The buffer may be longer than Total Length (link-layer
     /// padding); [`Ipv4Packet::payload`] ends at Total Length.
+    #[inline]
     pub fn check_len(&self) -> Result<(), Ipv4Error> {
         self.check_header()?;
         if usize::from(self.total_length()) > self.buffer.as_ref().len() {
@@ -177,6 +179,7 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     ///
     /// As [`Ipv4Packet::check_len`], except that Total Length may exceed the
     /// buffer: [`Ipv4Packet::payload`] then ends at the end of the buffer.
+    #[inline]
     pub fn check_header(&self) -> Result<(), Ipv4Error> {
         let available = self.buffer.as_ref().len();
         if available < HEADER_LENGTH {
@@ -197,11 +200,13 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
         self.buffer
     }
 
+    #[inline]
     fn read_u16(&self, range: core::ops::Range<usize>) -> u16 {
         let bytes = &self.buffer.as_ref()[range];
         u16::from_be_bytes([bytes[0], bytes[1]])
     }
 
+    #[inline]
     fn read_address(&self, range: core::ops::Range<usize>) -> Ipv4Addr {
         let bytes = &self.buffer.as_ref()[range];
         Ipv4Addr::new(bytes[0], bytes[1], bytes[2], bytes[3])
@@ -217,6 +222,7 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     }
 
     /// The header length in bytes, options included (IHL × 4: 0 to 60).
+    #[inline]
     pub fn header_length(&self) -> usize {
         usize::from(self.buffer.as_ref()[field::VERSION_AND_HEADER_LENGTH] & 0x0f) * 4
     }
@@ -240,6 +246,7 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     }
 
     /// Total Length: header and data, in bytes.
+    #[inline]
     pub fn total_length(&self) -> u16 {
         self.read_u16(field::TOTAL_LENGTH)
     }
@@ -313,6 +320,7 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
 
     /// Whether the header checksum is right (RFC 791 §3.1: over the header
     /// only, options included).
+    #[inline]
     pub fn verify_checksum(&self) -> bool {
         checksum::verifies(&self.buffer.as_ref()[..self.header_length()])
     }
@@ -320,6 +328,7 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
 
 impl<'a, T: AsRef<[u8]> + ?Sized> Ipv4Packet<&'a T> {
     /// The options and padding: header bytes 20 up to the header length.
+    #[inline]
     pub fn options(&self) -> &'a [u8] {
         &self.buffer.as_ref()[HEADER_LENGTH..self.header_length()]
     }
@@ -327,6 +336,7 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Ipv4Packet<&'a T> {
     /// The data after the header, up to Total Length (or the end of the
     /// buffer, for a quoted packet that passed only
     /// [`Ipv4Packet::check_header`]).
+    #[inline]
     pub fn payload(&self) -> &'a [u8] {
         let bytes = self.buffer.as_ref();
         let end = usize::from(self.total_length()).min(bytes.len());
@@ -517,6 +527,7 @@ impl Ipv4Repr {
     ///
     /// Options are skipped, not rejected: read them from the packet. The
     /// reserved flag is ignored.
+    #[inline]
     pub fn parse<T: AsRef<[u8]>>(packet: &Ipv4Packet<T>) -> Result<Ipv4Repr, Ipv4Error> {
         packet.check_len()?;
         if packet.version() != 4 {
