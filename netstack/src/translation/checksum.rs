@@ -20,7 +20,6 @@
 
 use core::net::{Ipv4Addr, Ipv6Addr};
 
-
 /// The one's complement sum of `bytes` as big-endian 16-bit words, an odd
 /// last byte padded with a zero byte (RFC 1071 §4.1), without the final
 /// complement: the value of smoltcp's `checksum::data`, which is 0 only
@@ -240,16 +239,33 @@ mod tests {
         assert_eq!(sum(&[0xff; 65535]), data(&[0xff; 65535]));
         // Words summing to a multiple of 0xffff: "negative zero".
         assert_eq!(sum(&[0x12, 0x34, 0xed, 0xcb]), 0xffff);
-        assert_eq!(sum(&[0x12, 0x34, 0xed, 0xcb]), data(&[0x12, 0x34, 0xed, 0xcb]));
+        assert_eq!(
+            sum(&[0x12, 0x34, 0xed, 0xcb]),
+            data(&[0x12, 0x34, 0xed, 0xcb])
+        );
         assert_eq!(fold(0), 0);
-        for sums in [&[0u16, 0][..], &[0xffff, 0], &[0xffff, 0xffff, 1], &[0x1234, 0xedcb], &[]] {
+        for sums in [
+            &[0u16, 0][..],
+            &[0xffff, 0],
+            &[0xffff, 0xffff, 1],
+            &[0x1234, 0xedcb],
+            &[],
+        ] {
             assert_eq!(combine(sums), smoltcp_combine(sums), "{sums:x?}");
         }
-        for address in ["::", "2001:db8::1", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"] {
+        for address in [
+            "::",
+            "2001:db8::1",
+            "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+        ] {
             let address: Ipv6Addr = address.parse().unwrap();
             assert_eq!(sum_ipv6(address), data(&address.octets()), "{address}");
         }
-        for address in [Ipv4Addr::UNSPECIFIED, Ipv4Addr::BROADCAST, Ipv4Addr::new(192, 0, 2, 1)] {
+        for address in [
+            Ipv4Addr::UNSPECIFIED,
+            Ipv4Addr::BROADCAST,
+            Ipv4Addr::new(192, 0, 2, 1),
+        ] {
             assert_eq!(sum_ipv4(address), data(&address.octets()), "{address}");
         }
         assert_eq!(fold(u64::MAX), 0xffff);

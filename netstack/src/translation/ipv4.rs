@@ -741,7 +741,11 @@ mod tests {
                 destination_address: Ipv4Addr::from_bits(if extreme { 0 } else { random[1] }),
                 protocol: IpProtocol::from(random[2] as u8),
                 payload_length: (random[2] >> 8) as usize % 65516,
-                time_to_live: if extreme { 255 } else { (random[2] >> 24) as u8 },
+                time_to_live: if extreme {
+                    255
+                } else {
+                    (random[2] >> 24) as u8
+                },
                 traffic_class: random[3] as u8,
                 identification: (random[3] >> 8) as u16,
                 dont_fragment: random[3] & (1 << 24) != 0,
