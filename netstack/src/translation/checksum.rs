@@ -1,4 +1,4 @@
-//! The Internet checksum (RFC 1071) and its incremental update (RFC 1624), shared by the IPv4 and ICMPv4 codecs.
+//! The Internet checksum (RFC 1071) and its incremental update (RFC 1624), shared by the IPv4 and ICMPv4 codecs and the translator.
 //!
 //! The one's complement sum itself is [`sum`]: the value of smoltcp's
 //! [`smoltcp::wire::checksum::data`] (public without `proto-ipv4`), summed
