@@ -36,12 +36,20 @@
 //! Printed beside criterion's output: the time to create the million
 //! sessions, the time per new flow between 1,000,000 and 1,100,000
 //! sessions, and the table's bytes per session.
+//!
+//! Instruction counts per packet (deterministic, unlike times on a shared
+//! machine): with `PURE6_TRANSLATION_PROFILE=SHAPE/WAY:COUNT` set (e.g.
+//! `udp_64/6to4:2000`) the binary times nothing; it hands that frame to
+//! `Router::receive` COUNT times inside `profile_loop` and exits. Under
+//! `valgrind --tool=callgrind --toggle-collect='translation::profile_loop'
+//! target/release/deps/translation-HASH --bench`, the total divided by
+//! COUNT is the cost of one packet.
 
 use std::hint::black_box;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant as WallClock};
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group};
 use etherparse::{Icmpv4Type, Icmpv6Type, PacketBuilder, icmpv4, icmpv6};
 use netstack::config;
 use netstack::router::{NicInfo, PortIndex, Router};
@@ -319,7 +327,50 @@ criterion_group! {
     config = configuration();
     targets = translation, nat64
 }
-criterion_main!(benches);
+
+/// The frame of `SHAPE/WAY` and the port it arrives on, as
+/// [`translation`] times it.
+fn profile_case(name: &str) -> Option<(PortIndex, Vec<u8>)> {
+    let (shape, way) = name.split_once('/')?;
+    let shape = [Shape::Udp64, Shape::Tcp1500, Shape::IcmpError]
+        .into_iter()
+        .find(|candidate| candidate.name() == shape)?;
+    let from_host = (HOST_MAC, ROUTER_MACS[0]);
+    let from_wan = (IPV6_GATEWAY_MAC, ROUTER_MACS[2]);
+    Some(match way {
+        "forward_out" => (LAN, shape.ipv6_frame(from_host, host(), IPV6_SERVER)),
+        "6to4" => (LAN, shape.ipv6_frame(from_host, host(), mapped(SERVER))),
+        "forward_in" => (WAN, shape.ipv6_frame(from_wan, IPV6_SERVER, host())),
+        "4to6" => (UPLINK, shape.ipv4_frame(SERVER, HOST_IPV4)),
+        _ => return None,
+    })
+}
+
+/// The loop callgrind counts (see the module docs).
+#[inline(never)]
+fn profile_loop(router: &mut Router, port: PortIndex, frame: &[u8], count: usize) {
+    for _ in 0..count {
+        let mut outgoing = router.receive(port, black_box(frame), NOW);
+        black_box(outgoing.next().map(|transmit| transmit.frame.len()));
+    }
+}
+
+fn main() {
+    if let Ok(request) = std::env::var("PURE6_TRANSLATION_PROFILE") {
+        let (name, count) = request.split_once(':').unwrap_or((&request, "2000"));
+        let count: usize = count.parse().expect("COUNT is a number");
+        let (port, frame) = profile_case(name).expect("SHAPE/WAY as the bench names them");
+        let mut router = router();
+        // One packet first, outside the counted loop: it must get through.
+        let _ = router.receive(port, &frame, NOW);
+        let counters = router.port_counters(port).unwrap();
+        assert_eq!(counters.dropped.total(), 0, "{name}: nothing dropped");
+        profile_loop(&mut router, port, &frame, count);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
 
 // ------------------------------------------------------------------ NAT64
 

@@ -1,8 +1,11 @@
-//! The Internet checksum (RFC 1071) and its incremental update (RFC 1624), shared by the IPv4 and ICMPv4 codecs.
+//! The Internet checksum (RFC 1071) and its incremental update (RFC 1624), shared by the IPv4 and ICMPv4 codecs and the translator.
 //!
-//! The one's complement sum itself is smoltcp's
-//! [`smoltcp::wire::checksum::data`], which is public without `proto-ipv4`;
-//! this module adds the two operations the translator names:
+//! The one's complement sum itself is [`sum`]: the value of smoltcp's
+//! [`smoltcp::wire::checksum::data`] (public without `proto-ipv4`), summed
+//! eight bytes at a time with end-around carries and folded once at the
+//! end, which the translator's per-packet path needs to be cheap (RFC 1071
+//! §2 (B) and (C): the sum is independent of word size and byte order).
+//! On it, the operations the translator names:
 //!
 //! - [`internet_checksum`]: the value written into a checksum field, the
 //!   one's complement of the one's complement sum of the covered bytes
@@ -15,20 +18,103 @@
 //!   could give `0xffff` where a full recomputation gives `0x0000` (RFC 1624
 //!   §4 works the example).
 
-use smoltcp::wire::checksum::{combine, data};
+use core::net::{Ipv4Addr, Ipv6Addr};
+
+/// The one's complement sum of `bytes` as big-endian 16-bit words, an odd
+/// last byte padded with a zero byte (RFC 1071 §4.1), without the final
+/// complement: the value of smoltcp's `checksum::data`, which is 0 only
+/// when every byte is 0 (a nonzero sum folds to a value in 1..=0xffff).
+///
+/// A 64-bit word is four 16-bit words and 2^16 ≡ 1 modulo 0xffff, so
+/// 64-bit words are summed with end-around carries and the total folded
+/// once (RFC 1071 §2 (C)); an end-around carry never turns a nonzero sum
+/// into 0. The words are read in the machine's byte order and the result
+/// swapped once at the end (§2 (B)), as smoltcp does.
+pub fn sum(bytes: &[u8]) -> u16 {
+    let (words, rest) = bytes.as_chunks::<8>();
+    let mut accumulator = 0u64;
+    for word in words {
+        accumulator = add_with_carry(accumulator, u64::from_ne_bytes(*word));
+    }
+    let (quad, rest) = match rest {
+        [a, b, c, d, rest @ ..] => (u32::from_ne_bytes([*a, *b, *c, *d]), rest),
+        _ => (0, rest),
+    };
+    let (pair, rest) = match rest {
+        [first, second, rest @ ..] => (u16::from_ne_bytes([*first, *second]), rest),
+        _ => (0, rest),
+    };
+    let last = match rest {
+        [last] => u16::from_ne_bytes([*last, 0]),
+        _ => 0,
+    };
+    // At most 0xffff_ffff + 2 × 0xffff: one more carry at most.
+    accumulator = add_with_carry(
+        accumulator,
+        u64::from(quad) + u64::from(pair) + u64::from(last),
+    );
+    u16::from_be(fold(accumulator))
+}
+
+/// The one's complement sum of one's complement sums: the value of
+/// smoltcp's `checksum::combine`, inlinable into the per-packet path.
+#[inline]
+pub fn combine(sums: &[u16]) -> u16 {
+    fold(sums.iter().map(|&value| u64::from(value)).sum())
+}
+
+/// `accumulator + word` with the carry out of bit 63 added back in (2^64 ≡
+/// 1 modulo 0xffff).
+#[inline]
+fn add_with_carry(accumulator: u64, word: u64) -> u64 {
+    let (total, carry) = accumulator.overflowing_add(word);
+    total + u64::from(carry)
+}
+
+/// [`sum`] of an IPv6 address's 16 bytes.
+#[inline]
+pub fn sum_ipv6(address: Ipv6Addr) -> u16 {
+    let octets = address.octets();
+    let (words, _) = octets.as_chunks::<4>();
+    let total = words
+        .iter()
+        .map(|word| u64::from(u32::from_ne_bytes(*word)))
+        .sum();
+    u16::from_be(fold(total))
+}
+
+/// [`sum`] of an IPv4 address's 4 bytes.
+#[inline]
+pub fn sum_ipv4(address: Ipv4Addr) -> u16 {
+    u16::from_be(fold(u64::from(u32::from_ne_bytes(address.octets()))))
+}
+
+/// A sum of 16-bit words folded to 16 bits with end-around carries: 0 only
+/// for 0, otherwise the same value modulo 0xffff in 1..=0xffff.
+#[inline]
+pub fn fold(accumulator: u64) -> u16 {
+    // Halves added with the carry brought back in (2^32 ≡ 2^16 ≡ 1 modulo
+    // 0xffff); a nonzero value stays nonzero.
+    let (low, carry) = (accumulator as u32).overflowing_add((accumulator >> 32) as u32);
+    let half = low + u32::from(carry);
+    let (low, carry) = (half as u16).overflowing_add((half >> 16) as u16);
+    low + u16::from(carry)
+}
 
 /// The Internet checksum of `bytes` (RFC 1071): the one's complement of
 /// their one's complement sum, as written into a checksum field whose own
 /// bytes were zero while summing. An odd last byte is padded with a zero
 /// byte (RFC 1071 §4.1).
+#[inline]
 pub fn internet_checksum(bytes: &[u8]) -> u16 {
-    !data(bytes)
+    !sum(bytes)
 }
 
 /// Whether `bytes`, checksum field included, sum to `0xffff` in one's
 /// complement: the receiver's check (RFC 1071 §1 (4)).
+#[inline]
 pub fn verifies(bytes: &[u8]) -> bool {
-    data(bytes) == 0xffff
+    sum(bytes) == 0xffff
 }
 
 /// `checksum` after the covered data had one 16-bit word changed from
@@ -37,8 +123,9 @@ pub fn verifies(bytes: &[u8]) -> bool {
 /// The word must start at an even offset of the covered data (all IPv4,
 /// ICMP, UDP and TCP header fields do). For the TTL, the word is TTL and
 /// Protocol together (bytes 8 and 9 of the IPv4 header).
+#[inline]
 pub fn update_word(checksum: u16, old_word: u16, new_word: u16) -> u16 {
-    !combine(&[!checksum, !old_word, new_word])
+    !fold(u64::from(!checksum) + u64::from(!old_word) + u64::from(new_word))
 }
 
 /// `checksum` after the covered bytes `old` were replaced by `new` (the
@@ -56,12 +143,13 @@ pub fn update(checksum: u16, old: &[u8], new: &[u8]) -> u16 {
         new.len(),
         "a checksum update replaces bytes with as many bytes"
     );
-    !combine(&[!checksum, !data(old), data(new)])
+    !fold(u64::from(!checksum) + u64::from(!sum(old)) + u64::from(sum(new)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use smoltcp::wire::checksum::{combine as smoltcp_combine, data};
 
     /// RFC 1071 §3, the worked example: the words 0001 f203 f4f5 f6f7 sum
     /// to ddf2 (with end-around carries).
@@ -120,6 +208,73 @@ mod tests {
         bytes[16..20].copy_from_slice(&new_address);
         bytes[10..12].copy_from_slice(&[0, 0]);
         assert_eq!(updated, internet_checksum(&bytes));
+    }
+
+    /// [`sum`] gives smoltcp's value for every length up to 70 bytes, for
+    /// all-zero, all-one, and mixed bytes (the representations of zero,
+    /// 0x0000 and 0xffff, must agree: a checksum field shows them).
+    #[test]
+    fn sum_matches_smoltcp() {
+        let mut state = 0x1234_5678_u32;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state as u8
+        };
+        for length in 0..=70 {
+            let mixed: std::vec::Vec<u8> = (0..length).map(|_| next()).collect();
+            for bytes in [
+                std::vec![0u8; length],
+                std::vec![0xff; length],
+                mixed,
+                (0..length).map(|index| [0xff, 0x00][index % 2]).collect(),
+            ] {
+                assert_eq!(sum(&bytes), data(&bytes), "{bytes:x?}");
+            }
+        }
+        // Long runs: many end-around carries.
+        let long: std::vec::Vec<u8> = (0..9001).map(|_| next()).collect();
+        assert_eq!(sum(&long), data(&long));
+        assert_eq!(sum(&[0xff; 65535]), data(&[0xff; 65535]));
+        // Words summing to a multiple of 0xffff: "negative zero".
+        assert_eq!(sum(&[0x12, 0x34, 0xed, 0xcb]), 0xffff);
+        assert_eq!(
+            sum(&[0x12, 0x34, 0xed, 0xcb]),
+            data(&[0x12, 0x34, 0xed, 0xcb])
+        );
+        assert_eq!(fold(0), 0);
+        for sums in [
+            &[0u16, 0][..],
+            &[0xffff, 0],
+            &[0xffff, 0xffff, 1],
+            &[0x1234, 0xedcb],
+            &[],
+        ] {
+            assert_eq!(combine(sums), smoltcp_combine(sums), "{sums:x?}");
+        }
+        for address in [
+            "::",
+            "2001:db8::1",
+            "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+        ] {
+            let address: Ipv6Addr = address.parse().unwrap();
+            assert_eq!(sum_ipv6(address), data(&address.octets()), "{address}");
+        }
+        for address in [
+            Ipv4Addr::UNSPECIFIED,
+            Ipv4Addr::BROADCAST,
+            Ipv4Addr::new(192, 0, 2, 1),
+        ] {
+            assert_eq!(sum_ipv4(address), data(&address.octets()), "{address}");
+        }
+        assert_eq!(fold(u64::MAX), 0xffff);
+        assert_eq!(fold(0xffff), 0xffff);
+        assert_eq!(fold(0x1_0000), 1);
+        assert_eq!(fold(0xffff_ffff), 0xffff);
+        assert_eq!(fold(0x1_0000_0000), 1);
+        assert_eq!(fold(0x0001_fffe_0001_fffe), 0xffff);
+        assert_eq!(fold(0x0001_0002_0003_0004), 10);
     }
 
     #[test]

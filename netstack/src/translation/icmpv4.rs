@@ -92,6 +92,7 @@ pub enum Icmpv4Message {
 }
 
 impl From<u8> for Icmpv4Message {
+    #[inline]
     fn from(value: u8) -> Icmpv4Message {
         match value {
             0 => Icmpv4Message::EchoReply,
@@ -144,6 +145,7 @@ impl Icmpv4Message {
     /// that caused it (RFC 1812 §4.3.2.7 lists them: destination
     /// unreachable, source quench, redirect, time exceeded, parameter
     /// problem).
+    #[inline]
     pub fn is_error(self) -> bool {
         matches!(
             self,
@@ -195,6 +197,7 @@ impl<T: AsRef<[u8]>> Icmpv4Packet<T> {
 
     /// A view of received bytes: [`Icmpv4Packet::new_unchecked`] then
     /// [`Icmpv4Packet::check_len`].
+    #[inline]
     pub fn new_checked(buffer: T) -> Result<Self, Icmpv4Error> {
         let packet = Self::new_unchecked(buffer);
         packet.check_len()?;
@@ -202,6 +205,7 @@ impl<T: AsRef<[u8]>> Icmpv4Packet<T> {
     }
 
     /// The buffer holds the 8 header bytes; afterwards no accessor panics.
+    #[inline]
     pub fn check_len(&self) -> Result<(), Icmpv4Error> {
         if self.buffer.as_ref().len() < HEADER_LENGTH {
             Err(Icmpv4Error::Truncated)
@@ -221,6 +225,7 @@ impl<T: AsRef<[u8]>> Icmpv4Packet<T> {
     }
 
     /// The message type.
+    #[inline]
     pub fn message_type(&self) -> Icmpv4Message {
         Icmpv4Message::from(self.buffer.as_ref()[field::TYPE])
     }
@@ -263,6 +268,7 @@ impl<T: AsRef<[u8]>> Icmpv4Packet<T> {
     }
 
     /// Whether the message, checksum included, sums to `0xffff`.
+    #[inline]
     pub fn verify_checksum(&self) -> bool {
         checksum::verifies(self.buffer.as_ref())
     }
@@ -326,6 +332,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Icmpv4Packet<T> {
     }
 
     /// Computes the checksum over the whole buffer and writes it.
+    #[inline]
     pub fn fill_checksum(&mut self) {
         self.set_checksum(0);
         let sum = checksum::internet_checksum(self.buffer.as_ref());

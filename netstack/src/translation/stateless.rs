@@ -57,8 +57,7 @@
 
 use core::net::{Ipv4Addr, Ipv6Addr};
 
-use smoltcp::wire::checksum::{combine, data};
-
+use super::checksum::{fold, sum, sum_ipv6};
 use super::{AddressError, AddressTranslator, TranslationSettings};
 use crate::translation::ipv4::Ipv4Error;
 
@@ -423,19 +422,21 @@ fn write_u16(bytes: &mut [u8], offset: usize, value: u16) {
     }
 }
 
-/// `checksum` after the summed words `old` were replaced by the words
-/// `new` (RFC 1624 equation 3 generalised to runs of different lengths:
-/// `HC' = ~(~HC + Σ~m + Σm')`); each run has an even length, as every
-/// address does.
-fn adjust_checksum(checksum: u16, old: &[&[u8]], new: &[&[u8]]) -> u16 {
-    let mut sum = !checksum;
+/// `checksum` after runs of words whose sums were `old` were replaced by
+/// runs whose sums are `new` (RFC 1624 equation 3 generalised to runs of
+/// different lengths: `HC' = ~(~HC + Σ~m + Σm')`); each run has an even
+/// length, as every address does.
+fn adjust_checksum(checksum: u16, old: &[u16], new: &[u16]) -> u16 {
+    // One fold at the end gives what folding after every addition gives:
+    // both are 0 only when every term is.
+    let mut total = u64::from(!checksum);
     for run in old {
-        sum = combine(&[sum, !data(run)]);
+        total += u64::from(!run);
     }
     for run in new {
-        sum = combine(&[sum, data(run)]);
+        total += u64::from(*run);
     }
-    !sum
+    !fold(total)
 }
 
 /// The one's complement sum of an IPv6 pseudo-header (RFC 8200 §8.1).
@@ -446,12 +447,12 @@ fn ipv6_pseudo_header_sum(
     length: usize,
 ) -> u16 {
     let length = u32::try_from(length).unwrap_or(u32::MAX).to_be_bytes();
-    combine(&[
-        data(&source.octets()),
-        data(&destination.octets()),
-        data(&length),
-        u16::from(next_header),
-    ])
+    fold(
+        u64::from(sum_ipv6(source))
+            + u64::from(sum_ipv6(destination))
+            + u64::from(sum(&length))
+            + u64::from(next_header),
+    )
 }
 
 /// Where a transport header keeps its checksum, for the protocols whose
@@ -465,14 +466,16 @@ fn transport_checksum_offset(protocol: u8) -> Option<usize> {
 }
 
 /// Rewrites the TCP or UDP checksum in `segment` (the transport header and
-/// what follows) for the address change, if the checksum field is there.
+/// what follows) for the address change, if the checksum field is there:
+/// `old_addresses` and `new_addresses` are the sums ([`sum`]) of the
+/// source and destination addresses before and after.
 /// A UDP checksum of 0 ("none") stays 0; an update that yields 0 is sent as
 /// 0xffff for UDP (RFC 768, RFC 8200 §8.1).
 fn adjust_transport_checksum(
     segment: &mut [u8],
     protocol: u8,
-    old_addresses: &[&[u8]],
-    new_addresses: &[&[u8]],
+    old_addresses: [u16; 2],
+    new_addresses: [u16; 2],
 ) {
     let Some(offset) = transport_checksum_offset(protocol) else {
         return;
@@ -483,7 +486,7 @@ fn adjust_transport_checksum(
     if protocol == protocol::UDP && checksum == 0 {
         return;
     }
-    let mut updated = adjust_checksum(checksum, old_addresses, new_addresses);
+    let mut updated = adjust_checksum(checksum, &old_addresses, &new_addresses);
     if protocol == protocol::UDP && updated == 0 {
         updated = 0xffff;
     }

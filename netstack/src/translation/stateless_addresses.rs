@@ -309,6 +309,7 @@ impl StatelessAddresses {
 
     /// Whether `ipv4` may be written under `pool6`: always, except a
     /// non-global address under the well-known prefix while the rule is on.
+    #[inline]
     fn allowed_under(&self, pool6: TranslationPrefix, ipv4: Ipv4Addr) -> Result<(), AddressError> {
         if self.well_known_prefix_rule
             && pool6.is_well_known()
@@ -322,6 +323,7 @@ impl StatelessAddresses {
 
     /// IPv6 → IPv4 (RFC 7757 §3.3.2, then RFC 6052 §2.3), saying which
     /// algorithm mapped the address.
+    #[inline]
     pub fn ipv6_to_ipv4_with_method(
         &self,
         address: Ipv6Addr,
@@ -339,6 +341,7 @@ impl StatelessAddresses {
 
     /// IPv4 → IPv6 (RFC 7757 §3.3.1, then RFC 6052 §2.3), saying which
     /// algorithm mapped the address.
+    #[inline]
     pub fn ipv4_to_ipv6_with_method(
         &self,
         address: Ipv4Addr,
@@ -355,6 +358,7 @@ impl StatelessAddresses {
     /// a packet that is not an ICMPv4 error, for the inner destination of an
     /// ICMPv4 error, and for its outer source when that equals the inner
     /// destination.
+    #[inline]
     pub fn ipv4_to_ipv6_by_translation_prefix(
         &self,
         address: Ipv4Addr,
@@ -374,6 +378,7 @@ impl StatelessAddresses {
     /// it on the uplink: the uplink's own address, the IPv4 side of every
     /// explicit address mapping (the IPv6 hosts' IPv4 faces) and the RFC
     /// 6791 pool.
+    #[inline]
     pub fn owns_ipv4(&self, address: Ipv4Addr) -> bool {
         self.uplink_address() == Some(address)
             || self.explicit.contains_ipv4(address)
@@ -412,6 +417,7 @@ impl StatelessAddresses {
 }
 
 impl AddressTranslator for StatelessAddresses {
+    #[inline]
     fn ipv6_to_ipv4(
         &self,
         address: Ipv6Addr,
@@ -420,6 +426,7 @@ impl AddressTranslator for StatelessAddresses {
         self.ipv6_to_ipv4_with_method(address).map(|(ipv4, _)| ipv4)
     }
 
+    #[inline]
     fn ipv4_to_ipv6(
         &self,
         address: Ipv4Addr,
@@ -434,6 +441,7 @@ impl AddressTranslator for StatelessAddresses {
             .or(self.uplink_address())
     }
 
+    #[inline]
     fn owns(&self, address: Ipv4Addr) -> bool {
         self.owns_ipv4(address)
     }

@@ -3,7 +3,6 @@
 use core::net::Ipv6Addr;
 
 use smoltcp::wire::IpProtocol;
-use smoltcp::wire::checksum::{combine, data};
 
 use super::ipv4_to_ipv6::{write_fragment_header, write_ipv6_header};
 use super::ipv6_to_ipv4::{ipv6_address, walk_header_chain};
@@ -13,6 +12,7 @@ use super::{
     TranslationError, adjust_transport_checksum, ipv6_pseudo_header_sum, protocol, read_u16,
     read_u32,
 };
+use crate::translation::checksum::{combine, sum};
 use crate::translation::icmpv4::{HEADER_LENGTH as ICMP_HEADER, Icmpv4Message, Icmpv4Packet};
 use crate::translation::ipv4::{Ipv4Packet, Ipv4Repr};
 use crate::translation::{AddressRole, AddressTranslator, TrafficClassPolicy, TranslationSettings};
@@ -320,11 +320,11 @@ pub(super) fn icmpv4_to_icmpv6(
     let icmp = &mut output[..length];
     icmp[2] = 0;
     icmp[3] = 0;
-    let sum = combine(&[
+    let total = combine(&[
         ipv6_pseudo_header_sum(source, destination, protocol::ICMPV6, length),
-        data(icmp),
+        sum(icmp),
     ]);
-    icmp[2..4].copy_from_slice(&(!sum).to_be_bytes());
+    icmp[2..4].copy_from_slice(&(!total).to_be_bytes());
     Ok(length)
 }
 
@@ -443,20 +443,20 @@ fn fix_quoted_ipv4_data(copied: &mut [u8], quoted: &QuotedPacket<'_>, datagram: 
                 protocol::ICMPV6,
                 quoted.upper_length,
             );
-            let sum = combine(&[
+            let total = combine(&[
                 !checksum,
-                !data(&[old_type, code]),
-                data(&[new_type, code]),
+                !sum(&[old_type, code]),
+                sum(&[new_type, code]),
                 pseudo,
             ]);
-            copied[2..4].copy_from_slice(&(!sum).to_be_bytes());
+            copied[2..4].copy_from_slice(&(!total).to_be_bytes());
         }
     } else {
         adjust_transport_checksum(
             copied,
             quoted.protocol,
-            &[old_source, old_destination],
-            &[new_source, new_destination],
+            [sum(old_source), sum(old_destination)],
+            [sum(new_source), sum(new_destination)],
         );
     }
 }
@@ -474,11 +474,11 @@ pub(super) fn icmpv6_to_icmpv4(
     if message.len() < ICMP_HEADER {
         return Err(TranslationError::TruncatedIcmp);
     }
-    let sum = combine(&[
+    let total = combine(&[
         ipv6_pseudo_header_sum(source, destination, protocol::ICMPV6, message.len()),
-        data(message),
+        sum(message),
     ]);
-    if sum != 0xffff {
+    if total != 0xffff {
         return Err(TranslationError::BadIcmpChecksum);
     }
     let message_type = message[0];
@@ -702,20 +702,20 @@ fn fix_quoted_ipv6_data(copied: &mut [u8], quoted: &QuotedPacket<'_>, datagram: 
                 protocol::ICMPV6,
                 quoted.upper_length,
             );
-            let sum = combine(&[
+            let total = combine(&[
                 !checksum,
-                !data(&[old_type, code]),
-                data(&[new_type, code]),
+                !sum(&[old_type, code]),
+                sum(&[new_type, code]),
                 !pseudo,
             ]);
-            copied[2..4].copy_from_slice(&(!sum).to_be_bytes());
+            copied[2..4].copy_from_slice(&(!total).to_be_bytes());
         }
     } else {
         adjust_transport_checksum(
             copied,
             quoted.protocol,
-            &[old_source, old_destination],
-            &[new_source, new_destination],
+            [sum(old_source), sum(old_destination)],
+            [sum(new_source), sum(new_destination)],
         );
     }
 }

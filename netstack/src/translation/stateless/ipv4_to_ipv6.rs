@@ -2,13 +2,14 @@
 
 use core::net::Ipv6Addr;
 
-use smoltcp::wire::{IpProtocol, Ipv6Packet, checksum::combine, checksum::data};
+use smoltcp::wire::{IpProtocol, Ipv6Packet};
 
 use super::{
     FRAGMENT_HEADER_LENGTH, Fragmentation, IPV6_HEADER_LENGTH, Ipv4ToIpv6Path, Translated,
     TranslationError, adjust_transport_checksum, icmp, ipv6_pseudo_header_sum,
     is_illegal_ipv4_source, protocol, read_u16, write_u16,
 };
+use crate::translation::checksum::{combine, sum, sum_ipv4, sum_ipv6};
 use crate::translation::icmpv4::Icmpv4Message;
 use crate::translation::ipv4::{Ipv4Packet, Ipv4Repr};
 use crate::translation::{
@@ -90,15 +91,14 @@ pub(super) fn translate(
             .ok_or(TranslationError::OutputTooSmall)?;
         body.copy_from_slice(payload);
         if header.fragment_offset == 0 {
-            let old_addresses = [
-                header.source_address.octets(),
-                header.destination_address.octets(),
-            ];
             translate_transport(
                 body,
                 protocol_number,
                 is_fragment,
-                [&old_addresses[0], &old_addresses[1]],
+                [
+                    sum_ipv4(header.source_address),
+                    sum_ipv4(header.destination_address),
+                ],
                 source,
                 destination,
                 settings.udp_zero_checksum,
@@ -202,12 +202,11 @@ fn translate_transport(
     segment: &mut [u8],
     protocol_number: u8,
     is_fragment: bool,
-    old_addresses: [&[u8]; 2],
+    old_addresses: [u16; 2],
     source: Ipv6Addr,
     destination: Ipv6Addr,
     policy: UdpZeroChecksum,
 ) -> Result<(), TranslationError> {
-    let new_addresses = [source.octets(), destination.octets()];
     match protocol_number {
         protocol::TCP => {
             if segment.len() < 20 {
@@ -225,11 +224,11 @@ fn translate_transport(
                     return Err(TranslationError::UdpZeroChecksum);
                 }
                 // §4.5 option 2: compute the UDP checksum (erratum 6955).
-                let sum = combine(&[
+                let total = combine(&[
                     ipv6_pseudo_header_sum(source, destination, protocol::UDP, segment.len()),
-                    data(segment),
+                    sum(segment),
                 ]);
-                let computed = match !sum {
+                let computed = match !total {
                     0 => 0xffff,
                     value => value,
                 };
@@ -242,8 +241,8 @@ fn translate_transport(
     adjust_transport_checksum(
         segment,
         protocol_number,
-        &old_addresses,
-        &[&new_addresses[0], &new_addresses[1]],
+        old_addresses,
+        [sum_ipv6(source), sum_ipv6(destination)],
     );
     Ok(())
 }

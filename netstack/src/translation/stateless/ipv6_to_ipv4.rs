@@ -7,6 +7,7 @@ use super::{
     IPV6_HEADER_LENGTH, Ipv6ToIpv4Path, MINIMUM_IPV6_MTU, Translated, TranslationError,
     adjust_transport_checksum, icmp, is_illegal_ipv6_source, protocol, read_u16,
 };
+use crate::translation::checksum::{sum_ipv4, sum_ipv6};
 use crate::translation::ipv4::{Ipv4Packet, Ipv4Repr};
 use crate::translation::{AddressRole, AddressTranslator, TrafficClassPolicy, TranslationSettings};
 
@@ -194,8 +195,8 @@ pub(super) fn translate(
             translate_transport(
                 body,
                 chain.protocol,
-                [&source6.octets(), &destination6.octets()],
-                [&source.octets(), &destination.octets()],
+                [sum_ipv6(source6), sum_ipv6(destination6)],
+                [sum_ipv4(source), sum_ipv4(destination)],
             )?;
         }
         (chain.protocol, upper.len())
@@ -266,8 +267,8 @@ pub(super) fn translate(
 fn translate_transport(
     segment: &mut [u8],
     protocol_number: u8,
-    old_addresses: [&[u8]; 2],
-    new_addresses: [&[u8]; 2],
+    old_addresses: [u16; 2],
+    new_addresses: [u16; 2],
 ) -> Result<(), TranslationError> {
     match protocol_number {
         protocol::TCP if segment.len() < 20 => Err(TranslationError::TruncatedTransportHeader),
@@ -275,12 +276,12 @@ fn translate_transport(
             None => Err(TranslationError::TruncatedTransportHeader),
             Some(0) => Err(TranslationError::Ipv6UdpZeroChecksum),
             Some(_) => {
-                adjust_transport_checksum(segment, protocol_number, &old_addresses, &new_addresses);
+                adjust_transport_checksum(segment, protocol_number, old_addresses, new_addresses);
                 Ok(())
             }
         },
         _ => {
-            adjust_transport_checksum(segment, protocol_number, &old_addresses, &new_addresses);
+            adjust_transport_checksum(segment, protocol_number, old_addresses, new_addresses);
             Ok(())
         }
     }
