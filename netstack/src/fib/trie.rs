@@ -249,11 +249,6 @@ fn position_of<K: Key>(key: K, offset: u8, length: u8) -> u16 {
     (1u16 << k) | key.bits_at(offset, k) as u16
 }
 
-/// Level of a node at `offset` bits: a root (offset 16) is level 1.
-fn level_of(offset: u8) -> u32 {
-    u32::from((offset - DIRECT_BITS) / STRIDE) + 1
-}
-
 /// Slots `[first, end)` a route at `position` covers.
 fn slots_of(position: u16) -> (usize, usize) {
     let k = 15 - position.leading_zeros() as usize;
@@ -297,10 +292,6 @@ pub(super) struct Trie<K: Key> {
     route_codes: Vec<Code>,
     route_blocks: BlockAllocator,
     len: usize,
-    /// Node levels below the direct table a lookup walks: at least the
-    /// depth of the deepest node (a root is level 1). Raised when a deeper
-    /// node is made, lowered only by a rebuild.
-    levels: u32,
     /// Automatic compactions so far (see [`Trie::compact_if_wasteful`]).
     compactions: u64,
     _key: core::marker::PhantomData<K>,
@@ -334,7 +325,6 @@ impl<K: Key + Default> Trie<K> {
             route_codes: Vec::new(),
             route_blocks: BlockAllocator::new(MAX_NODE_ROUTES),
             len: 0,
-            levels: 0,
             compactions: 0,
             _key: core::marker::PhantomData,
         }
@@ -346,41 +336,32 @@ impl<K: Key + Default> Trie<K> {
     }
 
     /// Longest-prefix match; [`NO_CODE`] when nothing matches.
-    ///
-    /// The descent runs a fixed number of steps (`levels - 1`, the same for
-    /// every key) and chooses between "go to the child" and "stay" without
-    /// a branch: a lookup that reached its leaf early re-reads the chunk it
-    /// is in (a cached read). Lookups of different depths then have the
-    /// same control flow, so a batch of them costs no branch mispredictions
-    /// and the processor overlaps their reads; a loop that stopped at the
-    /// leaf mispredicted its exit about once per lookup.
     #[inline]
     pub(super) fn lookup(&self, key: K) -> Code {
         let direct = self.direct[key.top(DIRECT_BITS)];
         if direct.node != NO_NODE {
             let mut node = direct.node as usize;
             let mut rest = key.shifted(DIRECT_BITS);
-            for _ in 1..self.levels {
+            loop {
                 let slot = rest.top(STRIDE);
                 let chunk = &self.nodes[node].chunks[slot >> 6];
                 let bit = slot & 63;
-                let child = chunk.child_base as usize
-                    + (chunk.children & mask_below(bit)).count_ones() as usize;
-                let is_child = chunk.children >> bit & 1 != 0;
-                node = if is_child { child } else { node };
-                rest = if is_child { rest.shifted(STRIDE) } else { rest };
-            }
-            // A node `levels` deep has no children: this slot is a leaf.
-            let slot = rest.top(STRIDE);
-            let chunk = &self.nodes[node].chunks[slot >> 6];
-            let rank = (chunk.leaf_starts & mask_through(slot & 63)).count_ones() as usize;
-            let leaf = if rank < INLINE {
-                chunk.inline[rank]
-            } else {
-                self.leaves[chunk.leaf_base as usize + rank - INLINE]
-            };
-            if leaf != NO_ROUTE {
-                return leaf;
+                if chunk.children >> bit & 1 != 0 {
+                    node = chunk.child_base as usize
+                        + (chunk.children & mask_below(bit)).count_ones() as usize;
+                    rest = rest.shifted(STRIDE);
+                    continue;
+                }
+                let rank = (chunk.leaf_starts & mask_through(bit)).count_ones() as usize;
+                let leaf = if rank < INLINE {
+                    chunk.inline[rank]
+                } else {
+                    self.leaves[chunk.leaf_base as usize + rank - INLINE]
+                };
+                if leaf != NO_ROUTE {
+                    return leaf;
+                }
+                break;
             }
         }
         if direct.short != NO_ROUTE {
@@ -462,7 +443,6 @@ impl<K: Key + Default> Trie<K> {
             node = self.nodes[node].child_index(slot);
             offset += STRIDE;
         }
-        self.levels = self.levels.max(level_of(offset));
         let position = position_of(key, offset, length);
         let old = match self.find_route(node, position) {
             Ok(at) => core::mem::replace(&mut self.route_codes[at], next_hop),
@@ -919,7 +899,6 @@ impl<K: Key + Default> Trie<K> {
         routes: &[(K, u8, Code)],
         scratch: &mut BuildScratch,
     ) {
-        self.levels = self.levels.max(level_of(offset));
         let own = &mut scratch.own;
         own.clear();
         own.extend(
@@ -996,7 +975,6 @@ impl<K: Key + Default> Trie<K> {
         self.route_codes.clear();
         self.route_blocks.clear();
         self.len = 0;
-        self.levels = 0;
     }
 
     /// Heap bytes held.
