@@ -899,22 +899,35 @@ impl<K: Key + Default> Trie<K> {
         routes: &[(K, u8, Code)],
         scratch: &mut BuildScratch,
     ) {
-        let own = &mut scratch.own;
-        own.clear();
-        own.extend(
-            routes
-                .iter()
-                .filter(|route| route.1 > offset && route.1 <= offset + STRIDE)
-                .map(|&(key, length, next_hop)| (position_of(key, offset, length), next_hop)),
-        );
-        own.sort_unstable_by_key(|route| route.0);
-        let base = self.allocate_routes(own.len());
-        for (index, &(position, next_hop)) in own.iter().enumerate() {
-            self.route_positions[base + index] = position;
-            self.route_codes[base + index] = next_hop;
+        // The node's own routes in position order: a route's position is
+        // below 512 and unique in its node, so they are placed by position
+        // and read back in order (no sort).
+        for &(key, length, next_hop) in routes {
+            if length > offset && length <= offset + STRIDE {
+                let position = usize::from(position_of(key, offset, length));
+                scratch.codes[position] = next_hop;
+                scratch.present[position / 64] |= 1 << (position % 64);
+            }
+        }
+        let count: usize = scratch
+            .present
+            .iter()
+            .map(|word| word.count_ones() as usize)
+            .sum();
+        let base = self.allocate_routes(count);
+        let mut index = base;
+        for (word_index, word) in scratch.present.iter_mut().enumerate() {
+            let mut bits = core::mem::take(word);
+            while bits != 0 {
+                let position = word_index * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                self.route_positions[index] = position as u16;
+                self.route_codes[index] = scratch.codes[position];
+                index += 1;
+            }
         }
         self.node_routes[node].base = base as u32;
-        self.node_routes[node].count = own.len() as u16;
+        self.node_routes[node].count = count as u16;
         // Children: contiguous ranges of routes by slot, where some route is
         // longer than this node. They go on a stack shared by the whole
         // build (children push theirs above these and pop them again).
@@ -1068,13 +1081,24 @@ impl<K: Key + Default> Trie<K> {
 /// Buffers one [`Trie::build`] reuses for every node instead of
 /// allocating two vectors per node (80k nodes in a full table; the
 /// appliance's allocator is slow with many small allocations).
-#[derive(Default)]
 struct BuildScratch {
-    /// The node's own routes as `(position, code)`.
-    own: Vec<(u16, Code)>,
+    /// The node's own routes: the code at each position present.
+    codes: [Code; 2 * SLOTS],
+    /// Which positions of `codes` hold a route (all clear between nodes).
+    present: [u64; 2 * SLOTS / 64],
     /// `(slot, first route, end route)` of the children of the nodes on
     /// the path being built, innermost last.
     ranges: Vec<(usize, usize, usize)>,
+}
+
+impl Default for BuildScratch {
+    fn default() -> BuildScratch {
+        BuildScratch {
+            codes: [NO_ROUTE; 2 * SLOTS],
+            present: [0; 2 * SLOTS / 64],
+            ranges: Vec::new(),
+        }
+    }
 }
 
 /// Code of a short route in `short_routes`: `length << 16 | first bits`.
