@@ -118,6 +118,7 @@
 
 mod blocks;
 mod next_hops;
+mod sort;
 mod trie;
 
 use smoltcp::wire::{Ipv6Address, Ipv6Cidr};
@@ -397,8 +398,17 @@ impl Fib {
     where
         I: IntoIterator<Item = (Ipv6Cidr, NextHopIndex)>,
     {
+        let routes = routes.into_iter();
         let mut ipv6: alloc::vec::Vec<(u128, u8, u32)> = alloc::vec::Vec::new();
         let mut ipv4: alloc::vec::Vec<(u32, u8, u32)> = alloc::vec::Vec::new();
+        // Full tables are mostly IPv4 when there is a fast path (and all
+        // IPv6 otherwise): size that side once instead of doubling it.
+        let expected = routes.size_hint().0;
+        if self.translation.is_some() {
+            ipv4.reserve_exact(expected);
+        } else {
+            ipv6.reserve_exact(expected);
+        }
         for (prefix, next_hop) in routes {
             if next_hop == NO_NEXT_HOP {
                 continue;
@@ -502,9 +512,9 @@ enum Place {
 }
 
 /// Sort by `(key, length)` keeping, for duplicate prefixes, the last one.
-fn sort_and_deduplicate<K: Ord + Copy>(routes: &mut alloc::vec::Vec<(K, u8, u32)>) {
+fn sort_and_deduplicate<K: trie::Key + Default>(routes: &mut alloc::vec::Vec<(K, u8, u32)>) {
     // Stable sort keeps input order among equal prefixes; keep the last.
-    routes.sort_by_key(|route| (route.0, route.1));
+    sort::sort_routes(routes);
     let mut write = 0;
     for read in 0..routes.len() {
         if read + 1 < routes.len()

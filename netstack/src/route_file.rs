@@ -533,6 +533,9 @@ fn is_dotted_decimal(prefix: &str) -> bool {
 #[derive(Default)]
 struct NextHopCache<'text> {
     last: Option<(&'text str, Option<&'text str>, NextHop)>,
+    /// The last IPv4 next hop's text and address (IPv4 lines).
+    #[cfg(feature = "legacy-ip")]
+    last_ipv4: Option<(&'text str, u32)>,
 }
 
 impl<'text> NextHopCache<'text> {
@@ -548,6 +551,19 @@ impl<'text> NextHopCache<'text> {
         self.last = Some((address, port, next_hop));
         Ok(next_hop)
     }
+
+    /// [`address::parse_ipv4`], unless the same text was just parsed.
+    #[cfg(feature = "legacy-ip")]
+    fn parse_ipv4(&mut self, text: &'text str) -> Option<u32> {
+        if let Some((last, bits)) = self.last_ipv4
+            && last == text
+        {
+            return Some(bits);
+        }
+        let bits = address::parse_ipv4(text)?;
+        self.last_ipv4 = Some((text, bits));
+        Some(bits)
+    }
 }
 
 /// The outcome of a well-formed IPv4 line (a prefix with no host bits,
@@ -555,9 +571,10 @@ impl<'text> NextHopCache<'text> {
 /// `RouteMapper::map_line` maps it; `None` for any other line, which
 /// `map_line` then reads (and words the error of).
 #[cfg(feature = "legacy-ip")]
-fn well_formed_ipv4_route(
+fn well_formed_ipv4_route<'text>(
     mapper: &crate::translation::route_mapping::RouteMapper,
-    line: &Line<'_>,
+    line: &Line<'text>,
+    cache: &mut NextHopCache<'text>,
 ) -> Option<LineOutcome> {
     use crate::translation::route_mapping::{Ipv4Prefix, Ipv4Route, Ipv4Target};
     use core::net::Ipv4Addr;
@@ -571,7 +588,7 @@ fn well_formed_ipv4_route(
         Target::Via {
             address,
             port: None,
-        } => Ipv4Target::Via(Ipv4Addr::from_bits(address::parse_ipv4(address)?)),
+        } => Ipv4Target::Via(Ipv4Addr::from_bits(cache.parse_ipv4(address)?)),
         Target::Via { port: Some(_), .. } | Target::TranslateVia(_) => return None,
     };
     Some(match mapper.map(&Ipv4Route { prefix, target }) {
@@ -627,7 +644,7 @@ fn route_of<'text>(
                 line.prefix
             )
         })?;
-        match well_formed_ipv4_route(mapper, line) {
+        match well_formed_ipv4_route(mapper, line, cache) {
             Some(outcome) => Ok(outcome),
             None => mapper.map_line(line.prefix, line.target),
         }
