@@ -176,7 +176,11 @@ impl<A: AddressTranslator> AddressTranslator for KnownDestination<'_, A> {
 
     #[inline]
     fn ipv4_to_ipv6(&self, address: Ipv4Addr, role: AddressRole) -> Result<Ipv6Addr, AddressError> {
-        if role == AddressRole::Destination && address == self.destination.ipv4 {
+        // An ICMPv4 error's inner packet quotes the destination again as
+        // its source: the same answer when roles make no difference.
+        if (role == AddressRole::Destination || self.addresses.ignores_role())
+            && address == self.destination.ipv4
+        {
             return Ok(self.destination.ipv6);
         }
         self.addresses.ipv4_to_ipv6(address, role)

@@ -1,6 +1,6 @@
 //! ICMP translation (RFC 7915 §4.2, §4.3, §5.2, §5.3): type and code tables, Packet Too Big arithmetic, pointer tables, the packet inside an error, RFC 4884 extensions.
 
-use core::net::Ipv6Addr;
+use core::net::{Ipv4Addr, Ipv6Addr};
 
 use smoltcp::wire::IpProtocol;
 
@@ -461,12 +461,44 @@ fn fix_quoted_ipv4_data(copied: &mut [u8], quoted: &QuotedPacket<'_>, datagram: 
     }
 }
 
+/// The outer header's address mappings (IPv6, IPv4), which an ICMP
+/// error's inner packet quotes again, swapped (§4.4, §5.4): reused for it
+/// rather than looked up twice, when the translator
+/// [ignores roles](AddressTranslator::ignores_role) (else none are kept).
+/// Only mappings go in, never an RFC 6791 pool source.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct OuterMappings([Option<(Ipv6Addr, Ipv4Addr)>; 2]);
+
+impl OuterMappings {
+    #[inline]
+    pub(super) fn new(
+        addresses: &impl AddressTranslator,
+        mappings: [Option<(Ipv6Addr, Ipv4Addr)>; 2],
+    ) -> OuterMappings {
+        OuterMappings(if addresses.ignores_role() {
+            mappings
+        } else {
+            [None, None]
+        })
+    }
+
+    #[inline]
+    fn ipv4_for(&self, ipv6: Ipv6Addr) -> Option<Ipv4Addr> {
+        self.0
+            .iter()
+            .flatten()
+            .find(|(known, _)| *known == ipv6)
+            .map(|&(_, ipv4)| ipv4)
+    }
+}
+
 /// ICMPv6 → ICMPv4 (§5.2, §5.3) into `output`; returns the ICMPv4 length.
 pub(super) fn icmpv6_to_icmpv4(
     message: &[u8],
     output: &mut [u8],
     source: Ipv6Addr,
     destination: Ipv6Addr,
+    outer: OuterMappings,
     addresses: &impl AddressTranslator,
     settings: &TranslationSettings,
     path: &Ipv6ToIpv4Path,
@@ -527,7 +559,7 @@ pub(super) fn icmpv6_to_icmpv4(
                 0
             };
             let (datagram, extension) = split_extension(body, length_bytes);
-            let quoted = translate_quoted_ipv6(datagram, addresses, settings)?;
+            let quoted = translate_quoted_ipv6(datagram, outer, addresses, settings)?;
             let second_word: [u8; 4] = match (message_type, new_type) {
                 (icmpv6_type::PACKET_TOO_BIG, _) => {
                     let reported = read_u32(message, 4).unwrap_or(0);
@@ -588,6 +620,7 @@ pub(super) fn icmpv6_to_icmpv4(
 /// Header becomes the IPv4 fragment fields.
 fn translate_quoted_ipv6<'a>(
     datagram: &'a [u8],
+    outer: OuterMappings,
     addresses: &impl AddressTranslator,
     settings: &TranslationSettings,
 ) -> Result<QuotedPacket<'a>, TranslationError> {
@@ -617,12 +650,20 @@ fn translate_quoted_ipv6<'a>(
             return Err(TranslationError::InnerPacketUnusable);
         }
     }
-    let source = addresses
-        .ipv6_to_ipv4(ipv6_address(&fixed[8..24]), AddressRole::Source)
-        .map_err(TranslationError::UntranslatableInnerAddress)?;
-    let destination = addresses
-        .ipv6_to_ipv4(ipv6_address(&fixed[24..40]), AddressRole::Destination)
-        .map_err(TranslationError::UntranslatableInnerAddress)?;
+    let inner_source = ipv6_address(&fixed[8..24]);
+    let source = match outer.ipv4_for(inner_source) {
+        Some(known) => known,
+        None => addresses
+            .ipv6_to_ipv4(inner_source, AddressRole::Source)
+            .map_err(TranslationError::UntranslatableInnerAddress)?,
+    };
+    let inner_destination = ipv6_address(&fixed[24..40]);
+    let destination = match outer.ipv4_for(inner_destination) {
+        Some(known) => known,
+        None => addresses
+            .ipv6_to_ipv4(inner_destination, AddressRole::Destination)
+            .map_err(TranslationError::UntranslatableInnerAddress)?,
+    };
     let upper_length = payload_length
         .checked_sub(chain.upper_offset)
         .ok_or(TranslationError::InnerPacketUnusable)?;
