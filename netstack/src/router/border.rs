@@ -226,10 +226,10 @@ impl Router {
         packet: &[u8],
         now: Instant,
     ) -> Result<Outcome, DropReason> {
-        if !self
+        if self
             .border
             .as_ref()
-            .is_some_and(|border| border.port == link.port)
+            .is_none_or(|border| border.port != link.port)
         {
             return Err(DropReason::Ipv4NotEnabled);
         }

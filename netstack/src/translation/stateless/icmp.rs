@@ -461,34 +461,47 @@ fn fix_quoted_ipv4_data(copied: &mut [u8], quoted: &QuotedPacket<'_>, datagram: 
     }
 }
 
-/// The outer header's address mappings (IPv6, IPv4), which an ICMP
-/// error's inner packet quotes again, swapped (§4.4, §5.4): reused for it
-/// rather than looked up twice, when the translator
+/// The outer header's IPv6 addresses of an ICMPv6 message, and their IPv4
+/// mappings, which an error's inner packet quotes again, swapped (§5.4):
+/// reused for it rather than looked up twice, when the translator
 /// [ignores roles](AddressTranslator::ignores_role) (else none are kept).
 /// Only mappings go in, never an RFC 6791 pool source.
 #[derive(Clone, Copy, Debug)]
-pub(super) struct OuterMappings([Option<(Ipv6Addr, Ipv4Addr)>; 2]);
+pub(super) struct OuterAddresses {
+    source: Ipv6Addr,
+    destination: Ipv6Addr,
+    mapped: [Option<Ipv4Addr>; 2],
+}
 
-impl OuterMappings {
+impl OuterAddresses {
+    /// `source` and `destination`, with the mappings found for them.
     #[inline]
     pub(super) fn new(
         addresses: &impl AddressTranslator,
-        mappings: [Option<(Ipv6Addr, Ipv4Addr)>; 2],
-    ) -> OuterMappings {
-        OuterMappings(if addresses.ignores_role() {
-            mappings
+        source: (Ipv6Addr, Option<Ipv4Addr>),
+        destination: (Ipv6Addr, Option<Ipv4Addr>),
+    ) -> OuterAddresses {
+        let mapped = if addresses.ignores_role() {
+            [source.1, destination.1]
         } else {
             [None, None]
-        })
+        };
+        OuterAddresses {
+            source: source.0,
+            destination: destination.0,
+            mapped,
+        }
     }
 
     #[inline]
     fn ipv4_for(&self, ipv6: Ipv6Addr) -> Option<Ipv4Addr> {
-        self.0
-            .iter()
-            .flatten()
-            .find(|(known, _)| *known == ipv6)
-            .map(|&(_, ipv4)| ipv4)
+        if ipv6 == self.destination {
+            self.mapped[1]
+        } else if ipv6 == self.source {
+            self.mapped[0]
+        } else {
+            None
+        }
     }
 }
 
@@ -496,13 +509,12 @@ impl OuterMappings {
 pub(super) fn icmpv6_to_icmpv4(
     message: &[u8],
     output: &mut [u8],
-    source: Ipv6Addr,
-    destination: Ipv6Addr,
-    outer: OuterMappings,
+    outer: OuterAddresses,
     addresses: &impl AddressTranslator,
     settings: &TranslationSettings,
     path: &Ipv6ToIpv4Path,
 ) -> Result<usize, TranslationError> {
+    let (source, destination) = (outer.source, outer.destination);
     if message.len() < ICMP_HEADER {
         return Err(TranslationError::TruncatedIcmp);
     }
@@ -620,7 +632,7 @@ pub(super) fn icmpv6_to_icmpv4(
 /// Header becomes the IPv4 fragment fields.
 fn translate_quoted_ipv6<'a>(
     datagram: &'a [u8],
-    outer: OuterMappings,
+    outer: OuterAddresses,
     addresses: &impl AddressTranslator,
     settings: &TranslationSettings,
 ) -> Result<QuotedPacket<'a>, TranslationError> {

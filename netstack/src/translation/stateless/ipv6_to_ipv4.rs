@@ -182,14 +182,10 @@ pub(super) fn translate(
         let length = icmp::icmpv6_to_icmpv4(
             upper,
             body,
-            source6,
-            destination6,
-            icmp::OuterMappings::new(
+            icmp::OuterAddresses::new(
                 addresses,
-                [
-                    source_mapped.then_some((source6, source)),
-                    Some((destination6, destination)),
-                ],
+                (source6, source_mapped.then_some(source)),
+                (destination6, Some(destination)),
             ),
             addresses,
             settings,
