@@ -75,6 +75,15 @@ pub trait AddressTranslator {
     /// `None` drops the error.
     fn icmp_error_source(&self, source: Ipv6Addr) -> Option<Ipv4Addr>;
 
+    /// Whether each mapping depends on the address alone, not on its
+    /// [`AddressRole`]: an answer found for an address in one role is then
+    /// the answer in the other, and an ICMP error's inner packet, which
+    /// quotes the outer addresses swapped (RFC 7915 §4.4, §5.4), reuses the
+    /// outer header's answers. `false` unless the translator says so.
+    fn ignores_role(&self) -> bool {
+        false
+    }
+
     /// Whether the translator answers ARP for `address` (RFC 826) because
     /// it stands for something behind the translator: the IPv4 side of an
     /// explicit address mapping, or an RFC 6791 pool address.

@@ -288,6 +288,60 @@ fn ipv4_to_ipv6_reaches_the_eam_host() {
     assert_eq!(udp.checksum(), expected);
 }
 
+/// RFC 4861 §7.2.2 after RFC 7915 §4: an IPv4 packet for an EAM host whose
+/// MAC is not known yet waits for Neighbor Discovery like any forwarded
+/// packet, then leaves translated with the hop limit decremented once.
+#[test]
+fn ipv4_to_an_unresolved_ipv6_host_waits_for_neighbor_discovery() {
+    let unresolved: Ipv6Addr = "2001:db8:1::d".parse().unwrap();
+    let config = format!(
+        "{CONFIG}\n[[translation.eam]]\nipv4 = \"198.51.100.13/32\"\nipv6 = \"{unresolved}/128\"\n"
+    );
+    let config = config::parse(&config).expect("the test config parses");
+    let nics: Vec<NicInfo> = ROUTER_MACS.iter().map(|&mac| NicInfo { mac }).collect();
+    let mut router = Router::with_seed(&config, &nics, 7).unwrap();
+    let packet = udp_from_server(Ipv4Addr::new(198, 51, 100, 13), 50, b"queued");
+    let sent = frames(&mut router, UPLINK, &packet, at(0));
+    assert_eq!(sent.len(), 1, "only the solicitation leaves");
+    let (port, frame) = &sent[0];
+    assert_eq!(*port, LAN);
+    let sliced = SlicedPacket::from_ethernet(frame).unwrap();
+    let Some(TransportSlice::Icmpv6(icmp)) = &sliced.transport else {
+        panic!("not ICMPv6")
+    };
+    assert_eq!(icmp.type_u8(), 135, "a Neighbor Solicitation");
+    assert_eq!(&icmp.payload()[..16], &unresolved.octets());
+
+    let host_mac = [0x02, 0, 0, 0, 0, 0x0d];
+    let mut body = unresolved.octets().to_vec();
+    body.extend_from_slice(&[2, 1]);
+    body.extend_from_slice(&host_mac);
+    let link_local = config::eui64_link_local(ROUTER_MACS[LAN.0]);
+    let mut advertisement = Vec::new();
+    PacketBuilder::ethernet2(host_mac, ROUTER_MACS[LAN.0])
+        .ipv6(unresolved.octets(), link_local.octets(), 255)
+        .icmpv6_raw(136, 0, [0x60, 0, 0, 0])
+        .write(&mut advertisement, &body)
+        .unwrap();
+    let released = frames(&mut router, LAN, &advertisement, at(10));
+    assert_eq!(released.len(), 1, "the queued packet");
+    let (port, frame) = &released[0];
+    assert_eq!(*port, LAN);
+    assert_eq!(&frame[..6], &host_mac);
+    let sliced = SlicedPacket::from_ethernet(frame).unwrap();
+    let Some(NetSlice::Ipv6(ipv6)) = &sliced.net else {
+        panic!("not IPv6")
+    };
+    let header = ipv6.header().to_header();
+    assert_eq!(Ipv6Addr::from(header.source), mapped(SERVER));
+    assert_eq!(Ipv6Addr::from(header.destination), unresolved);
+    assert_eq!(header.hop_limit, 49);
+    let Some(TransportSlice::Udp(udp)) = &sliced.transport else {
+        panic!("not UDP")
+    };
+    assert_eq!(udp.payload(), b"queued");
+}
+
 #[test]
 fn ipv4_ttl_expiry_is_answered_with_icmpv4_time_exceeded() {
     let mut router = router();

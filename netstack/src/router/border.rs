@@ -37,7 +37,7 @@ use super::icmp_error::IcmpError;
 use super::neighbor_cache::{Advertisement, LearnedFrom, Resolution};
 use super::{LinkInfo, NextHop, Outcome, PortIndex, Router};
 use crate::counters::{DropReason, PortEvent};
-use crate::translation::stateless::{self, IcmpAnswer};
+use crate::translation::stateless::{self, IcmpAnswer, TranslationError};
 use crate::translation::uplink::{ArpInput, Refusal, TranslationDrop, Uplink};
 
 /// The address translator the border uses.
@@ -226,11 +226,17 @@ impl Router {
         packet: &[u8],
         now: Instant,
     ) -> Result<Outcome, DropReason> {
-        let Some(border) = self
+        if self
             .border
-            .as_mut()
-            .filter(|border| border.port == link.port)
-        else {
+            .as_ref()
+            .is_none_or(|border| border.port != link.port)
+        {
+            return Err(DropReason::Ipv4NotEnabled);
+        }
+        if let Some(verdict) = self.forward_from_ipv4(link, packet, now) {
+            return verdict;
+        }
+        let Some(border) = self.border.as_mut() else {
             return Err(DropReason::Ipv4NotEnabled);
         };
         let mut buffer = core::mem::take(&mut border.inbound);
@@ -254,14 +260,7 @@ impl Router {
         let verdict = match result {
             // NAT64 keeps it (RFC 6146 §3.5.2.2, §3.4).
             Err(refusal) if refusal.reason == TranslationDrop::Nat64Held => Ok(Outcome::Consumed),
-            Err(refusal) => {
-                let answer =
-                    inbound_answer(&refusal, border.uplink.settings().refusal_errors, packet);
-                if let Some((code, mtu)) = answer {
-                    self.send_icmpv4_error(link, packet, code, mtu, now);
-                }
-                Err(DropReason::TranslationRefused)
-            }
+            Err(refusal) => self.answer_inbound_refusal(link, packet, &refusal, now),
             // An IPv4 destination whose IPv6 form routes back into the
             // translator (an address under pool6 with no EAM) is not for
             // the IPv6 side: refused like an unmapped one, not looped.
@@ -299,6 +298,99 @@ impl Router {
             self.release_inbound_fragments(link, now);
         }
         verdict
+    }
+
+    /// The common case of IPv4 from the uplink, done the way 6→4 is: the
+    /// IPv6 destination is known before translating, so the route and the
+    /// neighbor are found first and the packet is translated straight into
+    /// the transmit frame (no second copy). `None` when the packet needs
+    /// more than that (NAT64, the router's own addresses, a route back into
+    /// the translator, an unresolved neighbor, fragments, anything the
+    /// forward path would refuse or answer): nothing was done or counted
+    /// and the general path takes it. A translator refusal is answered
+    /// here, as the general path would.
+    #[inline(always)]
+    fn forward_from_ipv4(
+        &mut self,
+        link: LinkInfo,
+        packet: &[u8],
+        now: Instant,
+    ) -> Option<Result<Outcome, DropReason>> {
+        let border = self.border.as_mut()?;
+        let destination = border.uplink.stateless_inbound_destination(packet)?;
+        let address = destination.ipv6;
+        if address.is_multicast()
+            || address.is_unicast_link_local()
+            || address.is_unspecified()
+            || address.is_loopback()
+        {
+            return None;
+        }
+        let index = self.fib.lookup(address)?;
+        let (egress, neighbor) = match self.next_hops.get(index as usize)? {
+            NextHop::Connected { port } => (*port, address),
+            NextHop::Gateway { port, address } => (*port, *address),
+            _ => return None,
+        };
+        let port = self.ports.get(egress.0)?;
+        let mtu = usize::from(port.settings.mtu);
+        let mac = port.neighbors.usable_mac(neighbor, now)?;
+        let source_mac = port.mac;
+        // The result grows by at most two headers (outer and, in an ICMP
+        // error, inner) of 20 bytes and a Fragment Header; more than the
+        // egress MTU would be refused by the forward path anyway.
+        let bound = (packet.len() + 56).min(mtu);
+        let frame = self
+            .transmit
+            .push_forwarded(egress, ETHERNET_HEADER_LEN + bound)?;
+        let result = border.uplink.translate_inbound_to(
+            packet,
+            destination,
+            &mut frame[ETHERNET_HEADER_LEN..],
+        );
+        match result {
+            Ok(translated)
+                if translated.fragmentation.is_none()
+                    && forwardable(&frame[ETHERNET_HEADER_LEN..], translated.length) =>
+            {
+                write_ethernet_header(frame, source_mac, mac, ETHERTYPE_IPV6);
+                frame[ETHERNET_HEADER_LEN + HOP_LIMIT_OFFSET] -= 1;
+                self.transmit
+                    .shrink_last(ETHERNET_HEADER_LEN + translated.length);
+                self.release_inbound_fragments(link, now);
+                Some(Ok(Outcome::Forwarded))
+            }
+            Err(refusal) if refusal.error != Some(TranslationError::OutputTooSmall) => {
+                self.transmit.pop_last();
+                Some(self.answer_inbound_refusal(link, packet, &refusal, now))
+            }
+            _ => {
+                self.transmit.pop_last();
+                None
+            }
+        }
+    }
+
+    /// The answer to an IPv4 packet the translator refused (see
+    /// [`inbound_answer`]); NAT64 holding it is no refusal.
+    fn answer_inbound_refusal(
+        &mut self,
+        link: LinkInfo,
+        packet: &[u8],
+        refusal: &Refusal,
+        now: Instant,
+    ) -> Result<Outcome, DropReason> {
+        if refusal.reason == TranslationDrop::Nat64Held {
+            return Ok(Outcome::Consumed);
+        }
+        let refusal_errors = self
+            .border
+            .as_ref()
+            .is_some_and(|border| border.uplink.settings().refusal_errors);
+        if let Some((code, mtu)) = inbound_answer(refusal, refusal_errors, packet) {
+            self.send_icmpv4_error(link, packet, code, mtu, now);
+        }
+        Err(DropReason::TranslationRefused)
     }
 
     /// Routes the fragments from IPv4 that NAT64 held until the first
@@ -564,9 +656,9 @@ impl Router {
                 .transmit
                 .push_forwarded(egress, ETHERNET_HEADER_LEN + packet.len())
             {
-                let result = border.uplink.translate_outbound(
+                let result = border.uplink.translate_outbound_to_neighbor(
                     packet,
-                    gateway,
+                    neighbor,
                     mtu,
                     identification,
                     &mut frame[ETHERNET_HEADER_LEN..],
@@ -963,6 +1055,25 @@ fn inbound_answer(refusal: &Refusal, refusal_errors: bool, packet: &[u8]) -> Opt
         TranslationDrop::Ipv4ForTranslator => (packet.get(9) == Some(&17)).then_some((3, 0)),
         _ => refusal_errors.then_some((13, 0)),
     }
+}
+
+/// Byte offset of the Hop Limit in the IPv6 header.
+const HOP_LIMIT_OFFSET: usize = 7;
+
+/// Whether the translated IPv6 packet of `length` bytes at the start of
+/// `packet` passes the forward path's checks as it stands (RFC 4291
+/// §2.5.2, §2.5.6; RFC 8200 §3, §4.3): a specified, not link-local source,
+/// no Hop-by-Hop Options, a hop limit above 1. Otherwise the forward path
+/// itself takes it, with its errors.
+fn forwardable(packet: &[u8], length: usize) -> bool {
+    let Some(header) = packet.get(..40).filter(|_| length >= 40) else {
+        return false;
+    };
+    let source = Ipv6Addr::from(<[u8; 16]>::try_from(&header[8..24]).unwrap_or([0; 16]));
+    header[6] != 0
+        && header[HOP_LIMIT_OFFSET] > 1
+        && !source.is_unspecified()
+        && !source.is_unicast_link_local()
 }
 
 /// The ethertype of frames to `neighbor`: IPv4 for IPv4 neighbors.

@@ -435,6 +435,12 @@ impl AddressTranslator for StatelessAddresses {
         self.ipv4_to_ipv6_with_method(address).map(|(ipv6, _)| ipv6)
     }
 
+    /// EAM and pool6 map an address the same in either role.
+    #[inline]
+    fn ignores_role(&self) -> bool {
+        true
+    }
+
     fn icmp_error_source(&self, source: Ipv6Addr) -> Option<Ipv4Addr> {
         self.icmp_error_pool
             .select(keyed_hash(source, self.hash_key))
@@ -530,6 +536,51 @@ mod tests {
             translator.ipv6_to_ipv4(ipv6("2001:db8:ffff::1"), AddressRole::Destination),
             Err(AddressError::NotMapped)
         );
+    }
+
+    /// `ignores_role` is a promise the translator relies on when an ICMP
+    /// error's inner packet reuses the outer header's mappings (RFC 7915
+    /// §4.4, §5.4): every answer, mapped or refused, is the same in either
+    /// role.
+    #[test]
+    fn mappings_do_not_depend_on_the_role() {
+        for translator in [appendix_b(), site()] {
+            assert!(translator.ignores_role());
+            for text in [
+                "192.0.2.1",
+                "192.0.2.17",
+                "192.0.2.225",
+                "192.0.2.248",
+                "198.51.100.3",
+                "10.0.0.1",
+                "203.0.113.9",
+            ] {
+                let address = ipv4(text);
+                assert_eq!(
+                    translator.ipv4_to_ipv6(address, AddressRole::Source),
+                    translator.ipv4_to_ipv6(address, AddressRole::Destination),
+                    "{text}"
+                );
+            }
+            for text in [
+                "2001:db8:aaaa::",
+                "2001:db8:cccc::5",
+                "64:ff9b::1",
+                "64:ff9b::c000:2f8",
+                "64:ff9b::a00:1",
+                "2001:db8:1::3",
+                "2001:db8:64::cb00:7109",
+                "2001:db8:64::a00:1",
+                "2001:db8:ffff::1",
+            ] {
+                let address = ipv6(text);
+                assert_eq!(
+                    translator.ipv6_to_ipv4(address, AddressRole::Source),
+                    translator.ipv6_to_ipv4(address, AddressRole::Destination),
+                    "{text}"
+                );
+            }
+        }
     }
 
     #[test]

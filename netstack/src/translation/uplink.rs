@@ -152,6 +152,57 @@ impl<A: AddressTranslator> AddressTranslator for HairpinAddresses<'_, A> {
     }
 }
 
+/// The destination of an IPv4 packet from the uplink in both forms
+/// ([`Uplink::stateless_inbound_destination`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InboundDestination {
+    ipv4: Ipv4Addr,
+    /// The IPv6 destination of the translated packet.
+    pub ipv6: Ipv6Addr,
+}
+
+/// An address translator whose mapping of one IPv4 destination is known
+/// already ([`Uplink::translate_inbound_to`]); mappings are pure, so the
+/// answer is the one the translator would give.
+struct KnownDestination<'a, A> {
+    addresses: &'a A,
+    destination: InboundDestination,
+}
+
+impl<A: AddressTranslator> AddressTranslator for KnownDestination<'_, A> {
+    fn ipv6_to_ipv4(&self, address: Ipv6Addr, role: AddressRole) -> Result<Ipv4Addr, AddressError> {
+        self.addresses.ipv6_to_ipv4(address, role)
+    }
+
+    #[inline]
+    fn ipv4_to_ipv6(&self, address: Ipv4Addr, role: AddressRole) -> Result<Ipv6Addr, AddressError> {
+        // An ICMPv4 error's inner packet quotes the destination again as
+        // its source: the same answer when roles make no difference.
+        if (role == AddressRole::Destination || self.addresses.ignores_role())
+            && address == self.destination.ipv4
+        {
+            return Ok(self.destination.ipv6);
+        }
+        self.addresses.ipv4_to_ipv6(address, role)
+    }
+
+    fn icmp_error_source(&self, source: Ipv6Addr) -> Option<Ipv4Addr> {
+        self.addresses.icmp_error_source(source)
+    }
+
+    fn owns(&self, address: Ipv4Addr) -> bool {
+        self.addresses.owns(address)
+    }
+}
+
+/// Where an outbound packet goes next: the `gateway` a route names (`::`
+/// for on-link), or the neighbor key worked out from it already.
+#[derive(Clone, Copy)]
+enum NextHop {
+    Route(Ipv6Addr),
+    Neighbor(Ipv6Addr),
+}
+
 /// What an ARP packet received on the uplink asks of the router.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ArpInput {
@@ -470,9 +521,9 @@ impl<A: AddressTranslator> Uplink<A> {
             &path,
             now,
         )?;
-        let result = released
-            .map_err(Refusal::from)
-            .and_then(|translated| self.finish_outbound(translated, gateway, output));
+        let result = released.map_err(Refusal::from).and_then(|translated| {
+            self.finish_outbound(translated, NextHop::Route(gateway), output)
+        });
         if let Err(refusal) = &result {
             self.counts.increment(refusal.reason);
         }
@@ -572,7 +623,40 @@ impl<A: AddressTranslator> Uplink<A> {
         output: &mut [u8],
         now: Instant,
     ) -> Result<Outbound, Refusal> {
-        let result = self.outbound(packet, gateway, ipv4_mtu, identification, output, now);
+        let result = self.outbound(
+            packet,
+            NextHop::Route(gateway),
+            ipv4_mtu,
+            identification,
+            output,
+            now,
+        );
+        if let Err(refusal) = &result {
+            self.counts.increment(refusal.reason);
+        }
+        result
+    }
+
+    /// [`Uplink::translate_outbound`] toward a gateway whose neighbor key
+    /// the caller has from [`Uplink::gateway_neighbor`] already (it is not
+    /// worked out again).
+    pub fn translate_outbound_to_neighbor(
+        &mut self,
+        packet: &[u8],
+        neighbor: Ipv6Addr,
+        ipv4_mtu: u16,
+        identification: u16,
+        output: &mut [u8],
+        now: Instant,
+    ) -> Result<Outbound, Refusal> {
+        let result = self.outbound(
+            packet,
+            NextHop::Neighbor(neighbor),
+            ipv4_mtu,
+            identification,
+            output,
+            now,
+        );
         if let Err(refusal) = &result {
             self.counts.increment(refusal.reason);
         }
@@ -582,7 +666,7 @@ impl<A: AddressTranslator> Uplink<A> {
     fn outbound(
         &mut self,
         packet: &[u8],
-        gateway: Ipv6Addr,
+        gateway: NextHop,
         ipv4_mtu: u16,
         identification: u16,
         output: &mut [u8],
@@ -627,7 +711,7 @@ impl<A: AddressTranslator> Uplink<A> {
     fn finish_outbound(
         &self,
         translated: Translated,
-        gateway: Ipv6Addr,
+        gateway: NextHop,
         output: &mut [u8],
     ) -> Result<Outbound, Refusal> {
         let mut ipv4 = Ipv4Packet::new_unchecked(&mut output[..translated.length]);
@@ -637,16 +721,18 @@ impl<A: AddressTranslator> Uplink<A> {
         }
         ipv4.decrement_time_to_live();
         let hairpin = self.owns(destination);
-        let next_hop = if gateway.is_unspecified() {
-            destination
-        } else {
-            self.pool6
+        let neighbor = match gateway {
+            NextHop::Neighbor(neighbor) => neighbor,
+            NextHop::Route(gateway) if gateway.is_unspecified() => neighbor_key(destination),
+            NextHop::Route(gateway) => self
+                .pool6
                 .and_then(|pool6| pool6.extract(gateway).ok())
-                .ok_or(TranslationDrop::BadGateway)?
+                .map(neighbor_key)
+                .ok_or(TranslationDrop::BadGateway)?,
         };
         Ok(Outbound {
             translated,
-            neighbor: neighbor_key(next_hop),
+            neighbor,
             hairpin,
         })
     }
@@ -710,6 +796,64 @@ impl<A: AddressTranslator> Uplink<A> {
             &self.settings,
             &path,
         )?)
+    }
+
+    /// The IPv6 destination the IPv4 `packet` received on the uplink will
+    /// have once translated (RFC 7915 §4.1 "Destination Address"), when the
+    /// stateless translator is the one to take it (not NAT64's pool4, not
+    /// the uplink address, not broadcast or multicast): the router routes
+    /// on it before translating, straight into the transmit frame. `None`
+    /// sends the packet the general way ([`Uplink::translate_inbound`]).
+    #[inline]
+    pub fn stateless_inbound_destination(&self, packet: &[u8]) -> Option<InboundDestination> {
+        let header: &[u8; 20] = packet.get(..20)?.try_into().ok()?;
+        if header[0] >> 4 != 4 {
+            return None;
+        }
+        let destination = Ipv4Addr::new(header[16], header[17], header[18], header[19]);
+        if destination == self.address
+            || self.is_broadcast_or_multicast(destination)
+            || self.is_nat64_destination(destination)
+        {
+            return None;
+        }
+        let ipv6 = self
+            .addresses
+            .ipv4_to_ipv6(destination, AddressRole::Destination)
+            .ok()?;
+        Some(InboundDestination {
+            ipv4: destination,
+            ipv6,
+        })
+    }
+
+    /// [`Uplink::translate_inbound`] for a packet whose
+    /// [`Uplink::stateless_inbound_destination`] is `destination` (its
+    /// mapping is not looked up again). An `output` too small is not
+    /// counted: the caller tries again the general way.
+    pub fn translate_inbound_to(
+        &mut self,
+        packet: &[u8],
+        destination: InboundDestination,
+        output: &mut [u8],
+    ) -> Result<Translated, Refusal> {
+        let addresses = KnownDestination {
+            addresses: &self.addresses,
+            destination,
+        };
+        let path = Ipv4ToIpv6Path {
+            ipv6_next_hop_mtu: u16::MAX,
+            ipv4_link_mtu: u16::MAX,
+        };
+        let result =
+            stateless::translate_ipv4_to_ipv6(packet, output, &addresses, &self.settings, &path)
+                .map_err(Refusal::from);
+        if let Err(refusal) = &result
+            && refusal.error != Some(TranslationError::OutputTooSmall)
+        {
+            self.counts.increment(refusal.reason);
+        }
+        result
     }
 
     /// The second pass of a hairpinned packet (RFC 7757 §4.2.2): the IPv4

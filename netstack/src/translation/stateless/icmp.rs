@@ -1,6 +1,6 @@
 //! ICMP translation (RFC 7915 §4.2, §4.3, §5.2, §5.3): type and code tables, Packet Too Big arithmetic, pointer tables, the packet inside an error, RFC 4884 extensions.
 
-use core::net::Ipv6Addr;
+use core::net::{Ipv4Addr, Ipv6Addr};
 
 use smoltcp::wire::IpProtocol;
 
@@ -461,16 +461,60 @@ fn fix_quoted_ipv4_data(copied: &mut [u8], quoted: &QuotedPacket<'_>, datagram: 
     }
 }
 
+/// The outer header's IPv6 addresses of an ICMPv6 message, and their IPv4
+/// mappings, which an error's inner packet quotes again, swapped (§5.4):
+/// reused for it rather than looked up twice, when the translator
+/// [ignores roles](AddressTranslator::ignores_role) (else none are kept).
+/// Only mappings go in, never an RFC 6791 pool source.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct OuterAddresses {
+    source: Ipv6Addr,
+    destination: Ipv6Addr,
+    mapped: [Option<Ipv4Addr>; 2],
+}
+
+impl OuterAddresses {
+    /// `source` and `destination`, with the mappings found for them.
+    #[inline]
+    pub(super) fn new(
+        addresses: &impl AddressTranslator,
+        source: (Ipv6Addr, Option<Ipv4Addr>),
+        destination: (Ipv6Addr, Option<Ipv4Addr>),
+    ) -> OuterAddresses {
+        let mapped = if addresses.ignores_role() {
+            [source.1, destination.1]
+        } else {
+            [None, None]
+        };
+        OuterAddresses {
+            source: source.0,
+            destination: destination.0,
+            mapped,
+        }
+    }
+
+    #[inline]
+    fn ipv4_for(&self, ipv6: Ipv6Addr) -> Option<Ipv4Addr> {
+        if ipv6 == self.destination {
+            self.mapped[1]
+        } else if ipv6 == self.source {
+            self.mapped[0]
+        } else {
+            None
+        }
+    }
+}
+
 /// ICMPv6 → ICMPv4 (§5.2, §5.3) into `output`; returns the ICMPv4 length.
 pub(super) fn icmpv6_to_icmpv4(
     message: &[u8],
     output: &mut [u8],
-    source: Ipv6Addr,
-    destination: Ipv6Addr,
+    outer: OuterAddresses,
     addresses: &impl AddressTranslator,
     settings: &TranslationSettings,
     path: &Ipv6ToIpv4Path,
 ) -> Result<usize, TranslationError> {
+    let (source, destination) = (outer.source, outer.destination);
     if message.len() < ICMP_HEADER {
         return Err(TranslationError::TruncatedIcmp);
     }
@@ -527,7 +571,7 @@ pub(super) fn icmpv6_to_icmpv4(
                 0
             };
             let (datagram, extension) = split_extension(body, length_bytes);
-            let quoted = translate_quoted_ipv6(datagram, addresses, settings)?;
+            let quoted = translate_quoted_ipv6(datagram, outer, addresses, settings)?;
             let second_word: [u8; 4] = match (message_type, new_type) {
                 (icmpv6_type::PACKET_TOO_BIG, _) => {
                     let reported = read_u32(message, 4).unwrap_or(0);
@@ -588,6 +632,7 @@ pub(super) fn icmpv6_to_icmpv4(
 /// Header becomes the IPv4 fragment fields.
 fn translate_quoted_ipv6<'a>(
     datagram: &'a [u8],
+    outer: OuterAddresses,
     addresses: &impl AddressTranslator,
     settings: &TranslationSettings,
 ) -> Result<QuotedPacket<'a>, TranslationError> {
@@ -617,12 +662,20 @@ fn translate_quoted_ipv6<'a>(
             return Err(TranslationError::InnerPacketUnusable);
         }
     }
-    let source = addresses
-        .ipv6_to_ipv4(ipv6_address(&fixed[8..24]), AddressRole::Source)
-        .map_err(TranslationError::UntranslatableInnerAddress)?;
-    let destination = addresses
-        .ipv6_to_ipv4(ipv6_address(&fixed[24..40]), AddressRole::Destination)
-        .map_err(TranslationError::UntranslatableInnerAddress)?;
+    let inner_source = ipv6_address(&fixed[8..24]);
+    let source = match outer.ipv4_for(inner_source) {
+        Some(known) => known,
+        None => addresses
+            .ipv6_to_ipv4(inner_source, AddressRole::Source)
+            .map_err(TranslationError::UntranslatableInnerAddress)?,
+    };
+    let inner_destination = ipv6_address(&fixed[24..40]);
+    let destination = match outer.ipv4_for(inner_destination) {
+        Some(known) => known,
+        None => addresses
+            .ipv6_to_ipv4(inner_destination, AddressRole::Destination)
+            .map_err(TranslationError::UntranslatableInnerAddress)?,
+    };
     let upper_length = payload_length
         .checked_sub(chain.upper_offset)
         .ok_or(TranslationError::InnerPacketUnusable)?;

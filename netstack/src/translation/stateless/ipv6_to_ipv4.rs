@@ -148,13 +148,16 @@ pub(super) fn translate(
     if is_illegal_ipv6_source(source6) {
         return Err(TranslationError::IllegalSource);
     }
-    let source = match addresses.ipv6_to_ipv4(source6, AddressRole::Source) {
-        Ok(address) => address,
+    let (source, source_mapped) = match addresses.ipv6_to_ipv4(source6, AddressRole::Source) {
+        Ok(address) => (address, true),
         // §5.1 / RFC 6791: an ICMPv6 error from an IPv6 router without an
         // IPv4 form gets a source from the RFC 6791 pool.
-        Err(error) if is_icmp_error => addresses
-            .icmp_error_source(source6)
-            .ok_or(TranslationError::UntranslatableSource(error))?,
+        Err(error) if is_icmp_error => (
+            addresses
+                .icmp_error_source(source6)
+                .ok_or(TranslationError::UntranslatableSource(error))?,
+            false,
+        ),
         Err(error) => return Err(TranslationError::UntranslatableSource(error)),
     };
     let destination = addresses
@@ -179,8 +182,11 @@ pub(super) fn translate(
         let length = icmp::icmpv6_to_icmpv4(
             upper,
             body,
-            source6,
-            destination6,
+            icmp::OuterAddresses::new(
+                addresses,
+                (source6, source_mapped.then_some(source)),
+                (destination6, Some(destination)),
+            ),
             addresses,
             settings,
             path,
