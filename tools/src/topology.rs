@@ -687,13 +687,17 @@ impl Host {
         })
     }
 
-    /// The host's addresses, routes and neighbors, for failure messages.
+    /// The host's addresses, routes and neighbors of both families, for
+    /// failure messages.
     pub fn diagnostics(&self) -> String {
         let mut report = format!("host {} (namespace {}):\n", self.name, self.namespace());
         for arguments in [
             &["-6", "addr", "show"][..],
             &["-6", "route", "show"][..],
             &["-6", "neigh", "show"][..],
+            &["-4", "addr", "show"][..],
+            &["-4", "route", "show"][..],
+            &["-4", "neigh", "show"][..],
         ] {
             let text = ip_in(self.namespace(), arguments).unwrap_or_else(|error| error.to_string());
             report.push_str(&format!("  $ ip {}\n", arguments.join(" ")));
@@ -1003,6 +1007,22 @@ impl Topology {
     /// The appliance, once started.
     pub fn appliance(&self) -> Option<&RunningMachine> {
         self.appliance.as_ref()
+    }
+
+    /// The appliance's non-zero counters whose name passes `wanted`, one a
+    /// line (`PORT NAME VALUE`), or why they cannot be read.
+    pub fn counters_report(&self, wanted: impl Fn(&str) -> bool) -> String {
+        let Some(appliance) = self.appliance() else {
+            return "the appliance is not running\n".into();
+        };
+        match appliance.counters() {
+            Ok(counters) => counters
+                .iter()
+                .filter(|((_, name), value)| **value != 0 && wanted(name))
+                .map(|((port, name), value)| format!("{port} {name} {value}\n"))
+                .collect(),
+            Err(error) => format!("cannot read pure6's counters: {error}\n"),
+        }
     }
 
     /// Every host's addresses, routes and neighbors, and the appliance's

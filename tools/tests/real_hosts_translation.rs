@@ -154,38 +154,16 @@ impl Lab {
     /// Panics with `context`, `error`, both hosts' state (IPv4 too), the
     /// appliance's console and its non-zero counters.
     fn fail(&self, context: &str, error: impl std::fmt::Display) -> ! {
-        let four = self.host(FOUR);
-        let mut ipv4_state = format!("host {FOUR} IPv4 state:\n");
-        for arguments in [
-            &["ip", "-4", "addr", "show"][..],
-            &["ip", "-4", "route", "show"][..],
-            &["ip", "-4", "neigh", "show"][..],
-        ] {
-            let text = four
-                .run(arguments, COMMAND_TIMEOUT)
-                .unwrap_or_else(|error| error.to_string());
-            ipv4_state.push_str(&format!("  $ {}\n{text}", arguments.join(" ")));
-        }
         panic!(
-            "{context}: {error}\n--- pure6 counters (non-zero) ---\n{}--- topology state ---\n{ipv4_state}{}",
-            self.counters_report(|_| true),
+            "{context}: {error}\n--- pure6 counters (non-zero) ---\n{}--- topology state ---\n{}",
+            self.topology.counters_report(|_| true),
             self.topology.diagnostics()
         )
     }
 
     /// pure6's non-zero counters whose name passes `wanted`, one a line.
     fn counters_report(&self, wanted: impl Fn(&str) -> bool) -> String {
-        let Some(appliance) = self.topology.appliance() else {
-            return "the appliance is not running\n".into();
-        };
-        match appliance.counters() {
-            Ok(counters) => counters
-                .iter()
-                .filter(|((_, name), value)| **value != 0 && wanted(name))
-                .map(|((port, name), value)| format!("{port} {name} {value}\n"))
-                .collect(),
-            Err(error) => format!("cannot read pure6's counters: {error}\n"),
-        }
+        self.topology.counters_report(wanted)
     }
 
     fn host(&self, name: &str) -> &Host {
