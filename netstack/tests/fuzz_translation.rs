@@ -920,6 +920,7 @@ fn ipv6_to_ipv4_path(random: &mut Random) -> Ipv6ToIpv4Path {
             ipv4_next_hop_mtu: 68 + random.below(9000) as u16,
             ipv6_link_mtu: random.next() as u16,
             identification: random.next() as u16,
+            decrement_time_to_live: random.chance(1, 2),
         }
     }
 }

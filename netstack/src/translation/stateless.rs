@@ -126,6 +126,11 @@ pub struct Ipv6ToIpv4Path {
     /// per packet, unique per (source, destination, protocol) for the
     /// datagram lifetime (RFC 6864 §4.3).
     pub identification: u16,
+    /// Whether the translator forwards the packet and so owes the
+    /// decrement of §5.1 "Time to Live": the IPv4 header is written with
+    /// the hop limit minus one (never below zero) instead of a copy, which
+    /// spares the caller a second checksum update.
+    pub decrement_time_to_live: bool,
 }
 
 impl Default for Ipv6ToIpv4Path {
@@ -134,6 +139,7 @@ impl Default for Ipv6ToIpv4Path {
             ipv4_next_hop_mtu: 1500,
             ipv6_link_mtu: 1500,
             identification: 0,
+            decrement_time_to_live: false,
         }
     }
 }

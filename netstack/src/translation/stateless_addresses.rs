@@ -228,6 +228,10 @@ pub struct StatelessAddresses {
     /// The uplink's IPv4 address and prefix length.
     uplink: Option<(Ipv4Addr, u8)>,
     hash_key: u64,
+    /// The lowest and highest IPv4 address [`StatelessAddresses::owns_ipv4`]
+    /// can answer yes for (`(u32::MAX, 0)` when it owns none): most
+    /// destinations fall outside and need no table walk.
+    owned_span: (u32, u32),
 }
 
 impl StatelessAddresses {
@@ -245,7 +249,28 @@ impl StatelessAddresses {
             icmp_error_pool: IcmpErrorPool::default(),
             uplink: None,
             hash_key: 0,
+            owned_span: (u32::MAX, 0),
         }
+        .with_owned_span()
+    }
+
+    /// The same translator with `owned_span` worked out again from the
+    /// uplink address, the IPv4 side of the EAM table and the RFC 6791 pool.
+    fn with_owned_span(mut self) -> StatelessAddresses {
+        let uplink = self
+            .uplink_address()
+            .and_then(|address| Ipv4Prefix::new(address, 32));
+        let explicit = self.explicit.entries().iter().map(|entry| entry.ipv4());
+        let pool = self.icmp_error_pool.prefixes().iter().copied();
+        self.owned_span = uplink.into_iter().chain(explicit).chain(pool).fold(
+            (u32::MAX, 0),
+            |(lowest, highest), prefix| {
+                let first = prefix.network().to_bits();
+                let last = first | !ipv4_mask(prefix.length());
+                (lowest.min(first), highest.max(last))
+            },
+        );
+        self
     }
 
     /// The same translator with the RFC 6052 §3.1 rule switched off:
@@ -260,7 +285,7 @@ impl StatelessAddresses {
     /// The same translator with the RFC 6791 pool `pool`.
     pub fn with_icmp_error_pool(mut self, pool: IcmpErrorPool) -> StatelessAddresses {
         self.icmp_error_pool = pool;
-        self
+        self.with_owned_span()
     }
 
     /// The same translator with the uplink's IPv4 address
@@ -272,7 +297,7 @@ impl StatelessAddresses {
         prefix_length: u8,
     ) -> StatelessAddresses {
         self.uplink = Some((address, prefix_length.min(32)));
-        self
+        self.with_owned_span()
     }
 
     /// The same translator with the key of the RFC 6791 pool hash (from
@@ -380,6 +405,10 @@ impl StatelessAddresses {
     /// 6791 pool.
     #[inline]
     pub fn owns_ipv4(&self, address: Ipv4Addr) -> bool {
+        let (lowest, highest) = self.owned_span;
+        if !(lowest..=highest).contains(&address.to_bits()) {
+            return false;
+        }
         self.uplink_address() == Some(address)
             || self.explicit.contains_ipv4(address)
             || self.icmp_error_pool.contains(address)
@@ -793,8 +822,23 @@ mod tests {
         ] {
             assert!(translator.owns_ipv4(ipv4(owned)), "{owned}");
         }
-        for other in ["192.0.2.2", "198.51.100.16", "203.0.113.199", "8.8.8.8"] {
+        // Inside the span of owned addresses, and just outside it (the
+        // quick no of `owned_span`).
+        for other in [
+            "192.0.2.2",
+            "198.51.100.16",
+            "203.0.113.199",
+            "8.8.8.8",
+            "192.0.2.0",
+            "203.0.113.204",
+            "0.0.0.0",
+            "255.255.255.255",
+        ] {
             assert!(!translator.owns_ipv4(ipv4(other)), "{other}");
+        }
+        let nothing = StatelessAddresses::new(ExplicitAddressMappingTable::new_empty(), None);
+        for other in ["0.0.0.0", "192.0.2.1", "255.255.255.255"] {
+            assert!(!nothing.owns_ipv4(ipv4(other)), "{other}");
         }
     }
 

@@ -513,6 +513,7 @@ impl<A: AddressTranslator> Uplink<A> {
             ipv4_next_hop_mtu: ipv4_mtu,
             ipv6_link_mtu: u16::MAX,
             identification,
+            decrement_time_to_live: true,
         };
         let released = self.nat64.as_mut()?.next_released_fragment(
             false,
@@ -543,6 +544,7 @@ impl<A: AddressTranslator> Uplink<A> {
             ipv4_next_hop_mtu: u16::MAX,
             ipv6_link_mtu: u16::MAX,
             identification: 0,
+            decrement_time_to_live: false,
         };
         let released = self.nat64.as_mut()?.next_released_fragment(
             true,
@@ -676,6 +678,7 @@ impl<A: AddressTranslator> Uplink<A> {
             ipv4_next_hop_mtu: ipv4_mtu,
             ipv6_link_mtu: u16::MAX,
             identification,
+            decrement_time_to_live: true,
         };
         // SIIT for sources with an explicit mapping, NAT64 for the rest
         // (asked only when NAT64 exists: the core maps the source again).
@@ -705,8 +708,9 @@ impl<A: AddressTranslator> Uplink<A> {
     }
 
     /// The uplink's part of a translated outbound packet: never to IPv4
-    /// broadcast or multicast, the TTL decremented, hairpinning noticed and
-    /// the next hop named.
+    /// broadcast or multicast, hairpinning noticed and the next hop named
+    /// (the TTL was decremented as the header was written: the path said
+    /// `decrement_time_to_live`).
     #[inline(always)]
     fn finish_outbound(
         &self,
@@ -714,12 +718,11 @@ impl<A: AddressTranslator> Uplink<A> {
         gateway: NextHop,
         output: &mut [u8],
     ) -> Result<Outbound, Refusal> {
-        let mut ipv4 = Ipv4Packet::new_unchecked(&mut output[..translated.length]);
+        let ipv4 = Ipv4Packet::new_unchecked(&output[..translated.length]);
         let destination = ipv4.destination_address();
         if self.is_broadcast_or_multicast(destination) {
             return Err(TranslationDrop::Ipv4BroadcastOrMulticast.into());
         }
-        ipv4.decrement_time_to_live();
         let hairpin = self.owns(destination);
         let neighbor = match gateway {
             NextHop::Neighbor(neighbor) => neighbor,

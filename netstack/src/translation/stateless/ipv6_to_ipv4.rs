@@ -248,7 +248,11 @@ pub(super) fn translate(
         destination_address: destination,
         protocol: IpProtocol::from(protocol_number),
         payload_length: body_length,
-        time_to_live: hop_limit,
+        time_to_live: if path.decrement_time_to_live {
+            hop_limit.saturating_sub(1)
+        } else {
+            hop_limit
+        },
         traffic_class: match settings.traffic_class {
             TrafficClassPolicy::Copy => traffic_class,
             TrafficClassPolicy::Zero => 0,

@@ -81,6 +81,7 @@ fn path6() -> Ipv6ToIpv4Path {
         ipv4_next_hop_mtu: 1500,
         ipv6_link_mtu: 1500,
         identification: 0x4242,
+        decrement_time_to_live: false,
     }
 }
 
@@ -519,6 +520,33 @@ fn rfc7915_5_1_udp_matches_etherparse() {
         .write(&mut expected, b"hello, ipv4")
         .unwrap();
     assert_eq!(six_to_four(&input).unwrap(), expected);
+}
+
+/// §5.1 "Time to Live": a translator forwarding the packet writes the hop
+/// limit minus one (header checksum over the decremented value); an
+/// expired hop limit stays zero rather than wrapping.
+#[test]
+fn rfc7915_5_1_time_to_live_decremented_when_forwarding() {
+    let forwarding = Ipv6ToIpv4Path {
+        decrement_time_to_live: true,
+        ..path6()
+    };
+    let input = udp6(host6(), host4_as_ipv6(), b"hello, ipv4");
+    let mut expected = Vec::new();
+    PacketBuilder::ip(ipv4_header(HOST6_AS_IPV4, HOST4, 63, 0x4242, false))
+        .udp(5000, 53)
+        .write(&mut expected, b"hello, ipv4")
+        .unwrap();
+    assert_eq!(
+        six_to_four_with(&input, &settings(), &forwarding).unwrap(),
+        expected
+    );
+    let mut expired = input.clone();
+    expired[7] = 0;
+    let output = six_to_four_with(&expired, &settings(), &forwarding).unwrap();
+    assert_eq!(output[8], 0);
+    let header = Ipv4Header::from_slice(&output).unwrap().0;
+    assert_eq!(header.calc_header_checksum(), header.header_checksum);
 }
 
 /// §5 and §5.1 "Flags" (RFC 8021): ≤ 1260 bytes → DF clear, 1261 → DF
