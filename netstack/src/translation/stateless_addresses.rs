@@ -232,6 +232,9 @@ pub struct StatelessAddresses {
     /// can answer yes for (`(u32::MAX, 0)` when it owns none): most
     /// destinations fall outside and need no table walk.
     owned_span: (u32, u32),
+    /// Whether no EAM IPv6 prefix overlaps `pool6`: then an address under
+    /// `pool6` has no explicit mapping, and IPv6 → IPv4 skips the table.
+    pool6_apart_from_explicit: bool,
 }
 
 impl StatelessAddresses {
@@ -242,9 +245,12 @@ impl StatelessAddresses {
         explicit: ExplicitAddressMappingTable,
         pool6: Option<TranslationPrefix>,
     ) -> StatelessAddresses {
+        let pool6_apart_from_explicit =
+            pool6.is_some_and(|pool6| explicit.overlapping_ipv6(pool6.cidr()).is_none());
         StatelessAddresses {
             explicit,
             pool6,
+            pool6_apart_from_explicit,
             well_known_prefix_rule: true,
             icmp_error_pool: IcmpErrorPool::default(),
             uplink: None,
@@ -353,7 +359,11 @@ impl StatelessAddresses {
         &self,
         address: Ipv6Addr,
     ) -> Result<(Ipv4Addr, MappingMethod), AddressError> {
-        if let Some(ipv4) = self.explicit.ipv6_to_ipv4(address) {
+        // The table comes first (RFC 7757 §3.3.2 step 1), but it cannot
+        // hold an address under a pool6 that no entry overlaps.
+        let under_pool6_only = self.pool6_apart_from_explicit
+            && self.pool6.is_some_and(|pool6| pool6.contains(address));
+        if !under_pool6_only && let Some(ipv4) = self.explicit.ipv6_to_ipv4(address) {
             return Ok((ipv4, MappingMethod::Explicit));
         }
         let pool6 = self.pool6.ok_or(AddressError::NotMapped)?;
@@ -564,6 +574,19 @@ mod tests {
         assert_eq!(
             translator.ipv6_to_ipv4(ipv6("2001:db8:ffff::1"), AddressRole::Destination),
             Err(AddressError::NotMapped)
+        );
+        assert!(!translator.pool6_apart_from_explicit);
+        // A pool6 apart from every EAM prefix: addresses under it skip the
+        // table and still map the same.
+        let apart = site();
+        assert!(apart.pool6_apart_from_explicit);
+        assert_eq!(
+            apart.ipv6_to_ipv4_with_method(ipv6("2001:db8:64::cb00:7150")),
+            Ok((ipv4("203.0.113.80"), MappingMethod::TranslationPrefix))
+        );
+        assert_eq!(
+            apart.ipv6_to_ipv4_with_method(ipv6("2001:db8:1::a")),
+            Ok((ipv4("198.51.100.10"), MappingMethod::Explicit))
         );
     }
 
