@@ -12,7 +12,7 @@ use super::{
     TranslationError, adjust_transport_checksum, ipv6_pseudo_header_sum, protocol, read_u16,
     read_u32,
 };
-use crate::translation::checksum::{combine, sum};
+use crate::translation::checksum::{combine, sum, sum_ipv4, sum_ipv6};
 use crate::translation::icmpv4::{HEADER_LENGTH as ICMP_HEADER, Icmpv4Message, Icmpv4Packet};
 use crate::translation::ipv4::{Ipv4Packet, Ipv4Repr};
 use crate::translation::{AddressRole, AddressTranslator, TrafficClassPolicy, TranslationSettings};
@@ -764,11 +764,19 @@ fn fix_quoted_ipv6_data(copied: &mut [u8], quoted: &QuotedPacket<'_>, datagram: 
             copied[2..4].copy_from_slice(&(!total).to_be_bytes());
         }
     } else {
+        // Typed sums (fixed lengths, no byte loop); a missing address sums
+        // to 0 either way.
+        let ipv4_sum = |bytes: &[u8]| {
+            <[u8; 4]>::try_from(bytes).map_or(0, |octets| sum_ipv4(Ipv4Addr::from(octets)))
+        };
         adjust_transport_checksum(
             copied,
             quoted.protocol,
-            [sum(old_source), sum(old_destination)],
-            [sum(new_source), sum(new_destination)],
+            [
+                sum_ipv6(ipv6_address(old_source)),
+                sum_ipv6(ipv6_address(old_destination)),
+            ],
+            [ipv4_sum(new_source), ipv4_sum(new_destination)],
         );
     }
 }
