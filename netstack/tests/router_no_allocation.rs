@@ -3,7 +3,13 @@
 //! The counting allocator is `stats_alloc`'s instrumented `System`, so
 //! netstack keeps `forbid(unsafe_code)` even in its tests. Its counts are
 //! process-wide: this file holds exactly one test, so no other test
-//! thread allocates while it measures.
+//! thread allocates while it measures, but the test harness's own main
+//! thread may still be finishing its bookkeeping for the test it just
+//! started (seen once on a loaded machine: 4 allocations). The router is
+//! deterministic, so the measurement is repeated on a fresh router, up to
+//! three times: one run with no allocation shows the router allocates
+//! nothing (anything it allocated would show in every run), and every
+//! run's count is reported if none is clean.
 
 #![forbid(unsafe_code)]
 
@@ -47,6 +53,27 @@ fn frame(destination: std::net::Ipv6Addr, hop_limit: u8, payload: usize) -> Vec<
 
 #[test]
 fn forwarding_does_not_allocate() {
+    // The counter works: one allocation is seen.
+    let region = Region::new(ALLOCATOR);
+    drop(black_box(Box::new(7u64)));
+    assert_eq!(allocations(&region), 1);
+
+    let mut counts = Vec::new();
+    for _ in 0..3 {
+        let (forwarded, counted) = forward_on_a_fresh_router();
+        assert_eq!(forwarded, 2000);
+        counts.push(counted);
+        if counted == 0 {
+            return;
+        }
+    }
+    panic!("heap allocations while forwarding, in each of three runs: {counts:?}");
+}
+
+/// Builds a router, resolves its gateway, then forwards 1000 small and
+/// 1000 large packets and answers 1000 with Time Exceeded; returns the
+/// packets forwarded and the allocations counted while doing so.
+fn forward_on_a_fresh_router() -> (usize, usize) {
     let config = config::parse(
         "[[port]]\nname = \"lan0\"\naddresses = [\"2001:db8:1::1/64\"]\n\
          [[port]]\nname = \"wan0\"\naddresses = [\"2001:db8:ff::1/64\"]\n\
@@ -82,11 +109,6 @@ fn forwarding_does_not_allocate() {
         .unwrap();
     assert_eq!(router.receive(PortIndex(1), &advertisement, now).count(), 1);
 
-    // The counter works: one allocation is seen.
-    let region = Region::new(ALLOCATOR);
-    drop(black_box(Box::new(7u64)));
-    assert_eq!(allocations(&region), 1);
-
     let region = Region::new(ALLOCATOR);
     let mut forwarded = 0;
     for _ in 0..1000 {
@@ -97,6 +119,5 @@ fn forwarding_does_not_allocate() {
         router.poll(now).count();
     }
     let counted = allocations(&region);
-    assert_eq!(forwarded, 2000);
-    assert_eq!(counted, 0, "heap allocations while forwarding");
+    (forwarded, counted)
 }
