@@ -32,7 +32,9 @@ use core::net::Ipv6Addr;
 use smoltcp::time::Instant;
 use smoltcp::wire::{ETHERNET_HEADER_LEN, EthernetAddress, Ipv6Packet};
 
-use super::forwarding::{ETHERTYPE_IPV6, write_ethernet_header};
+use super::forwarding::{
+    ETHERTYPE_IPV6, HOP_LIMIT_OFFSET, passes_forward_checks, write_ethernet_header,
+};
 use super::icmp_error::IcmpError;
 use super::neighbor_cache::{Advertisement, LearnedFrom, Resolution};
 use super::{LinkInfo, NextHop, Outcome, PortIndex, Router};
@@ -351,7 +353,9 @@ impl Router {
         match result {
             Ok(translated)
                 if translated.fragmentation.is_none()
-                    && forwardable(&frame[ETHERNET_HEADER_LEN..], translated.length) =>
+                    && frame
+                        .get(ETHERNET_HEADER_LEN..ETHERNET_HEADER_LEN + translated.length)
+                        .is_some_and(passes_forward_checks) =>
             {
                 write_ethernet_header(frame, source_mac, mac, ETHERTYPE_IPV6);
                 frame[ETHERNET_HEADER_LEN + HOP_LIMIT_OFFSET] -= 1;
@@ -1055,25 +1059,6 @@ fn inbound_answer(refusal: &Refusal, refusal_errors: bool, packet: &[u8]) -> Opt
         TranslationDrop::Ipv4ForTranslator => (packet.get(9) == Some(&17)).then_some((3, 0)),
         _ => refusal_errors.then_some((13, 0)),
     }
-}
-
-/// Byte offset of the Hop Limit in the IPv6 header.
-const HOP_LIMIT_OFFSET: usize = 7;
-
-/// Whether the translated IPv6 packet of `length` bytes at the start of
-/// `packet` passes the forward path's checks as it stands (RFC 4291
-/// §2.5.2, §2.5.6; RFC 8200 §3, §4.3): a specified, not link-local source,
-/// no Hop-by-Hop Options, a hop limit above 1. Otherwise the forward path
-/// itself takes it, with its errors.
-fn forwardable(packet: &[u8], length: usize) -> bool {
-    let Some(header) = packet.get(..40).filter(|_| length >= 40) else {
-        return false;
-    };
-    let source = Ipv6Addr::from(<[u8; 16]>::try_from(&header[8..24]).unwrap_or([0; 16]));
-    header[6] != 0
-        && header[HOP_LIMIT_OFFSET] > 1
-        && !source.is_unspecified()
-        && !source.is_unicast_link_local()
 }
 
 /// The ethertype of frames to `neighbor`: IPv4 for IPv4 neighbors.

@@ -48,7 +48,30 @@ use crate::counters::{DropReason, PortEvent};
 use crate::fib::NextHopIndex;
 
 /// Byte offset of the Hop Limit in the IPv6 header.
-const HOP_LIMIT_OFFSET: usize = 7;
+pub(super) const HOP_LIMIT_OFFSET: usize = 7;
+
+/// Whether the IPv6 packet `packet` passes the checks at the start of
+/// [`Router::forward`] as it stands, with nothing to refuse or answer
+/// (RFC 4291 §2.5.2, §2.5.6; RFC 8200 §3, §4.3): a specified, not
+/// link-local source, a destination neither unspecified nor loopback, no
+/// Hop-by-Hop Options, a hop limit above 1. A fast path that builds the
+/// packet itself (4→6 translation into the transmit frame) asks this and
+/// otherwise hands the packet to `forward`, which gives the answer; keep
+/// the two together.
+#[cfg(feature = "legacy-ip")]
+pub(super) fn passes_forward_checks(packet: &[u8]) -> bool {
+    let Some(header) = packet.get(..IPV6_HEADER_LEN) else {
+        return false;
+    };
+    let header = Ipv6Packet::new_unchecked(header);
+    let (source, destination) = (header.src_addr(), header.dst_addr());
+    !source.is_unspecified()
+        && !source.is_unicast_link_local()
+        && !destination.is_unspecified()
+        && !destination.is_loopback()
+        && u8::from(header.next_header()) != HOP_BY_HOP
+        && header.hop_limit() > 1
+}
 
 impl Router {
     /// Forwards `packet` (a complete IPv6 packet received on `link.port`,
