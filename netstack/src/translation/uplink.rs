@@ -152,6 +152,25 @@ impl<A: AddressTranslator> AddressTranslator for HairpinAddresses<'_, A> {
     }
 }
 
+/// The path of IPv4 from the uplink: too big for the IPv6 egress is found
+/// by the forward path, whose Packet Too Big comes back as Fragmentation
+/// Needed, so the translator itself imposes no MTU.
+const INBOUND_PATH: Ipv4ToIpv6Path = Ipv4ToIpv6Path {
+    ipv6_next_hop_mtu: u16::MAX,
+    ipv4_link_mtu: u16::MAX,
+};
+
+/// Who takes an IPv4 packet from the uplink ([`Uplink::inbound_taker`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum InboundTaker {
+    /// Nobody: dropped for this reason.
+    Refused(TranslationDrop),
+    /// Stateful NAT64 (a pool4 destination).
+    Nat64,
+    /// The stateless translator.
+    Stateless,
+}
+
 /// The destination of an IPv4 packet from the uplink in both forms
 /// ([`Uplink::stateless_inbound_destination`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -769,36 +788,44 @@ impl<A: AddressTranslator> Uplink<A> {
     ) -> Result<Translated, Refusal> {
         let header = Ipv4Packet::new_checked(packet)
             .map_err(|error| Refusal::from(TranslationError::BadIpv4Header(error)))?;
-        let destination = header.destination_address();
+        match self.inbound_taker(header.destination_address()) {
+            InboundTaker::Refused(reason) => Err(reason.into()),
+            InboundTaker::Nat64 => {
+                let Some(nat64) = &mut self.nat64 else {
+                    return Err(TranslationDrop::Ipv4ForTranslator.into());
+                };
+                // NAT64 reads ports before the core validates the header.
+                Ipv4Repr::parse(&header)
+                    .map_err(|error| Refusal::from(TranslationError::BadIpv4Header(error)))?;
+                nat64
+                    .translate_inbound(packet, sender, output, &self.settings, now)
+                    .map_err(Refusal::from)
+            }
+            InboundTaker::Stateless => Ok(stateless::translate_ipv4_to_ipv6(
+                packet,
+                output,
+                &self.addresses,
+                &self.settings,
+                &INBOUND_PATH,
+            )?),
+        }
+    }
+
+    /// Who takes IPv4 addressed to `destination` on the uplink: nobody for
+    /// broadcast and multicast (RFC 7915 §4) or the uplink's own address
+    /// (unless pool4 holds it), NAT64 for pool4 (RFC 6146 §3.5), the
+    /// stateless translator for the rest (EAM and pool6, RFC 7757).
+    #[inline]
+    fn inbound_taker(&self, destination: Ipv4Addr) -> InboundTaker {
         if self.is_broadcast_or_multicast(destination) {
-            return Err(TranslationDrop::Ipv4BroadcastOrMulticast.into());
+            InboundTaker::Refused(TranslationDrop::Ipv4BroadcastOrMulticast)
+        } else if self.is_nat64_destination(destination) {
+            InboundTaker::Nat64
+        } else if destination == self.address {
+            InboundTaker::Refused(TranslationDrop::Ipv4ForTranslator)
+        } else {
+            InboundTaker::Stateless
         }
-        if self.is_nat64_destination(destination)
-            && let Some(nat64) = &mut self.nat64
-        {
-            // NAT64 reads ports before the core validates the header.
-            Ipv4Repr::parse(&header)
-                .map_err(|error| Refusal::from(TranslationError::BadIpv4Header(error)))?;
-            return nat64
-                .translate_inbound(packet, sender, output, &self.settings, now)
-                .map_err(Refusal::from);
-        }
-        if destination == self.address {
-            return Err(TranslationDrop::Ipv4ForTranslator.into());
-        }
-        let path = Ipv4ToIpv6Path {
-            // Too big for the IPv6 egress is found by the forward path,
-            // whose Packet Too Big comes back here as Fragmentation Needed.
-            ipv6_next_hop_mtu: u16::MAX,
-            ipv4_link_mtu: u16::MAX,
-        };
-        Ok(stateless::translate_ipv4_to_ipv6(
-            packet,
-            output,
-            &self.addresses,
-            &self.settings,
-            &path,
-        )?)
     }
 
     /// The IPv6 destination the IPv4 `packet` received on the uplink will
@@ -814,10 +841,7 @@ impl<A: AddressTranslator> Uplink<A> {
             return None;
         }
         let destination = Ipv4Addr::new(header[16], header[17], header[18], header[19]);
-        if destination == self.address
-            || self.is_broadcast_or_multicast(destination)
-            || self.is_nat64_destination(destination)
-        {
+        if self.inbound_taker(destination) != InboundTaker::Stateless {
             return None;
         }
         let ipv6 = self
@@ -844,13 +868,14 @@ impl<A: AddressTranslator> Uplink<A> {
             addresses: &self.addresses,
             destination,
         };
-        let path = Ipv4ToIpv6Path {
-            ipv6_next_hop_mtu: u16::MAX,
-            ipv4_link_mtu: u16::MAX,
-        };
-        let result =
-            stateless::translate_ipv4_to_ipv6(packet, output, &addresses, &self.settings, &path)
-                .map_err(Refusal::from);
+        let result = stateless::translate_ipv4_to_ipv6(
+            packet,
+            output,
+            &addresses,
+            &self.settings,
+            &INBOUND_PATH,
+        )
+        .map_err(Refusal::from);
         if let Err(refusal) = &result
             && refusal.error != Some(TranslationError::OutputTooSmall)
         {
@@ -888,12 +913,14 @@ impl<A: AddressTranslator> Uplink<A> {
                     addresses: &self.addresses,
                     pool6: self.pool6,
                 };
-                let path = Ipv4ToIpv6Path {
-                    ipv6_next_hop_mtu: u16::MAX,
-                    ipv4_link_mtu: u16::MAX,
-                };
-                stateless::translate_ipv4_to_ipv6(packet, output, &hairpin, &self.settings, &path)
-                    .map_err(Refusal::from)
+                stateless::translate_ipv4_to_ipv6(
+                    packet,
+                    output,
+                    &hairpin,
+                    &self.settings,
+                    &INBOUND_PATH,
+                )
+                .map_err(Refusal::from)
             };
         match result {
             Ok(translated) => {
