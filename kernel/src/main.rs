@@ -152,7 +152,9 @@ fn load_config() -> Config {
     }
 }
 
-/// Reads the route file from fw_cfg (if given), parses it with the
+/// Reads the route file from fw_cfg (if given): text, or a compiled route
+/// file (`pure6 routes compile`, told apart by its magic bytes; refused
+/// whole when damaged). Parses it with the
 /// config's options, reports every malformed line (the first `[routes]
 /// error_limit` of them, then a count), and builds the router with its
 /// routes. A file that cannot be read, or has malformed lines while
@@ -160,37 +162,49 @@ fn load_config() -> Config {
 /// forwards with a half-loaded table.
 fn load_routes(config: &Config, nics: &[NicInfo], seed: u64) -> Router {
     let started = clock::now();
-    let text = match firmware_config::FirmwareConfig::probe()
+    let bytes = match firmware_config::FirmwareConfig::probe()
         .map(|firmware| firmware.read_file(ROUTE_FILE_NAME))
     {
         None | Some(Ok(None)) => None,
-        Some(Ok(Some(bytes))) => match String::from_utf8(bytes) {
-            Ok(text) => Some(text),
-            Err(error) => stop_with(
-                ExitStatus::ConfigurationError,
-                format_args!(
-                    "routes: {ROUTE_FILE_NAME}: not UTF-8 text (byte {}); not forwarding",
-                    error.utf8_error().valid_up_to()
-                ),
-            ),
-        },
+        Some(Ok(Some(bytes))) => Some(bytes),
         Some(Err(error)) => stop_with(
             ExitStatus::ConfigurationError,
             format_args!("routes: {ROUTE_FILE_NAME}: cannot read: {error}; not forwarding"),
         ),
     };
     let read = clock::now();
-    let parsed = match &text {
-        Some(text) => {
-            log::info!("routes: {ROUTE_FILE_NAME} ({} bytes)", text.len());
-            route_file::parse(text, &config.route_file_options())
+    let given = bytes.is_some();
+    let parsed = match bytes {
+        Some(bytes) if route_file::compiled::is_compiled(&bytes) => {
+            log::info!(
+                "routes: {ROUTE_FILE_NAME} ({} bytes, compiled)",
+                bytes.len()
+            );
+            match route_file::compiled::decode(&bytes, &config.route_file_options()) {
+                Ok(parsed) => parsed,
+                Err(error) => stop_with(
+                    ExitStatus::ConfigurationError,
+                    format_args!("routes: {ROUTE_FILE_NAME}: {error}; not forwarding"),
+                ),
+            }
         }
+        Some(bytes) => match String::from_utf8(bytes) {
+            Ok(text) => {
+                log::info!("routes: {ROUTE_FILE_NAME} ({} bytes)", text.len());
+                route_file::parse(&text, &config.route_file_options())
+            }
+            Err(error) => stop_with(
+                ExitStatus::ConfigurationError,
+                format_args!(
+                    "routes: {ROUTE_FILE_NAME}: not UTF-8 text (byte {}) nor a compiled route file; not forwarding",
+                    error.utf8_error().valid_up_to()
+                ),
+            ),
+        },
         None => route_file::Parsed::default(),
     };
+    // The file's bytes were dropped above: the FIB gets their memory.
     let parsed_at = clock::now();
-    let given = text.is_some();
-    // The text is not needed any more; give its memory back before the FIB is built.
-    drop(text);
     for error in &parsed.errors {
         log::error!("routes: {ROUTE_FILE_NAME}: {error}");
     }

@@ -6,13 +6,22 @@
 //! under 64:ff9b::/96).
 //!
 //! Run: `cargo bench -p netstack --bench route_file -- --warm-up-time 1 --measurement-time 5`.
+//!
+//! Instruction counts (deterministic, and what the appliance's boot under
+//! TCG scales with): with `PURE6_ROUTE_FILE_PROFILE=1` set the binary times
+//! nothing; it parses the table once inside `profile_parse` and loads it
+//! once inside `profile_load`, then does the same with the compiled form
+//! of the table (`profile_decode`, then `profile_load` again), so
+//! `valgrind --tool=callgrind --toggle-collect='route_file::profile_parse'`
+//! (or `profile_decode`, `profile_load`) counts those steps. Build it as the kernel is built with
+//! `CARGO_PROFILE_BENCH_OPT_LEVEL=s cargo bench -p netstack --bench route_file --no-run`.
 #![cfg(feature = "legacy-ip")]
 
 use std::hint::black_box;
 use std::io::BufRead;
 use std::path::Path;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group};
 use netstack::config;
 use netstack::route_file;
 use netstack::router::{NicInfo, Router};
@@ -39,6 +48,16 @@ pool6 = "64:ff9b::/96"
 ipv4 = "192.0.2.1"
 via = "2001:db8:2::2"
 "#;
+
+/// The two NICs of the full-table boot.
+const NICS: [NicInfo; 2] = [
+    NicInfo {
+        mac: [2, 0, 0, 0, 0, 1],
+    },
+    NicInfo {
+        mac: [2, 0, 0, 0, 0, 2],
+    },
+];
 
 fn prefixes(name: &str) -> Vec<String> {
     let path = Path::new(DATA).join(name);
@@ -74,14 +93,6 @@ fn route_file_benchmarks(criterion: &mut Criterion) {
     let text = full_table_route_file();
     let config = config::parse(CONFIG).expect("the benchmark config parses");
     let options = config.route_file_options();
-    let nics = [
-        NicInfo {
-            mac: [2, 0, 0, 0, 0, 1],
-        },
-        NicInfo {
-            mac: [2, 0, 0, 0, 0, 2],
-        },
-    ];
     let parsed = route_file::parse(&text, &options);
     assert!(parsed.is_ok(), "first errors: {:#?}", parsed.errors);
 
@@ -93,10 +104,56 @@ fn route_file_benchmarks(criterion: &mut Criterion) {
     });
     group.throughput(Throughput::Elements(parsed.routes.len() as u64));
     group.bench_function("load full table into a router", |bencher| {
-        bencher.iter(|| Router::with_seed_and_routes(&config, &nics, 1, black_box(&parsed)))
+        bencher.iter(|| Router::with_seed_and_routes(&config, &NICS, 1, black_box(&parsed)))
+    });
+    let compiled = route_file::compiled::compile(&text, 10).expect("the table compiles");
+    group.bench_function("decode compiled full table", |bencher| {
+        bencher.iter(|| route_file::compiled::decode(black_box(&compiled), &options))
+    });
+    let decoded = route_file::compiled::decode(&compiled, &options).expect("decodes");
+    group.bench_function("load decoded full table into a router", |bencher| {
+        bencher.iter(|| Router::with_seed_and_routes(&config, &NICS, 1, black_box(&decoded)))
     });
     group.finish();
 }
 
+/// One parse, for callgrind (see the module docs).
+#[inline(never)]
+fn profile_parse(text: &str, options: &route_file::Options) -> route_file::Parsed {
+    route_file::parse(black_box(text), options)
+}
+
+/// One decode of the compiled table, for callgrind (see the module docs).
+#[inline(never)]
+fn profile_decode(bytes: &[u8], options: &route_file::Options) -> route_file::Parsed {
+    route_file::compiled::decode(black_box(bytes), options).expect("the compiled table decodes")
+}
+
+/// One load into a router, for callgrind (see the module docs).
+#[inline(never)]
+fn profile_load(config: &config::Config, nics: &[NicInfo], parsed: &route_file::Parsed) -> usize {
+    let (_router, summary) =
+        Router::with_seed_and_routes(config, nics, 1, black_box(parsed)).expect("the table loads");
+    summary.fib_routes
+}
+
 criterion_group!(benches, route_file_benchmarks);
-criterion_main!(benches);
+
+fn main() {
+    if std::env::var_os("PURE6_ROUTE_FILE_PROFILE").is_some() {
+        let text = full_table_route_file();
+        let config = config::parse(CONFIG).expect("the benchmark config parses");
+        let options = config.route_file_options();
+        let parsed = profile_parse(&text, &options);
+        assert!(parsed.is_ok(), "first errors: {:#?}", parsed.errors);
+        let routes = profile_load(&config, &NICS, &parsed);
+        println!("{} lines, {routes} FIB routes", parsed.statistics.lines);
+        let compiled = route_file::compiled::compile(&text, 10).expect("the table compiles");
+        let decoded = profile_decode(&compiled, &options);
+        let routes = profile_load(&config, &NICS, &decoded);
+        println!("compiled: {} bytes, {routes} FIB routes", compiled.len());
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -86,6 +86,7 @@ use smoltcp::wire::{Ipv6Address, Ipv6Cidr};
 use crate::config::MAXIMUM_PORT_NAME_LENGTH;
 
 mod address;
+pub mod compiled;
 
 /// The number of errors [`parse`] keeps by default (all are counted).
 pub const DEFAULT_ERROR_LIMIT: usize = 100;
@@ -294,7 +295,8 @@ pub struct Statistics {
 /// A malformed line: its number (from 1) and what is wrong.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LineError {
-    /// The line number, counting from 1.
+    /// The line number, counting from 1; 0 for an error of a compiled
+    /// route file ([`compiled`]), whose message says where it is.
     pub line: usize,
     /// What is wrong, naming the offending text.
     pub message: String,
@@ -302,7 +304,11 @@ pub struct LineError {
 
 impl fmt::Display for LineError {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(formatter, "line {}: {}", self.line, self.message)
+        if self.line == 0 {
+            formatter.write_str(&self.message)
+        } else {
+            write!(formatter, "line {}: {}", self.line, self.message)
+        }
     }
 }
 
@@ -495,24 +501,30 @@ pub(crate) fn parse_next_hop(address: &str, port: Option<&str>) -> Result<NextHo
     let parsed = address::parse_ipv6(address)
         .map(Ipv6Address::from_bits)
         .ok_or_else(|| format!("next hop `{address}` is not an IPv6 address"))?;
-    if parsed.is_unspecified() || parsed.is_loopback() || parsed.is_multicast() {
-        return Err(format!("next hop {parsed} is not a unicast address"));
-    }
     let port = match port {
         Some(name) => Some(PortName::new(name).ok_or_else(|| {
             format!("port name `{name}` must be 1..={MAXIMUM_PORT_NAME_LENGTH} of a-z, 0-9 and `-`")
         })?),
         None => None,
     };
-    if parsed.is_unicast_link_local() && port.is_none() {
+    check_next_hop(parsed, port)
+}
+
+/// The next hop `via address [port NAME]`, if `address` is unicast and,
+/// when link-local, has a port.
+pub(crate) fn check_next_hop(
+    address: Ipv6Address,
+    port: Option<PortName>,
+) -> Result<NextHop, String> {
+    if address.is_unspecified() || address.is_loopback() || address.is_multicast() {
+        return Err(format!("next hop {address} is not a unicast address"));
+    }
+    if address.is_unicast_link_local() && port.is_none() {
         return Err(format!(
-            "link-local next hop {parsed} needs `port NAME` (RFC 4291 §2.5.6, RFC 4007 §6)"
+            "link-local next hop {address} needs `port NAME` (RFC 4291 §2.5.6, RFC 4007 §6)"
         ));
     }
-    Ok(NextHop::Via {
-        address: parsed,
-        port,
-    })
+    Ok(NextHop::Via { address, port })
 }
 
 /// Whether a prefix is written in dotted decimal (an IPv4 line).

@@ -180,6 +180,45 @@ fn full_table_maps_parses_and_looks_up() {
         ipv4_count - rejected_non_global
     );
     assert_eq!(parsed.statistics.ipv6.via, ipv6_count);
+    // The compiled form of the same file (`route_file::compiled`) decodes
+    // to the same routes and counts, in (prefix, length) order per family.
+    let compiling = Instant::now();
+    let compiled = route_file::compiled::compile(&file, 10).expect("the table compiles");
+    let compiled_at = compiling.elapsed();
+    let decoding = Instant::now();
+    let decoded =
+        route_file::compiled::decode(&compiled, &options).expect("the compiled table decodes");
+    eprintln!(
+        "compiled into {} bytes in {compiled_at:?}, decoded in {:?}",
+        compiled.len(),
+        decoding.elapsed()
+    );
+    assert_eq!(decoded.statistics, parsed.statistics);
+    // IPv6 routes first, then the mapped ones, each in ascending order.
+    let in_file_order = |parsed: &route_file::Parsed| -> Vec<(bool, u128, u8, NextHop)> {
+        parsed
+            .routes
+            .iter()
+            .zip(&parsed.mapped)
+            .map(|(route, mapped)| {
+                (
+                    *mapped,
+                    route.prefix.address().to_bits(),
+                    route.prefix.prefix_len(),
+                    route.next_hop,
+                )
+            })
+            .collect()
+    };
+    let decoded_routes = in_file_order(&decoded);
+    let mut expected_routes = in_file_order(&parsed);
+    expected_routes.sort_by_key(|route| (route.0, route.1, route.2));
+    assert!(
+        decoded_routes == expected_routes,
+        "the decoded routes are the parsed ones, in order"
+    );
+    drop((compiled, decoded, decoded_routes, expected_routes));
+
     let ipv6_next_hop: Ipv6Address = "2001:db8::1".parse().unwrap();
     assert!(parsed.routes[..10].iter().all(|route| route.next_hop
         == NextHop::Via {

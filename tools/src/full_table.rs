@@ -160,6 +160,18 @@ pub fn write(data: &Path, directory: &Path) -> Result<FullTable, String> {
     })
 }
 
+/// Compiles the route file of `table` (`pure6 routes compile`, in
+/// process) to `routes.bin` beside it; returns its path.
+pub fn compile(table: &FullTable) -> Result<PathBuf, String> {
+    let text = std::fs::read_to_string(&table.route_file)
+        .map_err(|error| format!("{}: {error}", table.route_file.display()))?;
+    let bytes = netstack::route_file::compiled::compile(&text, 10)
+        .map_err(|error| format!("{}: {error}", table.route_file.display()))?;
+    let path = table.route_file.with_extension("bin");
+    std::fs::write(&path, bytes).map_err(|error| format!("{}: {error}", path.display()))?;
+    Ok(path)
+}
+
 /// A directory under the system's temporary directory for a generated
 /// route file, removed (with its contents) on drop.
 #[derive(Debug)]

@@ -1,4 +1,4 @@
-//! `pure6 routes map`: IPv4 routes (text or an MRT RIB dump) mapped under pool6 into pure6's route file or a BIRD static block.
+//! `pure6 routes map`: IPv4 routes (text or an MRT RIB dump) mapped under pool6 into pure6's route file or a BIRD static block; `pure6 routes compile`: a route file compiled for fast loading.
 //!
 //! ```text
 //! pure6 routes map --pool6 P --nexthops FILE [--format pure6|bird]
@@ -419,4 +419,79 @@ pub fn map(arguments: &MapArguments) -> Result<Summary, Vec<String>> {
         )]
     })?;
     Ok(summary)
+}
+
+/// Arguments of `pure6 routes compile`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct CompileArguments {
+    /// The text route file (gzip-compressed or not), `-` for standard input.
+    #[arg(long, default_value = "-")]
+    pub input: PathBuf,
+    /// The compiled route file to write.
+    #[arg(long)]
+    pub output: PathBuf,
+}
+
+/// Run `pure6 routes compile`; errors and the summary go to stderr.
+pub fn run_compile(arguments: &CompileArguments) -> ExitCode {
+    match compile(arguments) {
+        Ok(summary) => {
+            eprintln!("{summary}");
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            for error in errors {
+                eprintln!("{error}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The work of [`run_compile`]: the summary line, or the error lines.
+/// Writes nothing unless every line of the input is well-formed.
+pub fn compile(arguments: &CompileArguments) -> Result<String, Vec<String>> {
+    let name = arguments.input.display().to_string();
+    let input = read_input(&arguments.input).map_err(|error| vec![error])?;
+    let input = decompress(input).map_err(|error| vec![format!("{name}: {error}")])?;
+    let text = std::str::from_utf8(&input)
+        .map_err(|error| vec![format!("{name}: not UTF-8 text ({error})")])?;
+    let bytes = match route_file::compiled::compile(text, route_file::DEFAULT_ERROR_LIMIT) {
+        Ok(bytes) => bytes,
+        Err(route_file::compiled::CompileError::Malformed { errors, count, .. }) => {
+            let more = count - errors.len();
+            let mut errors: Vec<String> = errors
+                .iter()
+                .map(|error| format!("{name}:{}: {}", error.line, error.message))
+                .collect();
+            if more > 0 {
+                errors.push(format!("{name}: and {more} more errors"));
+            }
+            return Err(errors);
+        }
+        Err(error) => return Err(vec![format!("{name}: {error}")]),
+    };
+    std::fs::write(&arguments.output, &bytes).map_err(|error| {
+        vec![format!(
+            "{}: cannot write: {error}",
+            arguments.output.display()
+        )]
+    })?;
+    let word = |offset: usize| {
+        u32::from_le_bytes([
+            bytes[offset],
+            bytes[offset + 1],
+            bytes[offset + 2],
+            bytes[offset + 3],
+        ])
+    };
+    Ok(format!(
+        "{name}: {} lines compiled into {} ({} bytes): {} IPv6 routes, {} IPv4 routes, {} next hops",
+        word(24),
+        arguments.output.display(),
+        bytes.len(),
+        word(16),
+        word(20),
+        word(12)
+    ))
 }

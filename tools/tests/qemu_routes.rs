@@ -7,8 +7,11 @@
 //! file knows must come out of `wan0` to the next hop's MAC with its hop
 //! limit decremented (RFC 8200 §3).
 //!
-//! The full-table test reads `../shared/data/ris-20260511` (relative to the
-//! workspace root) and fails, naming the path, when it is missing.
+//! The full-table test boots twice, from the text route file and from the
+//! same file compiled (`pure6 routes compile`, `route_file::compiled`),
+//! and checks that both load the same routes and forward. It reads
+//! `../shared/data/ris-20260511` (relative to the workspace root) and
+//! fails, naming the path, when it is missing.
 
 use std::net::Ipv6Addr;
 use std::path::PathBuf;
@@ -182,7 +185,21 @@ fn malformed_route_file_stops_the_appliance() {
          2001:db8:beef::1/48 via 2001:db8:2::2\n",
     )
     .expect("write the route file");
-    let machine = start(&route_file, 128);
+    let transcript = assert_stops_with_configuration_error(&route_file);
+    assert!(
+        transcript.contains("routes: opt/pure6/routes: line 3: "),
+        "the malformed line's number is not on the console:\n{transcript}"
+    );
+    assert!(
+        transcript.contains("file_required"),
+        "the console does not say why it stopped:\n{transcript}"
+    );
+}
+
+/// Boots with `route_file`, expects the appliance to stop with the
+/// configuration-error status before it is ready; returns the console.
+fn assert_stops_with_configuration_error(route_file: &std::path::Path) -> String {
+    let machine = start(route_file, 128);
     let status = machine
         .wait_for_exit(READY_TIMEOUT)
         .unwrap_or_else(|error| panic!("{error}"));
@@ -193,16 +210,28 @@ fn malformed_route_file_stops_the_appliance() {
         "console:\n{transcript}"
     );
     assert!(
-        transcript.contains("routes: opt/pure6/routes: line 3: "),
-        "the malformed line's number is not on the console:\n{transcript}"
-    );
-    assert!(
-        transcript.contains("file_required"),
-        "the console does not say why it stopped:\n{transcript}"
-    );
-    assert!(
         !transcript.contains(READY_LINE),
         "the appliance said it was ready:\n{transcript}"
+    );
+    transcript
+}
+
+#[test]
+fn damaged_compiled_route_file_stops_the_appliance() {
+    let directory = ScratchDirectory::create("routes-damaged").expect("scratch directory");
+    let route_file = directory.path().join("routes.bin");
+    let mut bytes = netstack::route_file::compiled::compile(
+        "2001:db8:beef::/48 via 2001:db8:2::2\n2001:db8:cafe::/48 via 2001:db8:2::2\n",
+        10,
+    )
+    .expect("compiles");
+    // Cut the last route short: the header's counts no longer fit.
+    bytes.truncate(bytes.len() - 3);
+    std::fs::write(&route_file, &bytes).expect("write the route file");
+    let transcript = assert_stops_with_configuration_error(&route_file);
+    assert!(
+        transcript.contains("routes: opt/pure6/routes: not a valid compiled route file: "),
+        "the console does not say what is wrong:\n{transcript}"
     );
 }
 
@@ -220,7 +249,45 @@ fn full_internet_table_boots_and_forwards() {
     let table =
         full_table::write(&data, directory.path()).unwrap_or_else(|error| panic!("{error}"));
     let written = started.elapsed();
-    let machine = start(&table.route_file, FULL_TABLE_MEMORY_MIB);
+    eprintln!(
+        "full table: {} IPv6 + {} IPv4 routes, {} bytes written in {:.1} s",
+        table.ipv6_routes,
+        table.ipv4_routes,
+        table.bytes,
+        written.as_secs_f64(),
+    );
+    let text_summary = boot_full_table(&table, &table.route_file, "text");
+    // The same table compiled (`pure6 routes compile`) loads the same routes.
+    let compiled = full_table::compile(&table).unwrap_or_else(|error| panic!("{error}"));
+    let compiled_summary = boot_full_table(&table, &compiled, "compiled");
+    let counts = |summary: &str| {
+        summary
+            .split(", loaded in")
+            .next()
+            .unwrap_or("")
+            .to_string()
+    };
+    let text_counts = counts(&text_summary);
+    let text_counts = text_counts
+        .split("routes: ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no counts in {text_summary:?}"));
+    assert!(
+        compiled_summary.contains(text_counts),
+        "the compiled file loads what the text loads: {text_summary:?} vs {compiled_summary:?}"
+    );
+    eprintln!("full table test: {:.1} s", started.elapsed().as_secs_f64());
+}
+
+/// Boots with the full table from `route_file`, checks that every IPv6
+/// route was installed and that a destination only the table knows is
+/// forwarded (both families); returns the route summary line.
+fn boot_full_table(
+    table: &full_table::FullTable,
+    route_file: &std::path::Path,
+    kind: &str,
+) -> String {
+    let machine = start(route_file, FULL_TABLE_MEMORY_MIB);
     let ready = machine
         .wait_for_console_line(
             READY_LINE,
@@ -230,11 +297,7 @@ fn full_internet_table_boots_and_forwards() {
         .unwrap_or_else(|error| panic!("{error}"));
     let summary = summary_line(&machine);
     eprintln!(
-        "full table: {} IPv6 + {} IPv4 routes, {} bytes written in {:.1} s; ready {:.2} s after QEMU started; {summary}",
-        table.ipv6_routes,
-        table.ipv4_routes,
-        table.bytes,
-        written.as_secs_f64(),
+        "full table, {kind} file: ready {:.2} s after QEMU started; {summary}",
         ready.since_start.as_secs_f64()
     );
     assert!(
@@ -244,5 +307,5 @@ fn full_internet_table_boots_and_forwards() {
     assert_forwarded(&machine, table.ipv6_destination, 0x6002);
     assert_forwarded(&machine, table.mapped_destination, 0x6003);
     shut_down(&machine);
-    eprintln!("full table test: {:.1} s", started.elapsed().as_secs_f64());
+    summary
 }

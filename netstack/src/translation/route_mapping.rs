@@ -55,7 +55,7 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::net::Ipv4Addr;
 
-use smoltcp::wire::Ipv6Address;
+use smoltcp::wire::{Ipv6Address, Ipv6Cidr};
 
 use super::address_mapping::{NON_GLOBAL_BLOCKS, TranslationPrefix};
 use crate::route_file::{
@@ -328,6 +328,9 @@ pub struct RouteMapper {
     pool6: TranslationPrefix,
     next_hops: NextHopTable,
     well_known_prefix_rule: bool,
+    /// [`RouteMapper::lossless`]: every IPv4 next hop is taken as the
+    /// local translator's, and `translate via` gateways are not checked.
+    lossless: bool,
 }
 
 impl RouteMapper {
@@ -338,7 +341,75 @@ impl RouteMapper {
             pool6,
             next_hops,
             well_known_prefix_rule: true,
+            lossless: false,
         }
+    }
+
+    /// The translation prefix under which [`RouteMapper::lossless`] maps:
+    /// `::ffff:0:0/96`, the IPv4-mapped addresses (RFC 4291 §2.5.5.2),
+    /// which no IPv6 route of a route file has reason to cover.
+    pub(crate) const LOSSLESS_PREFIX: u128 = 0xffff << 32;
+
+    /// A mapper for compiling route files (`route_file::compiled`), which
+    /// keep IPv4 routes as IPv4 so that one compiled file suits any
+    /// config: it maps under [`RouteMapper::LOSSLESS_PREFIX`] with no
+    /// RFC 6052 §3.1 rule, makes every IPv4 next hop `G` the local
+    /// translator (`translate via` the embedded `G`), and takes any
+    /// `translate via` gateway as written. Every mapped route can so be
+    /// read back as the IPv4 route it came from; the appliance maps it
+    /// for real when it loads the file.
+    pub(crate) fn lossless() -> RouteMapper {
+        let pool6 = TranslationPrefix::new(Ipv6Cidr::new(
+            Ipv6Address::from_bits(Self::LOSSLESS_PREFIX),
+            96,
+        ))
+        .unwrap_or(TranslationPrefix::WELL_KNOWN);
+        RouteMapper {
+            pool6,
+            next_hops: NextHopTable::new(),
+            well_known_prefix_rule: false,
+            lossless: true,
+        }
+    }
+
+    /// The next hop of IPv4 routes via the gateway `gateway` (32 bits, as
+    /// a compiled route file holds it): what the next-hop table says, or
+    /// [`RejectReason::NextHopNotInTable`].
+    pub(crate) fn map_gateway_bits(&self, gateway: u32) -> Result<NextHop, RejectReason> {
+        let gateway = Ipv4Addr::from_bits(gateway);
+        match self.next_hops.get(gateway) {
+            None => Err(RejectReason::NextHopNotInTable),
+            Some(MappedNextHop::Address { address, port }) => Ok(NextHop::Via { address, port }),
+            Some(MappedNextHop::LocalTranslator) => Ok(NextHop::Translate {
+                gateway: self.pool6.embed(gateway),
+            }),
+        }
+    }
+
+    /// The IPv6 prefix of the IPv4 prefix `network/length` (32 bits, as a
+    /// compiled route file holds it), or `None` when `length > 32` or a bit
+    /// is set after it; `Err` when the RFC 6052 §3.1 rule rejects it.
+    pub(crate) fn map_prefix_bits(
+        &self,
+        network: u32,
+        length: u8,
+    ) -> Option<Result<Ipv6Cidr, RejectReason>> {
+        let prefix = Ipv4Prefix::new(Ipv4Addr::from_bits(network), length)?;
+        Some(if self.rejects(prefix) {
+            Err(RejectReason::NonGlobalUnderWellKnownPrefix)
+        } else {
+            Ok(self.pool6.embed_prefix(prefix.network, prefix.length))
+        })
+    }
+
+    /// Whether the RFC 6052 §3.1 rule rejects `prefix`.
+    fn rejects(&self, prefix: Ipv4Prefix) -> bool {
+        self.well_known_prefix_rule
+            && self.pool6.is_well_known()
+            && may_be_non_global(prefix.network)
+            && NON_GLOBAL_BLOCKS
+                .iter()
+                .any(|block| block.contains_prefix(prefix.network, prefix.length))
     }
 
     /// The same mapper with the RFC 6052 §3.1 rule switched off: non-global
@@ -362,17 +433,14 @@ impl RouteMapper {
     /// The IPv6 route of `route`, or why it is rejected.
     pub fn map(&self, route: &Ipv4Route) -> Result<Route, RejectReason> {
         let prefix = route.prefix;
-        if self.well_known_prefix_rule
-            && self.pool6.is_well_known()
-            && may_be_non_global(prefix.network)
-            && NON_GLOBAL_BLOCKS
-                .iter()
-                .any(|block| block.contains_prefix(prefix.network, prefix.length))
-        {
+        if self.rejects(prefix) {
             return Err(RejectReason::NonGlobalUnderWellKnownPrefix);
         }
         let next_hop = match route.target {
             Ipv4Target::Blackhole => NextHop::Blackhole,
+            Ipv4Target::Via(gateway) if self.lossless => NextHop::Translate {
+                gateway: self.pool6.embed(gateway),
+            },
             Ipv4Target::Via(gateway) => match self.next_hops.get(gateway) {
                 None => return Err(RejectReason::NextHopNotInTable),
                 Some(MappedNextHop::Address { address, port }) => NextHop::Via { address, port },
@@ -421,6 +489,15 @@ impl RouteMapper {
         let address: Ipv6Address = gateway
             .parse()
             .map_err(|_| format!("`{gateway}` is not an IPv6 address"))?;
+        if self.lossless {
+            return Ok(NextHop::Translate { gateway: address });
+        }
+        self.check_translator_gateway(address)
+    }
+
+    /// The next hop `translate via gateway`, if `gateway` is an
+    /// IPv4-embedded address under pool6; else the error of its line.
+    pub(crate) fn check_translator_gateway(&self, address: Ipv6Address) -> Result<NextHop, String> {
         match self.pool6.extract(address) {
             Ok(_) => Ok(NextHop::Translate { gateway: address }),
             Err(_) => Err(format!(
@@ -435,7 +512,6 @@ impl RouteMapper {
 mod tests {
     use super::*;
     use alloc::string::ToString;
-    use smoltcp::wire::Ipv6Cidr;
 
     fn ipv6(text: &str) -> Ipv6Address {
         text.parse().unwrap()

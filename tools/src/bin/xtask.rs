@@ -108,8 +108,13 @@ fn main() -> ExitCode {
             benchmark: Benchmark::Boot { runs, accel },
         } => bench_boot(runs, &accel),
         Task::Bench {
-            benchmark: Benchmark::Fib { runs, accel },
-        } => bench_fib(runs, &accel),
+            benchmark:
+                Benchmark::Fib {
+                    runs,
+                    accel,
+                    boot_only,
+                },
+        } => bench_fib(runs, &accel, boot_only),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -279,9 +284,12 @@ enum Benchmark {
     /// spawning QEMU to `pure6: ready` and the console's route summary, as
     /// a markdown table.
     Fib {
-        /// Boots with the full table.
+        /// Boots with the full table (each as text and compiled).
         #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
         runs: u32,
+        /// Only the boots, without the criterion summary.
+        #[arg(long)]
+        boot_only: bool,
         /// QEMU accelerator (TCG is the fast one on nested-virtualisation VMs).
         #[arg(long, default_value = "tcg", value_parser = ["kvm:tcg", "kvm", "tcg"])]
         accel: String,
@@ -520,7 +528,7 @@ const FULL_TABLE_READY_TIMEOUT: Duration = Duration::from_secs(300);
 const FULL_TABLE_MEMORY_MIB: u32 = 1024;
 
 /// `cargo xtask bench fib`.
-fn bench_fib(runs: u32, accel: &str) -> Result<(), String> {
+fn bench_fib(runs: u32, accel: &str, boot_only: bool) -> Result<(), String> {
     let accelerator =
         Accelerator::from_name(accel).ok_or_else(|| format!("unknown accelerator {accel:?}"))?;
     let data = tools::full_table::data_directory();
@@ -531,30 +539,81 @@ fn bench_fib(runs: u32, accel: &str) -> Result<(), String> {
             tools::full_table::DATA_DIRECTORY
         ));
     }
-    let mut criterion = cargo();
-    criterion.args([
-        "bench",
-        "-p",
-        "netstack",
-        "--bench",
-        "fib",
-        "--",
-        "summary-only",
-    ]);
-    step(
-        "cargo bench -p netstack --bench fib -- summary-only",
-        criterion,
-    )?;
+    if !boot_only {
+        let mut criterion = cargo();
+        criterion.args([
+            "bench",
+            "-p",
+            "netstack",
+            "--bench",
+            "fib",
+            "--",
+            "summary-only",
+        ]);
+        step(
+            "cargo bench -p netstack --bench fib -- summary-only",
+            criterion,
+        )?;
+    }
 
     let path = image::build(Flavor::LegacyIp)?;
     setup::ensure_qemu()?;
     let directory = tools::full_table::ScratchDirectory::create("bench-fib")?;
     let table = tools::full_table::write(&data, directory.path())?;
-    let fw_cfg = format!("name=opt/pure6/routes,file={}", table.route_file.display());
+    let compiled = tools::full_table::compile(&table)?;
+    let compiled_bytes = image::file_size(&compiled);
+    let mut rows = Vec::new();
+    for (kind, route_file, bytes) in [
+        ("text", &table.route_file, table.bytes),
+        ("compiled", &compiled, compiled_bytes),
+    ] {
+        let (wall, summaries) = boot_full_table(&path, route_file, kind, runs, accelerator)?;
+        rows.push((kind, bytes, wall, summaries));
+    }
+    println!(
+        "\nBoot with the full RIS table ({} IPv6 + {} IPv4 routes; accelerator {}, {} MiB): \
+         wall time from spawning QEMU to `{READY_LINE}`, the route file as text and compiled \
+         (`pure6 routes compile`)\n",
+        table.ipv6_routes,
+        table.ipv4_routes,
+        accelerator.name(),
+        FULL_TABLE_MEMORY_MIB
+    );
+    println!("| route file | bytes | run | ready ms | console route summary |");
+    println!("|---|---:|---:|---:|---|");
+    for (kind, bytes, wall, summaries) in &rows {
+        for (index, (time, summary)) in wall.iter().zip(summaries).enumerate() {
+            println!(
+                "| {kind} | {bytes} | {} | {} | {summary} |",
+                index + 1,
+                milliseconds(*time)
+            );
+        }
+    }
+    println!();
+    for (kind, _, wall, _) in &rows {
+        let (median, minimum, maximum) = summary(wall);
+        println!(
+            "{kind}: median {median} ms, min {minimum} ms, max {maximum} ms (target: under 2000 ms)"
+        );
+    }
+    Ok(())
+}
+
+/// Boots the image `runs` times with `route_file` as `opt/pure6/routes`;
+/// the times to the ready line and the console's route summaries.
+fn boot_full_table(
+    path: &Path,
+    route_file: &Path,
+    kind: &str,
+    runs: u32,
+    accelerator: Accelerator,
+) -> Result<(Vec<Duration>, Vec<String>), String> {
+    let fw_cfg = format!("name=opt/pure6/routes,file={}", route_file.display());
     let mut wall = Vec::new();
     let mut summaries = Vec::new();
     for run in 1..=runs {
-        let appliance = Machine::new(&path)
+        let appliance = Machine::new(path)
             .accelerator(accelerator)
             .ports(2)
             .memory_mib(FULL_TABLE_MEMORY_MIB)
@@ -583,30 +642,16 @@ fn bench_fib(runs: u32, accel: &str) -> Result<(), String> {
             .shutdown(EXIT_TIMEOUT)
             .map_err(|error| error.to_string())?;
         if exit != ApplianceExit::Clean {
-            return Err(format!("run {run}: the appliance stopped with {exit:?}"));
+            return Err(format!(
+                "{kind} run {run}: the appliance stopped with {exit:?}"
+            ));
         }
         eprintln!(
-            "bench fib: run {run}/{runs}: ready after {} ms; {summary}",
+            "bench fib: {kind} run {run}/{runs}: ready after {} ms; {summary}",
             milliseconds(ready.since_start)
         );
         wall.push(ready.since_start);
         summaries.push(summary);
     }
-    println!(
-        "\nBoot with the full RIS table as the route file ({} IPv6 + {} IPv4 routes, {} bytes; \
-         accelerator {}, {} MiB): wall time from spawning QEMU to `{READY_LINE}`\n",
-        table.ipv6_routes,
-        table.ipv4_routes,
-        table.bytes,
-        accelerator.name(),
-        FULL_TABLE_MEMORY_MIB
-    );
-    println!("| run | ready ms | console route summary |");
-    println!("|---:|---:|---|");
-    for (index, (time, summary)) in wall.iter().zip(&summaries).enumerate() {
-        println!("| {} | {} | {summary} |", index + 1, milliseconds(*time));
-    }
-    let (median, minimum, maximum) = summary(&wall);
-    println!("\nmedian {median} ms, min {minimum} ms, max {maximum} ms (target: under 2000 ms)");
-    Ok(())
+    Ok((wall, summaries))
 }
