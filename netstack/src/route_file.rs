@@ -58,6 +58,14 @@
 //! keeps the first [`Options::error_limit`] errors with their line numbers
 //! and counts the rest. Routes of malformed lines are left out.
 //!
+//! # Compiled form
+//!
+//! `pure6 routes compile` writes the routes of a well-formed file as
+//! fixed-size binary records ([`compiled`]), which the appliance loads
+//! without reading text: for a full Internet table, the parse is most of
+//! the boot. [`compiled::decode`] gives the same [`Parsed`] this parser
+//! gives for the text (IPv6 routes first, each family sorted).
+//!
 //! # How it is read
 //!
 //! Boot time matters (a full Internet table is over a million lines), so

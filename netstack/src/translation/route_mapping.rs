@@ -389,20 +389,39 @@ impl RouteMapper {
     /// The IPv6 prefix of the IPv4 prefix `network/length` (32 bits, as a
     /// compiled route file holds it), or `None` when `length > 32` or a bit
     /// is set after it; `Err` when the RFC 6052 §3.1 rule rejects it.
+    #[inline]
     pub(crate) fn map_prefix_bits(
         &self,
         network: u32,
         length: u8,
     ) -> Option<Result<Ipv6Cidr, RejectReason>> {
-        let prefix = Ipv4Prefix::new(Ipv4Addr::from_bits(network), length)?;
+        let mask = match length {
+            0 => 0,
+            1..=32 => u32::MAX << (32 - u32::from(length)),
+            _ => return None,
+        };
+        if network & !mask != 0 {
+            return None;
+        }
+        let prefix = Ipv4Prefix {
+            network: Ipv4Addr::from_bits(network),
+            length,
+        };
         Some(if self.rejects(prefix) {
             Err(RejectReason::NonGlobalUnderWellKnownPrefix)
+        } else if self.pool6.length() == 96 {
+            // The common case, without the u-octet arithmetic.
+            Ok(Ipv6Cidr::new(
+                Ipv6Address::from_bits(self.pool6.cidr().address().to_bits() | u128::from(network)),
+                96 + length,
+            ))
         } else {
             Ok(self.pool6.embed_prefix(prefix.network, prefix.length))
         })
     }
 
     /// Whether the RFC 6052 §3.1 rule rejects `prefix`.
+    #[inline]
     fn rejects(&self, prefix: Ipv4Prefix) -> bool {
         self.well_known_prefix_rule
             && self.pool6.is_well_known()
