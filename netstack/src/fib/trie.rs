@@ -714,34 +714,88 @@ impl<K: Key + Default> Trie<K> {
     }
 
     /// Run-length encode `values` over the node's leaf slots into its leaves.
+    ///
+    /// `values` (from [`Trie::slot_values`]) changes only where one of the
+    /// node's routes starts or ends, so a leaf slot can start a run only
+    /// there, just after a child slot, or as the node's first leaf. Only
+    /// those candidates are compared with the leaf before them: a node
+    /// costs its routes and children, not its 256 slots.
     fn write_leaves(&mut self, node: usize, values: &[Code; SLOTS]) {
         let mut chunks = self.nodes[node].chunks;
+        let children = [
+            chunks[0].children,
+            chunks[1].children,
+            chunks[2].children,
+            chunks[3].children,
+        ];
+        let is_leaf = |slot: usize| children[slot >> 6] >> (slot & 63) & 1 == 0;
+        let mut candidates = [0u64; 4];
+        let mut mark = |slot: usize| {
+            if slot < SLOTS {
+                candidates[slot >> 6] |= 1 << (slot & 63);
+            }
+        };
+        mark(0);
+        let routes = self.node_routes[node];
+        let base = routes.base as usize;
+        for &position in &self.route_positions[base..base + usize::from(routes.count)] {
+            let (first, end) = slots_of(position);
+            mark(first);
+            mark(end);
+        }
+        for (word, &bits) in children.iter().enumerate() {
+            let mut bits = bits;
+            while bits != 0 {
+                mark(word * 64 + bits.trailing_zeros() as usize + 1);
+                bits &= bits - 1;
+            }
+        }
+        // The leaf slot before `slot`, if any.
+        let previous_leaf = |slot: usize| -> Option<usize> {
+            let mut word = slot >> 6;
+            let mut leaves = !children[word] & mask_below(slot & 63);
+            loop {
+                if leaves != 0 {
+                    return Some(word * 64 + 63 - leaves.leading_zeros() as usize);
+                }
+                if word == 0 {
+                    return None;
+                }
+                word -= 1;
+                leaves = !children[word];
+            }
+        };
         // Values beyond the inline ones, chunk after chunk.
         let mut stored: [Code; SLOTS] = [NO_ROUTE; SLOTS];
         let mut count = 0;
         let mut last = NO_ROUTE;
-        let mut started = false;
         for (word, chunk) in chunks.iter_mut().enumerate() {
             // Rank 0: the run carried over from the previous chunk.
-            let mut rank = 0;
             chunk.inline = [NO_ROUTE; INLINE];
             chunk.inline[0] = last;
             chunk.leaf_starts = 0;
-            for (bit, &value) in values[word * 64..word * 64 + 64].iter().enumerate() {
-                if chunk.children >> bit & 1 != 0 {
+            let mut rank = 0;
+            let mut candidates = candidates[word] & !children[word];
+            while candidates != 0 {
+                let slot = word * 64 + candidates.trailing_zeros() as usize;
+                candidates &= candidates - 1;
+                debug_assert!(is_leaf(slot));
+                let value = values[slot];
+                let starts = match previous_leaf(slot) {
+                    None => true,
+                    Some(previous) => values[previous] != value,
+                };
+                if !starts {
                     continue;
                 }
-                if !started || last != value {
-                    started = true;
-                    last = value;
-                    chunk.leaf_starts |= 1 << bit;
-                    rank += 1;
-                    if rank < INLINE {
-                        chunk.inline[rank] = value;
-                    } else {
-                        stored[count] = value;
-                        count += 1;
-                    }
+                chunk.leaf_starts |= 1 << (slot & 63);
+                last = value;
+                rank += 1;
+                if rank < INLINE {
+                    chunk.inline[rank] = value;
+                } else {
+                    stored[count] = value;
+                    count += 1;
                 }
             }
         }
