@@ -414,7 +414,7 @@ impl PlainOutbound {
     /// [`Uplink::plain_outbound`]) at the start of `output`, which holds
     /// [`PlainOutbound::length`] bytes, with Identification
     /// `identification`; false, nothing written, if `output` is shorter.
-    #[inline]
+    #[inline(always)]
     pub fn write(&self, packet: &[u8], identification: u16, output: &mut [u8]) -> bool {
         self.translation.write(packet, identification, output)
     }
@@ -650,6 +650,7 @@ impl<A: AddressTranslator> Uplink<A> {
     /// The neighbor cache key of the IPv4 gateway a `translate via` route
     /// names (its `pool6`-embedded address), or `None` for `::` (on-link:
     /// the key depends on the destination) or an address not under pool6.
+    #[inline]
     pub fn gateway_neighbor(&self, gateway: Ipv6Addr) -> Option<Ipv6Addr> {
         if gateway.is_unspecified() {
             return None;
@@ -1119,6 +1120,7 @@ impl<A: AddressTranslator> Uplink<A> {
 
     /// Whether the translator answers ARP for `address` and takes packets
     /// to it: the uplink address, EAM and RFC 6791 pool addresses.
+    #[inline]
     pub fn owns(&self, address: Ipv4Addr) -> bool {
         address == self.address
             || self.addresses.owns(address)

@@ -261,8 +261,12 @@ pub(super) fn translate(
 /// size and resolve the output first (RFC 7915 leaves the order free).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PlainIpv6ToIpv4 {
-    /// The IPv4 header to write, its Identification still to be drawn.
+    /// The IPv4 header [`translate`] writes, but for its Identification,
+    /// drawn later.
     header: Ipv4Repr,
+    /// The sums of the IPv6 source and destination, then of the IPv4 ones,
+    /// for the transport checksum (§5.5).
+    address_sums: ([u16; 2], [u16; 2]),
 }
 
 impl PlainIpv6ToIpv4 {
@@ -283,14 +287,14 @@ impl PlainIpv6ToIpv4 {
             protocol::UDP => 8,
             _ => return None,
         };
-        let payload_length = usize::from(u16::from_be_bytes([fixed[4], fixed[5]]));
-        let upper = packet.get(IPV6_HEADER_LENGTH..IPV6_HEADER_LENGTH + payload_length)?;
+        let segment_length = usize::from(u16::from_be_bytes([fixed[4], fixed[5]]));
+        let upper = packet.get(IPV6_HEADER_LENGTH..IPV6_HEADER_LENGTH + segment_length)?;
         // Cut off, or a zero UDP checksum (RFC 8200 §8.1): refused by
         // `translate`. Larger than the next hop: fragmented or refused there.
         if fixed[0] >> 4 != 6
             || upper.len() < smallest
             || (protocol_number == protocol::UDP && upper[6..8] == [0, 0])
-            || IPV4_HEADER_LENGTH + payload_length > usize::from(path.ipv4_next_hop_mtu)
+            || IPV4_HEADER_LENGTH + upper.len() > usize::from(path.ipv4_next_hop_mtu)
         {
             return None;
         }
@@ -298,9 +302,10 @@ impl PlainIpv6ToIpv4 {
         if is_illegal_ipv6_source(source6) {
             return None;
         }
+        let destination6 = address_at(fixed, 24);
         let source = addresses.ipv6_to_ipv4(source6, AddressRole::Source).ok()?;
         let destination = addresses
-            .ipv6_to_ipv4(address_at(fixed, 24), AddressRole::Destination)
+            .ipv6_to_ipv4(destination6, AddressRole::Destination)
             .ok()?;
         Some(PlainIpv6ToIpv4 {
             header: ipv4_header(
@@ -308,9 +313,13 @@ impl PlainIpv6ToIpv4 {
                 source,
                 destination,
                 protocol_number,
-                payload_length,
+                upper.len(),
                 settings,
                 path,
+            ),
+            address_sums: (
+                [sum_ipv6(source6), sum_ipv6(destination6)],
+                [sum_ipv4(source), sum_ipv4(destination)],
             ),
         })
     }
@@ -331,34 +340,31 @@ impl PlainIpv6ToIpv4 {
     /// the start of `output`, which holds [`PlainIpv6ToIpv4::length`]
     /// bytes; `packet` is the one this translation was made from. Returns
     /// false, writing nothing, if `output` is too short.
-    #[inline]
+    #[inline(always)]
     pub fn write(&self, packet: &[u8], identification: u16, output: &mut [u8]) -> bool {
         let length = self.header.payload_length;
-        let (Some(fixed), Some(upper), Some(output)) = (
-            packet
-                .get(..IPV6_HEADER_LENGTH)
-                .and_then(|bytes| <&[u8; IPV6_HEADER_LENGTH]>::try_from(bytes).ok()),
+        let (Some(upper), Some(output)) = (
             packet.get(IPV6_HEADER_LENGTH..IPV6_HEADER_LENGTH + length),
             output.get_mut(..IPV4_HEADER_LENGTH + length),
         ) else {
             return false;
         };
         let (header, body) = output.split_at_mut(IPV4_HEADER_LENGTH);
-        let mut ipv4 = self.header;
-        ipv4.identification = identification;
-        ipv4.emit(&mut Ipv4Packet::new_unchecked(header));
+        let Ok(header) = <&mut [u8; IPV4_HEADER_LENGTH]>::try_from(header) else {
+            return false;
+        };
+        Ipv4Repr {
+            identification,
+            ..self.header
+        }
+        .write_header(header);
         body.copy_from_slice(upper);
+        let (old_addresses, new_addresses) = self.address_sums;
         adjust_transport_checksum(
             body,
             u8::from(self.header.protocol),
-            [
-                sum_ipv6(address_at(fixed, 8)),
-                sum_ipv6(address_at(fixed, 24)),
-            ],
-            [
-                sum_ipv4(self.header.source_address),
-                sum_ipv4(self.header.destination_address),
-            ],
+            old_addresses,
+            new_addresses,
         );
         true
     }
@@ -377,7 +383,7 @@ fn address_at(fixed: &[u8; IPV6_HEADER_LENGTH], offset: usize) -> core::net::Ipv
 /// `fixed` (§5.1): TTL from the hop limit (less one when the path says
 /// so), the traffic class by the policy, DF above the RFC 8021 threshold,
 /// Identification from the path.
-#[inline]
+#[inline(always)]
 fn ipv4_header(
     fixed: &[u8; IPV6_HEADER_LENGTH],
     source: core::net::Ipv4Addr,
