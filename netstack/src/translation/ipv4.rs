@@ -527,7 +527,7 @@ impl Ipv4Repr {
     ///
     /// Options are skipped, not rejected: read them from the packet. The
     /// reserved flag is ignored.
-    #[inline]
+    #[inline(always)]
     pub fn parse<T: AsRef<[u8]>>(packet: &Ipv4Packet<T>) -> Result<Ipv4Repr, Ipv4Error> {
         packet.check_len()?;
         if packet.version() != 4 {

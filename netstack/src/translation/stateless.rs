@@ -415,7 +415,6 @@ const FRAGMENT_HEADER_LENGTH: usize = 8;
 const IPV4_HEADER_LENGTH: usize = 20;
 
 /// A big-endian u16 at `offset`, if the bytes are there.
-#[inline(always)]
 fn read_u16(bytes: &[u8], offset: usize) -> Option<u16> {
     let pair = bytes.get(offset..offset.checked_add(2)?)?;
     Some(u16::from_be_bytes([pair[0], pair[1]]))
@@ -428,7 +427,6 @@ fn read_u32(bytes: &[u8], offset: usize) -> Option<u32> {
 }
 
 /// Writes a big-endian u16 at `offset` when the bytes are there.
-#[inline(always)]
 fn write_u16(bytes: &mut [u8], offset: usize, value: u16) {
     if let Some(pair) = bytes.get_mut(offset..offset.saturating_add(2)) {
         pair.copy_from_slice(&value.to_be_bytes());
@@ -484,7 +482,6 @@ fn transport_checksum_offset(protocol: u8) -> Option<usize> {
 /// source and destination addresses before and after.
 /// A UDP checksum of 0 ("none") stays 0; an update that yields 0 is sent as
 /// 0xffff for UDP (RFC 768, RFC 8200 §8.1).
-#[inline(always)]
 fn adjust_transport_checksum(
     segment: &mut [u8],
     protocol: u8,
