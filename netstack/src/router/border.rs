@@ -20,6 +20,17 @@
 //!   same way out, so an IPv4 sender gets ICMPv4 (Time Exceeded,
 //!   Fragmentation Needed with the MTU less 20, ...).
 //!
+//! Fast paths: the common packets are translated straight into their
+//! transmit frame. From the uplink, IPv4 for a stateless destination whose
+//! IPv6 neighbor is resolved (`Router::forward_from_ipv4`); to it, plain
+//! unfragmented TCP and UDP (no extension headers, both addresses mapped,
+//! fits the uplink MTU, not hairpinned, ARP entry usable:
+//! `Uplink::plain_outbound`), then any other packet to a resolved gateway.
+//! Everything else, and whatever a fast path declines, takes the general
+//! path, which gives the same bytes and counters
+//! (`tests/router_translation_fast_paths.rs` compares the two, with
+//! `Router::use_translation_fast_paths(false)` on one router).
+//!
 //! Each direction has its own scratch buffer, taken for the duration of
 //! one translation; a nested use of a buffer already taken (only possible
 //! with a looping configuration) finds it empty and refuses the packet, so
