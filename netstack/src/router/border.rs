@@ -20,6 +20,17 @@
 //!   same way out, so an IPv4 sender gets ICMPv4 (Time Exceeded,
 //!   Fragmentation Needed with the MTU less 20, ...).
 //!
+//! Fast paths: the common packets are translated straight into their
+//! transmit frame. From the uplink, IPv4 for a stateless destination whose
+//! IPv6 neighbor is resolved (`Router::forward_from_ipv4`); to it, plain
+//! unfragmented TCP and UDP (no extension headers, both addresses mapped,
+//! fits the uplink MTU, not hairpinned, ARP entry usable:
+//! `Uplink::plain_outbound`), then any other packet to a resolved gateway.
+//! Everything else, and whatever a fast path declines, takes the general
+//! path, which gives the same bytes and counters
+//! (`tests/router_translation_fast_paths.rs` compares the two, with
+//! `Router::use_translation_fast_paths(false)` on one router).
+//!
 //! Each direction has its own scratch buffer, taken for the duration of
 //! one translation; a nested use of a buffer already taken (only possible
 //! with a looping configuration) finds it empty and refuses the packet, so
@@ -60,6 +71,10 @@ pub(super) struct Border {
     outbound: Vec<u8>,
     errors: Vec<u8>,
     fragments: Vec<u8>,
+    /// Whether the fast paths (IPv4 from the uplink translated into the
+    /// transmit frame, and plain TCP/UDP to it) are tried before the
+    /// general one; off only in tests that compare the two.
+    fast_paths: bool,
 }
 
 impl Border {
@@ -78,11 +93,23 @@ impl Border {
             outbound: vec![0; length],
             errors: vec![0; length],
             fragments: vec![0; length],
+            fast_paths: true,
         }
     }
 }
 
 impl Router {
+    /// Switches the border translator's fast paths off (or on again): every
+    /// packet then takes the general path, whose results the fast paths
+    /// must reproduce byte for byte. For tests that compare the two; a
+    /// router without a border ignores it.
+    #[doc(hidden)]
+    pub fn use_translation_fast_paths(&mut self, on: bool) {
+        if let Some(border) = self.border.as_mut() {
+            border.fast_paths = on;
+        }
+    }
+
     /// Attaches the border translator the config describes (an uplink port
     /// and a `[translation]` table) and installs the uplink's IPv4 routes
     /// under `pool6` and its static ARP entries. An uplink on a port with
@@ -318,7 +345,7 @@ impl Router {
         packet: &[u8],
         now: Instant,
     ) -> Option<Result<Outcome, DropReason>> {
-        let border = self.border.as_mut()?;
+        let border = self.border.as_mut().filter(|border| border.fast_paths)?;
         let destination = border.uplink.stateless_inbound_destination(packet)?;
         let address = destination.ipv6;
         if address.is_multicast()
@@ -648,10 +675,32 @@ impl Router {
         let Some(mtu) = self.ports.get(egress.0).map(|port| port.settings.mtu) else {
             return Err(DropReason::UnknownPort);
         };
-        // The common case, a gateway whose MAC is known: translate straight
-        // into the transmit frame (the result is never longer than the
-        // IPv6 packet), and shorten the frame to what was written.
-        if let Some(neighbor) = border.uplink.gateway_neighbor(gateway)
+        // The commonest case, plain TCP or UDP to a neighbor whose MAC is
+        // known: decided first, then written straight into a frame of its
+        // exact size (see `Uplink::plain_outbound`).
+        if border.fast_paths
+            && let Some(plain) = border.uplink.plain_outbound(packet, gateway, mtu)
+            && let Some(port) = self.ports.get(egress.0)
+            && let Some(mac) = port.neighbors.usable_mac(plain.neighbor, now)
+        {
+            let source_mac = port.mac;
+            if let Some(frame) = self
+                .transmit
+                .push_forwarded(egress, ETHERNET_HEADER_LEN + plain.length())
+            {
+                write_ethernet_header(frame, source_mac, mac, ETHERTYPE_IPV4);
+                if plain.write(packet, identification, &mut frame[ETHERNET_HEADER_LEN..]) {
+                    self.release_outbound_fragments(link, gateway, now);
+                    return Ok(Outcome::Forwarded);
+                }
+                self.transmit.pop_last();
+            }
+        }
+        // Else a gateway whose MAC is known: translate straight into the
+        // transmit frame (the result is never longer than the IPv6
+        // packet), and shorten the frame to what was written.
+        if border.fast_paths
+            && let Some(neighbor) = border.uplink.gateway_neighbor(gateway)
             && let Some(port) = self.ports.get(egress.0)
             && let Some(mac) = port.neighbors.usable_mac(neighbor, now)
         {
@@ -708,19 +757,21 @@ impl Router {
             now,
         );
         let verdict = match result {
-            // NAT64 keeps it (RFC 6146 §3.4).
-            Err(refusal) if refusal.reason == TranslationDrop::Nat64Held => Ok(Outcome::Consumed),
-            Err(refusal) => {
-                self.answer_outbound_refusal(link, packet, refusal, now);
-                Err(DropReason::TranslationRefused)
-            }
             Ok(outbound) => self.send_outbound(link, egress, outbound, &buffer, now),
+            Err(_) => Err(DropReason::TranslationRefused),
         };
         if let Some(border) = self.border.as_mut() {
             border.outbound = buffer;
         }
-        if result.is_ok() {
-            self.release_outbound_fragments(link, gateway, now);
+        match result {
+            Ok(_) => self.release_outbound_fragments(link, gateway, now),
+            // NAT64 keeps it (RFC 6146 §3.4).
+            Err(refusal) if refusal.reason == TranslationDrop::Nat64Held => {
+                return Ok(Outcome::Consumed);
+            }
+            // With the buffer back: an ICMPv6 error to a source that is
+            // itself reached through the translator is translated with it.
+            Err(refusal) => self.answer_outbound_refusal(link, packet, refusal, now),
         }
         verdict
     }

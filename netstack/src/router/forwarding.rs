@@ -374,6 +374,7 @@ impl Router {
 pub(super) const ETHERTYPE_IPV6: [u8; 2] = [0x86, 0xdd];
 
 /// Writes an Ethernet header (RFC 894) at the start of `frame`.
+#[inline(always)]
 pub(super) fn write_ethernet_header(
     frame: &mut [u8],
     source_mac: EthernetAddress,

@@ -211,6 +211,10 @@ impl ExplicitAddressMapping {
     /// prefix; later bits are dropped.
     #[inline]
     pub fn map_ipv6(&self, address: Ipv6Addr) -> Ipv4Addr {
+        // A single IPv4 address (the usual host mapping) keeps no bits.
+        if self.ipv4_length >= 32 {
+            return Ipv4Addr::from_bits(self.ipv4_network);
+        }
         let suffix = address.to_bits() & !self.ipv6_mask;
         let shift = u32::from(
             self.ipv6_suffix_length()

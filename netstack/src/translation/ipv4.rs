@@ -527,7 +527,7 @@ impl Ipv4Repr {
     ///
     /// Options are skipped, not rejected: read them from the packet. The
     /// reserved flag is ignored.
-    #[inline]
+    #[inline(always)]
     pub fn parse<T: AsRef<[u8]>>(packet: &Ipv4Packet<T>) -> Result<Ipv4Repr, Ipv4Error> {
         packet.check_len()?;
         if packet.version() != 4 {
@@ -564,6 +564,22 @@ impl Ipv4Repr {
     /// 65515, or `fragment_offset` is not a multiple of 8 up to
     /// [`MAX_FRAGMENT_OFFSET`].
     pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(&self, packet: &mut Ipv4Packet<T>) {
+        let header: &mut [u8; HEADER_LENGTH] = (&mut packet.buffer.as_mut()[..HEADER_LENGTH])
+            .try_into()
+            .expect("20 bytes");
+        self.write_header(header);
+    }
+
+    /// [`Ipv4Repr::emit`] into a header of its own, always inlined: a
+    /// caller whose fields are constants (a translator's fast path) gets
+    /// them folded in.
+    ///
+    /// # Panics
+    ///
+    /// If `payload_length` exceeds 65515, or `fragment_offset` is not a
+    /// multiple of 8 up to [`MAX_FRAGMENT_OFFSET`].
+    #[inline(always)]
+    pub fn write_header(&self, header: &mut [u8; HEADER_LENGTH]) {
         let total_length = u16::try_from(HEADER_LENGTH + self.payload_length)
             .expect("an IPv4 payload is at most 65515 bytes");
         assert!(
@@ -598,7 +614,6 @@ impl Ipv4Repr {
             + u64::from(destination);
         let header_checksum = !checksum::fold(words);
         let third = u32::from(time_to_live_and_protocol) << 16 | u32::from(header_checksum);
-        let header = &mut packet.buffer.as_mut()[..HEADER_LENGTH];
         for (bytes, word) in
             header
                 .chunks_exact_mut(4)

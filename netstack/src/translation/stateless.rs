@@ -8,6 +8,10 @@
 //! RFC 6791 for ICMPv6 errors from untranslatable sources). [`fragment_ipv6`]
 //! and [`fragment_ipv4`] split a translated packet when [`Translated`] says
 //! it must be (§4.1 "lowest-ipv6-mtu", §5.1.1 last paragraph).
+//! [`PlainIpv6ToIpv4`] is §5 for the common case alone (unfragmented TCP or
+//! UDP without extension headers that fits the next hop), decided before
+//! anything is written so a router can translate straight into its
+//! transmit frame; it writes what [`translate_ipv6_to_ipv4`] writes.
 //!
 //! Both translate functions take a complete IP packet (no link header) and
 //! a caller-provided output buffer; they never allocate and never panic.
@@ -69,6 +73,7 @@ mod ipv6_to_ipv4;
 mod tests;
 
 pub use fragment::{fragment_ipv4, fragment_ipv6};
+pub use ipv6_to_ipv4::PlainIpv6ToIpv4;
 
 /// The smallest IPv6 link MTU (RFC 8200 §5), the floor of every Packet Too
 /// Big the translator produces (RFC 7915 §4.2, §5; RFC 8021 §4).

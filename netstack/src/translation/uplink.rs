@@ -39,7 +39,9 @@ use super::address_mapping::TranslationPrefix;
 use super::arp::{ArpOperation, ArpPacket, ArpRepr, PACKET_LENGTH};
 use super::icmpv4::{Icmpv4Message, Icmpv4Packet};
 use super::ipv4::{Ipv4Packet, Ipv4Repr};
-use super::stateless::{self, Ipv4ToIpv6Path, Ipv6ToIpv4Path, Translated, TranslationError};
+use super::stateless::{
+    self, Ipv4ToIpv6Path, Ipv6ToIpv4Path, PlainIpv6ToIpv4, Translated, TranslationError,
+};
 use super::{AddressError, AddressRole, AddressTranslator, TranslationSettings};
 
 /// The TTL of packets the translator originates (RFC 1700's default, as
@@ -392,6 +394,32 @@ pub struct Outbound {
     pub hairpin: bool,
 }
 
+/// An IPv6 packet for the uplink in the common case, decided but not yet
+/// written ([`Uplink::plain_outbound`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PlainOutbound {
+    translation: PlainIpv6ToIpv4,
+    /// The neighbor cache key of the IPv4 next hop.
+    pub neighbor: Ipv6Addr,
+}
+
+impl PlainOutbound {
+    /// The length of the IPv4 packet.
+    #[inline]
+    pub fn length(&self) -> usize {
+        self.translation.length()
+    }
+
+    /// Writes the IPv4 packet translated from `packet` (the one given to
+    /// [`Uplink::plain_outbound`]) at the start of `output`, which holds
+    /// [`PlainOutbound::length`] bytes, with Identification
+    /// `identification`; false, nothing written, if `output` is shorter.
+    #[inline(always)]
+    pub fn write(&self, packet: &[u8], identification: u16, output: &mut [u8]) -> bool {
+        self.translation.write(packet, identification, output)
+    }
+}
+
 /// Why an outbound packet was refused, and the ICMPv6 error to answer with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Refusal {
@@ -622,6 +650,7 @@ impl<A: AddressTranslator> Uplink<A> {
     /// The neighbor cache key of the IPv4 gateway a `translate via` route
     /// names (its `pool6`-embedded address), or `None` for `::` (on-link:
     /// the key depends on the destination) or an address not under pool6.
+    #[inline]
     pub fn gateway_neighbor(&self, gateway: Ipv6Addr) -> Option<Ipv6Addr> {
         if gateway.is_unspecified() {
             return None;
@@ -682,6 +711,46 @@ impl<A: AddressTranslator> Uplink<A> {
             self.counts.increment(refusal.reason);
         }
         result
+    }
+
+    /// [`Uplink::translate_outbound`] for the common case, decided before
+    /// anything is written: a plain TCP or UDP packet
+    /// ([`PlainIpv6ToIpv4`]: no extension headers, fits `ipv4_mtu`, both
+    /// addresses mapped) whose source is the stateless translator's (an
+    /// EAM or pool6 source; NAT64 takes the rest), to a destination that
+    /// is neither broadcast, multicast nor one of the translator's own
+    /// (hairpinning), through a gateway under pool6 or on-link (`::`).
+    /// The caller resolves the neighbor, then writes the packet straight
+    /// into its frame ([`PlainOutbound::write`]); the bytes are those
+    /// [`Uplink::translate_outbound`] gives. `None` is no refusal and
+    /// counts nothing: the general way gives the answer.
+    #[inline]
+    pub fn plain_outbound(
+        &self,
+        packet: &[u8],
+        gateway: Ipv6Addr,
+        ipv4_mtu: u16,
+    ) -> Option<PlainOutbound> {
+        let path = Ipv6ToIpv4Path {
+            ipv4_next_hop_mtu: ipv4_mtu,
+            ipv6_link_mtu: u16::MAX,
+            identification: 0,
+            decrement_time_to_live: true,
+        };
+        let translation = PlainIpv6ToIpv4::new(packet, &self.addresses, &self.settings, &path)?;
+        let destination = translation.destination();
+        if self.is_broadcast_or_multicast(destination) || self.owns(destination) {
+            return None;
+        }
+        let neighbor = if gateway.is_unspecified() {
+            neighbor_key(destination)
+        } else {
+            self.gateway_neighbor(gateway)?
+        };
+        Some(PlainOutbound {
+            translation,
+            neighbor,
+        })
     }
 
     fn outbound(
@@ -1051,6 +1120,7 @@ impl<A: AddressTranslator> Uplink<A> {
 
     /// Whether the translator answers ARP for `address` and takes packets
     /// to it: the uplink address, EAM and RFC 6791 pool addresses.
+    #[inline]
     pub fn owns(&self, address: Ipv4Addr) -> bool {
         address == self.address
             || self.addresses.owns(address)

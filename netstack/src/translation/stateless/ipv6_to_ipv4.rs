@@ -113,8 +113,9 @@ pub(super) fn translate(
     settings: &TranslationSettings,
     path: &Ipv6ToIpv4Path,
 ) -> Result<Translated, TranslationError> {
-    let fixed = packet
+    let fixed: &[u8; IPV6_HEADER_LENGTH] = packet
         .get(..IPV6_HEADER_LENGTH)
+        .and_then(|bytes| bytes.try_into().ok())
         .ok_or(TranslationError::BadIpv6Header)?;
     if fixed[0] >> 4 != 6 {
         return Err(TranslationError::BadIpv6Header);
@@ -128,8 +129,6 @@ pub(super) fn translate(
     let payload = packet
         .get(IPV6_HEADER_LENGTH..IPV6_HEADER_LENGTH + payload_length)
         .ok_or(TranslationError::Truncated)?;
-    let traffic_class = (fixed[0] << 4) | (fixed[1] >> 4);
-    let hop_limit = fixed[7];
     let source6 = ipv6_address(&fixed[8..24]);
     let destination6 = ipv6_address(&fixed[24..40]);
 
@@ -214,24 +213,25 @@ pub(super) fn translate(
 
     // §5.1 "Identification" and "Flags" (RFC 8021: DF from the 1260-byte
     // threshold, no atomic fragments); §5.1.1 for fragments.
-    let (identification, dont_fragment, more_fragments, fragment_offset) = match chain.fragment {
-        Some(fragment) => (
-            fragment.identification as u16,
-            false,
-            fragment.more_fragments,
-            fragment.offset,
-        ),
-        None => (
-            path.identification,
-            total_length > DONT_FRAGMENT_THRESHOLD,
-            false,
-            0,
-        ),
-    };
+    let mut header = ipv4_header(
+        fixed,
+        source,
+        destination,
+        protocol_number,
+        body_length,
+        settings,
+        path,
+    );
+    if let Some(fragment) = chain.fragment {
+        header.identification = fragment.identification as u16;
+        header.dont_fragment = false;
+        header.more_fragments = fragment.more_fragments;
+        header.fragment_offset = fragment.offset;
+    }
     let next_hop_mtu = path.ipv4_next_hop_mtu;
     let mut fragmentation = None;
     if total_length > usize::from(next_hop_mtu) {
-        if dont_fragment {
+        if header.dont_fragment {
             let mtu = (u32::from(next_hop_mtu) + 20).max(u32::from(MINIMUM_IPV6_MTU));
             return Err(TranslationError::PacketTooBig { mtu });
         }
@@ -239,11 +239,162 @@ pub(super) fn translate(
         // IPv4 next hop MUST be fragmented in IPv4.
         fragmentation = Some(Fragmentation {
             maximum_size: next_hop_mtu,
-            identification: u32::from(identification),
+            identification: u32::from(header.identification),
         });
     }
 
-    let header = Ipv4Repr {
+    let header_bytes = output
+        .get_mut(..IPV4_HEADER_LENGTH)
+        .ok_or(TranslationError::OutputTooSmall)?;
+    header.emit(&mut Ipv4Packet::new_unchecked(header_bytes));
+    Ok(Translated {
+        length: total_length,
+        fragmentation,
+    })
+}
+
+/// The common case of §5 decided before anything is written: an
+/// unfragmented TCP or UDP packet with no extension header (§5.1 with the
+/// fixed header only, §5.5), both addresses mapped, that fits the IPv4 next
+/// hop. [`PlainIpv6ToIpv4::write`] then gives the bytes [`translate`] would
+/// give, without walking a header chain or looking at ICMP; the caller can
+/// size and resolve the output first (RFC 7915 leaves the order free).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PlainIpv6ToIpv4 {
+    /// The IPv4 header [`translate`] writes, but for its Identification,
+    /// drawn later.
+    header: Ipv4Repr,
+    /// The sums of the IPv6 source and destination, then of the IPv4 ones,
+    /// for the transport checksum (§5.5).
+    address_sums: ([u16; 2], [u16; 2]),
+}
+
+impl PlainIpv6ToIpv4 {
+    /// The translation of `packet`, or `None` when it is anything but the
+    /// plain case: then [`translate`] gives the answer (a refusal, a
+    /// fragmentation, ICMP, extension headers). `None` is no refusal.
+    #[inline]
+    pub fn new(
+        packet: &[u8],
+        addresses: &impl AddressTranslator,
+        settings: &TranslationSettings,
+        path: &Ipv6ToIpv4Path,
+    ) -> Option<PlainIpv6ToIpv4> {
+        let fixed: &[u8; IPV6_HEADER_LENGTH] = packet.get(..IPV6_HEADER_LENGTH)?.try_into().ok()?;
+        let protocol_number = fixed[6];
+        let smallest = match protocol_number {
+            protocol::TCP => 20,
+            protocol::UDP => 8,
+            _ => return None,
+        };
+        let segment_length = usize::from(u16::from_be_bytes([fixed[4], fixed[5]]));
+        let upper = packet.get(IPV6_HEADER_LENGTH..IPV6_HEADER_LENGTH + segment_length)?;
+        // Cut off, or a zero UDP checksum (RFC 8200 §8.1): refused by
+        // `translate`. Larger than the next hop: fragmented or refused there.
+        if fixed[0] >> 4 != 6
+            || upper.len() < smallest
+            || (protocol_number == protocol::UDP && upper[6..8] == [0, 0])
+            || IPV4_HEADER_LENGTH + upper.len() > usize::from(path.ipv4_next_hop_mtu)
+        {
+            return None;
+        }
+        let source6 = address_at(fixed, 8);
+        if is_illegal_ipv6_source(source6) {
+            return None;
+        }
+        let destination6 = address_at(fixed, 24);
+        let source = addresses.ipv6_to_ipv4(source6, AddressRole::Source).ok()?;
+        let destination = addresses
+            .ipv6_to_ipv4(destination6, AddressRole::Destination)
+            .ok()?;
+        Some(PlainIpv6ToIpv4 {
+            header: ipv4_header(
+                fixed,
+                source,
+                destination,
+                protocol_number,
+                upper.len(),
+                settings,
+                path,
+            ),
+            address_sums: (
+                [sum_ipv6(source6), sum_ipv6(destination6)],
+                [sum_ipv4(source), sum_ipv4(destination)],
+            ),
+        })
+    }
+
+    /// The IPv4 destination.
+    #[inline]
+    pub fn destination(&self) -> core::net::Ipv4Addr {
+        self.header.destination_address
+    }
+
+    /// The length of the IPv4 packet.
+    #[inline]
+    pub fn length(&self) -> usize {
+        IPV4_HEADER_LENGTH + self.header.payload_length
+    }
+
+    /// Writes the IPv4 packet, Identification `identification` (§5.1), at
+    /// the start of `output`, which holds [`PlainIpv6ToIpv4::length`]
+    /// bytes; `packet` is the one this translation was made from. Returns
+    /// false, writing nothing, if `output` is too short.
+    #[inline(always)]
+    pub fn write(&self, packet: &[u8], identification: u16, output: &mut [u8]) -> bool {
+        let length = self.header.payload_length;
+        let (Some(upper), Some(output)) = (
+            packet.get(IPV6_HEADER_LENGTH..IPV6_HEADER_LENGTH + length),
+            output.get_mut(..IPV4_HEADER_LENGTH + length),
+        ) else {
+            return false;
+        };
+        let (header, body) = output.split_at_mut(IPV4_HEADER_LENGTH);
+        let Ok(header) = <&mut [u8; IPV4_HEADER_LENGTH]>::try_from(header) else {
+            return false;
+        };
+        Ipv4Repr {
+            identification,
+            ..self.header
+        }
+        .write_header(header);
+        body.copy_from_slice(upper);
+        let (old_addresses, new_addresses) = self.address_sums;
+        adjust_transport_checksum(
+            body,
+            u8::from(self.header.protocol),
+            old_addresses,
+            new_addresses,
+        );
+        true
+    }
+}
+
+/// The IPv6 address at `offset` (8: source, 24: destination) of a fixed
+/// header.
+#[inline]
+fn address_at(fixed: &[u8; IPV6_HEADER_LENGTH], offset: usize) -> core::net::Ipv6Addr {
+    let mut octets = [0u8; 16];
+    octets.copy_from_slice(&fixed[offset..offset + 16]);
+    core::net::Ipv6Addr::from(octets)
+}
+
+/// The IPv4 header of an unfragmented translation of the IPv6 header
+/// `fixed` (§5.1): TTL from the hop limit (less one when the path says
+/// so), the traffic class by the policy, DF above the RFC 8021 threshold,
+/// Identification from the path.
+#[inline(always)]
+fn ipv4_header(
+    fixed: &[u8; IPV6_HEADER_LENGTH],
+    source: core::net::Ipv4Addr,
+    destination: core::net::Ipv4Addr,
+    protocol_number: u8,
+    body_length: usize,
+    settings: &TranslationSettings,
+    path: &Ipv6ToIpv4Path,
+) -> Ipv4Repr {
+    let hop_limit = fixed[7];
+    Ipv4Repr {
         source_address: source,
         destination_address: destination,
         protocol: IpProtocol::from(protocol_number),
@@ -254,22 +405,14 @@ pub(super) fn translate(
             hop_limit
         },
         traffic_class: match settings.traffic_class {
-            TrafficClassPolicy::Copy => traffic_class,
+            TrafficClassPolicy::Copy => (fixed[0] << 4) | (fixed[1] >> 4),
             TrafficClassPolicy::Zero => 0,
         },
-        identification,
-        dont_fragment,
-        more_fragments,
-        fragment_offset,
-    };
-    let header_bytes = output
-        .get_mut(..IPV4_HEADER_LENGTH)
-        .ok_or(TranslationError::OutputTooSmall)?;
-    header.emit(&mut Ipv4Packet::new_unchecked(header_bytes));
-    Ok(Translated {
-        length: total_length,
-        fragmentation,
-    })
+        identification: path.identification,
+        dont_fragment: IPV4_HEADER_LENGTH + body_length > DONT_FRAGMENT_THRESHOLD,
+        more_fragments: false,
+        fragment_offset: 0,
+    }
 }
 
 /// §5.5: the TCP / UDP checksum of an unfragmented packet or first

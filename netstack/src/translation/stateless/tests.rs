@@ -1693,3 +1693,95 @@ fn protocols_that_change_meaning_are_refused() {
         );
     }
 }
+
+// ------------------------------------------------- §5 plain-case shortcut
+
+/// [`PlainIpv6ToIpv4`] writes what [`translate_ipv6_to_ipv4`] writes
+/// (§5.1 header, §5.5 checksum) for plain TCP and UDP, whatever the hop
+/// limit, traffic class, policy, size around the DF threshold (1260) and
+/// the next-hop MTU; and it declines, leaving the answer to the general
+/// translator, a zero UDP checksum, an extension header, ICMPv6, a cut-off
+/// transport header, an unmapped address or a packet larger than the MTU.
+#[test]
+fn rfc7915_5_plain_case_matches_the_general_translator() {
+    let mut compared = 0;
+    for policy in [TrafficClassPolicy::Copy, TrafficClassPolicy::Zero] {
+        let settings = TranslationSettings {
+            traffic_class: policy,
+            ..settings()
+        };
+        for decrement_time_to_live in [false, true] {
+            let path = Ipv6ToIpv4Path {
+                ipv4_next_hop_mtu: 1300,
+                decrement_time_to_live,
+                ..path6()
+            };
+            for hop_limit in [0, 1, 2, 255] {
+                for size in [0, 1, 1211, 1212, 1240, 1241, 1260, 1261] {
+                    let payload = vec![0x3c; size];
+                    for (tcp, traffic_class) in [(false, 0), (true, 0xb9), (false, 0x2e)] {
+                        let mut packet = write(1400, |bytes| {
+                            let builder = PacketBuilder::ipv6(host6(), host4_as_ipv6(), hop_limit);
+                            if tcp {
+                                builder.tcp(40000, 443, 7, 1000).write(bytes, &payload)
+                            } else {
+                                builder.udp(40000, 53).write(bytes, &payload)
+                            }
+                            .unwrap()
+                        });
+                        packet[0] = 0x60 | (traffic_class >> 4);
+                        packet[1] = (traffic_class << 4) | (packet[1] & 0x0f);
+                        let general = {
+                            let mut output = vec![0xa5u8; 2000];
+                            translate_ipv6_to_ipv4(&packet, &mut output, &Pool6, &settings, &path)
+                                .ok()
+                                .filter(|translated| translated.fragmentation.is_none())
+                                .map(|translated| output[..translated.length].to_vec())
+                        };
+                        let plain = PlainIpv6ToIpv4::new(&packet, &Pool6, &settings, &path);
+                        assert_eq!(plain.is_some(), general.is_some(), "{size} bytes");
+                        if let (Some(plain), Some(general)) = (plain, general) {
+                            let mut output = vec![0x5au8; plain.length()];
+                            assert!(plain.write(&packet, path.identification, &mut output));
+                            assert_eq!(output, general, "{size} bytes, hop limit {hop_limit}");
+                            assert!(!plain.write(&packet, 1, &mut output[..plain.length() - 1]));
+                            compared += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(compared > 100);
+
+    let plain = |packet: &[u8]| PlainIpv6ToIpv4::new(packet, &Pool6, &settings(), &path6());
+    let udp = udp6(host6(), host4_as_ipv6(), b"plain");
+    assert!(plain(&udp).is_some());
+    let mut zero_checksum = udp.clone();
+    zero_checksum[46..48].fill(0);
+    let destination_options = with_extensions(&udp, 60, &[17, 0, 1, 4, 0, 0, 0, 0]);
+    let echo = write(64, |bytes| {
+        PacketBuilder::ipv6(host6(), host4_as_ipv6(), 64)
+            .icmpv6_echo_request(1, 2)
+            .write(bytes, b"ping")
+            .unwrap()
+    });
+    let mut cut_off = udp[..46].to_vec();
+    cut_off[4..6].copy_from_slice(&6u16.to_be_bytes());
+    let unmapped = udp6(
+        [0x20, 1, 0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+        host4_as_ipv6(),
+        b"x",
+    );
+    let too_big = udp6(host6(), host4_as_ipv6(), &[0; 1500]);
+    for declined in [
+        zero_checksum,
+        destination_options,
+        echo,
+        cut_off,
+        unmapped,
+        too_big,
+    ] {
+        assert_eq!(plain(&declined), None);
+    }
+}

@@ -1,0 +1,495 @@
+//! The border translator's fast paths (plain TCP/UDP from IPv6 written straight into the uplink's transmit frame, IPv4 from the uplink translated into the IPv6 frame) give what the general path gives: the same frames and the same counters, packet after packet (RFC 7915 §4, §5; RFC 7757 EAM; RFC 6052 pool6).
+//!
+//! Two routers are built from one configuration and one seed; one has its
+//! fast paths switched off (`Router::use_translation_fast_paths(false)`).
+//! Both receive the same sequence of varied frames (UDP and TCP, zero UDP
+//! checksums, EAM and pool6 addresses, on-link and gateway next hops, hop
+//! limits and TTLs at the edge, sizes around the Don't Fragment threshold
+//! and the uplink MTU, fragments, extension headers, hairpinning, the
+//! translator's own addresses, NAT64) and must send the same frames and
+//! count the same things after each one. Random numbers are drawn in the
+//! same order on both paths, so even the IPv4 Identification matches.
+#![cfg(feature = "legacy-ip")]
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use etherparse::{IpNumber, Ipv4Header, Ipv6FragmentHeader, Ipv6Header, PacketBuilder};
+use netstack::config;
+use netstack::router::{NicInfo, PortIndex, Router};
+use smoltcp::time::Instant;
+
+const LAN: PortIndex = PortIndex(0);
+const UPLINK: PortIndex = PortIndex(1);
+const ROUTER_MACS: [[u8; 6]; 2] = [[0x52, 0x54, 0, 0, 0, 0x10], [0x52, 0x54, 0, 0, 0, 0x11]];
+const HOST_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x0a];
+const GATEWAY_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0xfe];
+
+/// lan: the EAM hosts 2001:db8:1::a (198.51.100.10) and ::c (198.51.100.11)
+/// as static neighbors, ::b unmapped, ::d (EAM 198.51.100.13) never
+/// resolved. uplink: 192.0.2.1/24 with MTU 1400, the gateway .254 and the
+/// on-link host .77 as static ARP entries, .78 unresolved.
+const BASE: &str = r#"
+[[port]]
+name = "lan"
+mtu = 1500
+addresses = ["2001:db8:1::1/64"]
+
+[[port]]
+name = "uplink"
+mtu = 1400
+[port.ipv4]
+address = "192.0.2.1/24"
+gateway = "192.0.2.254"
+[[port.ipv4.neighbor]]
+address = "192.0.2.254"
+mac = "02:00:00:00:00:fe"
+[[port.ipv4.neighbor]]
+address = "192.0.2.77"
+mac = "02:00:00:00:00:77"
+
+[[neighbor]]
+port = "lan"
+address = "2001:db8:1::a"
+mac = "02:00:00:00:00:0a"
+
+[[neighbor]]
+port = "lan"
+address = "2001:db8:1::c"
+mac = "02:00:00:00:00:0c"
+
+[[translation.eam]]
+ipv4 = "198.51.100.10/32"
+ipv6 = "2001:db8:1::a/128"
+
+[[translation.eam]]
+ipv4 = "198.51.100.11/32"
+ipv6 = "2001:db8:1::c/128"
+
+[[translation.eam]]
+ipv4 = "198.51.100.13/32"
+ipv6 = "2001:db8:1::d/128"
+"#;
+
+/// The `[translation]` tables of the configurations compared.
+const TRANSLATIONS: [&str; 3] = [
+    "[translation]\npool6 = \"2001:db8:64::/96\"\n",
+    "[translation]\npool6 = \"2001:db8:64::/96\"\ntraffic_class = \"zero\"\n\
+     udp_zero_checksum = \"drop\"\nrefusal_errors = false\nlowest_ipv6_mtu = 1400\n",
+    "[translation]\npool6 = \"2001:db8:64::/96\"\n\n[nat64]\n\
+     pool4 = [{ prefix = \"192.0.2.200/30\", tcp = \"1024-65535\", udp = \"1024-65535\", icmp = \"1-65535\" }]\n",
+];
+
+fn routers(translation: &str) -> (Router, Router) {
+    let text = format!("{BASE}\n{translation}");
+    let config = config::parse(&text).expect("the test config parses");
+    let nics: Vec<NicInfo> = ROUTER_MACS.iter().map(|&mac| NicInfo { mac }).collect();
+    let fast = Router::with_seed(&config, &nics, 7).unwrap();
+    let mut general = Router::with_seed(&config, &nics, 7).unwrap();
+    general.use_translation_fast_paths(false);
+    (fast, general)
+}
+
+/// `address` under pool6.
+fn mapped(address: Ipv4Addr) -> Ipv6Addr {
+    let [a, b, c, d] = address.octets();
+    Ipv6Addr::new(
+        0x2001,
+        0xdb8,
+        0x64,
+        0,
+        0,
+        0,
+        u16::from_be_bytes([a, b]),
+        u16::from_be_bytes([c, d]),
+    )
+}
+
+fn lan(last: u16) -> Ipv6Addr {
+    Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, last)
+}
+
+/// Extension headers between the IPv6 header and the transport header.
+#[derive(Clone, Copy, Debug)]
+enum Extension {
+    None,
+    DestinationOptions,
+    HopByHop,
+    /// A Routing header with this Segments Left.
+    Routing(u8),
+    /// A Fragment Header: offset in 8-byte units, More Fragments.
+    Fragment(u16, bool),
+}
+
+/// What follows the IPv6 or IPv4 header.
+#[derive(Clone, Copy, Debug)]
+enum Transport {
+    Udp,
+    /// UDP with its checksum field zeroed.
+    UdpZeroChecksum,
+    Tcp,
+    /// Only this many bytes of the transport header.
+    Truncated(u8, usize),
+    Icmp,
+}
+
+/// One IPv6 frame from the LAN host side.
+fn ipv6_frame(
+    source: Ipv6Addr,
+    destination: Ipv6Addr,
+    hop_limit: u8,
+    traffic_class: u8,
+    extension: Extension,
+    transport: Transport,
+    payload: usize,
+) -> Vec<u8> {
+    let data = vec![0x5a; payload];
+    let mut upper = Vec::new();
+    let protocol = match transport {
+        Transport::Udp | Transport::UdpZeroChecksum => {
+            PacketBuilder::ipv6(source.octets(), destination.octets(), hop_limit)
+                .udp(40000, 53)
+                .write(&mut upper, &data)
+                .unwrap();
+            upper.drain(..40);
+            if matches!(transport, Transport::UdpZeroChecksum) {
+                upper[6..8].fill(0);
+            }
+            17
+        }
+        Transport::Tcp => {
+            PacketBuilder::ipv6(source.octets(), destination.octets(), hop_limit)
+                .tcp(40000, 443, 7, 65535)
+                .ack(1)
+                .write(&mut upper, &data)
+                .unwrap();
+            upper.drain(..40);
+            6
+        }
+        Transport::Truncated(protocol, length) => {
+            upper = vec![0x11; length];
+            protocol
+        }
+        Transport::Icmp => {
+            PacketBuilder::ipv6(source.octets(), destination.octets(), hop_limit)
+                .icmpv6_echo_request(1, 2)
+                .write(&mut upper, &data)
+                .unwrap();
+            upper.drain(..40);
+            58
+        }
+    };
+    let (first, headers) = match extension {
+        Extension::None => (protocol, Vec::new()),
+        Extension::DestinationOptions => (60, vec![protocol, 0, 1, 4, 0, 0, 0, 0]),
+        Extension::HopByHop => (0, vec![protocol, 0, 1, 4, 0, 0, 0, 0]),
+        Extension::Routing(left) => (43, vec![protocol, 0, 0, left, 0, 0, 0, 0]),
+        Extension::Fragment(offset, more) => {
+            let header = Ipv6FragmentHeader::new(
+                IpNumber(protocol),
+                etherparse::IpFragOffset::try_new(offset).unwrap(),
+                more,
+                0x1234_5678,
+            );
+            (44, header.to_bytes().to_vec())
+        }
+    };
+    let mut header = Ipv6Header {
+        traffic_class,
+        flow_label: Default::default(),
+        payload_length: (headers.len() + upper.len()) as u16,
+        next_header: IpNumber(first),
+        hop_limit,
+        source: source.octets(),
+        destination: destination.octets(),
+    };
+    header.payload_length = (headers.len() + upper.len()) as u16;
+    let mut frame = Vec::new();
+    frame.extend_from_slice(&ROUTER_MACS[0]);
+    frame.extend_from_slice(&HOST_MAC);
+    frame.extend_from_slice(&[0x86, 0xdd]);
+    header.write(&mut frame).unwrap();
+    frame.extend_from_slice(&headers);
+    frame.extend_from_slice(&upper);
+    frame
+}
+
+/// One IPv4 frame from the uplink gateway.
+fn ipv4_frame(
+    source: Ipv4Addr,
+    destination: Ipv4Addr,
+    ttl: u8,
+    dont_fragment: bool,
+    fragment: (u16, bool),
+    transport: Transport,
+    payload: usize,
+) -> Vec<u8> {
+    let data = vec![0xa5; payload];
+    let mut whole = Vec::new();
+    let builder = PacketBuilder::ipv4(source.octets(), destination.octets(), ttl);
+    match transport {
+        Transport::Udp | Transport::UdpZeroChecksum | Transport::Truncated(..) => {
+            builder.udp(53, 40000).write(&mut whole, &data).unwrap()
+        }
+        Transport::Tcp => builder
+            .tcp(443, 40000, 9, 65535)
+            .ack(1)
+            .write(&mut whole, &data)
+            .unwrap(),
+        Transport::Icmp => builder
+            .icmpv4_echo_request(1, 2)
+            .write(&mut whole, &data)
+            .unwrap(),
+    }
+    let (mut header, _) = Ipv4Header::from_slice(&whole).unwrap();
+    let mut upper = whole[header.header_len()..].to_vec();
+    if matches!(transport, Transport::UdpZeroChecksum) {
+        upper[6..8].fill(0);
+    }
+    if let Transport::Truncated(protocol, length) = transport {
+        upper.truncate(length);
+        header.protocol = IpNumber(protocol);
+    }
+    header.dont_fragment = dont_fragment;
+    header.fragment_offset = etherparse::IpFragOffset::try_new(fragment.0).unwrap();
+    header.more_fragments = fragment.1;
+    header.identification = 0x4242;
+    header.set_payload_len(upper.len()).unwrap();
+    header.header_checksum = header.calc_header_checksum();
+    let mut frame = Vec::new();
+    frame.extend_from_slice(&ROUTER_MACS[1]);
+    frame.extend_from_slice(&GATEWAY_MAC);
+    frame.extend_from_slice(&[0x08, 0x00]);
+    header.write(&mut frame).unwrap();
+    frame.extend_from_slice(&upper);
+    frame
+}
+
+fn sent(
+    router: &mut Router,
+    port: PortIndex,
+    frame: &[u8],
+    now: Instant,
+) -> Vec<(PortIndex, Vec<u8>)> {
+    router
+        .receive(port, frame, now)
+        .map(|transmit| (transmit.port, transmit.frame.to_vec()))
+        .collect()
+}
+
+fn counters(router: &Router) -> Vec<(PortIndex, &'static str, u64)> {
+    [LAN, UPLINK]
+        .into_iter()
+        .flat_map(|port| {
+            router
+                .counters(port)
+                .map(move |(name, value)| (port, name, value))
+        })
+        .collect()
+}
+
+/// Sends `frame` to both routers on `port` and compares what they send
+/// and count; returns how many frames were sent.
+fn compare(
+    (fast, general): &mut (Router, Router),
+    port: PortIndex,
+    frame: &[u8],
+    now: Instant,
+    label: &str,
+) -> usize {
+    let from_fast = sent(fast, port, frame, now);
+    let from_general = sent(general, port, frame, now);
+    assert_eq!(from_fast, from_general, "{label}: frames");
+    assert_eq!(counters(fast), counters(general), "{label}: counters");
+    from_fast.len()
+}
+
+/// IPv6 destinations under pool6 (and the unmapped host) and what they
+/// stand for.
+fn ipv6_destinations() -> Vec<(&'static str, Ipv6Addr)> {
+    vec![
+        ("server", mapped(Ipv4Addr::new(203, 0, 113, 80))),
+        ("on-link", mapped(Ipv4Addr::new(192, 0, 2, 77))),
+        ("on-link unresolved", mapped(Ipv4Addr::new(192, 0, 2, 78))),
+        ("hairpin EAM", mapped(Ipv4Addr::new(198, 51, 100, 11))),
+        ("uplink address", mapped(Ipv4Addr::new(192, 0, 2, 1))),
+        ("directed broadcast", mapped(Ipv4Addr::new(192, 0, 2, 255))),
+        ("multicast", mapped(Ipv4Addr::new(224, 0, 0, 9))),
+        ("zero network", mapped(Ipv4Addr::new(0, 1, 2, 3))),
+        ("NAT64 pool4", mapped(Ipv4Addr::new(192, 0, 2, 201))),
+    ]
+}
+
+#[test]
+fn ipv6_to_ipv4_fast_path_matches_the_general_path() {
+    let sources = [
+        ("EAM host", lan(0xa)),
+        ("unmapped host", lan(0xb)),
+        ("pool6 source", mapped(Ipv4Addr::new(203, 0, 113, 9))),
+        ("loopback", Ipv6Addr::LOCALHOST),
+    ];
+    let transports = [
+        Transport::Udp,
+        Transport::UdpZeroChecksum,
+        Transport::Tcp,
+        Transport::Truncated(17, 7),
+        Transport::Truncated(6, 19),
+        Transport::Truncated(6, 20),
+        Transport::Icmp,
+    ];
+    let extensions = [
+        Extension::None,
+        Extension::DestinationOptions,
+        Extension::HopByHop,
+        Extension::Routing(0),
+        Extension::Routing(1),
+        Extension::Fragment(0, true),
+        Extension::Fragment(0, false),
+        Extension::Fragment(100, false),
+    ];
+    for translation in TRANSLATIONS {
+        let mut pair = routers(translation);
+        let mut now = 1000;
+        let mut forwarded = 0;
+        for (source_name, source) in sources {
+            for (destination_name, destination) in ipv6_destinations() {
+                for transport in transports {
+                    for hop_limit in [1, 2, 64] {
+                        for traffic_class in [0, 0xb9] {
+                            let frame = ipv6_frame(
+                                source,
+                                destination,
+                                hop_limit,
+                                traffic_class,
+                                Extension::None,
+                                transport,
+                                16,
+                            );
+                            let label = format!(
+                                "{translation}: {source_name} → {destination_name}, \
+                                 {transport:?}, hop limit {hop_limit}, class {traffic_class:#x}"
+                            );
+                            forwarded +=
+                                compare(&mut pair, LAN, &frame, Instant::from_millis(now), &label);
+                            now += 3;
+                        }
+                    }
+                }
+            }
+        }
+        // Extension headers, fragments, and sizes around the DF threshold
+        // (1260 as IPv4) and the uplink MTU (1400 as IPv4), a few bytes of
+        // Ethernet padding after the packet.
+        let server = mapped(Ipv4Addr::new(203, 0, 113, 80));
+        for extension in extensions {
+            for transport in [Transport::Udp, Transport::Tcp, Transport::Icmp] {
+                let frame = ipv6_frame(lan(0xa), server, 64, 0, extension, transport, 32);
+                let label = format!("{translation}: {extension:?} {transport:?}");
+                forwarded += compare(&mut pair, LAN, &frame, Instant::from_millis(now), &label);
+                now += 3;
+            }
+        }
+        for (_, destination) in ipv6_destinations().into_iter().take(2) {
+            for ipv4_length in [1259, 1260, 1261, 1399, 1400, 1401, 1480] {
+                for transport in [Transport::Udp, Transport::Tcp] {
+                    let header = if matches!(transport, Transport::Udp) {
+                        8
+                    } else {
+                        20
+                    };
+                    let payload = ipv4_length - 20 - header;
+                    let mut frame = ipv6_frame(
+                        lan(0xa),
+                        destination,
+                        64,
+                        0x20,
+                        Extension::None,
+                        transport,
+                        payload,
+                    );
+                    let label =
+                        format!("{translation}: {ipv4_length} bytes as IPv4, {transport:?}");
+                    forwarded += compare(&mut pair, LAN, &frame, Instant::from_millis(now), &label);
+                    frame.extend_from_slice(&[0; 6]);
+                    forwarded += compare(&mut pair, LAN, &frame, Instant::from_millis(now), &label);
+                    now += 3;
+                }
+            }
+        }
+        assert!(
+            forwarded > 100,
+            "{translation}: most of these leave the router"
+        );
+    }
+}
+
+#[test]
+fn ipv4_to_ipv6_fast_path_matches_the_general_path() {
+    let server = Ipv4Addr::new(203, 0, 113, 80);
+    let destinations = [
+        ("EAM host", Ipv4Addr::new(198, 51, 100, 10)),
+        ("EAM host unresolved", Ipv4Addr::new(198, 51, 100, 13)),
+        ("unmapped", Ipv4Addr::new(198, 51, 100, 99)),
+        ("uplink address", Ipv4Addr::new(192, 0, 2, 1)),
+        ("directed broadcast", Ipv4Addr::new(192, 0, 2, 255)),
+        ("NAT64 pool4", Ipv4Addr::new(192, 0, 2, 201)),
+        ("pool6 server back to the translator", server),
+    ];
+    let sources = [
+        ("server", server),
+        ("illegal source", Ipv4Addr::new(127, 0, 0, 1)),
+    ];
+    let transports = [
+        Transport::Udp,
+        Transport::UdpZeroChecksum,
+        Transport::Tcp,
+        Transport::Truncated(6, 10),
+        Transport::Icmp,
+    ];
+    for translation in TRANSLATIONS {
+        let mut pair = routers(translation);
+        let mut now = 1000;
+        let mut forwarded = 0;
+        for (source_name, source) in sources {
+            for (destination_name, destination) in destinations {
+                for transport in transports {
+                    for ttl in [1, 2, 64] {
+                        for (dont_fragment, fragment, payload) in [
+                            (true, (0, false), 16),
+                            (false, (0, true), 32),
+                            (false, (8, false), 32),
+                            (false, (0, false), 1400),
+                            (true, (0, false), 1460),
+                            (true, (0, false), 1480),
+                        ] {
+                            let frame = ipv4_frame(
+                                source,
+                                destination,
+                                ttl,
+                                dont_fragment,
+                                fragment,
+                                transport,
+                                payload,
+                            );
+                            let label = format!(
+                                "{translation}: {source_name} → {destination_name}, {transport:?}, \
+                                 TTL {ttl}, DF {dont_fragment}, fragment {fragment:?}, {payload} bytes"
+                            );
+                            forwarded += compare(
+                                &mut pair,
+                                UPLINK,
+                                &frame,
+                                Instant::from_millis(now),
+                                &label,
+                            );
+                            now += 3;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(
+            forwarded > 20,
+            "{translation}: some of these leave the router"
+        );
+    }
+}
