@@ -378,11 +378,19 @@ impl<K: Key + Default> Trie<K> {
                     continue;
                 }
                 let rank = (chunk.leaf_starts & mask_through(bit)).count_ones() as usize;
-                let leaf = if rank < INLINE {
-                    chunk.inline[rank]
+                // Both candidates, then a select, not a branch: half the
+                // IPv6 lookups end on a rank beyond the inline ones, at
+                // random, and the leaf is off the next lookup's path.
+                let inline = chunk.inline[rank.min(INLINE - 1)];
+                // An inline rank reads `leaves[0]`, a line that stays cached.
+                let spilled = if rank >= INLINE {
+                    chunk.leaf_base as usize + rank - INLINE
                 } else {
-                    self.leaves[chunk.leaf_base as usize + rank - INLINE]
+                    0
                 };
+                let spilled = self.leaves.get(spilled).copied().unwrap_or(NO_ROUTE);
+                let inline_mask = 0u16.wrapping_sub(u16::from(rank < INLINE));
+                let leaf = (inline & inline_mask) | (spilled & !inline_mask);
                 if leaf != NO_ROUTE {
                     return leaf;
                 }
