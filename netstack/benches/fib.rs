@@ -11,6 +11,11 @@
 //! machine (the ratio column is the median of the per-round ratios).
 //! `cargo bench -p netstack --bench fib -- summary-only` prints just that
 //! table (the filter matches no criterion benchmark).
+//!
+//! `-- profile-ipv6` (or `profile-ipv4`) skips all that: it loads the
+//! table and runs one family's warm lookup batch only, for instruction counts
+//! under `valgrind --tool=callgrind --toggle-collect='*lookup_fib*'`
+//! (deterministic where wall clock on a shared machine is not).
 
 use std::hint::black_box;
 use std::io::BufRead;
@@ -18,7 +23,7 @@ use std::net::Ipv4Addr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group};
 use ipnet::Ipv6Net;
 use netstack::fib::{Fib, NextHopIndex};
 use prefix_trie::PrefixMap;
@@ -163,6 +168,7 @@ fn build_prefix_trie(routes: &[(Ipv6Cidr, NextHopIndex)]) -> PrefixMap<Ipv6Net, 
     map
 }
 
+#[inline(never)]
 fn lookup_fib(fib: &Fib, destinations: &[u128]) -> u64 {
     let mut sum = 0u64;
     for &destination in destinations {
@@ -420,5 +426,49 @@ fn benchmarks(criterion: &mut Criterion) {
     group.finish();
 }
 
+/// The `profile-ipv6` and `profile-ipv4` modes: ten passes over the warm
+/// batch of one family.
+fn profile_lookups(ipv6: bool) {
+    let parse_all = |name: &str| -> Vec<(u128, u8)> {
+        lines(name)
+            .iter()
+            .map(|line| parse_prefix(line.trim()))
+            .collect()
+    };
+    let ipv4_routes = parse_all("ipv4.txt.gz");
+    let ipv6_routes = parse_all("ipv6.txt.gz");
+    let routes: Vec<(Ipv6Cidr, NextHopIndex)> = ipv4_routes
+        .iter()
+        .chain(&ipv6_routes)
+        .map(|&(bits, length)| (cidr(bits, length), next_hop_of(bits, length, 0, 1024)))
+        .collect();
+    let fib = build_fib(&routes);
+    let destinations = if ipv6 {
+        Data::destinations(&ipv6_routes, 2)
+    } else {
+        Data::destinations(&ipv4_routes, 1)
+    };
+    let batch = &destinations[..BATCH];
+    let mut sum = 0;
+    for _ in 0..10 {
+        sum += lookup_fib(&fib, black_box(batch));
+    }
+    println!(
+        "{} lookups, checksum {sum}, {:?}",
+        10 * BATCH,
+        fib.statistics()
+    );
+}
+
 criterion_group!(fib_benchmarks, benchmarks);
-criterion_main!(fib_benchmarks);
+
+fn main() {
+    for (mode, ipv6) in [("profile-ipv6", true), ("profile-ipv4", false)] {
+        if std::env::args().any(|argument| argument == mode) {
+            profile_lookups(ipv6);
+            return;
+        }
+    }
+    fib_benchmarks();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -13,6 +13,12 @@
 //! - a **direct table** of 2^16 entries resolves the first 16 bits in one
 //!   read; routes of length 1..=16 live there, painted over the entries
 //!   they cover, and the default route sits beside it;
+//! - for IPv6, **full roots**: a /16's root node with at least 8 children
+//!   (of 256) gets an empty child at every other slot, the 256 stored
+//!   right after it, so a lookup goes from the direct entry straight to
+//!   child `root + 1 + slot` and never reads the root: one dependent read
+//!   less. Updates keep the shape (the root goes with its last route);
+//!   each build or compaction chooses the full roots again;
 //! - below it, **nodes of stride 8** (256 slots) made of four
 //!   self-contained **64-slot chunks** of 32 bytes, aligned so that a
 //!   chunk never straddles a cache line: two 64-bit bitmaps say which slots
@@ -22,9 +28,11 @@
 //!   level**;
 //! - a chunk holds its **first four leaf values inline** (the run carried
 //!   over from the previous chunk and the first three started in it); only
-//!   chunks with more runs spill into a shared leaf array. IPv6 chunks are
-//!   sparse, so most IPv6 lookups end in the chunk already read, without
-//!   the extra dependent read of a leaf;
+//!   chunks with more runs spill into a shared leaf array. Half the IPv6
+//!   lookups end in a sparse chunk and read no leaf; the other half end in
+//!   the dense chunks holding /48s, so the lookup reads both candidates
+//!   and selects one rather than branching on the rank (a branch that
+//!   went either way at random, each miss stalling the next lookup);
 //! - leaves are **leaf-pushed** inside a subtree (a leaf holds the longest
 //!   match of every route in that subtree), so a lookup reads one chunk per
 //!   8 bits and never backtracks;
@@ -60,7 +68,8 @@
 //! needs another quarter of the table's size in fresh waste, so its cost is
 //! amortized over the updates that made that waste; memory stays below
 //! 1.25x the compact size plus the one-eighth growth margin (the day's
-//! replay ends at 17.1 bytes per route, 1 compaction, vs 33.6 before).
+//! replay ends at 17.5 bytes per route without needing a compaction, vs
+//! 33.6 before compaction existed).
 //! [`Fib::compact`] does the same on demand.
 //!
 //! # Why this shape
@@ -70,10 +79,23 @@
 //! - Strides of 8 put the common lengths on node boundaries (IPv4 /24,
 //!   63%; IPv6 /32, /40, /48, 65%), so they fill whole slots: 26,502 IPv4
 //!   nodes and 53,051 IPv6 nodes (a stride-6 layout needs 317k and 134k).
-//! - An IPv6 /48 costs the direct read and four chunk reads (the first,
-//!   under one of only 64 /16s holding longer routes, is always cached), a
-//!   mapped IPv4 /24 the direct read and one chunk (plus a leaf read when
-//!   its chunk has more than three runs, as dense IPv4 /16s do).
+//! - An IPv6 /48 costs the direct read and three chunk reads under a full
+//!   root (four under the others), a mapped IPv4 /24 the direct read and
+//!   one chunk (plus a leaf read when its chunk has more than three runs,
+//!   as dense IPv4 /16s and IPv6 /48 chunks do). 46 of the 64 IPv6 /16s
+//!   holding longer routes are full and hold 95% of the IPv6 routes; a
+//!   warm lookup of the table's IPv6 destinations reads 2.6 chunks on
+//!   average and runs 167 instructions (callgrind, `-- profile-ipv6`).
+//! - Full roots only for IPv6: its routes sit two to four levels below the
+//!   root, so skipping the root's read is a quarter to half of the walk
+//!   (same-run A/B, the same table built with and without them: 50-71 ns
+//!   vs 63-94 ns); mapped IPv4 /24s end in the root itself. Making every
+//!   root full would add 0.5 byte per route for the last 5% of the routes.
+//! - Where a lookup ends is random, so its branches are what stall the
+//!   next lookup: the last chunk's rank is beyond the four inline leaves
+//!   for 51% of the IPv6 lookups, at random, hence the select (same-run
+//!   A/B against the branch LLVM had made of it: IPv6 41-43 ns vs 53-57,
+//!   mapped IPv4 19-27 ns vs 21-31).
 //! - A lookup's cost is its dependent cache misses. The earlier layout
 //!   (80-byte nodes with shared rank headers, 4-byte leaves in a separate
 //!   array) read two lines per level and always a leaf: about six
@@ -81,8 +103,11 @@
 //! - Memory is bounded by the route count: each route adds at most one
 //!   node (136 bytes: 128 of chunks, 8 for its route run), its 4-byte
 //!   route record and at most two spilled leaves (2 bytes each), plus two
-//!   512 KiB direct tables. On the real table: 79,553 nodes, 1.10M spilled
-//!   leaves, 19.4 MB, **15.0 bytes per route** (17.2 before).
+//!   512 KiB direct tables; the empty children padding full roots are
+//!   capped at one per 8 routes longer than /16 (or one root's worth in a
+//!   small table), densest roots first. On the real table: 83,312 nodes
+//!   (3,759 of them padding), 1.10M spilled leaves, 19.8 MB, **15.4 bytes
+//!   per route** (15.0 without full roots, 17.2 with the layout before).
 //! - Measured on the shared 2-core VM with
 //!   `cargo bench -p netstack --bench fib -- --warm-up-time 1 --measurement-time 3`
 //!   (its summary table; pure6 and `prefix-trie` interleaved round by round
@@ -100,6 +125,25 @@
 //! | updates per second, day replay | ~1 M (0.3x) | 1.2 M | 4.1 M (0.3x) | on par |
 //! | bytes per route, full load | 17.2 | 15.0 | 32.6 | <= 16 |
 //! | bytes per route after the day | 33.6 | 17.1 (1 compaction) | | no doubling |
+//!
+//!   Full roots and the branch-free leaf select, measured on 2026-12-01
+//!   with `cargo bench -p netstack --bench fib -- summary-only`, the
+//!   layout above ("before") and this one alternating on the same (much
+//!   slower, 2-6 load) machine, five summaries each, medians (ranges):
+//!
+//! | measure | before | after | target |
+//! |---|---|---|---|
+//! | IPv6 lookup, warm 4096, ratio to prefix-trie | 2.9x (2.8-4.4) | **4.0x** (3.8-6.4) | >= 4x |
+//! | IPv6 lookup, warm 4096 | 77.6 ns (60.7-82.1) | 50.2 ns (44.7-56.6) | < 30 ns |
+//! | mapped IPv4 lookup, warm 4096, ratio | 17.8x (15.3-20.7) | 18.0x (17.4-21.4) | |
+//! | mapped IPv4 lookup, warm 4096 | 26.0 ns (15.9-34.7) | 24.7 ns (15.3-27.5) | < 15 ns |
+//! | full build, 1.29M routes | 344 ms (317-481) | 307 ms (235-976) | < 0.5 s |
+//! | bytes per route, full load | 15.0 | 15.4 | <= 16 |
+//! | bytes per route after the day | 17.1 (1 compaction) | 17.5 (none) | no doubling |
+//!
+//!   Absolute times that day were about twice those of the table above
+//!   for both layouts (the IPv4 and IPv6 time targets were missed by
+//!   both); the ratios are the comparable figures.
 //!
 //!   Updates stay about 3x slower than `prefix-trie`: each one recomputes
 //!   all 256 slots of the node it lands in (and of children whose

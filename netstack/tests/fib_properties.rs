@@ -442,3 +442,119 @@ fn update_churn_compacts_automatically() {
         compacted.memory_bytes()
     );
 }
+
+/// A /16 with routes longer than /24 under many of its 256 /24s is loaded
+/// as a *full root* (a child at every slot, so lookups skip reading it).
+/// Routes on and around each stride boundary (/16, /17, /23../25, /31../33,
+/// /40, /48, /128), next to empty padding children, must match the
+/// reference slot by slot, before and through updates that thin the root
+/// out until it goes away with its last route, and after refilling it.
+#[test]
+fn full_roots_match_the_reference_through_updates() {
+    let mut random = Random(0x5EED_0007);
+    // A dense /16, a sparse /16 beside it (stays narrow) and pool6.
+    let dense = 0x2a03_0000u128 << 96;
+    let sparse = 0x2a04_0000u128 << 96;
+    let lengths = [16, 17, 23, 24, 25, 31, 32, 33, 40, 47, 48, 64, 128];
+    let random_route = |random: &mut Random, base: u128, slots: u64| {
+        let slot = u128::from(random.below(slots)) << 104;
+        let length = lengths[random.below(lengths.len() as u64) as usize];
+        let bits = (base | slot | (random.bits() & !mask(24))) & mask(length);
+        (bits, length)
+    };
+    for round in 0..12u64 {
+        for mut fib in tables() {
+            let mut reference = Reference::default();
+            let mut routes = Vec::new();
+            // 8 children make a root full: vary the count around that.
+            let children = 4 + round * 2;
+            for _ in 0..children * 6 {
+                let (bits, length) = random_route(&mut random, dense, children);
+                let next_hop = random.below(6) as NextHopIndex;
+                routes.push((cidr(bits, length), next_hop));
+                reference.insert(bits, length, next_hop);
+            }
+            for _ in 0..20 {
+                let (bits, length) = random_route(&mut random, sparse, 3);
+                routes.push((cidr(bits, length), 9));
+                reference.insert(bits, length, 9);
+            }
+            if round % 3 == 0 {
+                routes.push((cidr(0, 0), 11));
+                reference.insert(0, 0, 11);
+                routes.push((cidr(0x2a00u128 << 112, 8), 12));
+                reference.insert(0x2a00u128 << 112, 8, 12);
+            }
+            fib.load(routes);
+            let check = |fib: &Fib, reference: &Reference, random: &mut Random| {
+                for base in [dense, sparse] {
+                    for slot in 0..256u128 {
+                        for _ in 0..2 {
+                            let destination = base | (slot << 104) | (random.bits() & !mask(24));
+                            assert_eq!(
+                                fib.lookup(Ipv6Address::from_bits(destination)),
+                                reference.lookup(destination),
+                                "{}",
+                                Ipv6Address::from_bits(destination)
+                            );
+                        }
+                    }
+                }
+                check_lookups(fib, reference, random, 200);
+            };
+            check(&fib, &reference, &mut random);
+            check_contents(&fib, &reference);
+            let full_roots = fib.statistics().full_roots;
+            assert!(full_roots <= 1, "only the dense /16 may be full");
+            if children >= 12 {
+                assert_eq!(full_roots, 1, "{children} children");
+            }
+            // Thin out: remove every route in random order, with inserts
+            // now and then (also under slots that had no child).
+            let mut step = 0;
+            while !reference.routes.is_empty() {
+                step += 1;
+                if random.below(5) == 0 {
+                    let (bits, length) = random_route(&mut random, dense, 256);
+                    assert_eq!(
+                        fib.insert(cidr(bits, length), 13),
+                        reference.insert(bits, length, 13)
+                    );
+                    if random.below(2) == 0 {
+                        assert_eq!(
+                            fib.remove(cidr(bits, length)),
+                            reference.remove(bits, length)
+                        );
+                    }
+                } else {
+                    let at = random.below(reference.routes.len() as u64) as usize;
+                    let (bits, length, _) = reference.routes[at];
+                    assert_eq!(
+                        fib.remove(cidr(bits, length)),
+                        reference.remove(bits, length)
+                    );
+                }
+                if step % 16 == 0 {
+                    check(&fib, &reference, &mut random);
+                }
+            }
+            assert!(fib.is_empty());
+            assert_eq!(
+                fib.statistics().nodes,
+                0,
+                "the full root went with its last route"
+            );
+            assert_eq!(fib.statistics().full_roots, 0);
+            // The emptied table takes routes again (a narrow root now).
+            for _ in 0..40 {
+                let (bits, length) = random_route(&mut random, dense, 256);
+                assert_eq!(
+                    fib.insert(cidr(bits, length), 14),
+                    reference.insert(bits, length, 14)
+                );
+            }
+            check(&fib, &reference, &mut random);
+            check_contents(&fib, &reference);
+        }
+    }
+}

@@ -6,6 +6,14 @@
 //! - `direct`: 2^16 entries indexed by the key's first 16 bits. Each holds
 //!   the best route of length 1..=16 covering it (`short`) and, when longer
 //!   routes exist below it, the index of a subtree's root node.
+//! - full roots (IPv6 only, [`Key::FULL_ROOTS`]): a root with at least
+//!   [`FULL_ROOT_CHILDREN`] children is built with a child at every one of
+//!   its 256 slots (empty nodes pad the rest), stored as one run right
+//!   after it, and its direct entry says so ([`Direct::full`]). A lookup
+//!   then computes the child's index from the key and never reads the
+//!   root. Updates keep the shape (a full root loses no child and gains
+//!   none; it goes when its last route does); [`Trie::build`], hence
+//!   compaction, chooses the full roots again.
 //! - nodes: each node consumes 8 key bits (256 slots) as four 64-slot
 //!   [`Chunk`]s of 32 bytes (a node is 128 bytes, 64-aligned, so a chunk is
 //!   one cache line's half). A slot is either a child node (bit set in
@@ -14,9 +22,12 @@
 //!   slot) and run-length compressed: only the slot where the value
 //!   changes sets a bit in `leaf_starts`, so a leaf's rank is a popcount.
 //!   The first [`INLINE`] ranks of a chunk live in the chunk itself, the
-//!   rest in `leaves`. A leaf of [`NO_ROUTE`] falls back to the direct
-//!   entry's `short`, then to `default`; short routes are therefore never
-//!   pushed into nodes, and changing one touches only the direct table.
+//!   rest in `leaves`; a lookup reads both candidates and selects one
+//!   without a branch, as its last chunk's rank is as often beyond the
+//!   inline ones as not (IPv6: 51% of the table's warm lookups). A leaf of
+//!   [`NO_ROUTE`] falls back to the direct entry's `short`, then to
+//!   `default`; short routes are therefore never pushed into nodes, and
+//!   changing one touches only the direct table.
 //! - next hops are 16-bit codes (see [`super::next_hops`]).
 //! - Every node also keeps its own routes (lengths `offset+1 ..= offset+8`)
 //!   as `(position, next hop)` pairs, position being the heap index
@@ -62,10 +73,15 @@ pub(super) trait Key: Copy + Ord + Eq + core::fmt::Debug {
     fn top(self, width: u8) -> usize;
     /// The key shifted left by `bits` (a constant in the lookup).
     fn shifted(self, bits: u8) -> Self;
+    /// Whether [`Trie::build`] makes dense roots full (see [`Direct::full`]).
+    const FULL_ROOTS: bool;
 }
 
 impl Key for u128 {
     const BITS: u8 = 128;
+    // IPv6 routes sit two to four levels below the root (/32../48): one
+    // read less for most lookups.
+    const FULL_ROOTS: bool = true;
     #[inline(always)]
     fn bits_at(self, offset: u8, width: u8) -> usize {
         ((self << offset) >> (128 - u32::from(width))) as usize
@@ -92,6 +108,8 @@ impl Key for u128 {
 
 impl Key for u32 {
     const BITS: u8 = 32;
+    // The mapped IPv4 /24s end in the root itself: nothing to skip.
+    const FULL_ROOTS: bool = false;
     #[inline(always)]
     fn bits_at(self, offset: u8, width: u8) -> usize {
         ((self << offset) >> (32 - u32::from(width))) as usize
@@ -123,7 +141,26 @@ struct Direct {
     node: u32,
     /// Longest route of length 1..=16 covering this entry, or [`NO_ROUTE`].
     short: Code,
+    /// The root is **full**: every one of its 256 slots is a child, and
+    /// the children are the 256 nodes right after it. A lookup then goes
+    /// straight to child `node + 1 + slot` without reading the root.
+    full: bool,
 }
+
+/// A direct entry without routes below it.
+const EMPTY_DIRECT: Direct = Direct {
+    node: NO_NODE,
+    short: NO_ROUTE,
+    full: false,
+};
+
+/// Children (of 256 slots) a root needs before [`Trie::build`] makes it
+/// full, padding the other slots with empty children.
+const FULL_ROOT_CHILDREN: usize = 8;
+/// Routes longer than 16 bits per padding node of full roots: with one
+/// root's worth of padding allowed in any table, the bound that keeps
+/// memory proportional to the routes whatever the table.
+const ROUTES_PER_FULL_ROOT_PADDING: usize = 8;
 
 /// Leaf values a chunk holds inline.
 const INLINE: usize = 4;
@@ -308,17 +345,12 @@ impl<K: Key + Default> Trie<K> {
     pub(super) fn new() -> Trie<K> {
         Trie {
             default: NO_ROUTE,
-            direct: alloc::vec![
-                Direct {
-                    node: NO_NODE,
-                    short: NO_ROUTE
-                };
-                1 << DIRECT_BITS
-            ],
+            direct: alloc::vec![EMPTY_DIRECT; 1 << DIRECT_BITS],
             short_routes: Vec::new(),
             nodes: Vec::new(),
             node_routes: Vec::new(),
-            node_blocks: BlockAllocator::new(SLOTS),
+            // A full root and its children are one run of 257.
+            node_blocks: BlockAllocator::new(SLOTS + 1),
             leaves: Vec::new(),
             leaf_blocks: BlockAllocator::new(SLOTS),
             route_positions: Vec::new(),
@@ -342,6 +374,10 @@ impl<K: Key + Default> Trie<K> {
         if direct.node != NO_NODE {
             let mut node = direct.node as usize;
             let mut rest = key.shifted(DIRECT_BITS);
+            if K::FULL_ROOTS && direct.full {
+                node += 1 + rest.top(STRIDE);
+                rest = rest.shifted(STRIDE);
+            }
             loop {
                 let slot = rest.top(STRIDE);
                 let chunk = &self.nodes[node].chunks[slot >> 6];
@@ -353,11 +389,19 @@ impl<K: Key + Default> Trie<K> {
                     continue;
                 }
                 let rank = (chunk.leaf_starts & mask_through(bit)).count_ones() as usize;
-                let leaf = if rank < INLINE {
-                    chunk.inline[rank]
-                } else {
-                    self.leaves[chunk.leaf_base as usize + rank - INLINE]
-                };
+                // Both candidates, then a select, not a branch: half the
+                // IPv6 lookups end on a rank beyond the inline ones, at
+                // random, and the leaf is off the next lookup's path. An
+                // inline rank reads `leaves[0]`, a line that stays cached.
+                let inline = chunk.inline[rank.min(INLINE - 1)];
+                let is_inline = rank < INLINE;
+                let spilled = core::hint::select_unpredictable(
+                    is_inline,
+                    0,
+                    (chunk.leaf_base as usize + rank).wrapping_sub(INLINE),
+                );
+                let spilled = self.leaves.get(spilled).copied().unwrap_or(NO_ROUTE);
+                let leaf = core::hint::select_unpredictable(is_inline, inline, spilled);
                 if leaf != NO_ROUTE {
                     return leaf;
                 }
@@ -515,6 +559,10 @@ impl<K: Key + Default> Trie<K> {
         // Prune nodes left without routes and children.
         let mut current = node;
         while self.node_routes[current].count == 0 && self.nodes[current].child_count() == 0 {
+            if depth == 1 && self.direct[first].full {
+                // A full root keeps every child (checked below).
+                break;
+            }
             let leaves = self.nodes[current].leaf_count();
             self.leaf_blocks
                 .release(self.nodes[current].leaf_base(), leaves);
@@ -529,9 +577,34 @@ impl<K: Key + Default> Trie<K> {
             self.refresh(parent);
             current = parent;
         }
+        if depth <= 1 && self.direct[first].full {
+            self.prune_full_root(first);
+        }
         let result = self.finish_remove(old);
         self.compact_if_wasteful();
         result
+    }
+
+    /// Drop the full root under direct entry `first` (and its 256
+    /// children) once it holds no route at all, as a narrow root would go.
+    fn prune_full_root(&mut self, first: usize) {
+        let root = self.direct[first].node as usize;
+        let children = root + 1..root + 1 + SLOTS;
+        let empty =
+            |node: usize| self.node_routes[node].count == 0 && self.nodes[node].child_count() == 0;
+        if self.node_routes[root].count != 0 || !children.clone().all(empty) {
+            return;
+        }
+        for node in root..root + 1 + SLOTS {
+            let leaves = self.nodes[node].leaf_count();
+            self.leaf_blocks
+                .release(self.nodes[node].leaf_base(), leaves);
+        }
+        self.node_blocks.release(root as u32, SLOTS + 1);
+        self.direct[first] = Direct {
+            short: self.direct[first].short,
+            ..EMPTY_DIRECT
+        };
     }
 
     fn finish_remove(&mut self, old: Code) -> Option<Code> {
@@ -879,7 +952,9 @@ impl<K: Key + Default> Trie<K> {
                 end += 1;
             }
             if has_long {
-                let root = self.allocate_nodes(1);
+                // `reserve_for` chose the full roots.
+                let full = self.direct[first].full;
+                let root = self.allocate_nodes(if full { 1 + SLOTS } else { 1 });
                 self.nodes[root as usize] = Node::default();
                 self.node_routes[root as usize] = NodeRoutes {
                     base: 0,
@@ -892,6 +967,7 @@ impl<K: Key + Default> Trie<K> {
                     DIRECT_BITS,
                     &routes[index..end],
                     &mut scratch,
+                    full,
                 );
             }
             index = end;
@@ -910,16 +986,25 @@ impl<K: Key + Default> Trie<K> {
         }
     }
 
-    /// Size the arrays for a [`Trie::build`] of `routes` (sorted) up front:
-    /// exactly for nodes and route records, one leaf per route to start
-    /// with. Growing them instead copies the arrays some 90 times (they
-    /// grow by an eighth), which is most of a build's time in the appliance.
+    /// Choose the full roots of a [`Trie::build`] of `routes` (sorted) and
+    /// size the arrays up front: exactly for nodes and route records, one
+    /// leaf per route to start with. Growing them instead copies the arrays
+    /// some 90 times (they grow by an eighth), which is most of a build's
+    /// time in the appliance.
+    ///
+    /// With [`Key::FULL_ROOTS`], a root with at least
+    /// [`FULL_ROOT_CHILDREN`] children is made full, densest first, as long
+    /// as the padding children stay within one per
+    /// [`ROUTES_PER_FULL_ROOT_PADDING`] routes longer than 16 bits (or 256,
+    /// one root's worth, in small tables).
     fn reserve_for(&mut self, routes: &[(K, u8, Code)]) {
         // A node exists for each distinct prefix of length 16, 24, ...
         // shorter than some route; sorted keys meet each one in a run.
         const LEVELS: usize = 16;
         let mut last: [Option<K>; LEVELS] = [None; LEVELS];
         let (mut nodes, mut long_routes) = (0, 0);
+        // `(children, first 16 bits)` of every root.
+        let mut roots: Vec<(usize, usize)> = Vec::new();
         for &(key, length, _) in routes {
             if length <= DIRECT_BITS {
                 continue;
@@ -932,9 +1017,27 @@ impl<K: Key + Default> Trie<K> {
                 if last[level] != Some(prefix) {
                     last[level] = Some(prefix);
                     nodes += 1;
+                    match (level, roots.last_mut()) {
+                        (0, _) => roots.push((0, key.bits_at(0, DIRECT_BITS))),
+                        (1, Some(root)) => root.0 += 1,
+                        _ => {}
+                    }
                 }
                 offset += STRIDE;
                 level += 1;
+            }
+        }
+        if K::FULL_ROOTS {
+            roots.sort_unstable_by(|a, b| b.cmp(a));
+            let mut budget = (long_routes / ROUTES_PER_FULL_ROOT_PADDING).max(SLOTS);
+            for (children, first) in roots {
+                let padding = SLOTS - children;
+                if children < FULL_ROOT_CHILDREN || padding > budget {
+                    break;
+                }
+                budget -= padding;
+                nodes += padding;
+                self.direct[first].full = true;
             }
         }
         self.nodes.reserve_exact(nodes);
@@ -946,12 +1049,16 @@ impl<K: Key + Default> Trie<K> {
 
     /// Fill the freshly allocated `node` at `offset` from `routes` (sorted,
     /// all under the node; those of length `<= offset` are ignored).
+    ///
+    /// A `full` node (a full root, allocated with its 256 children right
+    /// after it) gets a child at every slot, empty where no route is longer.
     fn build_node(
         &mut self,
         node: usize,
         offset: u8,
         routes: &[(K, u8, Code)],
         scratch: &mut BuildScratch,
+        full: bool,
     ) {
         // The node's own routes in position order: a route's position is
         // below 512 and unique in its node, so they are placed by position
@@ -987,6 +1094,15 @@ impl<K: Key + Default> Trie<K> {
         // build (children push theirs above these and pop them again).
         let first_range = scratch.ranges.len();
         let mut index = 0;
+        if full {
+            for slot in 0..SLOTS {
+                let start = index;
+                while index < routes.len() && routes[index].0.bits_at(offset, STRIDE) == slot {
+                    index += 1;
+                }
+                scratch.ranges.push((slot, start, index));
+            }
+        }
         while index < routes.len() {
             let slot = routes[index].0.bits_at(offset, STRIDE);
             let mut end = index;
@@ -1001,7 +1117,11 @@ impl<K: Key + Default> Trie<K> {
             index = end;
         }
         let child_count = scratch.ranges.len() - first_range;
-        let child_base = self.allocate_nodes(child_count);
+        let child_base = if full {
+            node as u32 + 1
+        } else {
+            self.allocate_nodes(child_count)
+        };
         let target = &mut self.nodes[node];
         for &(slot, _, _) in &scratch.ranges[first_range..] {
             target.chunks[slot >> 6].children |= 1 << (slot & 63);
@@ -1018,7 +1138,7 @@ impl<K: Key + Default> Trie<K> {
                 count: 0,
                 inherited: values[slot],
             };
-            self.build_node(child, offset + STRIDE, &routes[first..end], scratch);
+            self.build_node(child, offset + STRIDE, &routes[first..end], scratch, false);
         }
         scratch.ranges.truncate(first_range);
     }
@@ -1026,12 +1146,7 @@ impl<K: Key + Default> Trie<K> {
     /// Drop every route.
     pub(super) fn clear(&mut self) {
         self.default = NO_ROUTE;
-        for entry in &mut self.direct {
-            *entry = Direct {
-                node: NO_NODE,
-                short: NO_ROUTE,
-            };
-        }
+        self.direct.fill(EMPTY_DIRECT);
         self.short_routes.clear();
         self.nodes.clear();
         self.node_routes.clear();
@@ -1117,6 +1232,7 @@ impl<K: Key + Default> Trie<K> {
             free_elements: self.node_blocks.free_elements()
                 + self.leaf_blocks.free_elements()
                 + self.route_blocks.free_elements(),
+            full_roots: self.direct.iter().filter(|entry| entry.full).count(),
         }
     }
 
@@ -1170,6 +1286,9 @@ pub struct Statistics {
     pub leaves: usize,
     /// Array elements sitting in freed runs awaiting reuse.
     pub free_elements: usize,
+    /// Roots made full (a child at each of their 256 slots, counted in
+    /// `nodes`), whose lookups skip reading the root.
+    pub full_roots: usize,
 }
 
 impl core::ops::Add for Statistics {
@@ -1179,6 +1298,7 @@ impl core::ops::Add for Statistics {
             nodes: self.nodes + other.nodes,
             leaves: self.leaves + other.leaves,
             free_elements: self.free_elements + other.free_elements,
+            full_roots: self.full_roots + other.full_roots,
         }
     }
 }
