@@ -174,24 +174,32 @@ fn load_routes(config: &Config, nics: &[NicInfo], seed: u64) -> Router {
     };
     let read = clock::now();
     let given = bytes.is_some();
-    let parsed = match bytes {
-        Some(bytes) if route_file::compiled::is_compiled(&bytes) => {
-            log::info!(
-                "routes: {ROUTE_FILE_NAME} ({} bytes, compiled)",
-                bytes.len()
-            );
-            match route_file::compiled::decode(&bytes, &config.route_file_options()) {
-                Ok(parsed) => parsed,
-                Err(error) => stop_with(
-                    ExitStatus::ConfigurationError,
-                    format_args!("routes: {ROUTE_FILE_NAME}: {error}; not forwarding"),
-                ),
-            }
-        }
+    let options = config.route_file_options();
+    let (compiled_bytes, text_bytes) = match bytes {
+        Some(bytes) if route_file::compiled::is_compiled(&bytes) => (Some(bytes), None),
+        other => (None, other),
+    };
+    // A compiled file is checked whole here; its routes are read from its
+    // records while the FIB is built, never all held at once.
+    let compiled = compiled_bytes.as_deref().map(|bytes| {
+        log::info!(
+            "routes: {ROUTE_FILE_NAME} ({} bytes, compiled)",
+            bytes.len()
+        );
+        route_file::compiled::CompiledRoutes::open(bytes, &options).unwrap_or_else(|error| {
+            stop_with(
+                ExitStatus::ConfigurationError,
+                format_args!("routes: {ROUTE_FILE_NAME}: {error}; not forwarding"),
+            )
+        })
+    });
+    let parsed = match text_bytes {
         Some(bytes) => match String::from_utf8(bytes) {
+            // The text is dropped at the end of this arm: its memory goes
+            // back before the FIB is built.
             Ok(text) => {
                 log::info!("routes: {ROUTE_FILE_NAME} ({} bytes)", text.len());
-                route_file::parse(&text, &config.route_file_options())
+                route_file::parse(&text, &options)
             }
             Err(error) => stop_with(
                 ExitStatus::ConfigurationError,
@@ -203,32 +211,40 @@ fn load_routes(config: &Config, nics: &[NicInfo], seed: u64) -> Router {
         },
         None => route_file::Parsed::default(),
     };
-    // The file's bytes were dropped above: the FIB gets their memory.
+    let report = compiled
+        .as_ref()
+        .map_or(&parsed, |compiled| compiled.report());
     let parsed_at = clock::now();
-    for error in &parsed.errors {
+    for error in &report.errors {
         log::error!("routes: {ROUTE_FILE_NAME}: {error}");
     }
-    let unreported = parsed.statistics.errors - parsed.errors.len();
+    let unreported = report.statistics.errors - report.errors.len();
     if unreported > 0 {
         log::error!("routes: {ROUTE_FILE_NAME}: {unreported} more malformed lines not shown");
     }
-    if !config.route_file.accepts(&parsed) {
+    if !config.route_file.accepts(report) {
         stop_with(
             ExitStatus::ConfigurationError,
             format_args!(
                 "routes: {ROUTE_FILE_NAME}: {} malformed of {} lines and [routes] file_required = true; \
                  not forwarding with a half-loaded table",
-                parsed.statistics.errors, parsed.statistics.lines
+                report.statistics.errors, report.statistics.lines
             ),
         );
     }
-    let (router, summary) = match Router::with_seed_and_routes(config, nics, seed, &parsed) {
+    let built = match &compiled {
+        Some(compiled) => Router::with_seed_and_compiled_routes(config, nics, seed, compiled),
+        None => Router::with_seed_and_routes(config, nics, seed, &parsed),
+    };
+    let (router, summary) = match built {
         Ok(built) => built,
         Err(error) => stop_with(
             ExitStatus::ConfigurationError,
             format_args!("router: {error}"),
         ),
     };
+    drop(compiled);
+    drop(compiled_bytes);
     drop(parsed);
     if given {
         let loaded = clock::now();

@@ -395,3 +395,76 @@ fn random_files_decode_as_their_text_parses() {
         }
     }
 }
+
+#[test]
+fn routes_read_one_by_one_are_those_decode_gives_and_load_the_same_router() {
+    let mut random = Random(0xfeed_f00d);
+    let text = random_text(&mut random, 300);
+    let bytes = compiled::compile(&text, 100).unwrap();
+    for options in configs() {
+        let decoded = compiled::decode(&bytes, &options).unwrap();
+        let routes = compiled::CompiledRoutes::open(&bytes, &options).unwrap();
+        assert_eq!(routes.report().statistics, decoded.statistics);
+        assert_eq!(routes.report().errors, decoded.errors);
+        assert!(routes.report().routes.is_empty());
+        assert_eq!(routes.route_count(), decoded.routes.len());
+        let mut one_by_one = Vec::new();
+        routes.for_each_route(&mut |route, mapped| one_by_one.push((route, mapped)));
+        let expected: Vec<_> = decoded
+            .routes
+            .iter()
+            .copied()
+            .zip(decoded.mapped.iter().copied())
+            .collect();
+        assert_eq!(one_by_one, expected);
+    }
+    // Loaded into a router: the same summary and the same FIB.
+    let config = netstack::config::parse(
+        r#"
+[[port]]
+name = "lan0"
+addresses = ["2001:db8:ffff::10/64"]
+
+[[port]]
+name = "wan-1"
+addresses = ["2001:db8:2::1/64"]
+
+[translation]
+pool6 = "2001:db8:64::/96"
+
+[[translation.next_hop]]
+ipv4 = "192.0.2.1"
+via = "2001:db8:ffff::1"
+"#,
+    )
+    .expect("the config parses");
+    let options = config.route_file_options();
+    let nics = [
+        netstack::router::NicInfo {
+            mac: [2, 0, 0, 0, 0, 1],
+        },
+        netstack::router::NicInfo {
+            mac: [2, 0, 0, 0, 0, 2],
+        },
+    ];
+    let decoded = compiled::decode(&bytes, &options).unwrap();
+    let (from_decoded, summary) =
+        netstack::router::Router::with_seed_and_routes(&config, &nics, 7, &decoded).unwrap();
+    let routes = compiled::CompiledRoutes::open(&bytes, &options).unwrap();
+    let (from_records, records_summary) =
+        netstack::router::Router::with_seed_and_compiled_routes(&config, &nics, 7, &routes)
+            .unwrap();
+    assert_eq!(records_summary.to_string(), summary.to_string());
+    assert!(summary.fib_routes > 100, "{summary}");
+    let mut probe = Random(0x0b5e_55ed);
+    for _ in 0..2000 {
+        let destination = std::net::Ipv6Addr::from_bits(
+            (u128::from(probe.next()) << 64 | u128::from(probe.next())) >> (probe.below(4) * 8),
+        );
+        assert_eq!(
+            from_records.fib().lookup(destination),
+            from_decoded.fib().lookup(destination),
+            "{destination}"
+        );
+    }
+}

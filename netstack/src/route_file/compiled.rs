@@ -443,11 +443,16 @@ fn ipv4_next_hop(gateway: u32, options: &Options) -> Resolved {
     }
 }
 
-/// Read a compiled route file into the same [`Parsed`] that
-/// [`super::parse`] gives for its text: IPv6 routes first, then the IPv4
-/// routes mapped under the config's pool6, each list in ascending order.
-/// Refuses a file that breaks the format (see the module docs).
-pub fn decode(bytes: &[u8], options: &Options) -> Result<Parsed, CompiledError> {
+/// The parts of a compiled file whose header was checked.
+struct Layout<'bytes> {
+    lines: usize,
+    next_hops: &'bytes [u8],
+    ipv6_routes: &'bytes [u8],
+    ipv4_routes: &'bytes [u8],
+}
+
+/// Check the header and sizes of a compiled file.
+fn layout(bytes: &[u8]) -> Result<Layout<'_>, CompiledError> {
     if bytes.len() < HEADER_BYTES || !is_compiled(bytes) {
         return Err(CompiledError::new(String::from(
             "it does not start with the 32-byte header and its magic `PURE6RTB`",
@@ -462,7 +467,6 @@ pub fn decode(bytes: &[u8], options: &Options) -> Result<Parsed, CompiledError> 
     let next_hop_count = u32_at(bytes, 12) as usize;
     let ipv6_count = u32_at(bytes, 16) as usize;
     let ipv4_count = u32_at(bytes, 20) as usize;
-    let lines = u32_at(bytes, 24) as usize;
     if u32_at(bytes, 28) != 0 {
         return Err(CompiledError::new(String::from("nonzero header padding")));
     }
@@ -483,22 +487,159 @@ pub fn decode(bytes: &[u8], options: &Options) -> Result<Parsed, CompiledError> 
     }
     let next_hops_end = HEADER_BYTES + next_hop_count * NEXT_HOP_BYTES;
     let ipv6_end = next_hops_end + ipv6_count * IPV6_ROUTE_BYTES;
+    Ok(Layout {
+        lines: u32_at(bytes, 24) as usize,
+        next_hops: &bytes[HEADER_BYTES..next_hops_end],
+        ipv6_routes: &bytes[next_hops_end..ipv6_end],
+        ipv4_routes: &bytes[ipv6_end..],
+    })
+}
 
+/// Read a compiled route file into the same [`Parsed`] that
+/// [`super::parse`] gives for its text: IPv6 routes first, then the IPv4
+/// routes mapped under the config's pool6, each list in ascending order.
+/// Refuses a file that breaks the format (see the module docs).
+/// [`CompiledRoutes`] gives the same without holding every route at once.
+pub fn decode(bytes: &[u8], options: &Options) -> Result<Parsed, CompiledError> {
+    let layout = layout(bytes)?;
     let mut errors = Errors {
         kept: Vec::new(),
         count: 0,
         limit: options.error_limit,
     };
-    let next_hops = decode_next_hops(&bytes[HEADER_BYTES..next_hops_end], options, &mut errors)?;
+    let next_hops = decode_next_hops(layout.next_hops, options, &mut errors)?;
     let mut parsed = Parsed::default();
-    parsed.statistics.lines = lines;
-    let _ = parsed.routes.try_reserve_exact(ipv6_count + ipv4_count);
-    let _ = parsed.mapped.try_reserve_exact(ipv6_count + ipv4_count);
+    let routes =
+        layout.ipv6_routes.len() / IPV6_ROUTE_BYTES + layout.ipv4_routes.len() / IPV4_ROUTE_BYTES;
+    let _ = parsed.routes.try_reserve_exact(routes);
+    let _ = parsed.mapped.try_reserve_exact(routes);
+    let mut statistics = super::Statistics {
+        lines: layout.lines,
+        ..super::Statistics::default()
+    };
+    walk(
+        &layout,
+        &next_hops,
+        options,
+        &mut statistics,
+        &mut errors,
+        &mut |route, mapped| {
+            parsed.routes.push(route);
+            parsed.mapped.push(mapped);
+        },
+    )?;
+    statistics.errors = errors.count;
+    parsed.statistics = statistics;
+    parsed.errors = errors.kept;
+    Ok(parsed)
+}
+
+/// A compiled route file checked whole, whose routes are produced one by
+/// one when asked ([`CompiledRoutes::for_each_route`]) instead of being
+/// held in a [`Parsed`]: for a full table, the appliance so never holds
+/// the million routes twice.
+pub struct CompiledRoutes<'bytes> {
+    layout: Layout<'bytes>,
+    next_hops: Vec<(Resolved, Resolved)>,
+    options: Options,
+    report: Parsed,
+}
+
+impl<'bytes> CompiledRoutes<'bytes> {
+    /// Check `bytes` whole (as [`decode`] does) under `options`.
+    pub fn open(
+        bytes: &'bytes [u8],
+        options: &Options,
+    ) -> Result<CompiledRoutes<'bytes>, CompiledError> {
+        let layout = layout(bytes)?;
+        let mut errors = Errors {
+            kept: Vec::new(),
+            count: 0,
+            limit: options.error_limit,
+        };
+        let next_hops = decode_next_hops(layout.next_hops, options, &mut errors)?;
+        let mut statistics = super::Statistics {
+            lines: layout.lines,
+            ..super::Statistics::default()
+        };
+        walk(
+            &layout,
+            &next_hops,
+            options,
+            &mut statistics,
+            &mut errors,
+            &mut |_, _| {},
+        )?;
+        statistics.errors = errors.count;
+        let report = Parsed {
+            statistics,
+            errors: errors.kept,
+            ..Parsed::default()
+        };
+        Ok(CompiledRoutes {
+            layout,
+            next_hops,
+            options: options.clone(),
+            report,
+        })
+    }
+
+    /// The counts and the first errors, as [`decode`] gives them; its
+    /// `routes` are empty ([`CompiledRoutes::for_each_route`] has them).
+    pub fn report(&self) -> &Parsed {
+        &self.report
+    }
+
+    /// How many routes [`CompiledRoutes::for_each_route`] gives.
+    pub fn route_count(&self) -> usize {
+        self.report.statistics.ipv6.total() + self.report.statistics.mapped.total()
+    }
+
+    /// Every route [`decode`] would give, in its order, with whether it is
+    /// a mapped IPv4 route.
+    pub fn for_each_route(&self, emit: &mut dyn FnMut(Route, bool)) {
+        let mut errors = Errors {
+            kept: Vec::new(),
+            count: 0,
+            limit: 0,
+        };
+        let mut statistics = super::Statistics::default();
+        // `open` walked the same bytes with the same options without error.
+        let _ = walk(
+            &self.layout,
+            &self.next_hops,
+            &self.options,
+            &mut statistics,
+            &mut errors,
+            emit,
+        );
+    }
+}
+
+/// Check and read every route record, counting into `statistics` and
+/// `errors` and handing each accepted route to `emit`.
+fn walk(
+    layout: &Layout<'_>,
+    next_hops: &[(Resolved, Resolved)],
+    options: &Options,
+    statistics: &mut super::Statistics,
+    errors: &mut Errors,
+    emit: &mut dyn FnMut(Route, bool),
+) -> Result<(), CompiledError> {
     // Malformed routes per next hop (their messages were reported once).
     let mut malformed_routes = 0;
-
+    // IPv6 routes inside pool6, which a mapped route must not duplicate
+    // (the text parser reports such a pair as a duplicate).
+    #[cfg(feature = "legacy-ip")]
+    let pool6 = options.mapper.as_ref().map(|mapper| mapper.pool6().cidr());
+    #[cfg_attr(
+        not(feature = "legacy-ip"),
+        allow(unused_mut, reason = "only mapped routes can duplicate")
+    )]
+    let mut inside_pool6: Vec<(u128, u8)> = Vec::new();
     let mut previous: Option<(u128, u8)> = None;
-    for (record_index, record) in bytes[next_hops_end..ipv6_end]
+    for (record_index, record) in layout
+        .ipv6_routes
         .chunks_exact(IPV6_ROUTE_BYTES)
         .enumerate()
     {
@@ -525,42 +666,45 @@ pub fn decode(bytes: &[u8], options: &Options) -> Result<Parsed, CompiledError> 
         };
         match *resolved {
             Resolved::Use(next_hop) => {
-                parsed.statistics.ipv6.count(&next_hop);
-                parsed.routes.push(Route {
-                    prefix: Ipv6Cidr::new(Ipv6Address::from_bits(bits), length),
-                    next_hop,
-                });
-                parsed.mapped.push(false);
+                statistics.ipv6.count(&next_hop);
+                let prefix = Ipv6Cidr::new(Ipv6Address::from_bits(bits), length);
+                #[cfg(feature = "legacy-ip")]
+                if let Some(pool6) = pool6
+                    && length >= pool6.prefix_len()
+                    && pool6.contains_addr(&prefix.address())
+                {
+                    inside_pool6.push((bits, length));
+                }
+                emit(Route { prefix, next_hop }, false);
             }
             Resolved::Malformed => malformed_routes += 1,
             #[cfg(feature = "legacy-ip")]
-            Resolved::Reject(reason) => parsed.statistics.rejected.count(reason),
+            Resolved::Reject(reason) => statistics.rejected.count(reason),
             Resolved::WrongFamily => return Err(invalid("an IPv4 next hop")),
         }
     }
     errors.count += malformed_routes;
-
-    decode_ipv4_routes(
-        &bytes[ipv6_end..],
-        &next_hops,
+    walk_ipv4_routes(
+        layout.ipv4_routes,
+        next_hops,
         options,
-        &mut parsed,
-        &mut errors,
-    )?;
-
-    parsed.statistics.errors = errors.count;
-    parsed.errors = errors.kept;
-    Ok(parsed)
+        &inside_pool6,
+        statistics,
+        errors,
+        emit,
+    )
 }
 
 /// The IPv4 routes, mapped under the config's pool6 (legacy-ip builds).
 #[cfg(feature = "legacy-ip")]
-fn decode_ipv4_routes(
+fn walk_ipv4_routes(
     records: &[u8],
     next_hops: &[(Resolved, Resolved)],
     options: &Options,
-    parsed: &mut Parsed,
+    inside_pool6: &[(u128, u8)],
+    statistics: &mut super::Statistics,
     errors: &mut Errors,
+    emit: &mut dyn FnMut(Route, bool),
 ) -> Result<(), CompiledError> {
     let count = records.len() / IPV4_ROUTE_BYTES;
     let Some(mapper) = options.mapper.as_ref() else {
@@ -574,18 +718,6 @@ fn decode_ipv4_routes(
         }
         return Ok(());
     };
-    // IPv6 routes of the file inside pool6, which a mapped route must not
-    // duplicate (the text parser reports such a pair as a duplicate).
-    let pool6 = mapper.pool6().cidr();
-    let inside_pool6: Vec<(u128, u8)> = parsed
-        .routes
-        .iter()
-        .filter(|route| {
-            route.prefix.prefix_len() >= pool6.prefix_len()
-                && pool6.contains_addr(&route.prefix.address())
-        })
-        .map(|route| (route.prefix.address().to_bits(), route.prefix.prefix_len()))
-        .collect();
     let mut previous: Option<(u32, u8)> = None;
     let mut malformed_routes = 0;
     for (record_index, record) in records.chunks_exact(IPV4_ROUTE_BYTES).enumerate() {
@@ -607,7 +739,7 @@ fn decode_ipv4_routes(
         let prefix = match mapper.map_prefix_bits(network, length) {
             None => return Err(invalid("a length beyond 32 or bits set after it")),
             Some(Err(reason)) => {
-                parsed.statistics.rejected.count(reason);
+                statistics.rejected.count(reason);
                 continue;
             }
             Some(Ok(prefix)) => prefix,
@@ -615,7 +747,7 @@ fn decode_ipv4_routes(
         let next_hop = match *resolved {
             Resolved::Use(next_hop) => next_hop,
             Resolved::Reject(reason) => {
-                parsed.statistics.rejected.count(reason);
+                statistics.rejected.count(reason);
                 continue;
             }
             Resolved::Malformed => {
@@ -632,9 +764,8 @@ fn decode_ipv4_routes(
             );
             continue;
         }
-        parsed.statistics.mapped.count(&next_hop);
-        parsed.routes.push(Route { prefix, next_hop });
-        parsed.mapped.push(true);
+        statistics.mapped.count(&next_hop);
+        emit(Route { prefix, next_hop }, true);
     }
     errors.count += malformed_routes;
     Ok(())
@@ -642,12 +773,14 @@ fn decode_ipv4_routes(
 
 /// Without legacy-ip, IPv4 routes are malformed, as IPv4 lines are.
 #[cfg(not(feature = "legacy-ip"))]
-fn decode_ipv4_routes(
+fn walk_ipv4_routes(
     records: &[u8],
     _next_hops: &[(Resolved, Resolved)],
     _options: &Options,
-    _parsed: &mut Parsed,
+    _inside_pool6: &[(u128, u8)],
+    _statistics: &mut super::Statistics,
     errors: &mut Errors,
+    _emit: &mut dyn FnMut(Route, bool),
 ) -> Result<(), CompiledError> {
     let count = records.len() / IPV4_ROUTE_BYTES;
     if count > 0 {

@@ -221,6 +221,9 @@ fn key_of(next_hop: &route_file::NextHop) -> NextHopKey {
     }
 }
 
+/// Takes one route of a route file, with whether it is a mapped IPv4 route.
+type InstallRoute<'a> = dyn FnMut(route_file::Route, bool) + 'a;
+
 impl Router {
     /// Builds a router as [`Router::with_seed`] does, then loads the routes
     /// of a parsed route file (`netstack::route_file`) into the same FIB,
@@ -237,16 +240,67 @@ impl Router {
         seed: u64,
         parsed: &route_file::Parsed,
     ) -> Result<(Router, RouteLoadSummary), RouterError> {
+        Router::with_seed_and_route_source(
+            config,
+            nics,
+            seed,
+            &parsed.statistics,
+            parsed.routes.len(),
+            &mut |install| {
+                let mapped_flags = parsed
+                    .mapped
+                    .iter()
+                    .copied()
+                    .chain(core::iter::repeat(false));
+                for (route, mapped) in parsed.routes.iter().zip(mapped_flags) {
+                    install(*route, mapped);
+                }
+            },
+        )
+    }
+
+    /// [`Router::with_seed_and_routes`] for a compiled route file, whose
+    /// routes are read from its records as they are installed (never all
+    /// held at once as a [`route_file::Parsed`]). Its `report()` has the
+    /// counts and errors for the caller's `[routes] file_required` decision.
+    pub fn with_seed_and_compiled_routes(
+        config: &Config,
+        nics: &[NicInfo],
+        seed: u64,
+        routes: &route_file::compiled::CompiledRoutes<'_>,
+    ) -> Result<(Router, RouteLoadSummary), RouterError> {
+        Router::with_seed_and_route_source(
+            config,
+            nics,
+            seed,
+            &routes.report().statistics,
+            routes.route_count(),
+            &mut |install| routes.for_each_route(install),
+        )
+    }
+
+    /// The work of both: `for_each_route` hands every route of the file
+    /// (with whether it is a mapped IPv4 route) to the closure it is given;
+    /// `statistics` are the file's counts, `route_count` how many routes
+    /// it hands over.
+    fn with_seed_and_route_source(
+        config: &Config,
+        nics: &[NicInfo],
+        seed: u64,
+        statistics: &route_file::Statistics,
+        route_count: usize,
+        for_each_route: &mut dyn FnMut(&mut InstallRoute<'_>),
+    ) -> Result<(Router, RouteLoadSummary), RouterError> {
         let mut router = Router::with_seed(config, nics, seed)?;
         let mut summary = RouteLoadSummary {
-            lines: parsed.statistics.lines,
-            malformed_lines: parsed.statistics.errors,
+            lines: statistics.lines,
+            malformed_lines: statistics.errors,
             ..RouteLoadSummary::default()
         };
         for reason in RejectReason::ALL {
             summary
                 .rejected
-                .add(reason.into(), parsed.statistics.rejected.get(reason));
+                .add(reason.into(), statistics.rejected.get(reason));
         }
 
         // The config's routes (connected, [[route]], local) win over the file.
@@ -268,14 +322,9 @@ impl Router {
         let mut resolved: BTreeMap<NextHopKey, Result<NextHopIndex, RouteRejectReason>> =
             BTreeMap::new();
         let mut table: Vec<(Ipv6Cidr, NextHopIndex)> =
-            Vec::with_capacity(parsed.routes.len() + configured.len());
+            Vec::with_capacity(route_count + configured.len());
         let mut last: Option<(route_file::NextHop, Result<NextHopIndex, RouteRejectReason>)> = None;
-        let mapped_flags = parsed
-            .mapped
-            .iter()
-            .copied()
-            .chain(core::iter::repeat(false));
-        for (route, mapped) in parsed.routes.iter().zip(mapped_flags) {
+        for_each_route(&mut |route, mapped| {
             let prefix = route.prefix;
             let length = prefix.prefix_len();
             if configured_lengths[usize::from(length) / 64] >> (length % 64) & 1 != 0
@@ -284,7 +333,7 @@ impl Router {
                     .is_ok()
             {
                 summary.rejected.add(RouteRejectReason::ConfiguredPrefix, 1);
-                continue;
+                return;
             }
             // Neighbouring routes mostly share a next hop: skip the map then.
             let index = match last {
@@ -318,7 +367,7 @@ impl Router {
                 }
                 Err(reason) => summary.rejected.add(reason, 1),
             }
-        }
+        });
         drop(resolved);
         table.extend(configured);
 
