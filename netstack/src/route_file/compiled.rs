@@ -501,36 +501,14 @@ fn layout(bytes: &[u8]) -> Result<Layout<'_>, CompiledError> {
 /// Refuses a file that breaks the format (see the module docs).
 /// [`CompiledRoutes`] gives the same without holding every route at once.
 pub fn decode(bytes: &[u8], options: &Options) -> Result<Parsed, CompiledError> {
-    let layout = layout(bytes)?;
-    let mut errors = Errors {
-        kept: Vec::new(),
-        count: 0,
-        limit: options.error_limit,
-    };
-    let next_hops = decode_next_hops(layout.next_hops, options, &mut errors)?;
-    let mut parsed = Parsed::default();
-    let routes =
-        layout.ipv6_routes.len() / IPV6_ROUTE_BYTES + layout.ipv4_routes.len() / IPV4_ROUTE_BYTES;
-    let _ = parsed.routes.try_reserve_exact(routes);
-    let _ = parsed.mapped.try_reserve_exact(routes);
-    let mut statistics = super::Statistics {
-        lines: layout.lines,
-        ..super::Statistics::default()
-    };
-    walk(
-        &layout,
-        &next_hops,
-        options,
-        &mut statistics,
-        &mut errors,
-        &mut |route, mapped| {
-            parsed.routes.push(route);
-            parsed.mapped.push(mapped);
-        },
-    )?;
-    statistics.errors = errors.count;
-    parsed.statistics = statistics;
-    parsed.errors = errors.kept;
+    let routes = CompiledRoutes::open(bytes, options)?;
+    let mut parsed = routes.report.clone();
+    let _ = parsed.routes.try_reserve_exact(routes.route_count());
+    let _ = parsed.mapped.try_reserve_exact(routes.route_count());
+    routes.for_each_route(&mut |route, mapped| {
+        parsed.routes.push(route);
+        parsed.mapped.push(mapped);
+    });
     Ok(parsed)
 }
 
