@@ -673,18 +673,14 @@ impl<A: AddressTranslator> Uplink<A> {
         output: &mut [u8],
         now: Instant,
     ) -> Result<Outbound, Refusal> {
-        let result = self.outbound(
+        self.counted_outbound(
             packet,
             NextHop::Route(gateway),
             ipv4_mtu,
             identification,
             output,
             now,
-        );
-        if let Err(refusal) = &result {
-            self.counts.increment(refusal.reason);
-        }
-        result
+        )
     }
 
     /// [`Uplink::translate_outbound`] toward a gateway whose neighbor key
@@ -699,14 +695,28 @@ impl<A: AddressTranslator> Uplink<A> {
         output: &mut [u8],
         now: Instant,
     ) -> Result<Outbound, Refusal> {
-        let result = self.outbound(
+        self.counted_outbound(
             packet,
             NextHop::Neighbor(neighbor),
             ipv4_mtu,
             identification,
             output,
             now,
-        );
+        )
+    }
+
+    /// [`Uplink::outbound`], counting a refusal by its reason.
+    #[inline]
+    fn counted_outbound(
+        &mut self,
+        packet: &[u8],
+        next_hop: NextHop,
+        ipv4_mtu: u16,
+        identification: u16,
+        output: &mut [u8],
+        now: Instant,
+    ) -> Result<Outbound, Refusal> {
+        let result = self.outbound(packet, next_hop, ipv4_mtu, identification, output, now);
         if let Err(refusal) = &result {
             self.counts.increment(refusal.reason);
         }
