@@ -212,6 +212,7 @@ impl TranslationPrefix {
     /// soon as an IPv4 bit lies after it: `length + ipv4_length` while that
     /// is at most 64, otherwise `length + ipv4_length + 8`. An IPv4 /0 is
     /// the translation prefix itself. Lengths above 32 are treated as 32.
+    #[inline]
     pub fn mapped_prefix_length(&self, ipv4_length: u8) -> u8 {
         let ipv4_length = ipv4_length.min(32);
         let end = self.length + ipv4_length;
@@ -226,6 +227,7 @@ impl TranslationPrefix {
     /// translation prefix: the embedded network address with the length of
     /// [`TranslationPrefix::mapped_prefix_length`]. Host bits of `network`
     /// beyond `ipv4_length` are masked off.
+    #[inline]
     pub fn embed_prefix(&self, network: Ipv4Addr, ipv4_length: u8) -> Ipv6Cidr {
         let ipv4_length = ipv4_length.min(32);
         let mask = if ipv4_length == 0 {

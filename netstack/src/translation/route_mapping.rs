@@ -376,7 +376,17 @@ impl RouteMapper {
     /// a compiled route file holds it): what the next-hop table says, or
     /// [`RejectReason::NextHopNotInTable`].
     pub(crate) fn map_gateway_bits(&self, gateway: u32) -> Result<NextHop, RejectReason> {
-        let gateway = Ipv4Addr::from_bits(gateway);
+        self.gateway_next_hop(Ipv4Addr::from_bits(gateway))
+    }
+
+    /// The next hop of IPv4 routes via `gateway`: what the next-hop table
+    /// says (the local translator under the lossless mapper).
+    fn gateway_next_hop(&self, gateway: Ipv4Addr) -> Result<NextHop, RejectReason> {
+        if self.lossless {
+            return Ok(NextHop::Translate {
+                gateway: self.pool6.embed(gateway),
+            });
+        }
         match self.next_hops.get(gateway) {
             None => Err(RejectReason::NextHopNotInTable),
             Some(MappedNextHop::Address { address, port }) => Ok(NextHop::Via { address, port }),
@@ -395,26 +405,9 @@ impl RouteMapper {
         network: u32,
         length: u8,
     ) -> Option<Result<Ipv6Cidr, RejectReason>> {
-        let mask = match length {
-            0 => 0,
-            1..=32 => u32::MAX << (32 - u32::from(length)),
-            _ => return None,
-        };
-        if network & !mask != 0 {
-            return None;
-        }
-        let prefix = Ipv4Prefix {
-            network: Ipv4Addr::from_bits(network),
-            length,
-        };
+        let prefix = Ipv4Prefix::new(Ipv4Addr::from_bits(network), length)?;
         Some(if self.rejects(prefix) {
             Err(RejectReason::NonGlobalUnderWellKnownPrefix)
-        } else if self.pool6.length() == 96 {
-            // The common case, without the u-octet arithmetic.
-            Ok(Ipv6Cidr::new(
-                Ipv6Address::from_bits(self.pool6.cidr().address().to_bits() | u128::from(network)),
-                96 + length,
-            ))
         } else {
             Ok(self.pool6.embed_prefix(prefix.network, prefix.length))
         })
@@ -457,16 +450,7 @@ impl RouteMapper {
         }
         let next_hop = match route.target {
             Ipv4Target::Blackhole => NextHop::Blackhole,
-            Ipv4Target::Via(gateway) if self.lossless => NextHop::Translate {
-                gateway: self.pool6.embed(gateway),
-            },
-            Ipv4Target::Via(gateway) => match self.next_hops.get(gateway) {
-                None => return Err(RejectReason::NextHopNotInTable),
-                Some(MappedNextHop::Address { address, port }) => NextHop::Via { address, port },
-                Some(MappedNextHop::LocalTranslator) => NextHop::Translate {
-                    gateway: self.pool6.embed(gateway),
-                },
-            },
+            Ipv4Target::Via(gateway) => self.gateway_next_hop(gateway)?,
         };
         Ok(Route {
             prefix: self.pool6.embed_prefix(prefix.network, prefix.length),
