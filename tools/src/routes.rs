@@ -180,16 +180,7 @@ pub fn map_text(text: &str, name: &str, mapper: RouteMapper) -> MapResult {
     };
     let parsed = route_file::parse(text, &options);
     if !parsed.is_ok() {
-        let mut errors: Vec<String> = parsed
-            .errors
-            .iter()
-            .map(|error| format!("{name}:{}: {}", error.line, error.message))
-            .collect();
-        let more = parsed.statistics.errors - parsed.errors.len();
-        if more > 0 {
-            errors.push(format!("{name}: and {more} more errors"));
-        }
-        return Err(errors);
+        return Err(error_lines(name, &parsed.errors, parsed.statistics.errors));
     }
     let statistics = parsed.statistics;
     let summary = Summary {
@@ -200,6 +191,19 @@ pub fn map_text(text: &str, name: &str, mapper: RouteMapper) -> MapResult {
     };
     let routes = parsed.routes.into_iter().zip(parsed.mapped).collect();
     Ok((routes, summary))
+}
+
+/// `NAME:LINE: MESSAGE` for each kept error, then how many more there were.
+fn error_lines(name: &str, errors: &[route_file::LineError], count: usize) -> Vec<String> {
+    let mut lines: Vec<String> = errors
+        .iter()
+        .map(|error| format!("{name}:{}: {}", error.line, error.message))
+        .collect();
+    let more = count - errors.len();
+    if more > 0 {
+        lines.push(format!("{name}: and {more} more errors"));
+    }
+    lines
 }
 
 /// Map an MRT TABLE_DUMP_V2 dump. `name` prefixes error lines.
@@ -459,15 +463,7 @@ pub fn compile(arguments: &CompileArguments) -> Result<String, Vec<String>> {
     let bytes = match route_file::compiled::compile(text, route_file::DEFAULT_ERROR_LIMIT) {
         Ok(bytes) => bytes,
         Err(route_file::compiled::CompileError::Malformed { errors, count, .. }) => {
-            let more = count - errors.len();
-            let mut errors: Vec<String> = errors
-                .iter()
-                .map(|error| format!("{name}:{}: {}", error.line, error.message))
-                .collect();
-            if more > 0 {
-                errors.push(format!("{name}: and {more} more errors"));
-            }
-            return Err(errors);
+            return Err(error_lines(&name, &errors, count));
         }
         Err(error) => return Err(vec![format!("{name}: {error}")]),
     };
@@ -477,21 +473,14 @@ pub fn compile(arguments: &CompileArguments) -> Result<String, Vec<String>> {
             arguments.output.display()
         )]
     })?;
-    let word = |offset: usize| {
-        u32::from_le_bytes([
-            bytes[offset],
-            bytes[offset + 1],
-            bytes[offset + 2],
-            bytes[offset + 3],
-        ])
-    };
+    let counts = route_file::compiled::counts(&bytes).map_err(|error| vec![error.to_string()])?;
     Ok(format!(
         "{name}: {} lines compiled into {} ({} bytes): {} IPv6 routes, {} IPv4 routes, {} next hops",
-        word(24),
+        counts.lines,
         arguments.output.display(),
         bytes.len(),
-        word(16),
-        word(20),
-        word(12)
+        counts.ipv6_routes,
+        counts.ipv4_routes,
+        counts.next_hops
     ))
 }

@@ -1,4 +1,4 @@
-//! `pure6 routes map` run as a process: IPv4 routes (text and MRT) mapped under pool6 into pure6 and BIRD formats, summaries and errors.
+//! `pure6 routes map` and `pure6 routes compile` run as a process: IPv4 routes (text and MRT) mapped under pool6 into pure6 and BIRD formats, route files compiled, summaries and errors.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -22,8 +22,13 @@ const NEXT_HOPS: &str = "\
 
 /// Run `pure6 routes map ARGUMENTS` with `input` on standard input.
 fn routes_map(arguments: &[&str], input: &[u8]) -> Output {
+    routes_command("map", arguments, input)
+}
+
+/// Run `pure6 routes COMMAND ARGUMENTS` with `input` on standard input.
+fn routes_command(command: &str, arguments: &[&str], input: &[u8]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_pure6"))
-        .args(["routes", "map"])
+        .args(["routes", command])
         .args(arguments)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -446,4 +451,55 @@ fn truncated_mrt_fails() {
         "{}",
         text(&output.stderr)
     );
+}
+
+#[test]
+fn compile_writes_a_file_the_appliance_decodes_and_refuses_malformed_text() {
+    let output_path = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("routes_map")
+        .join("compiled.bin");
+    std::fs::create_dir_all(output_path.parent().unwrap()).expect("temporary directory");
+    let _ = std::fs::remove_file(&output_path);
+    let text =
+        "2001:db8::/32 via 2001:db8::1\n198.51.100.0/24 via 192.0.2.1\nblackhole 203.0.113.0/24\n";
+    let output = routes_command(
+        "compile",
+        &["--output", output_path.to_str().unwrap()],
+        text.as_bytes(),
+    );
+    assert!(output.status.success(), "{}", text_of_stderr(&output));
+    assert_eq!(
+        text_of_stderr(&output).trim(),
+        format!(
+            "-: 3 lines compiled into {} (188 bytes): 1 IPv6 routes, 2 IPv4 routes, 3 next hops",
+            output_path.display()
+        )
+    );
+    let bytes = std::fs::read(&output_path).expect("the compiled file");
+    let counts = netstack::route_file::compiled::counts(&bytes).expect("a valid header");
+    assert_eq!(
+        (counts.ipv6_routes, counts.ipv4_routes, counts.lines),
+        (1, 2, 3)
+    );
+
+    std::fs::remove_file(&output_path).expect("remove");
+    let output = routes_command(
+        "compile",
+        &["--output", output_path.to_str().unwrap()],
+        b"2001:db8::/32 via 2001:db8::1\n2001:db8::1/32 via 2001:db8::1\n",
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text_of_stderr(&output).starts_with("-:2: "),
+        "{}",
+        text_of_stderr(&output)
+    );
+    assert!(
+        !output_path.exists(),
+        "nothing is written for malformed text"
+    );
+}
+
+fn text_of_stderr(output: &Output) -> String {
+    text(&output.stderr)
 }

@@ -443,6 +443,30 @@ fn ipv4_next_hop(gateway: u32, options: &Options) -> Resolved {
     }
 }
 
+/// What the header of a compiled file says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Counts {
+    /// Distinct next hops.
+    pub next_hops: usize,
+    /// IPv6 routes.
+    pub ipv6_routes: usize,
+    /// IPv4 routes.
+    pub ipv4_routes: usize,
+    /// Lines of the text file it was compiled from.
+    pub lines: usize,
+}
+
+/// The counts of a compiled file whose header and size agree.
+pub fn counts(bytes: &[u8]) -> Result<Counts, CompiledError> {
+    let layout = layout(bytes)?;
+    Ok(Counts {
+        next_hops: layout.next_hops.len() / NEXT_HOP_BYTES,
+        ipv6_routes: layout.ipv6_routes.len() / IPV6_ROUTE_BYTES,
+        ipv4_routes: layout.ipv4_routes.len() / IPV4_ROUTE_BYTES,
+        lines: layout.lines,
+    })
+}
+
 /// The parts of a compiled file whose header was checked.
 struct Layout<'bytes> {
     lines: usize,
