@@ -298,11 +298,11 @@ impl PlainIpv6ToIpv4 {
         {
             return None;
         }
-        let source6 = address_at(fixed, 8);
+        let source6 = ipv6_address(&fixed[8..24]);
         if is_illegal_ipv6_source(source6) {
             return None;
         }
-        let destination6 = address_at(fixed, 24);
+        let destination6 = ipv6_address(&fixed[24..40]);
         let source = addresses.ipv6_to_ipv4(source6, AddressRole::Source).ok()?;
         let destination = addresses
             .ipv6_to_ipv4(destination6, AddressRole::Destination)
@@ -370,15 +370,6 @@ impl PlainIpv6ToIpv4 {
     }
 }
 
-/// The IPv6 address at `offset` (8: source, 24: destination) of a fixed
-/// header.
-#[inline]
-fn address_at(fixed: &[u8; IPV6_HEADER_LENGTH], offset: usize) -> core::net::Ipv6Addr {
-    let mut octets = [0u8; 16];
-    octets.copy_from_slice(&fixed[offset..offset + 16]);
-    core::net::Ipv6Addr::from(octets)
-}
-
 /// The IPv4 header of an unfragmented translation of the IPv6 header
 /// `fixed` (§5.1): TTL from the hop limit (less one when the path says
 /// so), the traffic class by the policy, DF above the RFC 8021 threshold,
@@ -441,10 +432,10 @@ fn translate_transport(
 }
 
 /// An IPv6 address from 16 bytes (shorter input gives zeros).
+#[inline]
 pub(super) fn ipv6_address(bytes: &[u8]) -> core::net::Ipv6Addr {
     let mut octets = [0u8; 16];
-    for (target, source) in octets.iter_mut().zip(bytes) {
-        *target = *source;
-    }
+    let length = bytes.len().min(16);
+    octets[..length].copy_from_slice(&bytes[..length]);
     core::net::Ipv6Addr::from(octets)
 }
