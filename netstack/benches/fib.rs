@@ -12,6 +12,9 @@
 //! `cargo bench -p netstack --bench fib -- summary-only` prints just that
 //! table (the filter matches no criterion benchmark).
 //!
+//! `-- lookups-only` prints just the two warm lookup rows (same method),
+//! for comparing two builds in alternating runs.
+//!
 //! `-- profile-ipv6` (or `profile-ipv4`) skips all that: it loads the
 //! table and runs one family's warm lookup batch only, for instruction counts
 //! under `valgrind --tool=callgrind --toggle-collect='*lookup_fib*'`
@@ -256,6 +259,29 @@ fn median_duration(runs: usize, mut run: impl FnMut() -> Duration) -> Duration {
     samples[samples.len() / 2]
 }
 
+/// The `lookups-only` mode: the summary's two warm lookup rows alone
+/// (about a quarter of its time), for comparing builds run after run.
+fn lookups_only(data: &Data) {
+    let routes = data.routes(1024);
+    let fib = build_fib(&routes);
+    let map = build_prefix_trie(&routes);
+    for (name, routes, seed) in [
+        ("mapped IPv4", &data.ipv4_routes, 1),
+        ("native IPv6", &data.ipv6_routes, 2),
+    ] {
+        let destinations = Data::destinations(routes, seed);
+        let batch = &destinations[..BATCH];
+        let (ours, theirs, ratio) = interleaved_lookup_ns(
+            batch,
+            201,
+            true,
+            |batch| lookup_fib(&fib, batch),
+            |batch| lookup_prefix_trie(&map, batch),
+        );
+        println!("lookup {name}, warm: {ours:.1} ns, prefix-trie {theirs:.1} ns, ratio {ratio:.2}");
+    }
+}
+
 fn summary(data: &Data) {
     let routes = data.routes(1024);
     let fib = build_fib(&routes);
@@ -463,6 +489,10 @@ fn profile_lookups(ipv6: bool) {
 criterion_group!(fib_benchmarks, benchmarks);
 
 fn main() {
+    if std::env::args().any(|argument| argument == "lookups-only") {
+        lookups_only(&Data::read());
+        return;
+    }
     for (mode, ipv6) in [("profile-ipv6", true), ("profile-ipv4", false)] {
         if std::env::args().any(|argument| argument == mode) {
             profile_lookups(ipv6);

@@ -85,7 +85,10 @@
 //!   as dense IPv4 /16s and IPv6 /48 chunks do). 46 of the 64 IPv6 /16s
 //!   holding longer routes are full and hold 95% of the IPv6 routes; a
 //!   warm lookup of the table's IPv6 destinations reads 2.6 chunks on
-//!   average and runs 167 instructions (callgrind, `-- profile-ipv6`).
+//!   average and runs 163 instructions, a mapped IPv4 one 91
+//!   (callgrind, `-- profile-ipv6` / `-- profile-ipv4`; the private
+//!   `trie` module's docs say where they go and what was tried to cut
+//!   them).
 //! - Full roots only for IPv6: its routes sit two to four levels below the
 //!   root, so skipping the root's read is a quarter to half of the walk
 //!   (same-run A/B, the same table built with and without them: 50-71 ns
