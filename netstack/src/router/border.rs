@@ -697,17 +697,20 @@ impl Router {
             }
         }
         // Else a gateway whose MAC is known: translate straight into the
-        // transmit frame (the result is never longer than the IPv6
-        // packet), and shorten the frame to what was written.
+        // transmit frame, and shorten the frame to what was written. The
+        // result is never longer than the IPv6 packet, but for an ICMPv4
+        // error whose RFC 4884 extension pads the quoted packet to 128
+        // bytes (RFC 4884 §4): at most 576 bytes (RFC 1812 §4.3.2.3).
         if border.fast_paths
             && let Some(neighbor) = border.uplink.gateway_neighbor(gateway)
             && let Some(port) = self.ports.get(egress.0)
             && let Some(mac) = port.neighbors.usable_mac(neighbor, now)
         {
             let source_mac = port.mac;
+            let largest = packet.len().max(stateless::MAXIMUM_ICMPV4_ERROR);
             if let Some(frame) = self
                 .transmit
-                .push_forwarded(egress, ETHERNET_HEADER_LEN + packet.len())
+                .push_forwarded(egress, ETHERNET_HEADER_LEN + largest)
             {
                 let result = border.uplink.translate_outbound_to_neighbor(
                     packet,
