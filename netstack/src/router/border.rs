@@ -48,16 +48,22 @@ use super::forwarding::{
 };
 use super::icmp_error::IcmpError;
 use super::neighbor_cache::{Advertisement, LearnedFrom, Resolution};
+use super::transmit::TransmitArea;
 use super::{LinkInfo, NextHop, Outcome, PortIndex, Router};
 use crate::counters::{DropReason, PortEvent};
 use crate::translation::stateless::{self, IcmpAnswer, TranslationError};
-use crate::translation::uplink::{ArpInput, Refusal, TranslationDrop, Uplink};
+use crate::translation::uplink::{
+    ArpInput, PlainOutbound, PlainTranslation, Refusal, TranslationDrop, Uplink,
+};
 
 /// The address translator the border uses.
 pub(super) type BorderAddresses = crate::translation::stateless_addresses::StatelessAddresses;
 
 /// Ethertype of ARP (RFC 826).
 const ETHERTYPE_ARP: [u8; 2] = [0x08, 0x06];
+
+/// The IPv6 Next Header of ICMPv6 (RFC 4443).
+const ICMPV6: u8 = 58;
 
 /// Ethertype of IPv4 (RFC 894).
 const ETHERTYPE_IPV4: [u8; 2] = [0x08, 0x00];
@@ -675,25 +681,45 @@ impl Router {
         let Some(mtu) = self.ports.get(egress.0).map(|port| port.settings.mtu) else {
             return Err(DropReason::UnknownPort);
         };
-        // The commonest case, plain TCP or UDP to a neighbor whose MAC is
-        // known: decided first, then written straight into a frame of its
-        // exact size (see `Uplink::plain_outbound`).
-        if border.fast_paths
-            && let Some(plain) = border.uplink.plain_outbound(packet, gateway, mtu)
-            && let Some(port) = self.ports.get(egress.0)
-            && let Some(mac) = port.neighbors.usable_mac(plain.neighbor, now)
-        {
-            let source_mac = port.mac;
-            if let Some(frame) = self
-                .transmit
-                .push_forwarded(egress, ETHERNET_HEADER_LEN + plain.length())
-            {
-                write_ethernet_header(frame, source_mac, mac, ETHERTYPE_IPV4);
-                if plain.write(packet, identification, &mut frame[ETHERNET_HEADER_LEN..]) {
-                    self.release_outbound_fragments(link, gateway, now);
-                    return Ok(Outcome::Forwarded);
-                }
-                self.transmit.pop_last();
+        // The commonest cases, plain TCP or UDP and the common ICMPv6
+        // error, to a neighbor whose MAC is known: decided first, then
+        // written straight into a frame of its exact size (see
+        // `Uplink::plain_outbound`).
+        if border.fast_paths {
+            let sent = if packet.get(6) == Some(&ICMPV6) {
+                border
+                    .uplink
+                    .plain_icmp_error_outbound(packet, gateway, mtu)
+                    .is_some_and(|plain| {
+                        send_plain(
+                            &mut self.transmit,
+                            &self.ports,
+                            egress,
+                            &plain,
+                            packet,
+                            identification,
+                            now,
+                        )
+                    })
+            } else {
+                border
+                    .uplink
+                    .plain_outbound(packet, gateway, mtu)
+                    .is_some_and(|plain| {
+                        send_plain(
+                            &mut self.transmit,
+                            &self.ports,
+                            egress,
+                            &plain,
+                            packet,
+                            identification,
+                            now,
+                        )
+                    })
+            };
+            if sent {
+                self.release_outbound_fragments(link, gateway, now);
+                return Ok(Outcome::Forwarded);
             }
         }
         // Else a gateway whose MAC is known: translate straight into the
@@ -1122,4 +1148,34 @@ pub(super) fn ethertype_for(neighbor: Ipv6Addr) -> [u8; 2] {
     } else {
         ETHERTYPE_IPV6
     }
+}
+
+/// Writes a plain translation into a transmit frame on `egress` when its
+/// neighbor's MAC is usable; false (nothing queued) otherwise, for the
+/// general path to take the packet.
+#[inline(always)]
+fn send_plain<T: PlainTranslation>(
+    transmit: &mut TransmitArea,
+    ports: &[super::Port],
+    egress: PortIndex,
+    plain: &PlainOutbound<T>,
+    packet: &[u8],
+    identification: u16,
+    now: Instant,
+) -> bool {
+    let Some(port) = ports.get(egress.0) else {
+        return false;
+    };
+    let Some(mac) = port.neighbors.usable_mac(plain.neighbor, now) else {
+        return false;
+    };
+    let Some(frame) = transmit.push_forwarded(egress, ETHERNET_HEADER_LEN + plain.length()) else {
+        return false;
+    };
+    write_ethernet_header(frame, port.mac, mac, ETHERTYPE_IPV4);
+    if plain.write(packet, identification, &mut frame[ETHERNET_HEADER_LEN..]) {
+        return true;
+    }
+    transmit.pop_last();
+    false
 }
