@@ -909,31 +909,33 @@ impl PlainIcmpError {
         let inner_source_bytes: &[u8; 16] = fixed[8..24].try_into().ok()?;
         let inner_destination_bytes: &[u8; 16] = fixed[24..40].try_into().ok()?;
         let inner_words = [
-            address_words(inner_source_bytes),
-            address_words(inner_destination_bytes),
+            native_words(inner_source_bytes),
+            native_words(inner_destination_bytes),
         ];
 
         // The ICMPv6 checksum, verified as the general way does (see the
         // module docs of `stateless`): the pseudo-header (RFC 8200 §8.1),
-        // the ICMPv6 header and the quoted IPv6 header as words (a 32-bit
-        // word is two 16-bit ones: 2^16 ≡ 1 modulo 0xffff), the copied data
-        // and what follows it. Never 0 (Next Header 58 is in it), so the
-        // fold is the value summing the bytes gives.
-        let copied_sum = sum(copied);
+        // the ICMPv6 header and the quoted IPv6 header as words, the
+        // copied data and what follows it. Summed in the machine's byte
+        // order, as `sum` does (RFC 1071 §2 (B): the sum of the swapped
+        // words is the swapped sum; 0xffff is its own swap). Never 0 (Next
+        // Header 58 is in it), so the fold is the value summing the bytes
+        // gives.
+        let copied_native = u64::from(sum(copied).to_be());
         let verified = fold(
-            address_words(&outer.source.octets())
-                + address_words(&outer.destination.octets())
-                + message.len() as u64
-                + u64::from(protocol::ICMPV6)
-                + words_of(icmpv6_header)
-                + words_of(fixed[..8].try_into().ok()?)
+            native_words(&outer.source.octets())
+                + native_words(&outer.destination.octets())
+                + native_words(&(message.len() as u32).to_be_bytes())
+                + native_words(&u32::from(protocol::ICMPV6).to_be_bytes())
+                + native_words(icmpv6_header)
+                + native_words(fixed.first_chunk::<8>()?)
                 + inner_words[0]
                 + inner_words[1]
-                + u64::from(copied_sum)
+                + copied_native
                 + if tail.is_empty() {
                     0
                 } else {
-                    u64::from(sum(tail))
+                    u64::from(sum(tail).to_be())
                 },
         );
         if verified != 0xffff {
@@ -957,39 +959,45 @@ impl PlainIcmpError {
 
         // The patched words of the copied data (§5.3: the inner checksum
         // follows the address change; an echo's type and pseudo-header
-        // change too), and what they change in the ICMPv4 checksum.
-        let old_checksum = read_u16(copied, checksum_offset);
+        // change too), in the machine's byte order like every sum here,
+        // and what they change in the ICMPv4 checksum.
+        let native = |bytes: &[u8]| u16::from_ne_bytes([bytes[0], bytes[1]]);
         let (patches, patched_sum) = if inner_protocol == protocol::ICMPV6 {
             let old_type = copied[0];
             let new_type = echo_type_6_to_4(old_type);
-            let pseudo = fold(
-                inner_words[0] + inner_words[1] + upper_length as u64 + u64::from(protocol::ICMPV6),
+            let pseudo = ipv6_pseudo_header_sum(
+                inner_source6,
+                inner_destination6,
+                protocol::ICMPV6,
+                upper_length,
             );
-            let old_word = u16::from_be_bytes([old_type, copied[1]]);
-            let new_word = u16::from_be_bytes([new_type, copied[1]]);
-            let checksum = old_checksum.unwrap_or(0);
+            let checksum = u16::from_be_bytes([copied[2], copied[3]]);
             let new_checksum =
                 echo_checksum_6_to_4(checksum, [old_type, new_type], copied[1], pseudo);
+            let new_word = [new_type, copied[1]];
             (
-                [
-                    Some((0, new_word.to_be_bytes())),
-                    Some((2, new_checksum.to_be_bytes())),
-                ],
-                u64::from(!old_word)
-                    + u64::from(new_word)
-                    + u64::from(!checksum)
-                    + u64::from(new_checksum),
+                [Some((0, new_word)), Some((2, new_checksum.to_be_bytes()))],
+                u64::from(!native(&copied[..2]))
+                    + u64::from(native(&new_word))
+                    + u64::from(!native(&copied[2..4]))
+                    + u64::from(native(&new_checksum.to_be_bytes())),
             )
-        } else if let Some(checksum) = old_checksum {
+        } else if let Some(old) = copied.get(checksum_offset..checksum_offset + 2) {
+            // RFC 1624 equation 3 holds in either byte order, and so do a
+            // UDP 0 and 0xffff.
+            let checksum = native(old);
             let new_checksum = super::updated_transport_checksum(
                 inner_protocol,
                 checksum,
                 [fold(inner_words[0]), fold(inner_words[1])],
-                [sum_ipv4(inner_source), sum_ipv4(inner_destination)],
+                [
+                    fold(native_words(&inner_source.octets())),
+                    fold(native_words(&inner_destination.octets())),
+                ],
             );
             (
                 [
-                    Some((checksum_offset as u16, new_checksum.to_be_bytes())),
+                    Some((checksum_offset as u16, new_checksum.to_ne_bytes())),
                     None,
                 ],
                 u64::from(!checksum) + u64::from(new_checksum),
@@ -1035,8 +1043,8 @@ impl PlainIcmpError {
             second_word[2],
             second_word[3],
         ];
-        let total = fold(words_of(&header) + u64::from(copied_sum) + patched_sum);
-        header[2..4].copy_from_slice(&(!total).to_be_bytes());
+        let total = fold(native_words(&header) + copied_native + patched_sum);
+        header[2..4].copy_from_slice(&(!total).to_ne_bytes());
         Some(PlainIcmpError {
             header,
             quoted_header,
@@ -1081,21 +1089,15 @@ impl PlainIcmpError {
     }
 }
 
-/// The one's complement sum of an address's 16 bytes as four 32-bit
-/// big-endian words, unfolded (see [`words_of`]).
+/// The one's complement sum of `bytes` as 32-bit words in the machine's
+/// byte order, unfolded: a 32-bit word is two 16-bit ones (2^16 ≡ 1
+/// modulo 0xffff), and the byte order is undone by one swap of the folded
+/// sum (RFC 1071 §2 (B), (C)), as `sum` does.
 #[inline(always)]
-fn address_words(bytes: &[u8; 16]) -> u64 {
+fn native_words<const LENGTH: usize>(bytes: &[u8; LENGTH]) -> u64 {
     let (words, _) = bytes.as_chunks::<4>();
     words
         .iter()
-        .map(|word| u64::from(u32::from_be_bytes(*word)))
+        .map(|word| u64::from(u32::from_ne_bytes(*word)))
         .sum()
-}
-
-/// The one's complement sum of 8 bytes as two 32-bit big-endian words,
-/// unfolded (each ≡ the sum of its two 16-bit words modulo 0xffff).
-#[inline(always)]
-fn words_of(bytes: &[u8; 8]) -> u64 {
-    u64::from(u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
-        + u64::from(u32::from_be_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]))
 }
