@@ -1,4 +1,4 @@
-//! The border translator's fast paths (plain TCP/UDP from IPv6 written straight into the uplink's transmit frame, IPv4 from the uplink translated into the IPv6 frame) give what the general path gives: the same frames and the same counters, packet after packet (RFC 7915 §4, §5; RFC 7757 EAM; RFC 6052 pool6).
+//! The border translator's fast paths (plain TCP/UDP and common ICMPv6 errors from IPv6 written straight into the uplink's transmit frame, IPv4 from the uplink translated into the IPv6 frame) give what the general path gives: the same frames and the same counters, packet after packet (RFC 7915 §4, §5; RFC 7757 EAM; RFC 6052 pool6; RFC 6791).
 //!
 //! Two routers are built from one configuration and one seed; one has its
 //! fast paths switched off (`Router::use_translation_fast_paths(false)`).
@@ -6,9 +6,12 @@
 //! checksums, EAM and pool6 addresses, on-link and gateway next hops, hop
 //! limits and TTLs at the edge, sizes around the Don't Fragment threshold
 //! and the uplink MTU, fragments, extension headers, hairpinning, the
-//! translator's own addresses, NAT64) and must send the same frames and
-//! count the same things after each one. Random numbers are drawn in the
-//! same order on both paths, so even the IPv4 Identification matches.
+//! translator's own addresses, NAT64; ICMPv6 errors of every type, code,
+//! Packet Too Big MTU and Parameter Problem pointer, quoting packets the
+//! fast path takes and packets it leaves, from mapped and unmapped
+//! sources) and must send the same frames and count the same things after
+//! each one. Random numbers are drawn in the same order on both paths, so
+//! even the IPv4 Identification matches.
 #![cfg(feature = "legacy-ip")]
 
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -74,7 +77,8 @@ ipv6 = "2001:db8:1::d/128"
 const TRANSLATIONS: [&str; 3] = [
     "[translation]\npool6 = \"2001:db8:64::/96\"\n",
     "[translation]\npool6 = \"2001:db8:64::/96\"\ntraffic_class = \"zero\"\n\
-     udp_zero_checksum = \"drop\"\nrefusal_errors = false\nlowest_ipv6_mtu = 1400\n",
+     udp_zero_checksum = \"drop\"\nrefusal_errors = false\nlowest_ipv6_mtu = 1400\n\
+     icmp_error_pool = [\"203.0.113.200/30\"]\n",
     "[translation]\npool6 = \"2001:db8:64::/96\"\n\n[nat64]\n\
      pool4 = [{ prefix = \"192.0.2.200/30\", tcp = \"1024-65535\", udp = \"1024-65535\", icmp = \"1-65535\" }]\n",
 ];

@@ -25,7 +25,14 @@
 //! IPv6 neighbor is resolved (`Router::forward_from_ipv4`); to it, plain
 //! unfragmented TCP and UDP (no extension headers, both addresses mapped,
 //! fits the uplink MTU, not hairpinned, ARP entry usable:
-//! `Uplink::plain_outbound`), then any other packet to a resolved gateway.
+//! `Uplink::plain_outbound`) and the common ICMPv6 error (RFC 7915 §5.2
+//! Destination Unreachable, Packet Too Big, Time Exceeded, Parameter
+//! Problem, no RFC 4884 extension, quoting an unfragmented UDP, TCP or echo
+//! packet without extension headers, §5.3, cut to 576 bytes; its source
+//! mapped, or from the RFC 6791 pool when there is no NAT64:
+//! `Uplink::plain_icmp_error_outbound`), then any other packet to a
+//! resolved gateway (in a frame of the IPv6 packet's size, or 576 bytes
+//! for an ICMPv4 error grown by RFC 4884 padding).
 //! Everything else, and whatever a fast path declines, takes the general
 //! path, which gives the same bytes and counters
 //! (`tests/router_translation_fast_paths.rs` compares the two, with
