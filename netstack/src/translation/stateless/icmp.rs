@@ -829,6 +829,7 @@ impl PlainIcmpError {
     /// `outer`'s addresses), or `None` for anything but the common case:
     /// then [`icmpv6_to_icmpv4`] gives the answer (a refusal, an
     /// extension, a quoted fragment or extension header, a nested error).
+    #[inline(always)]
     pub(super) fn new(
         message: &[u8],
         outer: OuterAddresses,
@@ -881,14 +882,15 @@ impl PlainIcmpError {
         let inner_protocol = fixed[6];
         let upper_length = usize::from(u16::from_be_bytes([fixed[4], fixed[5]]));
         let data = &after[..upper_length.min(after.len())];
-        let checksum_offset = match inner_protocol {
-            protocol::UDP => 6,
-            protocol::TCP => 16,
+        // Where the checksum is, and the quoted packet's IPv4 protocol.
+        let (checksum_offset, ipv4_protocol) = match inner_protocol {
+            protocol::UDP => (6, IpProtocol::Udp),
+            protocol::TCP => (16, IpProtocol::Tcp),
             protocol::ICMPV6
                 if data.len() >= 4
                     && matches!(data[0], icmpv6_type::ECHO_REQUEST | icmpv6_type::ECHO_REPLY) =>
             {
-                2
+                (2, IpProtocol::Icmp)
             }
             _ => return None,
         };
@@ -1011,11 +1013,7 @@ impl PlainIcmpError {
         Ipv4Repr {
             source_address: inner_source,
             destination_address: inner_destination,
-            protocol: IpProtocol::from(if inner_protocol == protocol::ICMPV6 {
-                protocol::ICMP
-            } else {
-                inner_protocol
-            }),
+            protocol: ipv4_protocol,
             payload_length,
             time_to_live: fixed[7],
             traffic_class: match settings.traffic_class {
