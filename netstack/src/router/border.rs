@@ -25,7 +25,14 @@
 //! IPv6 neighbor is resolved (`Router::forward_from_ipv4`); to it, plain
 //! unfragmented TCP and UDP (no extension headers, both addresses mapped,
 //! fits the uplink MTU, not hairpinned, ARP entry usable:
-//! `Uplink::plain_outbound`), then any other packet to a resolved gateway.
+//! `Uplink::plain_outbound`) and the common ICMPv6 error (RFC 7915 §5.2
+//! Destination Unreachable, Packet Too Big, Time Exceeded, Parameter
+//! Problem, no RFC 4884 extension, quoting an unfragmented UDP, TCP or echo
+//! packet without extension headers, §5.3, cut to 576 bytes; its source
+//! mapped, or from the RFC 6791 pool when there is no NAT64:
+//! `Uplink::plain_icmp_error_outbound`), then any other packet to a
+//! resolved gateway (in a frame of the IPv6 packet's size, or 576 bytes
+//! for an ICMPv4 error grown by RFC 4884 padding).
 //! Everything else, and whatever a fast path declines, takes the general
 //! path, which gives the same bytes and counters
 //! (`tests/router_translation_fast_paths.rs` compares the two, with
@@ -48,16 +55,22 @@ use super::forwarding::{
 };
 use super::icmp_error::IcmpError;
 use super::neighbor_cache::{Advertisement, LearnedFrom, Resolution};
+use super::transmit::TransmitArea;
 use super::{LinkInfo, NextHop, Outcome, PortIndex, Router};
 use crate::counters::{DropReason, PortEvent};
 use crate::translation::stateless::{self, IcmpAnswer, TranslationError};
-use crate::translation::uplink::{ArpInput, Refusal, TranslationDrop, Uplink};
+use crate::translation::uplink::{
+    ArpInput, PlainOutbound, PlainTranslation, Refusal, TranslationDrop, Uplink,
+};
 
 /// The address translator the border uses.
 pub(super) type BorderAddresses = crate::translation::stateless_addresses::StatelessAddresses;
 
 /// Ethertype of ARP (RFC 826).
 const ETHERTYPE_ARP: [u8; 2] = [0x08, 0x06];
+
+/// The IPv6 Next Header of ICMPv6 (RFC 4443).
+const ICMPV6: u8 = 58;
 
 /// Ethertype of IPv4 (RFC 894).
 const ETHERTYPE_IPV4: [u8; 2] = [0x08, 0x00];
@@ -675,39 +688,62 @@ impl Router {
         let Some(mtu) = self.ports.get(egress.0).map(|port| port.settings.mtu) else {
             return Err(DropReason::UnknownPort);
         };
-        // The commonest case, plain TCP or UDP to a neighbor whose MAC is
-        // known: decided first, then written straight into a frame of its
-        // exact size (see `Uplink::plain_outbound`).
-        if border.fast_paths
-            && let Some(plain) = border.uplink.plain_outbound(packet, gateway, mtu)
-            && let Some(port) = self.ports.get(egress.0)
-            && let Some(mac) = port.neighbors.usable_mac(plain.neighbor, now)
-        {
-            let source_mac = port.mac;
-            if let Some(frame) = self
-                .transmit
-                .push_forwarded(egress, ETHERNET_HEADER_LEN + plain.length())
-            {
-                write_ethernet_header(frame, source_mac, mac, ETHERTYPE_IPV4);
-                if plain.write(packet, identification, &mut frame[ETHERNET_HEADER_LEN..]) {
-                    self.release_outbound_fragments(link, gateway, now);
-                    return Ok(Outcome::Forwarded);
-                }
-                self.transmit.pop_last();
+        // The commonest cases, plain TCP or UDP and the common ICMPv6
+        // error, to a neighbor whose MAC is known: decided first, then
+        // written straight into a frame of its exact size (see
+        // `Uplink::plain_outbound`).
+        if border.fast_paths {
+            let sent = if packet.get(6) == Some(&ICMPV6) {
+                border
+                    .uplink
+                    .plain_icmp_error_outbound(packet, gateway, mtu)
+                    .is_some_and(|plain| {
+                        send_plain(
+                            &mut self.transmit,
+                            &self.ports,
+                            egress,
+                            &plain,
+                            packet,
+                            identification,
+                            now,
+                        )
+                    })
+            } else {
+                border
+                    .uplink
+                    .plain_outbound(packet, gateway, mtu)
+                    .is_some_and(|plain| {
+                        send_plain(
+                            &mut self.transmit,
+                            &self.ports,
+                            egress,
+                            &plain,
+                            packet,
+                            identification,
+                            now,
+                        )
+                    })
+            };
+            if sent {
+                self.release_outbound_fragments(link, gateway, now);
+                return Ok(Outcome::Forwarded);
             }
         }
         // Else a gateway whose MAC is known: translate straight into the
-        // transmit frame (the result is never longer than the IPv6
-        // packet), and shorten the frame to what was written.
+        // transmit frame, and shorten the frame to what was written. The
+        // result is never longer than the IPv6 packet, but for an ICMPv4
+        // error whose RFC 4884 extension pads the quoted packet to 128
+        // bytes (RFC 4884 §4): at most 576 bytes (RFC 1812 §4.3.2.3).
         if border.fast_paths
             && let Some(neighbor) = border.uplink.gateway_neighbor(gateway)
             && let Some(port) = self.ports.get(egress.0)
             && let Some(mac) = port.neighbors.usable_mac(neighbor, now)
         {
             let source_mac = port.mac;
+            let largest = packet.len().max(stateless::MAXIMUM_ICMPV4_ERROR);
             if let Some(frame) = self
                 .transmit
-                .push_forwarded(egress, ETHERNET_HEADER_LEN + packet.len())
+                .push_forwarded(egress, ETHERNET_HEADER_LEN + largest)
             {
                 let result = border.uplink.translate_outbound_to_neighbor(
                     packet,
@@ -1119,4 +1155,34 @@ pub(super) fn ethertype_for(neighbor: Ipv6Addr) -> [u8; 2] {
     } else {
         ETHERTYPE_IPV6
     }
+}
+
+/// Writes a plain translation into a transmit frame on `egress` when its
+/// neighbor's MAC is usable; false (nothing queued) otherwise, for the
+/// general path to take the packet.
+#[inline(always)]
+fn send_plain<T: PlainTranslation>(
+    transmit: &mut TransmitArea,
+    ports: &[super::Port],
+    egress: PortIndex,
+    plain: &PlainOutbound<T>,
+    packet: &[u8],
+    identification: u16,
+    now: Instant,
+) -> bool {
+    let Some(port) = ports.get(egress.0) else {
+        return false;
+    };
+    let Some(mac) = port.neighbors.usable_mac(plain.neighbor, now) else {
+        return false;
+    };
+    let Some(frame) = transmit.push_forwarded(egress, ETHERNET_HEADER_LEN + plain.length()) else {
+        return false;
+    };
+    write_ethernet_header(frame, port.mac, mac, ETHERTYPE_IPV4);
+    if plain.write(packet, identification, &mut frame[ETHERNET_HEADER_LEN..]) {
+        return true;
+    }
+    transmit.pop_last();
+    false
 }

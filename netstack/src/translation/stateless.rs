@@ -12,6 +12,11 @@
 //! UDP without extension headers that fits the next hop), decided before
 //! anything is written so a router can translate straight into its
 //! transmit frame; it writes what [`translate_ipv6_to_ipv4`] writes.
+//! [`PlainIcmpv6ErrorToIpv4`] is the same for the common ICMPv6 error
+//! (§5.2 Destination Unreachable, Packet Too Big, Time Exceeded, Parameter
+//! Problem without an RFC 4884 extension, quoting a UDP, TCP or echo
+//! packet without extension headers, §5.3), its source mapped or from
+//! the RFC 6791 pool.
 //!
 //! Both translate functions take a complete IP packet (no link header) and
 //! a caller-provided output buffer; they never allocate and never panic.
@@ -73,7 +78,7 @@ mod ipv6_to_ipv4;
 mod tests;
 
 pub use fragment::{fragment_ipv4, fragment_ipv6};
-pub use ipv6_to_ipv4::PlainIpv6ToIpv4;
+pub use ipv6_to_ipv4::{PlainIcmpv6ErrorToIpv4, PlainIpv6ToIpv4};
 
 /// The smallest IPv6 link MTU (RFC 8200 §5), the floor of every Packet Too
 /// Big the translator produces (RFC 7915 §4.2, §5; RFC 8021 §4).
@@ -494,14 +499,31 @@ fn adjust_transport_checksum(
     let Some(checksum) = read_u16(segment, offset) else {
         return;
     };
+    write_u16(
+        segment,
+        offset,
+        updated_transport_checksum(protocol, checksum, old_addresses, new_addresses),
+    );
+}
+
+/// The value [`adjust_transport_checksum`] writes over the TCP or UDP
+/// `checksum`: a UDP 0 stays 0, an update that yields 0 is 0xffff for UDP.
+#[inline(always)]
+fn updated_transport_checksum(
+    protocol: u8,
+    checksum: u16,
+    old_addresses: [u16; 2],
+    new_addresses: [u16; 2],
+) -> u16 {
     if protocol == protocol::UDP && checksum == 0 {
-        return;
+        return 0;
     }
-    let mut updated = adjust_checksum(checksum, &old_addresses, &new_addresses);
+    let updated = adjust_checksum(checksum, &old_addresses, &new_addresses);
     if protocol == protocol::UDP && updated == 0 {
-        updated = 0xffff;
+        0xffff
+    } else {
+        updated
     }
-    write_u16(segment, offset, updated);
 }
 
 /// Whether an IPv4 source is illegal for forwarding (RFC 1812 §5.3.7,

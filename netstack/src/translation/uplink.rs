@@ -40,7 +40,8 @@ use super::arp::{ArpOperation, ArpPacket, ArpRepr, PACKET_LENGTH};
 use super::icmpv4::{Icmpv4Message, Icmpv4Packet};
 use super::ipv4::{Ipv4Packet, Ipv4Repr};
 use super::stateless::{
-    self, Ipv4ToIpv6Path, Ipv6ToIpv4Path, PlainIpv6ToIpv4, Translated, TranslationError,
+    self, Ipv4ToIpv6Path, Ipv6ToIpv4Path, PlainIcmpv6ErrorToIpv4, PlainIpv6ToIpv4, Translated,
+    TranslationError,
 };
 use super::{AddressError, AddressRole, AddressTranslator, TranslationSettings};
 
@@ -394,16 +395,63 @@ pub struct Outbound {
     pub hairpin: bool,
 }
 
-/// An IPv6 packet for the uplink in the common case, decided but not yet
-/// written ([`Uplink::plain_outbound`]).
+/// A 6→4 translation decided before it is written: [`PlainIpv6ToIpv4`]
+/// (TCP, UDP) or [`PlainIcmpv6ErrorToIpv4`] (an ICMPv6 error).
+pub trait PlainTranslation: Copy {
+    /// The IPv4 destination.
+    fn destination(&self) -> Ipv4Addr;
+    /// The length of the IPv4 packet.
+    fn length(&self) -> usize;
+    /// Writes the IPv4 packet translated from `packet` at the start of
+    /// `output`, with Identification `identification`; false, nothing
+    /// written, if `output` is shorter than [`PlainTranslation::length`].
+    fn write(&self, packet: &[u8], identification: u16, output: &mut [u8]) -> bool;
+}
+
+impl PlainTranslation for PlainIpv6ToIpv4 {
+    #[inline(always)]
+    fn destination(&self) -> Ipv4Addr {
+        PlainIpv6ToIpv4::destination(self)
+    }
+
+    #[inline(always)]
+    fn length(&self) -> usize {
+        PlainIpv6ToIpv4::length(self)
+    }
+
+    #[inline(always)]
+    fn write(&self, packet: &[u8], identification: u16, output: &mut [u8]) -> bool {
+        PlainIpv6ToIpv4::write(self, packet, identification, output)
+    }
+}
+
+impl PlainTranslation for PlainIcmpv6ErrorToIpv4 {
+    #[inline(always)]
+    fn destination(&self) -> Ipv4Addr {
+        PlainIcmpv6ErrorToIpv4::destination(self)
+    }
+
+    #[inline(always)]
+    fn length(&self) -> usize {
+        PlainIcmpv6ErrorToIpv4::length(self)
+    }
+
+    #[inline(always)]
+    fn write(&self, packet: &[u8], identification: u16, output: &mut [u8]) -> bool {
+        PlainIcmpv6ErrorToIpv4::write(self, packet, identification, output)
+    }
+}
+
+/// An IPv6 packet for the uplink in a common case, decided but not yet
+/// written ([`Uplink::plain_outbound`], [`Uplink::plain_icmp_error_outbound`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PlainOutbound {
-    translation: PlainIpv6ToIpv4,
+pub struct PlainOutbound<T = PlainIpv6ToIpv4> {
+    translation: T,
     /// The neighbor cache key of the IPv4 next hop.
     pub neighbor: Ipv6Addr,
 }
 
-impl PlainOutbound {
+impl<T: PlainTranslation> PlainOutbound<T> {
     /// The length of the IPv4 packet.
     #[inline]
     pub fn length(&self) -> usize {
@@ -411,9 +459,10 @@ impl PlainOutbound {
     }
 
     /// Writes the IPv4 packet translated from `packet` (the one given to
-    /// [`Uplink::plain_outbound`]) at the start of `output`, which holds
-    /// [`PlainOutbound::length`] bytes, with Identification
-    /// `identification`; false, nothing written, if `output` is shorter.
+    /// [`Uplink::plain_outbound`] or [`Uplink::plain_icmp_error_outbound`])
+    /// at the start of `output`, which holds [`PlainOutbound::length`]
+    /// bytes, with Identification `identification`; false, nothing
+    /// written, if `output` is shorter.
     #[inline(always)]
     pub fn write(&self, packet: &[u8], identification: u16, output: &mut [u8]) -> bool {
         self.translation.write(packet, identification, output)
@@ -460,6 +509,18 @@ impl From<TranslationDrop> for Refusal {
             reason,
             error: None,
         }
+    }
+}
+
+/// The path of a plain 6→4 translation ([`Uplink::plain_outbound`]): as
+/// `Uplink::outbound`'s, the Identification drawn when written.
+#[inline(always)]
+fn plain_path(ipv4_mtu: u16) -> Ipv6ToIpv4Path {
+    Ipv6ToIpv4Path {
+        ipv4_next_hop_mtu: ipv4_mtu,
+        ipv6_link_mtu: u16::MAX,
+        identification: 0,
+        decrement_time_to_live: true,
     }
 }
 
@@ -741,13 +802,48 @@ impl<A: AddressTranslator> Uplink<A> {
         gateway: Ipv6Addr,
         ipv4_mtu: u16,
     ) -> Option<PlainOutbound> {
-        let path = Ipv6ToIpv4Path {
-            ipv4_next_hop_mtu: ipv4_mtu,
-            ipv6_link_mtu: u16::MAX,
-            identification: 0,
-            decrement_time_to_live: true,
-        };
-        let translation = PlainIpv6ToIpv4::new(packet, &self.addresses, &self.settings, &path)?;
+        let translation = PlainIpv6ToIpv4::new(
+            packet,
+            &self.addresses,
+            &self.settings,
+            &plain_path(ipv4_mtu),
+        )?;
+        self.plain_next_hop(translation, gateway)
+    }
+
+    /// [`Uplink::plain_outbound`] for an ICMPv6 error of the common shape
+    /// ([`PlainIcmpv6ErrorToIpv4`]: §5.2, §5.3), from a mapped source, or
+    /// from one without a mapping when there is no NAT64 (the source then
+    /// comes from the RFC 6791 pool; with NAT64, NAT64 takes it, as
+    /// `Uplink::outbound` decides).
+    #[inline]
+    pub fn plain_icmp_error_outbound(
+        &self,
+        packet: &[u8],
+        gateway: Ipv6Addr,
+        ipv4_mtu: u16,
+    ) -> Option<PlainOutbound<PlainIcmpv6ErrorToIpv4>> {
+        let translation = PlainIcmpv6ErrorToIpv4::new(
+            packet,
+            &self.addresses,
+            &self.settings,
+            &plain_path(ipv4_mtu),
+        )?;
+        if translation.has_pool_source() && self.nat64.is_some() {
+            return None;
+        }
+        self.plain_next_hop(translation, gateway)
+    }
+
+    /// The checks of `Uplink::finish_outbound` for a plain translation:
+    /// `None` for a broadcast, multicast or own (hairpinned) destination,
+    /// else the neighbor key of `gateway` (or of the destination, on-link).
+    #[inline(always)]
+    fn plain_next_hop<T: PlainTranslation>(
+        &self,
+        translation: T,
+        gateway: Ipv6Addr,
+    ) -> Option<PlainOutbound<T>> {
         let destination = translation.destination();
         if self.is_broadcast_or_multicast(destination) || self.owns(destination) {
             return None;

@@ -2,6 +2,7 @@
 
 use smoltcp::wire::IpProtocol;
 
+use super::icmp::PlainIcmpError;
 use super::{
     DONT_FRAGMENT_THRESHOLD, FRAGMENT_HEADER_LENGTH, Fragmentation, IPV4_HEADER_LENGTH,
     IPV6_HEADER_LENGTH, Ipv6ToIpv4Path, MINIMUM_IPV6_MTU, Translated, TranslationError,
@@ -366,6 +367,129 @@ impl PlainIpv6ToIpv4 {
             old_addresses,
             new_addresses,
         );
+        true
+    }
+}
+
+/// [`PlainIpv6ToIpv4`]'s counterpart for the common ICMPv6 error, decided
+/// before anything is written: Destination Unreachable, Packet Too Big,
+/// Time Exceeded or Parameter Problem of the shape [`PlainIcmpError`]
+/// takes (§5.2, §5.3), from a mapped source or, for one without a
+/// mapping, the RFC 6791 pool (§5.1), to a mapped destination, that fits
+/// the IPv4 next hop. [`PlainIcmpv6ErrorToIpv4::write`] gives the bytes
+/// [`translate`] would give; `None` is no refusal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PlainIcmpv6ErrorToIpv4 {
+    /// The IPv4 header [`translate`] writes, but for its Identification.
+    header: Ipv4Repr,
+    /// The ICMPv4 message.
+    message: PlainIcmpError,
+    /// Whether the IPv4 source is from the RFC 6791 pool.
+    pool_source: bool,
+}
+
+impl PlainIcmpv6ErrorToIpv4 {
+    /// The translation of `packet`, or `None` when it is anything but the
+    /// common ICMPv6 error: then [`translate`] gives the answer.
+    #[inline]
+    pub fn new(
+        packet: &[u8],
+        addresses: &impl AddressTranslator,
+        settings: &TranslationSettings,
+        path: &Ipv6ToIpv4Path,
+    ) -> Option<PlainIcmpv6ErrorToIpv4> {
+        let fixed: &[u8; IPV6_HEADER_LENGTH] = packet.get(..IPV6_HEADER_LENGTH)?.try_into().ok()?;
+        let message_length = usize::from(u16::from_be_bytes([fixed[4], fixed[5]]));
+        let message = packet.get(IPV6_HEADER_LENGTH..IPV6_HEADER_LENGTH + message_length)?;
+        if fixed[0] >> 4 != 6
+            || fixed[6] != protocol::ICMPV6
+            || message
+                .first()
+                .is_none_or(|&message_type| message_type >= 128)
+        {
+            return None;
+        }
+        let source6 = ipv6_address(&fixed[8..24]);
+        if is_illegal_ipv6_source(source6) {
+            return None;
+        }
+        let destination6 = ipv6_address(&fixed[24..40]);
+        // §5.1 / RFC 6791, as in `translate`.
+        let (source, pool_source) = match addresses.ipv6_to_ipv4(source6, AddressRole::Source) {
+            Ok(address) => (address, false),
+            Err(_) => (addresses.icmp_error_source(source6)?, true),
+        };
+        let destination = addresses
+            .ipv6_to_ipv4(destination6, AddressRole::Destination)
+            .ok()?;
+        let outer = icmp::OuterAddresses::new(
+            addresses,
+            (source6, (!pool_source).then_some(source)),
+            (destination6, Some(destination)),
+        );
+        let message = PlainIcmpError::new(message, outer, addresses, settings, path)?;
+        let body_length = message.length();
+        if IPV4_HEADER_LENGTH + body_length > usize::from(path.ipv4_next_hop_mtu) {
+            return None;
+        }
+        Some(PlainIcmpv6ErrorToIpv4 {
+            header: ipv4_header(
+                fixed,
+                source,
+                destination,
+                protocol::ICMP,
+                body_length,
+                settings,
+                path,
+            ),
+            message,
+            pool_source,
+        })
+    }
+
+    /// The IPv4 destination.
+    #[inline]
+    pub fn destination(&self) -> core::net::Ipv4Addr {
+        self.header.destination_address
+    }
+
+    /// The length of the IPv4 packet.
+    #[inline]
+    pub fn length(&self) -> usize {
+        IPV4_HEADER_LENGTH + self.header.payload_length
+    }
+
+    /// Whether the IPv4 source is from the RFC 6791 pool (the IPv6 source
+    /// has no mapping), not the source's mapping.
+    #[inline]
+    pub fn has_pool_source(&self) -> bool {
+        self.pool_source
+    }
+
+    /// Writes the IPv4 packet, Identification `identification` (§5.1), at
+    /// the start of `output`, which holds [`PlainIcmpv6ErrorToIpv4::length`]
+    /// bytes; `packet` is the one this translation was made from. Returns
+    /// false, writing nothing, if `output` or `packet` is too short.
+    #[inline]
+    pub fn write(&self, packet: &[u8], identification: u16, output: &mut [u8]) -> bool {
+        let (Some(message), Some(output)) = (
+            packet.get(IPV6_HEADER_LENGTH..),
+            output.get_mut(..IPV4_HEADER_LENGTH + self.header.payload_length),
+        ) else {
+            return false;
+        };
+        let (header, body) = output.split_at_mut(IPV4_HEADER_LENGTH);
+        let Ok(header) = <&mut [u8; IPV4_HEADER_LENGTH]>::try_from(header) else {
+            return false;
+        };
+        if !self.message.write(message, body) {
+            return false;
+        }
+        Ipv4Repr {
+            identification,
+            ..self.header
+        }
+        .write_header(header);
         true
     }
 }

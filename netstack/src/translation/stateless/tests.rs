@@ -1,5 +1,7 @@
 //! Tests of the stateless translator: packet pairs built with etherparse (an independent packet library), one or more per RFC 7915 requirement, and malformed input that must not panic.
 
+use std::format;
+use std::string::String;
 use std::vec;
 use std::vec::Vec;
 
@@ -1784,4 +1786,302 @@ fn rfc7915_5_plain_case_matches_the_general_translator() {
     ] {
         assert_eq!(plain(&declined), None);
     }
+}
+
+/// An ICMPv6 message `header` (type, code, checksum, second word; the
+/// checksum is filled in) with `body`, in an IPv6 packet.
+fn raw_icmpv6(source: [u8; 16], destination: [u8; 16], header: [u8; 8], body: &[u8]) -> Vec<u8> {
+    let mut message = header.to_vec();
+    message.extend_from_slice(body);
+    let pseudo = ipv6_pseudo_header_sum(
+        Ipv6Addr::from(source),
+        Ipv6Addr::from(destination),
+        58,
+        message.len(),
+    );
+    let checksum = !crate::translation::checksum::combine(&[
+        pseudo,
+        crate::translation::checksum::sum(&message),
+    ]);
+    message[2..4].copy_from_slice(&checksum.to_be_bytes());
+    let mut packet = Vec::new();
+    etherparse::Ipv6Header {
+        traffic_class: 0xb8,
+        flow_label: Default::default(),
+        payload_length: message.len() as u16,
+        next_header: IpNumber::IPV6_ICMP,
+        hop_limit: 40,
+        source,
+        destination,
+    }
+    .write(&mut packet)
+    .unwrap();
+    packet.extend_from_slice(&message);
+    packet
+}
+
+/// The packets an ICMPv6 error may quote, from the IPv4 host (as IPv6) to
+/// the IPv6 host, and whether the §5.2 / §5.3 shortcut
+/// ([`icmp::PlainIcmpError`]) takes them: UDP, TCP and echo of several
+/// sizes (odd, cut short, longer than 576 bytes allow) are taken; a
+/// nested error, another ICMPv6 type, extension headers, a fragment, an
+/// unmapped address, a broken header are left to the general way.
+fn quoted_ipv6_packets() -> Vec<(String, Vec<u8>, bool)> {
+    let from = host4_as_ipv6();
+    let to = host6();
+    let mut packets = Vec::new();
+    for size in [0usize, 1, 17, 100, 507, 508, 509, 600, 1200] {
+        let payload: Vec<u8> = (0..size).map(|index| index as u8 ^ 0x5a).collect();
+        let udp = write(1300, |bytes| {
+            PacketBuilder::ipv6(from, to, 9)
+                .udp(53, 40000)
+                .write(bytes, &payload)
+                .unwrap()
+        });
+        let tcp = write(1300, |bytes| {
+            PacketBuilder::ipv6(from, to, 9)
+                .tcp(443, 40000, 7, 1000)
+                .write(bytes, &payload)
+                .unwrap()
+        });
+        let request = write(1300, |bytes| {
+            PacketBuilder::ipv6(from, to, 9)
+                .icmpv6_echo_request(3, 4)
+                .write(bytes, &payload)
+                .unwrap()
+        });
+        let reply = write(1300, |bytes| {
+            PacketBuilder::ipv6(from, to, 9)
+                .icmpv6_echo_reply(3, 4)
+                .write(bytes, &payload)
+                .unwrap()
+        });
+        for (name, packet) in [("UDP", udp), ("TCP", tcp), ("echo request", request)] {
+            packets.push((format!("{name}, {size} bytes"), packet, true));
+        }
+        if size % 2 == 1 {
+            packets.push((format!("echo reply, {size} bytes"), reply, true));
+        }
+    }
+    let udp = write(200, |bytes| {
+        PacketBuilder::ipv6(from, to, 9)
+            .udp(53, 40000)
+            .write(bytes, &[7; 64])
+            .unwrap()
+    });
+    let mut zero_checksum = udp.clone();
+    zero_checksum[46..48].fill(0);
+    packets.push(("UDP, zero checksum".into(), zero_checksum, true));
+    let mut traffic_class = udp.clone();
+    traffic_class[0] = 0x6e;
+    traffic_class[1] |= 0x50;
+    packets.push(("UDP, traffic class 0xe5".into(), traffic_class, true));
+    // Cut where the quoting router cut it: Payload Length says more.
+    for length in [2, 7, 8, 30] {
+        packets.push((
+            format!("UDP cut to {length} bytes"),
+            udp[..40 + length].to_vec(),
+            true,
+        ));
+    }
+    let tcp = write(200, |bytes| {
+        PacketBuilder::ipv6(from, to, 9)
+            .tcp(443, 40000, 7, 1000)
+            .write(bytes, &[1; 40])
+            .unwrap()
+    });
+    for length in [10, 17, 18] {
+        packets.push((
+            format!("TCP cut to {length} bytes"),
+            tcp[..40 + length].to_vec(),
+            true,
+        ));
+    }
+    // Payload Length says less than is quoted: the rest is not copied.
+    for (length, taken) in [(30, true), (31, false)] {
+        let mut shorter = udp.clone();
+        shorter[4..6].copy_from_slice(&(length as u16).to_be_bytes());
+        packets.push((
+            format!("UDP with Payload Length {length}, more quoted"),
+            shorter,
+            taken,
+        ));
+    }
+    let request = write(200, |bytes| {
+        PacketBuilder::ipv6(from, to, 9)
+            .icmpv6_echo_request(3, 4)
+            .write(bytes, b"ping")
+            .unwrap()
+    });
+    packets.push(("echo cut to 3 bytes".into(), request[..43].to_vec(), false));
+    let nested = icmpv6_packet(
+        from,
+        to,
+        Icmpv6Type::DestinationUnreachable(icmpv6::DestUnreachableCode::Port),
+        &udp,
+    );
+    packets.push(("a nested error".into(), nested, false));
+    let mut solicitation = request.clone();
+    solicitation[40] = 135;
+    packets.push(("neighbor solicitation".into(), solicitation, false));
+    for (first, extension) in [
+        (60u8, [17u8, 0, 1, 4, 0, 0, 0, 0]),
+        (0, [17, 0, 1, 4, 0, 0, 0, 0]),
+        (44, [17, 0, 0, 0, 0, 0, 0, 9]),
+        (44, [17, 0, 0, 8, 0, 0, 0, 9]),
+    ] {
+        packets.push((
+            format!("UDP after extension header {first}"),
+            with_extensions(&udp, first, &extension),
+            false,
+        ));
+    }
+    let mut other_protocol = udp.clone();
+    other_protocol[6] = 132;
+    packets.push(("SCTP".into(), other_protocol, false));
+    let mut version = udp.clone();
+    version[0] = 0x40;
+    packets.push(("version 4".into(), version, false));
+    let mut unmapped = udp.clone();
+    unmapped[8..10].copy_from_slice(&[0x30, 0x00]);
+    packets.push(("unmapped inner source".into(), unmapped, false));
+    packets.push(("quoted header cut".into(), udp[..39].to_vec(), false));
+    packets
+}
+
+/// [`PlainIcmpv6ErrorToIpv4`] writes what [`translate_ipv6_to_ipv4`] writes
+/// for the common ICMPv6 errors: every type and code §5.2 translates
+/// (Destination Unreachable 0–4, Packet Too Big with the §5.2 arithmetic
+/// on the path's MTUs, Time Exceeded, Parameter Problem with every
+/// pointer of Figure 6), from a mapped source or one without a mapping
+/// (the RFC 6791 source, §5.1), quoting the packets of
+/// [`quoted_ipv6_packets`] (§5.3, cut to 576 bytes: RFC 1812 §4.3.2.3).
+/// It declines, leaving the answer to the general translator, untranslated
+/// types, codes and pointers, an RFC 4884 extension, a bad checksum, an
+/// echo, a result larger than the next hop, and the quoted packets the
+/// shortcut does not take.
+#[test]
+fn rfc7915_5_2_plain_icmp_errors_match_the_general_translator() {
+    let header = |message_type: u8, code: u8, second: u32| {
+        let word = second.to_be_bytes();
+        [message_type, code, 0, 0, word[0], word[1], word[2], word[3]]
+    };
+    let mut headers = Vec::new();
+    for code in 0..=5 {
+        headers.push((header(1, code, 0), code <= 4));
+    }
+    headers.push((header(1, 4, 2 << 24), false));
+    headers.push((header(1, 4, 200 << 24), false));
+    for mtu in [0, 68, 1279, 1280, 1300, 1320, 1321, 1500, 70_000, u32::MAX] {
+        headers.push((header(2, 0, mtu), true));
+    }
+    headers.push((header(2, 9, 1400), true));
+    for code in [0, 1, 7] {
+        headers.push((header(3, code, 0), true));
+    }
+    headers.push((header(3, 0, 1 << 24), false));
+    for pointer in [0, 1, 2, 3, 4, 5, 6, 7, 8, 23, 24, 39, 40, 0x100, u32::MAX] {
+        let listed = pointer_6_to_4(pointer).is_some();
+        headers.push((header(4, 0, pointer), listed));
+    }
+    headers.push((header(4, 1, 6), true));
+    headers.push((header(4, 2, 6), false));
+    for message_type in [0, 5, 127, 128, 129] {
+        headers.push((header(message_type, 0, 0), false));
+    }
+    let quoted = quoted_ipv6_packets();
+    let unmapped_router = [0x20, 1, 0x0d, 0xb8, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+    let paths = [
+        (path6(), true),
+        (
+            Ipv6ToIpv4Path {
+                ipv4_next_hop_mtu: 1300,
+                ipv6_link_mtu: 1350,
+                decrement_time_to_live: true,
+                ..path6()
+            },
+            true,
+        ),
+        (
+            Ipv6ToIpv4Path {
+                ipv4_next_hop_mtu: 100,
+                ..path6()
+            },
+            false,
+        ),
+    ];
+    let mut compared = 0;
+    for policy in [TrafficClassPolicy::Copy, TrafficClassPolicy::Zero] {
+        let settings = TranslationSettings {
+            traffic_class: policy,
+            ..settings()
+        };
+        for (path, roomy) in paths {
+            for (source_name, source) in [("mapped", host6()), ("unmapped", unmapped_router)] {
+                for &(icmp_header, header_taken) in &headers {
+                    for (name, packet, packet_taken) in &quoted {
+                        let label = format!(
+                            "{source_name} source, {icmp_header:?}, {name}, {path:?}, {policy:?}"
+                        );
+                        let mut error = raw_icmpv6(source, host4_as_ipv6(), icmp_header, packet);
+                        let expected = header_taken && *packet_taken;
+                        compared +=
+                            compare_plain(&error, &settings, &path, expected, roomy, &label);
+                        // A checksum off by one is the general way's refusal.
+                        error[42] ^= 1;
+                        compare_plain(&error, &settings, &path, false, roomy, &label);
+                    }
+                }
+            }
+        }
+    }
+    assert!(compared > 1000, "{compared}");
+}
+
+/// Whether [`PlainIcmpv6ErrorToIpv4`] takes `packet` as `expected` says (unless
+/// the result needs fragments, which it leaves to the general translator;
+/// with `fits` it must not), and when it does, writes what the general
+/// translator writes. Returns 1 if it took it.
+fn compare_plain(
+    packet: &[u8],
+    settings: &TranslationSettings,
+    path: &Ipv6ToIpv4Path,
+    expected: bool,
+    fits: bool,
+    label: &str,
+) -> usize {
+    let general = {
+        let mut output = vec![0xa5u8; 2000];
+        translate_ipv6_to_ipv4(packet, &mut output, &Pool6, settings, path)
+            .ok()
+            .filter(|translated| translated.fragmentation.is_none())
+            .map(|translated| output[..translated.length].to_vec())
+    };
+    if expected && fits {
+        assert!(general.is_some(), "{label}: the general way refuses");
+    }
+    assert_eq!(
+        PlainIpv6ToIpv4::new(packet, &Pool6, settings, path),
+        None,
+        "{label}"
+    );
+    let plain = PlainIcmpv6ErrorToIpv4::new(packet, &Pool6, settings, path);
+    assert_eq!(
+        plain.is_some(),
+        expected && general.is_some(),
+        "{label}: taken"
+    );
+    if let Some(plain) = plain {
+        let general = general.unwrap_or_else(|| panic!("{label}: the general way refuses"));
+        let mut output = vec![0x5au8; plain.length()];
+        assert!(plain.write(packet, path.identification, &mut output));
+        assert_eq!(output, general, "{label}");
+        let mut short = vec![0x5au8; plain.length() - 1];
+        assert!(!plain.write(packet, 1, &mut short), "{label}");
+        assert!(
+            short.iter().all(|&byte| byte == 0x5a),
+            "{label}: nothing written"
+        );
+    }
+    usize::from(plain.is_some())
 }
