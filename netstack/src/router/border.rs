@@ -346,6 +346,12 @@ impl Router {
         now: Instant,
     ) -> Option<Result<Outcome, DropReason>> {
         let border = self.border.as_mut().filter(|border| border.fast_paths)?;
+        if let Some(plain) = border.uplink.plain_inbound(packet)
+            && let Some(verdict) = self.forward_plain_from_ipv4(link, packet, plain, now)
+        {
+            return Some(verdict);
+        }
+        let border = self.border.as_mut()?;
         let destination = border.uplink.stateless_inbound_destination(packet)?;
         let address = destination.ipv6;
         if address.is_multicast()
@@ -400,6 +406,60 @@ impl Router {
                 None
             }
         }
+    }
+
+    /// The commonest IPv4 from the uplink, plain TCP or UDP
+    /// ([`Uplink::plain_inbound`]), done the way plain 6→4 is: everything
+    /// the forward path checks is decided from the translation before a
+    /// byte is written (no IPv6 header to parse afterwards), then the IPv6
+    /// packet, hop limit already decremented, is written into a frame of
+    /// its exact size. `None` when the forward path would do more than
+    /// send it (own address or a route back into the translator, hop
+    /// limit exceeded, too big, unresolved neighbor, ...): nothing was done
+    /// or counted and the other paths take it.
+    #[inline(always)]
+    fn forward_plain_from_ipv4(
+        &mut self,
+        link: LinkInfo,
+        packet: &[u8],
+        mut plain: stateless::PlainIpv4ToIpv6,
+        now: Instant,
+    ) -> Option<Result<Outcome, DropReason>> {
+        let (source, destination) = (plain.source(), plain.destination());
+        // `route_translated_along` and `passes_forward_checks`.
+        if plain.hop_limit() <= 1
+            || destination.is_multicast()
+            || destination.is_unicast_link_local()
+            || destination.is_unspecified()
+            || destination.is_loopback()
+            || source.is_unspecified()
+            || source.is_unicast_link_local()
+        {
+            return None;
+        }
+        let index = self.fib.lookup(destination)?;
+        let (egress, neighbor) = match self.next_hops.get(index as usize)? {
+            NextHop::Connected { port } => (*port, destination),
+            NextHop::Gateway { port, address } => (*port, *address),
+            _ => return None,
+        };
+        let port = self.ports.get(egress.0)?;
+        if plain.length() > usize::from(port.settings.mtu) {
+            return None;
+        }
+        let mac = port.neighbors.usable_mac(neighbor, now)?;
+        let source_mac = port.mac;
+        let frame = self
+            .transmit
+            .push_forwarded(egress, ETHERNET_HEADER_LEN + plain.length())?;
+        plain.decrement_hop_limit();
+        if !plain.write(packet, &mut frame[ETHERNET_HEADER_LEN..]) {
+            self.transmit.pop_last();
+            return None;
+        }
+        write_ethernet_header(frame, source_mac, mac, ETHERTYPE_IPV6);
+        self.release_inbound_fragments(link, now);
+        Some(Ok(Outcome::Forwarded))
     }
 
     /// The answer to an IPv4 packet the translator refused (see

@@ -73,6 +73,7 @@ mod ipv6_to_ipv4;
 mod tests;
 
 pub use fragment::{fragment_ipv4, fragment_ipv6};
+pub use ipv4_to_ipv6::PlainIpv4ToIpv6;
 pub use ipv6_to_ipv4::PlainIpv6ToIpv4;
 
 /// The smallest IPv6 link MTU (RFC 8200 §5), the floor of every Packet Too

@@ -1785,3 +1785,170 @@ fn rfc7915_5_plain_case_matches_the_general_translator() {
         assert_eq!(plain(&declined), None);
     }
 }
+
+// ------------------------------------------------- §4 plain-case shortcut
+
+/// [`PlainIpv4ToIpv6`] writes what [`translate_ipv4_to_ipv6`] writes (§4.1
+/// header, §4.5 checksum) for plain TCP and UDP, whatever the TTL, type of
+/// service, policies, DF and size around `lowest_ipv6_mtu` and the IPv6
+/// next-hop MTU, with link padding after the packet; and it declines,
+/// leaving the answer to the general translator, options (even ignored
+/// ones), fragments, a zero UDP checksum under either policy (§4.5), ICMP,
+/// a cut-off transport header, a bad header checksum or length, an
+/// illegal source and a DF packet larger than the next hop.
+#[test]
+fn rfc7915_4_plain_case_matches_the_general_translator() {
+    let mut compared = 0;
+    for traffic_class in [TrafficClassPolicy::Copy, TrafficClassPolicy::Zero] {
+        for udp_zero_checksum in [UdpZeroChecksum::Compute, UdpZeroChecksum::Drop] {
+            let settings = TranslationSettings {
+                traffic_class,
+                udp_zero_checksum,
+                lowest_ipv6_mtu: 1300,
+                ..settings()
+            };
+            let path = Ipv4ToIpv6Path {
+                ipv6_next_hop_mtu: 1400,
+                ..path4()
+            };
+            for time_to_live in [0, 1, 2, 255] {
+                // IPv6 sizes 1299..1301 and 1399..1401 for UDP and TCP.
+                for size in [0, 1, 1231, 1232, 1233, 1251, 1252, 1253, 1331, 1332, 1333] {
+                    let payload = vec![0x3c; size];
+                    for (tcp, type_of_service, dont_fragment, zero_checksum) in [
+                        (false, 0, true, false),
+                        (true, 0xb9, true, false),
+                        (false, 0x2e, false, false),
+                        (true, 0, false, false),
+                        (false, 0, true, true),
+                    ] {
+                        let mut packet = write(1400, |bytes| {
+                            let mut header = Ipv4Header::new(
+                                0,
+                                time_to_live,
+                                IpNumber::UDP,
+                                HOST4,
+                                HOST6_AS_IPV4,
+                            )
+                            .unwrap();
+                            header.identification = 0x1234;
+                            header.dont_fragment = dont_fragment;
+                            header.dscp =
+                                etherparse::IpDscp::try_new(type_of_service >> 2).unwrap();
+                            header.ecn = etherparse::IpEcn::try_new(type_of_service & 3).unwrap();
+                            let builder = PacketBuilder::ip(IpHeaders::Ipv4(
+                                header,
+                                Ipv4Extensions::default(),
+                            ));
+                            if tcp {
+                                builder.tcp(40000, 443, 7, 1000).write(bytes, &payload)
+                            } else {
+                                builder.udp(40000, 53).write(bytes, &payload)
+                            }
+                            .unwrap()
+                        });
+                        if zero_checksum {
+                            packet[26..28].fill(0);
+                        }
+                        // Link padding after Total Length.
+                        packet.extend_from_slice(&[0xee; 6]);
+                        let general = {
+                            let mut output = vec![0xa5u8; 2000];
+                            translate_ipv4_to_ipv6(&packet, &mut output, &Pool6, &settings, &path)
+                                .ok()
+                                .filter(|translated| translated.fragmentation.is_none())
+                                .map(|translated| output[..translated.length].to_vec())
+                        };
+                        let plain = PlainIpv4ToIpv6::new(&packet, &Pool6, &settings, &path);
+                        let label = std::format!(
+                            "{size} bytes, TTL {time_to_live}, TCP {tcp}, DF {dont_fragment}, \
+                             zero checksum {zero_checksum}"
+                        );
+                        assert_eq!(
+                            plain.is_some(),
+                            general.is_some() && !zero_checksum,
+                            "{label}"
+                        );
+                        if let (Some(mut plain), Some(general)) = (plain, general) {
+                            let mut output = vec![0x5au8; plain.length()];
+                            assert!(plain.write(&packet, &mut output));
+                            assert_eq!(output, general, "{label}");
+                            assert_eq!(plain.destination(), embed(Ipv4Addr::from(HOST6_AS_IPV4)));
+                            assert_eq!(plain.source(), embed(Ipv4Addr::from(HOST4)));
+                            assert!(!plain.write(&packet, &mut output[..plain.length() - 1]));
+                            // The forward step: the hop limit less one.
+                            plain.decrement_hop_limit();
+                            assert_eq!(plain.hop_limit(), time_to_live.saturating_sub(1));
+                            assert!(plain.write(&packet, &mut output));
+                            assert_eq!(output[7], time_to_live.saturating_sub(1));
+                            assert_eq!(output[..7], general[..7]);
+                            assert_eq!(output[8..], general[8..]);
+                            compared += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(compared > 200, "{compared}");
+
+    let plain = |packet: &[u8]| PlainIpv4ToIpv6::new(packet, &Pool6, &settings(), &path4());
+    let udp = udp4(HOST4, HOST6_AS_IPV4, b"plain");
+    assert!(plain(&udp).is_some());
+    let with_options = |option: &[u8]| {
+        let mut header = Ipv4Header::new(15, 64, IpNumber::UDP, HOST4, HOST6_AS_IPV4).unwrap();
+        header.options = option.try_into().unwrap();
+        write(64, |bytes| {
+            PacketBuilder::ip(IpHeaders::Ipv4(header, Ipv4Extensions::default()))
+                .udp(5000, 53)
+                .write(bytes, b"plain")
+                .unwrap()
+        })
+    };
+    let echo = write(64, |bytes| {
+        PacketBuilder::ipv4(HOST4, HOST6_AS_IPV4, 64)
+            .icmpv4_echo_request(1, 2)
+            .write(bytes, b"ping")
+            .unwrap()
+    });
+    let mut zero_checksum = udp.clone();
+    zero_checksum[26..28].fill(0);
+    let mut bad_header_checksum = udp.clone();
+    bad_header_checksum[10] ^= 1;
+    let mut first_fragment = udp.clone();
+    first_fragment[6] |= 0x20;
+    let mut later_fragment = udp.clone();
+    later_fragment[7] = 1;
+    let mut total_length_beyond = udp.clone();
+    total_length_beyond[3] += 1;
+    let mut total_length_short = udp.clone();
+    total_length_short[3] = 19;
+    let mut cut_off_tcp = write(64, |bytes| {
+        PacketBuilder::ipv4(HOST4, HOST6_AS_IPV4, 64)
+            .tcp(1, 2, 3, 4)
+            .write(bytes, b"")
+            .unwrap()
+    });
+    cut_off_tcp.truncate(39);
+    cut_off_tcp[3] = 39;
+    let too_big = udp4(HOST4, HOST6_AS_IPV4, &[0; 1480]);
+    let illegal_source = udp4([127, 0, 0, 1], HOST6_AS_IPV4, b"plain");
+    for (name, declined) in [
+        ("options", with_options(&[1, 1, 1, 1])),
+        ("record route", with_options(&[7, 7, 4, 0, 0, 0, 0, 0])),
+        ("source route", with_options(&[131, 7, 4, 1, 2, 3, 4, 0])),
+        ("echo", echo),
+        ("zero UDP checksum", zero_checksum),
+        ("bad header checksum", bad_header_checksum),
+        ("first fragment", first_fragment),
+        ("later fragment", later_fragment),
+        ("total length beyond the packet", total_length_beyond),
+        ("total length below the header", total_length_short),
+        ("cut-off TCP header", cut_off_tcp),
+        ("too big", too_big),
+        ("illegal source", illegal_source),
+        ("short", udp[..19].to_vec()),
+    ] {
+        assert_eq!(plain(&declined), None, "{name}");
+    }
+}
