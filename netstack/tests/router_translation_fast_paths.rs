@@ -701,3 +701,153 @@ fn ipv4_to_ipv6_plain_path_edges_match_the_general_path() {
         );
     }
 }
+
+/// An IPv4 frame from the uplink gateway: an ICMPv4 error (`header`:
+/// type, code, checksum bytes ignored, second word) from `source` to
+/// `destination` quoting `quoted`, checksums computed.
+fn icmp_error_frame(
+    source: Ipv4Addr,
+    destination: Ipv4Addr,
+    ttl: u8,
+    header: [u8; 8],
+    quoted: &[u8],
+) -> Vec<u8> {
+    let mut message = header.to_vec();
+    message.extend_from_slice(quoted);
+    message[2..4].fill(0);
+    let mut sum = 0u32;
+    for pair in message.chunks(2) {
+        sum += u32::from(u16::from_be_bytes([pair[0], *pair.get(1).unwrap_or(&0)]));
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    message[2..4].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+    let mut outer = Ipv4Header::new(
+        message.len() as u16,
+        ttl,
+        IpNumber::ICMP,
+        source.octets(),
+        destination.octets(),
+    )
+    .unwrap();
+    outer.header_checksum = outer.calc_header_checksum();
+    let mut frame = Vec::new();
+    frame.extend_from_slice(&ROUTER_MACS[1]);
+    frame.extend_from_slice(&GATEWAY_MAC);
+    frame.extend_from_slice(&[0x08, 0x00]);
+    outer.write(&mut frame).unwrap();
+    frame.extend_from_slice(&message);
+    frame
+}
+
+/// The plain ICMPv4 error case (RFC 7915 §4.2, §4.3: Destination
+/// Unreachable, Fragmentation Needed, Time Exceeded quoting plain TCP,
+/// UDP or echo) against the general path, with what it declines: other
+/// types, RFC 4884 extensions, quoted fragments and nested errors,
+/// unmapped quoted addresses, errors cut to 1280 bytes, options and bad
+/// checksums outside, TTLs at the edge, destinations that are not
+/// forwarded plainly.
+#[test]
+fn ipv4_icmp_error_plain_path_matches_the_general_path() {
+    let server = Ipv4Addr::new(203, 0, 113, 80);
+    let sources = [
+        ("server", server),
+        ("uplink gateway", Ipv4Addr::new(192, 0, 2, 254)),
+        ("illegal source", Ipv4Addr::new(127, 0, 0, 1)),
+    ];
+    let destinations = [
+        ("EAM host", Ipv4Addr::new(198, 51, 100, 10)),
+        ("behind a gateway", Ipv4Addr::new(198, 51, 100, 20)),
+        ("EAM host unresolved", Ipv4Addr::new(198, 51, 100, 13)),
+        ("router's own address", Ipv4Addr::new(198, 51, 100, 12)),
+        ("link-local EAM", Ipv4Addr::new(198, 51, 100, 40)),
+        ("NAT64 pool4", Ipv4Addr::new(192, 0, 2, 201)),
+    ];
+    let headers: [[u8; 8]; 9] = [
+        [3, 3, 0, 0, 0, 0, 0, 0],
+        [3, 1, 0, 0, 0, 0, 0, 0],
+        [3, 2, 0, 0, 0, 0, 0, 0],
+        [3, 4, 0, 0, 0, 0, 0x05, 0x78],
+        [3, 4, 0, 0, 0, 0, 0, 0],
+        [11, 0, 0, 0, 0, 0, 0, 0],
+        [3, 3, 0, 0, 0, 2, 0, 0],
+        [3, 14, 0, 0, 0, 0, 0, 0],
+        [12, 0, 0, 0, 8, 0, 0, 0],
+    ];
+    let changes = [
+        Ipv4Change::None,
+        Ipv4Change::Options(&[1, 1, 1, 1]),
+        Ipv4Change::TypeOfService(0xb9),
+        Ipv4Change::BadHeaderChecksum,
+        Ipv4Change::Padding,
+    ];
+    for translation in TRANSLATIONS {
+        let mut pair = routers(translation);
+        let mut now = 1000;
+        let mut forwarded = 0;
+        for (destination_name, destination) in destinations {
+            // What `destination` sent to the error's source, quoted.
+            let quoted_frame = |transport: Transport, payload: usize, quoted_to: Ipv4Addr| {
+                ipv4_frame(
+                    destination,
+                    quoted_to,
+                    9,
+                    true,
+                    (0, false),
+                    transport,
+                    payload,
+                )[14..]
+                    .to_vec()
+            };
+            for (source_name, source) in sources {
+                let mut fragment = quoted_frame(Transport::Udp, 16, source);
+                fragment[6] |= 0x20;
+                let quoted_packets = [
+                    ("UDP", quoted_frame(Transport::Udp, 16, source)),
+                    ("TCP", quoted_frame(Transport::Tcp, 16, source)),
+                    ("echo", quoted_frame(Transport::Icmp, 16, source)),
+                    (
+                        "UDP cut",
+                        quoted_frame(Transport::Udp, 16, source)[..26].to_vec(),
+                    ),
+                    ("fragment", fragment),
+                    (
+                        "unmapped quoted destination",
+                        quoted_frame(Transport::Udp, 16, Ipv4Addr::new(198, 51, 100, 99)),
+                    ),
+                    ("UDP 1192 bytes", quoted_frame(Transport::Udp, 1164, source)),
+                    ("UDP 1193 bytes", quoted_frame(Transport::Udp, 1165, source)),
+                ];
+                for header in headers {
+                    for (quoted_name, quoted) in &quoted_packets {
+                        for ttl in [1, 2, 64] {
+                            for change in changes {
+                                let frame = changed(
+                                    icmp_error_frame(source, destination, ttl, header, quoted),
+                                    change,
+                                );
+                                let label = format!(
+                                    "{translation}: {source_name} → {destination_name}, \
+                                     {header:?} quoting {quoted_name}, TTL {ttl}, {change:?}"
+                                );
+                                forwarded += compare(
+                                    &mut pair,
+                                    UPLINK,
+                                    &frame,
+                                    Instant::from_millis(now),
+                                    &label,
+                                );
+                                now += 3;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(
+            forwarded > 200,
+            "{translation}: many of these leave the router ({forwarded})"
+        );
+    }
+}

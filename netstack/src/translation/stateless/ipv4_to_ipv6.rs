@@ -6,10 +6,10 @@ use smoltcp::wire::{IpProtocol, Ipv6Packet};
 
 use super::{
     FRAGMENT_HEADER_LENGTH, Fragmentation, IPV4_HEADER_LENGTH, IPV6_HEADER_LENGTH, Ipv4ToIpv6Path,
-    Translated, TranslationError, adjust_transport_checksum, icmp, ipv6_pseudo_header_sum,
-    is_illegal_ipv4_source, protocol, read_u16, write_u16,
+    MAXIMUM_ICMPV6_ERROR, Translated, TranslationError, adjust_transport_checksum, icmp,
+    ipv6_pseudo_header_sum, is_illegal_ipv4_source, protocol, read_u16, write_u16,
 };
-use crate::translation::checksum::{combine, sum, sum_ipv4, sum_ipv6, verifies};
+use crate::translation::checksum::{combine, fold, sum, sum_ipv4, sum_ipv6, verifies};
 use crate::translation::icmpv4::Icmpv4Message;
 use crate::translation::ipv4::{Ipv4Packet, Ipv4Repr};
 use crate::translation::{
@@ -162,41 +162,111 @@ pub(super) fn translate(
     })
 }
 
-/// The common case of §4 decided before anything is written: an
-/// unfragmented TCP or UDP packet with a 20-byte header (§4.1 with no
-/// options to look at), a valid header checksum, both addresses mapped, a
-/// source that §4.1 does not call illegal, a transport header whole and,
-/// for UDP, a checksum that is not zero (§4.5: nothing to compute), that
-/// the next hop takes without fragmenting (DF set and it fits, or DF
-/// clear and it fits `lowest_ipv6_mtu`). [`PlainIpv4ToIpv6::write`] then
-/// gives the bytes [`translate`] would give (and, with
-/// [`PlainIpv4ToIpv6::decrement_hop_limit`], the forward step after it),
-/// without parsing ICMP or options; the caller can route, size and
-/// resolve the output first (RFC 7915 leaves the order free).
+/// The common cases of §4 decided before anything is written, both of an
+/// unfragmented packet with a 20-byte header (§4.1 with no options to look
+/// at), a valid header checksum and both addresses mapped, that the next
+/// hop takes without fragmenting (DF set and it fits, or DF clear and it
+/// fits `lowest_ipv6_mtu`):
+/// - TCP or UDP from a source that §4.1 does not call illegal, its
+///   transport header whole and, for UDP, a checksum that is not zero
+///   (§4.5: nothing to compute);
+/// - an ICMPv4 Destination Unreachable (codes with a §4.2 translation,
+///   Fragmentation Needed included) or Time Exceeded with a valid
+///   checksum and no RFC 4884 extension, quoting an option-free,
+///   unfragmented IPv4 header of TCP, UDP or an ICMP echo whose addresses
+///   are mapped (§4.3), whole (not cut to 1280 bytes).
+///
+/// [`PlainIpv4ToIpv6::write`] then gives the bytes [`translate`] would give
+/// (and, with [`PlainIpv4ToIpv6::decrement_hop_limit`], the forward step
+/// after it), without parsing options or walking the general ICMP code;
+/// the caller can route, size and resolve the output first (RFC 7915
+/// leaves the order free).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PlainIpv4ToIpv6 {
-    /// The IPv6 source (§4.1 "Source Address").
-    source: Ipv6Addr,
-    /// The IPv6 destination (§4.1 "Destination Address").
-    destination: Ipv6Addr,
-    /// §4.1 "Traffic Class", by the policy.
-    traffic_class: u8,
-    /// §4.1 "Next Header": the IPv4 Protocol, TCP or UDP.
-    next_header: u8,
-    /// §4.1 "Hop Limit": the TTL, less what the caller took off.
-    hop_limit: u8,
-    /// §4.1 "Payload Length": the IPv4 Total Length less 20.
-    payload_length: u16,
-    /// The sums of the IPv4 source and destination, then of the IPv6 ones,
-    /// for the transport checksum (§4.5).
-    address_sums: ([u16; 2], [u16; 2]),
+    /// The IPv6 header: addresses, traffic class, Next Header, Hop Limit
+    /// and Payload Length (§4.1).
+    header: PlainIpv6Header,
+    /// What follows it.
+    body: PlainBody,
 }
 
+/// The fields of an IPv6 header without extension headers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct PlainIpv6Header {
+    source: Ipv6Addr,
+    destination: Ipv6Addr,
+    traffic_class: u8,
+    next_header: u8,
+    hop_limit: u8,
+    payload_length: u16,
+}
+
+impl PlainIpv6Header {
+    /// Writes the 40 bytes (version 6, flow label 0, §4.1).
+    #[inline(always)]
+    fn write(&self, header: &mut [u8]) {
+        let Some(header) = header.get_mut(..IPV6_HEADER_LENGTH) else {
+            return;
+        };
+        let first = 0x6000_0000u32 | u32::from(self.traffic_class) << 20;
+        header[..4].copy_from_slice(&first.to_be_bytes());
+        header[4..6].copy_from_slice(&self.payload_length.to_be_bytes());
+        header[6] = self.next_header;
+        header[7] = self.hop_limit;
+        header[8..24].copy_from_slice(&self.source.octets());
+        header[24..40].copy_from_slice(&self.destination.octets());
+    }
+}
+
+/// The payload of a [`PlainIpv4ToIpv6`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PlainBody {
+    /// TCP or UDP: the sums of the IPv4 source and destination, then of
+    /// the IPv6 ones, for the checksum (§4.5).
+    Transport([u16; 2], [u16; 2]),
+    /// An ICMPv4 error (§4.2, §4.3).
+    IcmpError(PlainIcmpError),
+}
+
+/// An ICMPv6 error translated from an ICMPv4 one, but for the checksum.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct PlainIcmpError {
+    /// Type, code, checksum 0 and the second word (§4.2).
+    header: [u8; 8],
+    /// The quoted packet's IPv6 header (§4.3: its TTL kept).
+    quoted: PlainIpv6Header,
+    /// The quoted IPv4 Protocol (ICMP for an echo).
+    quoted_protocol: u8,
+    /// The sums of the quoted IPv4 source and destination.
+    quoted_ipv4_sums: [u16; 2],
+    /// How many bytes follow the quoted IPv4 header.
+    quoted_data_length: u16,
+    /// The sum of those bytes as they arrived: the ICMPv6 checksum is
+    /// built from it (RFC 1624) instead of summing the message again.
+    quoted_data_sum: u16,
+}
+
+/// ICMPv4 and ICMPv6 types the plain error case knows (RFC 792, RFC 4443
+/// §2.1).
+const ICMPV4_ECHO_REPLY: u8 = 0;
+const ICMPV4_DESTINATION_UNREACHABLE: u8 = 3;
+const ICMPV4_ECHO_REQUEST: u8 = 8;
+const ICMPV4_TIME_EXCEEDED: u8 = 11;
+const ICMPV6_PACKET_TOO_BIG: u8 = 2;
+const ICMPV6_TIME_EXCEEDED: u8 = 3;
+const ICMPV6_PARAMETER_PROBLEM: u8 = 4;
+const ICMPV6_ECHO_REQUEST: u8 = 128;
+const ICMPV6_ECHO_REPLY: u8 = 129;
+
+/// The ICMP header and the quoted IPv4 header, where the quoted packet's
+/// data starts in an ICMPv4 error.
+const QUOTED_DATA_OFFSET: usize = 8 + IPV4_HEADER_LENGTH;
+
 impl PlainIpv4ToIpv6 {
-    /// The translation of `packet`, or `None` when it is anything but the
+    /// The translation of `packet`, or `None` when it is anything but a
     /// plain case: then [`translate`] gives the answer (a refusal, a
-    /// fragmentation, options, ICMP, a zero UDP checksum). `None` is no
-    /// refusal.
+    /// fragmentation, options, other ICMP, a zero UDP checksum). `None` is
+    /// no refusal.
     #[inline]
     pub fn new(
         packet: &[u8],
@@ -206,10 +276,11 @@ impl PlainIpv4ToIpv6 {
     ) -> Option<PlainIpv4ToIpv6> {
         let header: &[u8; IPV4_HEADER_LENGTH] =
             packet.get(..IPV4_HEADER_LENGTH)?.try_into().ok()?;
-        let next_header = header[9];
-        let smallest = match next_header {
+        let protocol_number = header[9];
+        let smallest = match protocol_number {
             protocol::TCP => 20,
             protocol::UDP => 8,
+            protocol::ICMP => QUOTED_DATA_OFFSET,
             _ => return None,
         };
         let total_length = usize::from(u16::from_be_bytes([header[2], header[3]]));
@@ -222,60 +293,122 @@ impl PlainIpv4ToIpv6 {
             return None;
         }
         let upper = packet.get(IPV4_HEADER_LENGTH..total_length)?;
-        let length = IPV6_HEADER_LENGTH + upper.len();
+        if upper.len() < smallest {
+            return None;
+        }
+        let source4 = Ipv4Addr::new(header[12], header[13], header[14], header[15]);
+        let destination4 = Ipv4Addr::new(header[16], header[17], header[18], header[19]);
+        let (next_header, payload_length, body) = if protocol_number == protocol::ICMP {
+            if !matches!(
+                upper[0],
+                ICMPV4_DESTINATION_UNREACHABLE | ICMPV4_TIME_EXCEEDED
+            ) {
+                return None;
+            }
+            // §4.1 "Source Address": an error's source is translated even
+            // when illegal. Its addresses come first: the quoted packet
+            // reuses them.
+            let source = addresses.ipv4_to_ipv6(source4, AddressRole::Source).ok()?;
+            let destination = addresses
+                .ipv4_to_ipv6(destination4, AddressRole::Destination)
+                .ok()?;
+            let error = PlainIcmpError::new(
+                upper,
+                [(source4, source), (destination4, destination)],
+                addresses,
+                settings,
+                path,
+            )?;
+            let length = 8 + IPV6_HEADER_LENGTH + usize::from(error.quoted_data_length);
+            return PlainIpv4ToIpv6::checked(
+                PlainIpv4ToIpv6 {
+                    header: PlainIpv6Header {
+                        source,
+                        destination,
+                        traffic_class: traffic_class(header[1], settings),
+                        next_header: protocol::ICMPV6,
+                        hop_limit: header[8],
+                        payload_length: u16::try_from(length).ok()?,
+                    },
+                    body: PlainBody::IcmpError(error),
+                },
+                dont_fragment,
+                settings,
+                path,
+            );
+        } else {
+            if (protocol_number == protocol::UDP && upper[6..8] == [0, 0])
+                || is_illegal_ipv4_source(source4)
+            {
+                return None;
+            }
+            (
+                protocol_number,
+                u16::try_from(upper.len()).ok()?,
+                PlainBody::Transport([sum_ipv4(source4), sum_ipv4(destination4)], [0, 0]),
+            )
+        };
+        let source = addresses.ipv4_to_ipv6(source4, AddressRole::Source).ok()?;
+        let destination = addresses
+            .ipv4_to_ipv6(destination4, AddressRole::Destination)
+            .ok()?;
+        let body = match body {
+            PlainBody::Transport(old, _) => {
+                PlainBody::Transport(old, [sum_ipv6(source), sum_ipv6(destination)])
+            }
+            other => other,
+        };
+        PlainIpv4ToIpv6::checked(
+            PlainIpv4ToIpv6 {
+                header: PlainIpv6Header {
+                    source,
+                    destination,
+                    traffic_class: traffic_class(header[1], settings),
+                    next_header,
+                    hop_limit: header[8],
+                    payload_length,
+                },
+                body,
+            },
+            dont_fragment,
+            settings,
+            path,
+        )
+    }
+
+    /// `translation`, unless it is too big for the next hop: refused if
+    /// DF is set, fragmented if not (§4.1).
+    #[inline(always)]
+    fn checked(
+        translation: PlainIpv4ToIpv6,
+        dont_fragment: bool,
+        settings: &TranslationSettings,
+        path: &Ipv4ToIpv6Path,
+    ) -> Option<PlainIpv4ToIpv6> {
         let fits = if dont_fragment {
             path.ipv6_next_hop_mtu
         } else {
             settings.lowest_ipv6_mtu.min(path.ipv6_next_hop_mtu)
         };
-        if upper.len() < smallest
-            || (next_header == protocol::UDP && upper[6..8] == [0, 0])
-            || length > usize::from(fits)
-        {
-            return None;
-        }
-        let source4 = Ipv4Addr::new(header[12], header[13], header[14], header[15]);
-        if is_illegal_ipv4_source(source4) {
-            return None;
-        }
-        let destination4 = Ipv4Addr::new(header[16], header[17], header[18], header[19]);
-        let source = addresses.ipv4_to_ipv6(source4, AddressRole::Source).ok()?;
-        let destination = addresses
-            .ipv4_to_ipv6(destination4, AddressRole::Destination)
-            .ok()?;
-        Some(PlainIpv4ToIpv6 {
-            source,
-            destination,
-            traffic_class: match settings.traffic_class {
-                TrafficClassPolicy::Copy => header[1],
-                TrafficClassPolicy::Zero => 0,
-            },
-            next_header,
-            hop_limit: header[8],
-            payload_length: u16::try_from(upper.len()).ok()?,
-            address_sums: (
-                [sum_ipv4(source4), sum_ipv4(destination4)],
-                [sum_ipv6(source), sum_ipv6(destination)],
-            ),
-        })
+        (translation.length() <= usize::from(fits)).then_some(translation)
     }
 
     /// The IPv6 source.
     #[inline]
     pub fn source(&self) -> Ipv6Addr {
-        self.source
+        self.header.source
     }
 
     /// The IPv6 destination.
     #[inline]
     pub fn destination(&self) -> Ipv6Addr {
-        self.destination
+        self.header.destination
     }
 
     /// The Hop Limit [`PlainIpv4ToIpv6::write`] writes.
     #[inline]
     pub fn hop_limit(&self) -> u8 {
-        self.hop_limit
+        self.header.hop_limit
     }
 
     /// Takes one off the Hop Limit (never below zero): the forward step
@@ -283,13 +416,13 @@ impl PlainIpv4ToIpv6 {
     /// allows the decrement before or after translating).
     #[inline]
     pub fn decrement_hop_limit(&mut self) {
-        self.hop_limit = self.hop_limit.saturating_sub(1);
+        self.header.hop_limit = self.header.hop_limit.saturating_sub(1);
     }
 
     /// The length of the IPv6 packet.
     #[inline]
     pub fn length(&self) -> usize {
-        IPV6_HEADER_LENGTH + usize::from(self.payload_length)
+        IPV6_HEADER_LENGTH + usize::from(self.header.payload_length)
     }
 
     /// Writes the IPv6 packet at the start of `output`, which holds
@@ -298,26 +431,284 @@ impl PlainIpv4ToIpv6 {
     /// `output` is too short.
     #[inline(always)]
     pub fn write(&self, packet: &[u8], output: &mut [u8]) -> bool {
-        let length = usize::from(self.payload_length);
-        let (Some(upper), Some(output)) = (
-            packet.get(IPV4_HEADER_LENGTH..IPV4_HEADER_LENGTH + length),
-            output.get_mut(..IPV6_HEADER_LENGTH + length),
-        ) else {
+        let length = usize::from(self.header.payload_length);
+        let Some(output) = output.get_mut(..IPV6_HEADER_LENGTH + length) else {
             return false;
         };
         let (header, body) = output.split_at_mut(IPV6_HEADER_LENGTH);
-        // Version 6, the traffic class, flow label 0 (§4.1).
-        let first = 0x6000_0000u32 | u32::from(self.traffic_class) << 20;
-        header[..4].copy_from_slice(&first.to_be_bytes());
-        header[4..6].copy_from_slice(&self.payload_length.to_be_bytes());
-        header[6] = self.next_header;
-        header[7] = self.hop_limit;
-        header[8..24].copy_from_slice(&self.source.octets());
-        header[24..40].copy_from_slice(&self.destination.octets());
-        body.copy_from_slice(upper);
-        let (old_addresses, new_addresses) = self.address_sums;
-        adjust_transport_checksum(body, self.next_header, old_addresses, new_addresses);
+        match &self.body {
+            PlainBody::Transport(old_addresses, new_addresses) => {
+                let Some(upper) = packet.get(IPV4_HEADER_LENGTH..IPV4_HEADER_LENGTH + length)
+                else {
+                    return false;
+                };
+                body.copy_from_slice(upper);
+                adjust_transport_checksum(
+                    body,
+                    self.header.next_header,
+                    *old_addresses,
+                    *new_addresses,
+                );
+            }
+            PlainBody::IcmpError(error) => {
+                let start = IPV4_HEADER_LENGTH + QUOTED_DATA_OFFSET;
+                let data_length = usize::from(error.quoted_data_length);
+                let Some(data) = packet.get(start..start + data_length) else {
+                    return false;
+                };
+                error.write(data, self.header.source, self.header.destination, body);
+            }
+        }
+        self.header.write(header);
         true
+    }
+}
+
+impl PlainIcmpError {
+    /// The plain case of [`icmp::icmpv4_to_icmpv6`] for the ICMPv4
+    /// `message` whose outer addresses are `outer` (IPv4, IPv6), or `None`.
+    #[inline(always)]
+    fn new(
+        message: &[u8],
+        outer: [(Ipv4Addr, Ipv6Addr); 2],
+        addresses: &impl AddressTranslator,
+        settings: &TranslationSettings,
+        path: &Ipv4ToIpv6Path,
+    ) -> Option<PlainIcmpError> {
+        // §4.2: Destination Unreachable and Time Exceeded; an RFC 4884
+        // length attribute (byte 5) takes the general way.
+        let (message_type, code) = (message[0], message[1]);
+        let (new_type, new_code) = match message_type {
+            ICMPV4_DESTINATION_UNREACHABLE => icmp::destination_unreachable_4_to_6(code)?,
+            ICMPV4_TIME_EXCEEDED => (ICMPV6_TIME_EXCEEDED, code),
+            _ => return None,
+        };
+        let quoted: &[u8; IPV4_HEADER_LENGTH] =
+            message.get(8..QUOTED_DATA_OFFSET)?.try_into().ok()?;
+        // The quoted header: version 4, no options, not a fragment.
+        if message[5] != 0 || quoted[0] != 0x45 || quoted[6] & 0x3f != 0 || quoted[7] != 0 {
+            return None;
+        }
+        let quoted_total_length = u16::from_be_bytes([quoted[2], quoted[3]]);
+        let upper_length = usize::from(quoted_total_length).checked_sub(IPV4_HEADER_LENGTH)?;
+        // The quoted data is the rest of the message: bytes beyond the
+        // quoted Total Length (left out by `translate`) take the general
+        // way.
+        let data = &message[QUOTED_DATA_OFFSET..];
+        if data.len() > upper_length {
+            return None;
+        }
+        let (quoted_protocol, next_header) = match quoted[9] {
+            protocol::TCP => (protocol::TCP, protocol::TCP),
+            protocol::UDP => (protocol::UDP, protocol::UDP),
+            protocol::ICMP
+                if matches!(
+                    data.first(),
+                    Some(&(ICMPV4_ECHO_REQUEST | ICMPV4_ECHO_REPLY))
+                ) =>
+            {
+                (protocol::ICMP, protocol::ICMPV6)
+            }
+            _ => return None,
+        };
+        // Not cut to fit 1280 bytes (RFC 4443 §2.4(c)), and the checksum
+        // verifies (see the module docs of `stateless`): the sum of the
+        // message in two parts, the second kept.
+        if 8 + IPV6_HEADER_LENGTH + data.len() > MAXIMUM_ICMPV6_ERROR - IPV6_HEADER_LENGTH {
+            return None;
+        }
+        let quoted_data_sum = sum(data);
+        let head_sum = sum(&message[..QUOTED_DATA_OFFSET]);
+        if fold(u64::from(head_sum) + u64::from(quoted_data_sum)) != 0xffff {
+            return None;
+        }
+        // §4.3: the quoted addresses, usually the outer ones swapped.
+        let quoted_source4 = Ipv4Addr::new(quoted[12], quoted[13], quoted[14], quoted[15]);
+        let quoted_destination4 = Ipv4Addr::new(quoted[16], quoted[17], quoted[18], quoted[19]);
+        let quoted_source = known_or_mapped(quoted_source4, AddressRole::Source, outer, addresses)?;
+        let quoted_destination = known_or_mapped(
+            quoted_destination4,
+            AddressRole::Destination,
+            outer,
+            addresses,
+        )?;
+        let second_word = match new_type {
+            ICMPV6_PACKET_TOO_BIG => {
+                let mtu = u16::from_be_bytes([message[6], message[7]]);
+                icmp::packet_too_big_mtu_4_to_6(mtu, quoted_total_length, path).to_be_bytes()
+            }
+            // 3/2 → 4/1 pointing at the IPv6 Next Header (§4.2).
+            ICMPV6_PARAMETER_PROBLEM => 6u32.to_be_bytes(),
+            _ => [0; 4],
+        };
+        Some(PlainIcmpError {
+            header: [
+                new_type,
+                new_code,
+                0,
+                0,
+                second_word[0],
+                second_word[1],
+                second_word[2],
+                second_word[3],
+            ],
+            quoted: PlainIpv6Header {
+                source: quoted_source,
+                destination: quoted_destination,
+                traffic_class: traffic_class(quoted[1], settings),
+                next_header,
+                hop_limit: quoted[8],
+                payload_length: u16::try_from(upper_length).ok()?,
+            },
+            quoted_protocol,
+            quoted_ipv4_sums: [sum_ipv4(quoted_source4), sum_ipv4(quoted_destination4)],
+            quoted_data_length: u16::try_from(data.len()).ok()?,
+            quoted_data_sum,
+        })
+    }
+
+    /// Writes the ICMPv6 message into `output` (which holds it exactly):
+    /// the header, the quoted packet's IPv6 header, its `data` with the
+    /// transport or echo checksum adjusted (§4.3), then the checksum over
+    /// the pseudo-header of `source` and `destination` (§4.2). The
+    /// checksum is the sum of the parts: the pseudo-header, the ICMPv6
+    /// header, the quoted IPv6 header from its fields, the data's sum as
+    /// it arrived and the words the adjustment changed (RFC 1624). A sum
+    /// with the pseudo-header in it is never zero, so it is the value
+    /// summing the written bytes gives.
+    #[inline(always)]
+    fn write(&self, data: &[u8], source: Ipv6Addr, destination: Ipv6Addr, output: &mut [u8]) {
+        let Some((header, rest)) = output.split_at_mut_checked(8) else {
+            return;
+        };
+        let Some((quoted_header, copied)) = rest.split_at_mut_checked(IPV6_HEADER_LENGTH) else {
+            return;
+        };
+        if copied.len() != data.len() {
+            return;
+        }
+        self.quoted.write(quoted_header);
+        copied.copy_from_slice(data);
+        let quoted_sums = [
+            sum_ipv6(self.quoted.source),
+            sum_ipv6(self.quoted.destination),
+        ];
+        // The data words the adjustment changes: (old, new) twice.
+        let mut changed = [(0u16, 0u16); 2];
+        if self.quoted_protocol == protocol::ICMP {
+            // The quoted echo's type, and its checksum for the type and
+            // the ICMPv6 pseudo-header.
+            let old_type = copied[0];
+            let new_type = if old_type == ICMPV4_ECHO_REQUEST {
+                ICMPV6_ECHO_REQUEST
+            } else {
+                ICMPV6_ECHO_REPLY
+            };
+            copied[0] = new_type;
+            // A lone type byte sums as the word (type, 0).
+            let code = copied.get(1).copied().unwrap_or(0);
+            changed[0] = (
+                u16::from_be_bytes([old_type, code]),
+                u16::from_be_bytes([new_type, code]),
+            );
+            if let Some(checksum) = read_u16(copied, 2) {
+                let total = combine(&[
+                    !checksum,
+                    !changed[0].0,
+                    changed[0].1,
+                    pseudo_header_sum(
+                        quoted_sums,
+                        protocol::ICMPV6,
+                        usize::from(self.quoted.payload_length),
+                    ),
+                ]);
+                copied[2..4].copy_from_slice(&(!total).to_be_bytes());
+                changed[1] = (checksum, !total);
+            }
+        } else {
+            let offset = if self.quoted_protocol == protocol::TCP {
+                16
+            } else {
+                6
+            };
+            let old = read_u16(copied, offset);
+            adjust_transport_checksum(
+                copied,
+                self.quoted_protocol,
+                self.quoted_ipv4_sums,
+                quoted_sums,
+            );
+            if let (Some(old), Some(new)) = (old, read_u16(copied, offset)) {
+                changed[0] = (old, new);
+            }
+        }
+        let mut header_bytes = self.header;
+        let quoted = &self.quoted;
+        let total = fold(
+            u64::from(pseudo_header_sum(
+                [sum_ipv6(source), sum_ipv6(destination)],
+                protocol::ICMPV6,
+                8 + IPV6_HEADER_LENGTH + data.len(),
+            )) + u64::from(u16::from_be_bytes([header_bytes[0], header_bytes[1]]))
+                + u64::from(u16::from_be_bytes([header_bytes[4], header_bytes[5]]))
+                + u64::from(u16::from_be_bytes([header_bytes[6], header_bytes[7]]))
+                + u64::from(0x6000 | u16::from(quoted.traffic_class) << 4)
+                + u64::from(quoted.payload_length)
+                + u64::from(u16::from_be_bytes([quoted.next_header, quoted.hop_limit]))
+                + u64::from(quoted_sums[0])
+                + u64::from(quoted_sums[1])
+                + u64::from(self.quoted_data_sum)
+                + u64::from(!changed[0].0)
+                + u64::from(changed[0].1)
+                + u64::from(!changed[1].0)
+                + u64::from(changed[1].1),
+        );
+        header_bytes[2..4].copy_from_slice(&(!total).to_be_bytes());
+        header.copy_from_slice(&header_bytes);
+    }
+}
+
+/// The IPv4 → IPv6 mapping of an address quoted in an ICMPv4 error: the
+/// outer header's answer when it is one of the outer addresses and the
+/// translator ignores roles, else asked.
+#[inline(always)]
+fn known_or_mapped(
+    address: Ipv4Addr,
+    role: AddressRole,
+    outer: [(Ipv4Addr, Ipv6Addr); 2],
+    addresses: &impl AddressTranslator,
+) -> Option<Ipv6Addr> {
+    if addresses.ignores_role() {
+        if address == outer[1].0 {
+            return Some(outer[1].1);
+        }
+        if address == outer[0].0 {
+            return Some(outer[0].1);
+        }
+    }
+    addresses.ipv4_to_ipv6(address, role).ok()
+}
+
+/// The sum of an IPv6 pseudo-header (RFC 8200 §8.1) whose addresses sum
+/// to `address_sums`.
+#[inline(always)]
+fn pseudo_header_sum(address_sums: [u16; 2], next_header: u8, length: usize) -> u16 {
+    let length = u32::try_from(length).unwrap_or(u32::MAX);
+    fold(
+        u64::from(address_sums[0])
+            + u64::from(address_sums[1])
+            + u64::from(length >> 16)
+            + u64::from(length & 0xffff)
+            + u64::from(next_header),
+    )
+}
+
+/// §4.1 "Traffic Class" from the Type of Service, by the policy.
+#[inline(always)]
+fn traffic_class(type_of_service: u8, settings: &TranslationSettings) -> u8 {
+    match settings.traffic_class {
+        TrafficClassPolicy::Copy => type_of_service,
+        TrafficClassPolicy::Zero => 0,
     }
 }
 

@@ -1952,3 +1952,177 @@ fn rfc7915_4_plain_case_matches_the_general_translator() {
         assert_eq!(plain(&declined), None, "{name}");
     }
 }
+
+/// An ICMPv4 message (`header`: type, code, checksum bytes ignored, the
+/// second word) quoting `quoted`, from `source` to the IPv6 host's IPv4
+/// form, its checksum computed.
+fn raw_icmpv4_error(
+    source: [u8; 4],
+    header: [u8; 8],
+    quoted: &[u8],
+    type_of_service: u8,
+) -> Vec<u8> {
+    let mut message = header.to_vec();
+    message.extend_from_slice(quoted);
+    message[2..4].fill(0);
+    let checksum = crate::translation::checksum::internet_checksum(&message);
+    message[2..4].copy_from_slice(&checksum.to_be_bytes());
+    let mut outer = Ipv4Header::new(
+        message.len() as u16,
+        50,
+        IpNumber::ICMP,
+        source,
+        HOST6_AS_IPV4,
+    )
+    .unwrap();
+    outer.dscp = etherparse::IpDscp::try_new(type_of_service >> 2).unwrap();
+    outer.ecn = etherparse::IpEcn::try_new(type_of_service & 3).unwrap();
+    outer.header_checksum = outer.calc_header_checksum();
+    let mut bytes = outer.to_bytes().to_vec();
+    bytes.extend_from_slice(&message);
+    bytes
+}
+
+/// The plain ICMPv4 error case of [`PlainIpv4ToIpv6`] writes what
+/// [`translate_ipv4_to_ipv6`] writes (§4.2 type, code, Packet Too Big
+/// arithmetic and pointer; §4.3 quoted header, its TTL kept, its transport
+/// or echo checksum adjusted; the ICMPv6 checksum), and declines the rest:
+/// other types, unsupported codes, RFC 4884 extensions, bad checksums,
+/// quoted options, fragments, nested errors, other protocols, bad quoted
+/// lengths and errors that would be cut to 1280 bytes.
+#[test]
+fn rfc7915_4_2_plain_icmp_error_matches_the_general_translator() {
+    let quoted_udp = |payload: &[u8]| udp4(HOST6_AS_IPV4, HOST4, payload);
+    let quoted_tcp = write(64, |bytes| {
+        PacketBuilder::ipv4(HOST6_AS_IPV4, HOST4, 3)
+            .tcp(40000, 443, 7, 1000)
+            .write(bytes, b"segment")
+            .unwrap()
+    });
+    let quoted_echo = |message_type: Icmpv4Type| {
+        write(64, |bytes| {
+            PacketBuilder::ipv4(HOST6_AS_IPV4, HOST4, 3)
+                .icmpv4(message_type)
+                .write(bytes, b"ping")
+                .unwrap()
+        })
+    };
+    let request = quoted_echo(Icmpv4Type::EchoRequest(etherparse::IcmpEchoHeader {
+        id: 1,
+        seq: 2,
+    }));
+    let reply = quoted_echo(Icmpv4Type::EchoReply(etherparse::IcmpEchoHeader {
+        id: 1,
+        seq: 2,
+    }));
+    let nested = quoted_echo(Icmpv4Type::DestinationUnreachable(
+        icmpv4::DestUnreachableHeader::Port,
+    ));
+    let mut zero_checksum = quoted_udp(b"no checksum");
+    zero_checksum[26..28].fill(0);
+    let mut gre = quoted_udp(b"gre");
+    gre[9] = 47;
+    let mut fragment = quoted_udp(b"fragment");
+    fragment[6] |= 0x20;
+    let mut later_fragment = quoted_udp(b"fragment");
+    later_fragment[7] = 3;
+    let mut short_total_length = quoted_udp(b"short");
+    short_total_length[3] = 19;
+    let mut long_total_length = quoted_udp(b"long");
+    long_total_length[2] = 5;
+    let mut trailing = quoted_udp(b"trailing bytes");
+    trailing[3] -= 4;
+    let mut options = quoted_udp(b"options");
+    options[0] = 0x46;
+    let loopback_inner = udp4([127, 0, 0, 1], HOST4, b"x");
+    // (name, quoted, plain expected for a supported type)
+    let quoted_packets: Vec<(&str, Vec<u8>, bool)> = vec![
+        ("UDP", quoted_udp(b"original datagram"), true),
+        (
+            "UDP cut after 8",
+            quoted_udp(b"original datagram")[..28].to_vec(),
+            true,
+        ),
+        (
+            "UDP cut after 3",
+            quoted_udp(b"original datagram")[..23].to_vec(),
+            true,
+        ),
+        ("UDP checksum 0", zero_checksum, true),
+        ("UDP long total length", long_total_length, true),
+        ("TCP", quoted_tcp.clone(), true),
+        ("TCP cut after 8", quoted_tcp[..28].to_vec(), true),
+        ("echo request", request.clone(), true),
+        ("echo request cut to 1 byte", request[..21].to_vec(), true),
+        ("echo request cut to 3 bytes", request[..23].to_vec(), true),
+        ("UDP of odd length", quoted_udp(b"odd"), true),
+        ("UDP with bytes beyond its total length", trailing, false),
+        ("echo reply", reply, true),
+        ("nested error", nested, false),
+        ("GRE", gre, false),
+        ("fragment", fragment, false),
+        ("later fragment", later_fragment, false),
+        ("short total length", short_total_length, false),
+        ("options", options, false),
+        ("header only", quoted_udp(b"")[..20].to_vec(), true),
+        ("loopback inner source", loopback_inner, true),
+        ("1192 bytes of data", quoted_udp(&[7; 1184]), true),
+        ("1193 bytes of data, cut", quoted_udp(&[7; 1185]), false),
+    ];
+    // (type, code, byte 5, MTU, plain expected)
+    let mut headers: Vec<([u8; 8], bool)> = Vec::new();
+    for code in 0..=16 {
+        headers.push(([3, code, 0, 0, 0, 0, 0, 0], code != 14 && code != 16));
+    }
+    for mtu in [0u16, 576, 1300, 1400, 9000] {
+        let [high, low] = mtu.to_be_bytes();
+        headers.push(([3, 4, 0, 0, 0, 0, high, low], true));
+    }
+    headers.push(([11, 0, 0, 0, 0, 0, 0, 0], true));
+    headers.push(([11, 1, 0, 0, 0, 0, 0, 0], true));
+    headers.push(([3, 3, 0, 0, 0, 2, 0, 0], false));
+    headers.push(([12, 0, 0, 0, 12, 0, 0, 0], false));
+    headers.push(([5, 1, 0, 0, 192, 0, 2, 9], false));
+    let mut compared = 0;
+    for traffic_class in [TrafficClassPolicy::Copy, TrafficClassPolicy::Zero] {
+        let settings = TranslationSettings {
+            traffic_class,
+            ..settings()
+        };
+        let path = Ipv4ToIpv6Path {
+            ipv6_next_hop_mtu: 1500,
+            ipv4_link_mtu: 1300,
+        };
+        for (header, plain_header) in &headers {
+            for (name, quoted, plain_quoted) in &quoted_packets {
+                for (source, bad_checksum) in
+                    [(HOST4, false), ([127, 0, 0, 1], false), (HOST4, true)]
+                {
+                    let mut packet = raw_icmpv4_error(source, *header, quoted, 0xb9);
+                    if bad_checksum {
+                        packet[22] ^= 1;
+                    }
+                    let general = {
+                        let mut output = vec![0xa5u8; 2000];
+                        translate_ipv4_to_ipv6(&packet, &mut output, &Pool6, &settings, &path)
+                            .ok()
+                            .filter(|translated| translated.fragmentation.is_none())
+                            .map(|translated| output[..translated.length].to_vec())
+                    };
+                    let plain = PlainIpv4ToIpv6::new(&packet, &Pool6, &settings, &path);
+                    let label =
+                        std::format!("{header:?} quoting {name}, bad checksum {bad_checksum}");
+                    let expected = *plain_header && *plain_quoted && !bad_checksum;
+                    assert_eq!(plain.is_some(), expected, "{label}");
+                    if let Some(plain) = plain {
+                        let mut output = vec![0x5au8; plain.length()];
+                        assert!(plain.write(&packet, &mut output));
+                        assert_eq!(Some(output), general, "{label}");
+                        compared += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert!(compared > 300, "{compared}");
+}
