@@ -21,15 +21,24 @@
 //!   Fragmentation Needed with the MTU less 20, ...).
 //!
 //! Fast paths: the common packets are translated straight into their
-//! transmit frame. From the uplink, IPv4 for a stateless destination whose
-//! IPv6 neighbor is resolved (`Router::forward_from_ipv4`); to it, plain
-//! unfragmented TCP and UDP (no extension headers, both addresses mapped,
-//! fits the uplink MTU, not hairpinned, ARP entry usable:
-//! `Uplink::plain_outbound`), then any other packet to a resolved gateway.
-//! Everything else, and whatever a fast path declines, takes the general
-//! path, which gives the same bytes and counters
-//! (`tests/router_translation_fast_paths.rs` compares the two, with
-//! `Router::use_translation_fast_paths(false)` on one router).
+//! transmit frame. From the uplink, first the plain cases
+//! (`Uplink::plain_inbound`, `stateless::PlainIpv4ToIpv6`: unfragmented
+//! TCP and UDP without options, and ICMPv4 Destination Unreachable or Time
+//! Exceeded quoting such a packet or an echo, RFC 7915 §4.1–§4.3, §4.5),
+//! decided before a byte is written: routed on the translated
+//! destination, checked as the forward path checks (hop limit, MTU, own
+//! and link-local addresses, a resolved neighbor) and written into a
+//! frame of exact size with the hop limit already decremented
+//! (`Router::forward_plain_from_ipv4`); then any IPv4 for a stateless
+//! destination whose IPv6 neighbor is resolved, translated by the general
+//! translator into the frame and checked afterwards
+//! (`Router::forward_from_ipv4`). To the uplink, plain unfragmented TCP and
+//! UDP (no extension headers, both addresses mapped, fits the uplink MTU,
+//! not hairpinned, ARP entry usable: `Uplink::plain_outbound`), then any
+//! other packet to a resolved gateway. Everything else, and whatever a
+//! fast path declines, takes the general path, which gives the same bytes
+//! and counters (`tests/router_translation_fast_paths.rs` compares the
+//! two, with `Router::use_translation_fast_paths(false)` on one router).
 //!
 //! Each direction has its own scratch buffer, taken for the duration of
 //! one translation; a nested use of a buffer already taken (only possible
@@ -425,15 +434,18 @@ impl Router {
         mut plain: stateless::PlainIpv4ToIpv6,
         now: Instant,
     ) -> Option<Result<Outcome, DropReason>> {
-        let (source, destination) = (plain.source(), plain.destination());
-        // `route_translated_along` and `passes_forward_checks`.
+        let destination = plain.destination();
+        // `route_translated_along` and `passes_forward_checks`, on the
+        // bits: a multicast (ff00::/8), link-local (fe80::/10),
+        // unspecified or loopback destination, an unspecified or
+        // link-local source.
+        let (source_bits, destination_bits) = (plain.source().to_bits(), destination.to_bits());
         if plain.hop_limit() <= 1
-            || destination.is_multicast()
-            || destination.is_unicast_link_local()
-            || destination.is_unspecified()
-            || destination.is_loopback()
-            || source.is_unspecified()
-            || source.is_unicast_link_local()
+            || destination_bits >> 120 == 0xff
+            || destination_bits >> 118 == 0x3fa
+            || destination_bits <= 1
+            || source_bits == 0
+            || source_bits >> 118 == 0x3fa
         {
             return None;
         }

@@ -12,6 +12,13 @@
 //! UDP without extension headers that fits the next hop), decided before
 //! anything is written so a router can translate straight into its
 //! transmit frame; it writes what [`translate_ipv6_to_ipv4`] writes.
+//! [`PlainIpv4ToIpv6`] is its mirror for §4: unfragmented TCP or UDP with
+//! no IPv4 options, a nonzero UDP checksum and no fragmentation needed
+//! (§4.1, §4.5), and the common ICMPv4 error (§4.2 Destination Unreachable,
+//! Fragmentation Needed or Time Exceeded without RFC 4884 extensions,
+//! quoting an option-free, unfragmented TCP, UDP or echo header, §4.3);
+//! it writes what [`translate_ipv4_to_ipv6`] writes, and can take the
+//! forwarding router's hop-limit decrement into the same write.
 //!
 //! Both translate functions take a complete IP packet (no link header) and
 //! a caller-provided output buffer; they never allocate and never panic.

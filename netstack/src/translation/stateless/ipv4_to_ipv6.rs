@@ -9,7 +9,7 @@ use super::{
     MAXIMUM_ICMPV6_ERROR, Translated, TranslationError, adjust_transport_checksum, icmp,
     ipv6_pseudo_header_sum, is_illegal_ipv4_source, protocol, read_u16, write_u16,
 };
-use crate::translation::checksum::{combine, fold, sum, sum_ipv4, sum_ipv6, verifies};
+use crate::translation::checksum::{combine, fold, sum, sum_ipv4, sum_ipv6};
 use crate::translation::icmpv4::Icmpv4Message;
 use crate::translation::ipv4::{Ipv4Packet, Ipv4Repr};
 use crate::translation::{
@@ -237,8 +237,12 @@ struct PlainIcmpError {
     quoted: PlainIpv6Header,
     /// The quoted IPv4 Protocol (ICMP for an echo).
     quoted_protocol: u8,
-    /// The sums of the quoted IPv4 source and destination.
-    quoted_ipv4_sums: [u16; 2],
+    /// The sums of the quoted IPv4 source and destination, then of the
+    /// IPv6 ones (§4.3 checksum adjustment).
+    quoted_address_sums: ([u16; 2], [u16; 2]),
+    /// The sums of the outer IPv6 source and destination (the ICMPv6
+    /// pseudo-header).
+    outer_address_sums: [u16; 2],
     /// How many bytes follow the quoted IPv4 header.
     quoted_data_length: u16,
     /// The sum of those bytes as they arrived: the ICMPv6 checksum is
@@ -277,120 +281,103 @@ impl PlainIpv4ToIpv6 {
         let header: &[u8; IPV4_HEADER_LENGTH] =
             packet.get(..IPV4_HEADER_LENGTH)?.try_into().ok()?;
         let protocol_number = header[9];
-        let smallest = match protocol_number {
-            protocol::TCP => 20,
-            protocol::UDP => 8,
-            protocol::ICMP => QUOTED_DATA_OFFSET,
-            _ => return None,
-        };
         let total_length = usize::from(u16::from_be_bytes([header[2], header[3]]));
         let flags_and_offset = u16::from_be_bytes([header[6], header[7]]);
-        let dont_fragment = flags_and_offset & 0x4000 != 0;
         // Version 4 without options (IHL 5), not a fragment (MF and the
         // offset clear), a header checksum that verifies (RFC 1812
         // §5.2.2, as `Ipv4Repr::parse` checks).
-        if header[0] != 0x45 || flags_and_offset & 0x3fff != 0 || !verifies(header) {
+        if header[0] != 0x45 || flags_and_offset & 0x3fff != 0 || fold(word_sum(header)) != 0xffff {
             return None;
         }
         let upper = packet.get(IPV4_HEADER_LENGTH..total_length)?;
-        if upper.len() < smallest {
-            return None;
-        }
-        let source4 = Ipv4Addr::new(header[12], header[13], header[14], header[15]);
-        let destination4 = Ipv4Addr::new(header[16], header[17], header[18], header[19]);
-        let (next_header, payload_length, body) = if protocol_number == protocol::ICMP {
-            if !matches!(
-                upper[0],
-                ICMPV4_DESTINATION_UNREACHABLE | ICMPV4_TIME_EXCEEDED
-            ) {
-                return None;
-            }
-            // §4.1 "Source Address": an error's source is translated even
-            // when illegal. Its addresses come first: the quoted packet
-            // reuses them.
-            let source = addresses.ipv4_to_ipv6(source4, AddressRole::Source).ok()?;
-            let destination = addresses
-                .ipv4_to_ipv6(destination4, AddressRole::Destination)
-                .ok()?;
-            let error = PlainIcmpError::new(
-                upper,
-                [(source4, source), (destination4, destination)],
-                addresses,
-                settings,
-                path,
-            )?;
-            let length = 8 + IPV6_HEADER_LENGTH + usize::from(error.quoted_data_length);
-            return PlainIpv4ToIpv6::checked(
-                PlainIpv4ToIpv6 {
-                    header: PlainIpv6Header {
-                        source,
-                        destination,
-                        traffic_class: traffic_class(header[1], settings),
-                        next_header: protocol::ICMPV6,
-                        hop_limit: header[8],
-                        payload_length: u16::try_from(length).ok()?,
-                    },
-                    body: PlainBody::IcmpError(error),
-                },
-                dont_fragment,
-                settings,
-                path,
-            );
-        } else {
-            if (protocol_number == protocol::UDP && upper[6..8] == [0, 0])
-                || is_illegal_ipv4_source(source4)
-            {
-                return None;
-            }
-            (
-                protocol_number,
-                u16::try_from(upper.len()).ok()?,
-                PlainBody::Transport([sum_ipv4(source4), sum_ipv4(destination4)], [0, 0]),
-            )
-        };
-        let source = addresses.ipv4_to_ipv6(source4, AddressRole::Source).ok()?;
-        let destination = addresses
-            .ipv4_to_ipv6(destination4, AddressRole::Destination)
-            .ok()?;
-        let body = match body {
-            PlainBody::Transport(old, _) => {
-                PlainBody::Transport(old, [sum_ipv6(source), sum_ipv6(destination)])
-            }
-            other => other,
-        };
-        PlainIpv4ToIpv6::checked(
-            PlainIpv4ToIpv6 {
-                header: PlainIpv6Header {
-                    source,
-                    destination,
-                    traffic_class: traffic_class(header[1], settings),
-                    next_header,
-                    hop_limit: header[8],
-                    payload_length,
-                },
-                body,
-            },
-            dont_fragment,
-            settings,
-            path,
-        )
-    }
-
-    /// `translation`, unless it is too big for the next hop: refused if
-    /// DF is set, fragmented if not (§4.1).
-    #[inline(always)]
-    fn checked(
-        translation: PlainIpv4ToIpv6,
-        dont_fragment: bool,
-        settings: &TranslationSettings,
-        path: &Ipv4ToIpv6Path,
-    ) -> Option<PlainIpv4ToIpv6> {
-        let fits = if dont_fragment {
+        // §4.1: too big for the next hop is refused with DF set, and
+        // fragmented with DF clear above `lowest_ipv6_mtu`.
+        let fits = usize::from(if flags_and_offset & 0x4000 != 0 {
             path.ipv6_next_hop_mtu
         } else {
             settings.lowest_ipv6_mtu.min(path.ipv6_next_hop_mtu)
+        });
+        let source4 = Ipv4Addr::new(header[12], header[13], header[14], header[15]);
+        let destination4 = Ipv4Addr::new(header[16], header[17], header[18], header[19]);
+        let header = |source, destination, next_header, payload_length| PlainIpv6Header {
+            source,
+            destination,
+            traffic_class: traffic_class(header[1], settings),
+            next_header,
+            hop_limit: header[8],
+            payload_length,
         };
-        (translation.length() <= usize::from(fits)).then_some(translation)
+        match protocol_number {
+            protocol::TCP | protocol::UDP => {
+                let smallest = if protocol_number == protocol::TCP {
+                    20
+                } else {
+                    8
+                };
+                if upper.len() < smallest
+                    || (protocol_number == protocol::UDP && upper[6..8] == [0, 0])
+                    || IPV6_HEADER_LENGTH + upper.len() > fits
+                    || is_illegal_ipv4_source(source4)
+                {
+                    return None;
+                }
+                let source = addresses.ipv4_to_ipv6(source4, AddressRole::Source).ok()?;
+                let destination = addresses
+                    .ipv4_to_ipv6(destination4, AddressRole::Destination)
+                    .ok()?;
+                Some(PlainIpv4ToIpv6 {
+                    header: header(
+                        source,
+                        destination,
+                        protocol_number,
+                        u16::try_from(upper.len()).ok()?,
+                    ),
+                    body: PlainBody::Transport(
+                        [sum_ipv4(source4), sum_ipv4(destination4)],
+                        [sum_ipv6(source), sum_ipv6(destination)],
+                    ),
+                })
+            }
+            protocol::ICMP => {
+                // The error quotes the rest of the message (checked by
+                // `PlainIcmpError::new`): a quoted IPv4 header becomes an
+                // IPv6 one, 20 bytes more.
+                if !matches!(
+                    upper.first(),
+                    Some(&(ICMPV4_DESTINATION_UNREACHABLE | ICMPV4_TIME_EXCEEDED))
+                ) || IPV6_HEADER_LENGTH + upper.len() + 20 > fits
+                {
+                    return None;
+                }
+                // §4.1 "Source Address": an error's source is translated
+                // even when illegal. The quoted packet reuses the outer
+                // addresses.
+                let source = addresses.ipv4_to_ipv6(source4, AddressRole::Source).ok()?;
+                let destination = addresses
+                    .ipv4_to_ipv6(destination4, AddressRole::Destination)
+                    .ok()?;
+                let error = PlainIcmpError::new(
+                    upper,
+                    [
+                        (source4, source, sum_ipv6(source)),
+                        (destination4, destination, sum_ipv6(destination)),
+                    ],
+                    addresses,
+                    settings,
+                    path,
+                )?;
+                Some(PlainIpv4ToIpv6 {
+                    header: header(
+                        source,
+                        destination,
+                        protocol::ICMPV6,
+                        u16::try_from(upper.len() + 20).ok()?,
+                    ),
+                    body: PlainBody::IcmpError(error),
+                })
+            }
+            _ => None,
+        }
     }
 
     /// The IPv6 source.
@@ -443,7 +430,7 @@ impl PlainIpv4ToIpv6 {
                     return false;
                 };
                 body.copy_from_slice(upper);
-                adjust_transport_checksum(
+                adjust_checksum_at(
                     body,
                     self.header.next_header,
                     *old_addresses,
@@ -456,7 +443,7 @@ impl PlainIpv4ToIpv6 {
                 let Some(data) = packet.get(start..start + data_length) else {
                     return false;
                 };
-                error.write(data, self.header.source, self.header.destination, body);
+                error.write(data, body);
             }
         }
         self.header.write(header);
@@ -470,7 +457,7 @@ impl PlainIcmpError {
     #[inline(always)]
     fn new(
         message: &[u8],
-        outer: [(Ipv4Addr, Ipv6Addr); 2],
+        outer: [(Ipv4Addr, Ipv6Addr, u16); 2],
         addresses: &impl AddressTranslator,
         settings: &TranslationSettings,
         path: &Ipv4ToIpv6Path,
@@ -517,16 +504,17 @@ impl PlainIcmpError {
         if 8 + IPV6_HEADER_LENGTH + data.len() > MAXIMUM_ICMPV6_ERROR - IPV6_HEADER_LENGTH {
             return None;
         }
+        let head: &[u8; QUOTED_DATA_OFFSET] = message.get(..QUOTED_DATA_OFFSET)?.try_into().ok()?;
         let quoted_data_sum = sum(data);
-        let head_sum = sum(&message[..QUOTED_DATA_OFFSET]);
-        if fold(u64::from(head_sum) + u64::from(quoted_data_sum)) != 0xffff {
+        if fold(word_sum(head) + u64::from(quoted_data_sum)) != 0xffff {
             return None;
         }
         // §4.3: the quoted addresses, usually the outer ones swapped.
         let quoted_source4 = Ipv4Addr::new(quoted[12], quoted[13], quoted[14], quoted[15]);
         let quoted_destination4 = Ipv4Addr::new(quoted[16], quoted[17], quoted[18], quoted[19]);
-        let quoted_source = known_or_mapped(quoted_source4, AddressRole::Source, outer, addresses)?;
-        let quoted_destination = known_or_mapped(
+        let (quoted_source, quoted_source_sum) =
+            known_or_mapped(quoted_source4, AddressRole::Source, outer, addresses)?;
+        let (quoted_destination, quoted_destination_sum) = known_or_mapped(
             quoted_destination4,
             AddressRole::Destination,
             outer,
@@ -561,7 +549,11 @@ impl PlainIcmpError {
                 payload_length: u16::try_from(upper_length).ok()?,
             },
             quoted_protocol,
-            quoted_ipv4_sums: [sum_ipv4(quoted_source4), sum_ipv4(quoted_destination4)],
+            quoted_address_sums: (
+                [sum_ipv4(quoted_source4), sum_ipv4(quoted_destination4)],
+                [quoted_source_sum, quoted_destination_sum],
+            ),
+            outer_address_sums: [outer[0].2, outer[1].2],
             quoted_data_length: u16::try_from(data.len()).ok()?,
             quoted_data_sum,
         })
@@ -577,7 +569,7 @@ impl PlainIcmpError {
     /// with the pseudo-header in it is never zero, so it is the value
     /// summing the written bytes gives.
     #[inline(always)]
-    fn write(&self, data: &[u8], source: Ipv6Addr, destination: Ipv6Addr, output: &mut [u8]) {
+    fn write(&self, data: &[u8], output: &mut [u8]) {
         let Some((header, rest)) = output.split_at_mut_checked(8) else {
             return;
         };
@@ -589,10 +581,7 @@ impl PlainIcmpError {
         }
         self.quoted.write(quoted_header);
         copied.copy_from_slice(data);
-        let quoted_sums = [
-            sum_ipv6(self.quoted.source),
-            sum_ipv6(self.quoted.destination),
-        ];
+        let quoted_sums = self.quoted_address_sums.1;
         // The data words the adjustment changes: (old, new) twice.
         let mut changed = [(0u16, 0u16); 2];
         if self.quoted_protocol == protocol::ICMP {
@@ -626,27 +615,20 @@ impl PlainIcmpError {
                 changed[1] = (checksum, !total);
             }
         } else {
-            let offset = if self.quoted_protocol == protocol::TCP {
-                16
-            } else {
-                6
-            };
-            let old = read_u16(copied, offset);
-            adjust_transport_checksum(
+            if let Some(change) = adjust_checksum_at(
                 copied,
                 self.quoted_protocol,
-                self.quoted_ipv4_sums,
+                self.quoted_address_sums.0,
                 quoted_sums,
-            );
-            if let (Some(old), Some(new)) = (old, read_u16(copied, offset)) {
-                changed[0] = (old, new);
+            ) {
+                changed[0] = change;
             }
         }
         let mut header_bytes = self.header;
         let quoted = &self.quoted;
         let total = fold(
             u64::from(pseudo_header_sum(
-                [sum_ipv6(source), sum_ipv6(destination)],
+                self.outer_address_sums,
                 protocol::ICMPV6,
                 8 + IPV6_HEADER_LENGTH + data.len(),
             )) + u64::from(u16::from_be_bytes([header_bytes[0], header_bytes[1]]))
@@ -668,25 +650,71 @@ impl PlainIcmpError {
     }
 }
 
-/// The IPv4 → IPv6 mapping of an address quoted in an ICMPv4 error: the
-/// outer header's answer when it is one of the outer addresses and the
-/// translator ignores roles, else asked.
+/// The IPv4 → IPv6 mapping of an address quoted in an ICMPv4 error, and
+/// its sum: the outer header's answer when it is one of the outer
+/// addresses and the translator ignores roles, else asked.
 #[inline(always)]
 fn known_or_mapped(
     address: Ipv4Addr,
     role: AddressRole,
-    outer: [(Ipv4Addr, Ipv6Addr); 2],
+    outer: [(Ipv4Addr, Ipv6Addr, u16); 2],
     addresses: &impl AddressTranslator,
-) -> Option<Ipv6Addr> {
+) -> Option<(Ipv6Addr, u16)> {
     if addresses.ignores_role() {
         if address == outer[1].0 {
-            return Some(outer[1].1);
+            return Some((outer[1].1, outer[1].2));
         }
         if address == outer[0].0 {
-            return Some(outer[0].1);
+            return Some((outer[0].1, outer[0].2));
         }
     }
-    addresses.ipv4_to_ipv6(address, role).ok()
+    let mapped = addresses.ipv4_to_ipv6(address, role).ok()?;
+    Some((mapped, sum_ipv6(mapped)))
+}
+
+/// The one's complement sum, unfolded, of `bytes` read as big-endian
+/// 32-bit words (`N` a multiple of 4): a fixed header summed without the
+/// general loop of [`sum`].
+#[inline(always)]
+fn word_sum<const N: usize>(bytes: &[u8; N]) -> u64 {
+    let (words, _) = bytes.as_chunks::<4>();
+    words
+        .iter()
+        .map(|word| u64::from(u32::from_be_bytes(*word)))
+        .sum()
+}
+
+/// [`adjust_transport_checksum`] inlined for the plain cases: the TCP or
+/// UDP checksum in `segment` updated for the address sums going from
+/// `old` to `new` (RFC 1624 equation 3), a zero UDP checksum left alone
+/// and a result of zero written as 0xffff for UDP (§4.5). Returns the
+/// checksum before and after, when there was one to update.
+#[inline(always)]
+fn adjust_checksum_at(
+    segment: &mut [u8],
+    protocol_number: u8,
+    old: [u16; 2],
+    new: [u16; 2],
+) -> Option<(u16, u16)> {
+    let is_udp = protocol_number == protocol::UDP;
+    let offset = if is_udp { 6 } else { 16 };
+    let field = segment.get_mut(offset..offset + 2)?;
+    let checksum = u16::from_be_bytes([field[0], field[1]]);
+    if is_udp && checksum == 0 {
+        return None;
+    }
+    let mut updated = !fold(
+        u64::from(!checksum)
+            + u64::from(!old[0])
+            + u64::from(!old[1])
+            + u64::from(new[0])
+            + u64::from(new[1]),
+    );
+    if is_udp && updated == 0 {
+        updated = 0xffff;
+    }
+    field.copy_from_slice(&updated.to_be_bytes());
+    Some((checksum, updated))
 }
 
 /// The sum of an IPv6 pseudo-header (RFC 8200 §8.1) whose addresses sum
