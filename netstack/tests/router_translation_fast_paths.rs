@@ -29,8 +29,12 @@ const GATEWAY_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0xfe];
 
 /// lan: the EAM hosts 2001:db8:1::a (198.51.100.10) and ::c (198.51.100.11)
 /// as static neighbors, ::b unmapped, ::d (EAM 198.51.100.13) never
-/// resolved. uplink: 192.0.2.1/24 with MTU 1400, the gateway .254 and the
-/// on-link host .77 as static ARP entries, .78 unresolved.
+/// resolved; 2001:db8:2::/64 routed through ::c (EAM 198.51.100.20 is
+/// 2001:db8:2::20) and 2001:db8:3::/64 through the unresolved ::e (EAM
+/// 198.51.100.30); 198.51.100.12 is the router's own 2001:db8:1::1 and
+/// 198.51.100.40 the link-local fe80::40. uplink: 192.0.2.1/24 with MTU
+/// 1400, the gateway .254 and the on-link host .77 as static ARP entries,
+/// .78 unresolved.
 const BASE: &str = r#"
 [[port]]
 name = "lan"
@@ -71,6 +75,30 @@ ipv6 = "2001:db8:1::c/128"
 [[translation.eam]]
 ipv4 = "198.51.100.13/32"
 ipv6 = "2001:db8:1::d/128"
+
+[[route]]
+prefix = "2001:db8:2::/64"
+via = "2001:db8:1::c"
+
+[[route]]
+prefix = "2001:db8:3::/64"
+via = "2001:db8:1::e"
+
+[[translation.eam]]
+ipv4 = "198.51.100.12/32"
+ipv6 = "2001:db8:1::1/128"
+
+[[translation.eam]]
+ipv4 = "198.51.100.20/32"
+ipv6 = "2001:db8:2::20/128"
+
+[[translation.eam]]
+ipv4 = "198.51.100.30/32"
+ipv6 = "2001:db8:3::30/128"
+
+[[translation.eam]]
+ipv4 = "198.51.100.40/32"
+ipv6 = "fe80::40/128"
 "#;
 
 /// The `[translation]` tables of the configurations compared.
@@ -697,6 +725,336 @@ fn ipv6_to_ipv4_icmp_errors_match_the_general_path() {
         assert!(
             forwarded > 1000,
             "{translation}: most of these leave the router ({forwarded})"
+        );
+    }
+}
+
+/// A change to an IPv4 frame from [`ipv4_frame`], header checksum
+/// recomputed unless the change is to break it.
+#[derive(Clone, Copy, Debug)]
+enum Ipv4Change {
+    None,
+    /// These options after the 20-byte header.
+    Options(&'static [u8]),
+    /// This Type of Service.
+    TypeOfService(u8),
+    BadHeaderChecksum,
+    /// Link padding after Total Length.
+    Padding,
+    /// Version 5 in the version field.
+    Version5,
+}
+
+fn changed(mut frame: Vec<u8>, change: Ipv4Change) -> Vec<u8> {
+    const IP: usize = 14;
+    match change {
+        Ipv4Change::None => return frame,
+        Ipv4Change::Options(options) => {
+            let at = IP + 20;
+            frame.splice(at..at, options.iter().copied());
+            frame[IP] = 0x40 | ((20 + options.len()) / 4) as u8;
+            let total = u16::from_be_bytes([frame[IP + 2], frame[IP + 3]]) + options.len() as u16;
+            frame[IP + 2..IP + 4].copy_from_slice(&total.to_be_bytes());
+        }
+        Ipv4Change::TypeOfService(value) => frame[IP + 1] = value,
+        Ipv4Change::BadHeaderChecksum => {
+            frame[IP + 10] ^= 0x10;
+            return frame;
+        }
+        Ipv4Change::Padding => {
+            frame.extend_from_slice(&[0; 6]);
+            return frame;
+        }
+        Ipv4Change::Version5 => frame[IP] = 0x50 | (frame[IP] & 0x0f),
+    }
+    let header_length = usize::from(frame[IP] & 0x0f) * 4;
+    frame[IP + 10..IP + 12].fill(0);
+    let mut sum = 0u32;
+    for pair in frame[IP..IP + header_length].chunks(2) {
+        sum += u32::from(u16::from_be_bytes([pair[0], pair[1]]));
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    frame[IP + 10..IP + 12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+    frame
+}
+
+/// The plain 4→6 path (`Uplink::plain_inbound`, `PlainIpv4ToIpv6`) at
+/// each of its edges: options (ignored, unexpired source route, NOPs), a
+/// bad header checksum, another version, link padding, the type of
+/// service under both traffic class policies, TTL 0, 1, 2 and 255, DF
+/// set and clear around `lowest_ipv6_mtu` (1280, and 1400 in the second
+/// configuration) and the LAN MTU (1500), a zero UDP checksum under
+/// either policy (RFC 7915 §4.5), EAM sources and destinations on-link
+/// and behind IPv6 gateways (resolved or not), the router's own address,
+/// a link-local EAM as source and as destination, multicast and the
+/// limited broadcast, and NAT64's pool4.
+#[test]
+fn ipv4_to_ipv6_plain_path_edges_match_the_general_path() {
+    let server = Ipv4Addr::new(203, 0, 113, 80);
+    let sources = [
+        ("server", server),
+        ("EAM source", Ipv4Addr::new(198, 51, 100, 11)),
+        ("link-local EAM source", Ipv4Addr::new(198, 51, 100, 40)),
+    ];
+    let destinations = [
+        ("EAM host", Ipv4Addr::new(198, 51, 100, 10)),
+        ("behind a gateway", Ipv4Addr::new(198, 51, 100, 20)),
+        (
+            "behind an unresolved gateway",
+            Ipv4Addr::new(198, 51, 100, 30),
+        ),
+        ("router's own address", Ipv4Addr::new(198, 51, 100, 12)),
+        ("link-local EAM", Ipv4Addr::new(198, 51, 100, 40)),
+        ("multicast", Ipv4Addr::new(224, 0, 0, 9)),
+        ("limited broadcast", Ipv4Addr::BROADCAST),
+        ("NAT64 pool4", Ipv4Addr::new(192, 0, 2, 201)),
+    ];
+    let changes = [
+        Ipv4Change::None,
+        Ipv4Change::Options(&[1, 1, 1, 1]),
+        Ipv4Change::Options(&[7, 7, 4, 0, 0, 0, 0, 0]),
+        Ipv4Change::Options(&[131, 7, 4, 1, 2, 3, 4, 0]),
+        Ipv4Change::TypeOfService(0xb9),
+        Ipv4Change::BadHeaderChecksum,
+        Ipv4Change::Padding,
+        Ipv4Change::Version5,
+    ];
+    let transports = [Transport::Udp, Transport::UdpZeroChecksum, Transport::Tcp];
+    for translation in TRANSLATIONS {
+        let mut pair = routers(translation);
+        let mut now = 1000;
+        let mut forwarded = 0;
+        for (source_name, source) in sources {
+            for (destination_name, destination) in destinations {
+                for transport in transports {
+                    for ttl in [0, 1, 2, 255] {
+                        for dont_fragment in [true, false] {
+                            for change in changes {
+                                let frame = changed(
+                                    ipv4_frame(
+                                        source,
+                                        destination,
+                                        ttl,
+                                        dont_fragment,
+                                        (0, false),
+                                        transport,
+                                        16,
+                                    ),
+                                    change,
+                                );
+                                let label = format!(
+                                    "{translation}: {source_name} → {destination_name}, \
+                                     {transport:?}, TTL {ttl}, DF {dont_fragment}, {change:?}"
+                                );
+                                forwarded += compare(
+                                    &mut pair,
+                                    UPLINK,
+                                    &frame,
+                                    Instant::from_millis(now),
+                                    &label,
+                                );
+                                now += 3;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // Sizes as IPv6 around 1280, 1400 and the LAN MTU, 1500.
+        for (destination_name, destination) in destinations.into_iter().take(2) {
+            for ipv6_length in [1279, 1280, 1281, 1399, 1400, 1401, 1499, 1500, 1501] {
+                for transport in transports {
+                    for dont_fragment in [true, false] {
+                        for change in [Ipv4Change::None, Ipv4Change::Padding] {
+                            let header = if matches!(transport, Transport::Tcp) {
+                                20
+                            } else {
+                                8
+                            };
+                            let frame = changed(
+                                ipv4_frame(
+                                    server,
+                                    destination,
+                                    64,
+                                    dont_fragment,
+                                    (0, false),
+                                    transport,
+                                    ipv6_length - 40 - header,
+                                ),
+                                change,
+                            );
+                            let label = format!(
+                                "{translation}: → {destination_name}, {ipv6_length} bytes as \
+                                 IPv6, {transport:?}, DF {dont_fragment}, {change:?}"
+                            );
+                            forwarded += compare(
+                                &mut pair,
+                                UPLINK,
+                                &frame,
+                                Instant::from_millis(now),
+                                &label,
+                            );
+                            now += 3;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(
+            forwarded > 200,
+            "{translation}: many of these leave the router ({forwarded})"
+        );
+    }
+}
+
+/// An IPv4 frame from the uplink gateway: an ICMPv4 error (`header`:
+/// type, code, checksum bytes ignored, second word) from `source` to
+/// `destination` quoting `quoted`, checksums computed.
+fn icmp_error_frame(
+    source: Ipv4Addr,
+    destination: Ipv4Addr,
+    ttl: u8,
+    header: [u8; 8],
+    quoted: &[u8],
+) -> Vec<u8> {
+    let mut message = header.to_vec();
+    message.extend_from_slice(quoted);
+    message[2..4].fill(0);
+    let mut sum = 0u32;
+    for pair in message.chunks(2) {
+        sum += u32::from(u16::from_be_bytes([pair[0], *pair.get(1).unwrap_or(&0)]));
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    message[2..4].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+    let mut outer = Ipv4Header::new(
+        message.len() as u16,
+        ttl,
+        IpNumber::ICMP,
+        source.octets(),
+        destination.octets(),
+    )
+    .unwrap();
+    outer.header_checksum = outer.calc_header_checksum();
+    let mut frame = Vec::new();
+    frame.extend_from_slice(&ROUTER_MACS[1]);
+    frame.extend_from_slice(&GATEWAY_MAC);
+    frame.extend_from_slice(&[0x08, 0x00]);
+    outer.write(&mut frame).unwrap();
+    frame.extend_from_slice(&message);
+    frame
+}
+
+/// The plain ICMPv4 error case (RFC 7915 §4.2, §4.3: Destination
+/// Unreachable, Fragmentation Needed, Time Exceeded quoting plain TCP,
+/// UDP or echo) against the general path, with what it declines: other
+/// types, RFC 4884 extensions, quoted fragments and nested errors,
+/// unmapped quoted addresses, errors cut to 1280 bytes, options and bad
+/// checksums outside, TTLs at the edge, destinations that are not
+/// forwarded plainly.
+#[test]
+fn ipv4_icmp_error_plain_path_matches_the_general_path() {
+    let server = Ipv4Addr::new(203, 0, 113, 80);
+    let sources = [
+        ("server", server),
+        ("uplink gateway", Ipv4Addr::new(192, 0, 2, 254)),
+        ("illegal source", Ipv4Addr::new(127, 0, 0, 1)),
+    ];
+    let destinations = [
+        ("EAM host", Ipv4Addr::new(198, 51, 100, 10)),
+        ("behind a gateway", Ipv4Addr::new(198, 51, 100, 20)),
+        ("EAM host unresolved", Ipv4Addr::new(198, 51, 100, 13)),
+        ("router's own address", Ipv4Addr::new(198, 51, 100, 12)),
+        ("link-local EAM", Ipv4Addr::new(198, 51, 100, 40)),
+        ("NAT64 pool4", Ipv4Addr::new(192, 0, 2, 201)),
+    ];
+    let headers: [[u8; 8]; 9] = [
+        [3, 3, 0, 0, 0, 0, 0, 0],
+        [3, 1, 0, 0, 0, 0, 0, 0],
+        [3, 2, 0, 0, 0, 0, 0, 0],
+        [3, 4, 0, 0, 0, 0, 0x05, 0x78],
+        [3, 4, 0, 0, 0, 0, 0, 0],
+        [11, 0, 0, 0, 0, 0, 0, 0],
+        [3, 3, 0, 0, 0, 2, 0, 0],
+        [3, 14, 0, 0, 0, 0, 0, 0],
+        [12, 0, 0, 0, 8, 0, 0, 0],
+    ];
+    let changes = [
+        Ipv4Change::None,
+        Ipv4Change::Options(&[1, 1, 1, 1]),
+        Ipv4Change::TypeOfService(0xb9),
+        Ipv4Change::BadHeaderChecksum,
+        Ipv4Change::Padding,
+    ];
+    for translation in TRANSLATIONS {
+        let mut pair = routers(translation);
+        let mut now = 1000;
+        let mut forwarded = 0;
+        for (destination_name, destination) in destinations {
+            // What `destination` sent to the error's source, quoted.
+            let quoted_frame = |transport: Transport, payload: usize, quoted_to: Ipv4Addr| {
+                ipv4_frame(
+                    destination,
+                    quoted_to,
+                    9,
+                    true,
+                    (0, false),
+                    transport,
+                    payload,
+                )[14..]
+                    .to_vec()
+            };
+            for (source_name, source) in sources {
+                let mut fragment = quoted_frame(Transport::Udp, 16, source);
+                fragment[6] |= 0x20;
+                let quoted_packets = [
+                    ("UDP", quoted_frame(Transport::Udp, 16, source)),
+                    ("TCP", quoted_frame(Transport::Tcp, 16, source)),
+                    ("echo", quoted_frame(Transport::Icmp, 16, source)),
+                    (
+                        "UDP cut",
+                        quoted_frame(Transport::Udp, 16, source)[..26].to_vec(),
+                    ),
+                    ("fragment", fragment),
+                    (
+                        "unmapped quoted destination",
+                        quoted_frame(Transport::Udp, 16, Ipv4Addr::new(198, 51, 100, 99)),
+                    ),
+                    ("UDP 1192 bytes", quoted_frame(Transport::Udp, 1164, source)),
+                    ("UDP 1193 bytes", quoted_frame(Transport::Udp, 1165, source)),
+                ];
+                for header in headers {
+                    for (quoted_name, quoted) in &quoted_packets {
+                        for ttl in [1, 2, 64] {
+                            for change in changes {
+                                let frame = changed(
+                                    icmp_error_frame(source, destination, ttl, header, quoted),
+                                    change,
+                                );
+                                let label = format!(
+                                    "{translation}: {source_name} → {destination_name}, \
+                                     {header:?} quoting {quoted_name}, TTL {ttl}, {change:?}"
+                                );
+                                forwarded += compare(
+                                    &mut pair,
+                                    UPLINK,
+                                    &frame,
+                                    Instant::from_millis(now),
+                                    &label,
+                                );
+                                now += 3;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(
+            forwarded > 200,
+            "{translation}: many of these leave the router ({forwarded})"
         );
     }
 }

@@ -21,20 +21,29 @@
 //!   Fragmentation Needed with the MTU less 20, ...).
 //!
 //! Fast paths: the common packets are translated straight into their
-//! transmit frame. From the uplink, IPv4 for a stateless destination whose
-//! IPv6 neighbor is resolved (`Router::forward_from_ipv4`); to it, plain
-//! unfragmented TCP and UDP (no extension headers, both addresses mapped,
-//! fits the uplink MTU, not hairpinned, ARP entry usable:
-//! `Uplink::plain_outbound`) and the common ICMPv6 error (RFC 7915 §5.2
-//! Destination Unreachable, Packet Too Big, Time Exceeded, Parameter
-//! Problem, no RFC 4884 extension, quoting an unfragmented UDP, TCP or echo
-//! packet without extension headers, §5.3, cut to 576 bytes; its source
-//! mapped, or from the RFC 6791 pool when there is no NAT64:
-//! `Uplink::plain_icmp_error_outbound`), then any other packet to a
-//! resolved gateway (in a frame of the IPv6 packet's size, or 576 bytes
-//! for an ICMPv4 error grown by RFC 4884 padding).
-//! Everything else, and whatever a fast path declines, takes the general
-//! path, which gives the same bytes and counters
+//! transmit frame. From the uplink, first the plain cases
+//! (`Uplink::plain_inbound`, `stateless::PlainIpv4ToIpv6`: unfragmented
+//! TCP and UDP without options, and ICMPv4 Destination Unreachable or Time
+//! Exceeded quoting such a packet or an echo, RFC 7915 §4.1–§4.3, §4.5),
+//! decided before a byte is written: routed on the translated
+//! destination, checked as the forward path checks (hop limit, MTU, own
+//! and link-local addresses, a resolved neighbor) and written into a
+//! frame of exact size with the hop limit already decremented
+//! (`Router::forward_plain_from_ipv4`); then any IPv4 for a stateless
+//! destination whose IPv6 neighbor is resolved, translated by the general
+//! translator into the frame and checked afterwards
+//! (`Router::forward_from_ipv4`). To the uplink, plain unfragmented TCP
+//! and UDP (no extension headers, both addresses mapped, fits the uplink
+//! MTU, not hairpinned, ARP entry usable: `Uplink::plain_outbound`) and
+//! the common ICMPv6 error (RFC 7915 §5.2 Destination Unreachable, Packet
+//! Too Big, Time Exceeded, Parameter Problem, no RFC 4884 extension,
+//! quoting an unfragmented UDP, TCP or echo packet without extension
+//! headers, §5.3, cut to 576 bytes; its source mapped, or from the RFC
+//! 6791 pool when there is no NAT64: `Uplink::plain_icmp_error_outbound`),
+//! then any other packet to a resolved gateway (in a frame of the IPv6
+//! packet's size, or 576 bytes for an ICMPv4 error grown by RFC 4884
+//! padding). Everything else, and whatever a fast path declines, takes
+//! the general path, which gives the same bytes and counters
 //! (`tests/router_translation_fast_paths.rs` compares the two, with
 //! `Router::use_translation_fast_paths(false)` on one router).
 //!
@@ -359,6 +368,12 @@ impl Router {
         now: Instant,
     ) -> Option<Result<Outcome, DropReason>> {
         let border = self.border.as_mut().filter(|border| border.fast_paths)?;
+        if let Some(plain) = border.uplink.plain_inbound(packet)
+            && let Some(verdict) = self.forward_plain_from_ipv4(link, packet, plain, now)
+        {
+            return Some(verdict);
+        }
+        let border = self.border.as_mut()?;
         let destination = border.uplink.stateless_inbound_destination(packet)?;
         let address = destination.ipv6;
         if address.is_multicast()
@@ -413,6 +428,63 @@ impl Router {
                 None
             }
         }
+    }
+
+    /// The commonest IPv4 from the uplink, plain TCP or UDP
+    /// ([`Uplink::plain_inbound`]), done the way plain 6→4 is: everything
+    /// the forward path checks is decided from the translation before a
+    /// byte is written (no IPv6 header to parse afterwards), then the IPv6
+    /// packet, hop limit already decremented, is written into a frame of
+    /// its exact size. `None` when the forward path would do more than
+    /// send it (own address or a route back into the translator, hop
+    /// limit exceeded, too big, unresolved neighbor, ...): nothing was done
+    /// or counted and the other paths take it.
+    #[inline(always)]
+    fn forward_plain_from_ipv4(
+        &mut self,
+        link: LinkInfo,
+        packet: &[u8],
+        mut plain: stateless::PlainIpv4ToIpv6,
+        now: Instant,
+    ) -> Option<Result<Outcome, DropReason>> {
+        let destination = plain.destination();
+        // `route_translated_along` and `passes_forward_checks`, on the
+        // bits: a multicast (ff00::/8), link-local (fe80::/10),
+        // unspecified or loopback destination, an unspecified or
+        // link-local source.
+        let (source_bits, destination_bits) = (plain.source().to_bits(), destination.to_bits());
+        if plain.hop_limit() <= 1
+            || destination_bits >> 120 == 0xff
+            || destination_bits >> 118 == 0x3fa
+            || destination_bits <= 1
+            || source_bits == 0
+            || source_bits >> 118 == 0x3fa
+        {
+            return None;
+        }
+        let index = self.fib.lookup(destination)?;
+        let (egress, neighbor) = match self.next_hops.get(index as usize)? {
+            NextHop::Connected { port } => (*port, destination),
+            NextHop::Gateway { port, address } => (*port, *address),
+            _ => return None,
+        };
+        let port = self.ports.get(egress.0)?;
+        if plain.length() > usize::from(port.settings.mtu) {
+            return None;
+        }
+        let mac = port.neighbors.usable_mac(neighbor, now)?;
+        let source_mac = port.mac;
+        let frame = self
+            .transmit
+            .push_forwarded(egress, ETHERNET_HEADER_LEN + plain.length())?;
+        plain.decrement_hop_limit();
+        if !plain.write(packet, &mut frame[ETHERNET_HEADER_LEN..]) {
+            self.transmit.pop_last();
+            return None;
+        }
+        write_ethernet_header(frame, source_mac, mac, ETHERTYPE_IPV6);
+        self.release_inbound_fragments(link, now);
+        Some(Ok(Outcome::Forwarded))
     }
 
     /// The answer to an IPv4 packet the translator refused (see

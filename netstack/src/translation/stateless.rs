@@ -17,6 +17,13 @@
 //! Problem without an RFC 4884 extension, quoting a UDP, TCP or echo
 //! packet without extension headers, §5.3), its source mapped or from
 //! the RFC 6791 pool.
+//! [`PlainIpv4ToIpv6`] is the mirror of both for §4: unfragmented TCP or UDP with
+//! no IPv4 options, a nonzero UDP checksum and no fragmentation needed
+//! (§4.1, §4.5), and the common ICMPv4 error (§4.2 Destination Unreachable,
+//! Fragmentation Needed or Time Exceeded without RFC 4884 extensions,
+//! quoting an option-free, unfragmented TCP, UDP or echo header, §4.3);
+//! it writes what [`translate_ipv4_to_ipv6`] writes, and can take the
+//! forwarding router's hop-limit decrement into the same write.
 //!
 //! Both translate functions take a complete IP packet (no link header) and
 //! a caller-provided output buffer; they never allocate and never panic.
@@ -78,6 +85,7 @@ mod ipv6_to_ipv4;
 mod tests;
 
 pub use fragment::{fragment_ipv4, fragment_ipv6};
+pub use ipv4_to_ipv6::PlainIpv4ToIpv6;
 pub use ipv6_to_ipv4::{PlainIcmpv6ErrorToIpv4, PlainIpv6ToIpv4};
 
 /// The smallest IPv6 link MTU (RFC 8200 §5), the floor of every Packet Too

@@ -40,8 +40,8 @@ use super::arp::{ArpOperation, ArpPacket, ArpRepr, PACKET_LENGTH};
 use super::icmpv4::{Icmpv4Message, Icmpv4Packet};
 use super::ipv4::{Ipv4Packet, Ipv4Repr};
 use super::stateless::{
-    self, Ipv4ToIpv6Path, Ipv6ToIpv4Path, PlainIcmpv6ErrorToIpv4, PlainIpv6ToIpv4, Translated,
-    TranslationError,
+    self, Ipv4ToIpv6Path, Ipv6ToIpv4Path, PlainIcmpv6ErrorToIpv4, PlainIpv4ToIpv6, PlainIpv6ToIpv4,
+    Translated, TranslationError,
 };
 use super::{AddressError, AddressRole, AddressTranslator, TranslationSettings};
 
@@ -1027,6 +1027,31 @@ impl<A: AddressTranslator> Uplink<A> {
             ipv4: destination,
             ipv6,
         })
+    }
+
+    /// [`Uplink::translate_inbound`] for the common case, decided before
+    /// anything is written: a plain TCP or UDP packet
+    /// ([`PlainIpv4ToIpv6`]: no options, not a fragment and not to be
+    /// fragmented, a nonzero UDP checksum, both addresses mapped) that
+    /// the stateless translator takes (not NAT64's pool4, not the uplink
+    /// address, not broadcast or multicast). The caller routes on its
+    /// destination, resolves the neighbor and writes the packet straight
+    /// into its frame; the bytes are those [`Uplink::translate_inbound`]
+    /// gives. `None` is no refusal and counts nothing: the general way
+    /// gives the answer.
+    #[inline]
+    pub fn plain_inbound(&self, packet: &[u8]) -> Option<PlainIpv4ToIpv6> {
+        let destination = packet.get(16..20)?;
+        let destination = Ipv4Addr::new(
+            destination[0],
+            destination[1],
+            destination[2],
+            destination[3],
+        );
+        if self.inbound_taker(destination) != InboundTaker::Stateless {
+            return None;
+        }
+        PlainIpv4ToIpv6::new(packet, &self.addresses, &self.settings, &INBOUND_PATH)
     }
 
     /// [`Uplink::translate_inbound`] for a packet whose

@@ -1,15 +1,15 @@
 //! IPv4 → IPv6 (RFC 7915 §4): the IPv4 header becomes an IPv6 header (§4.1), a Fragment Header when the packet is a fragment, then the payload (§4.2 ICMP, §4.5 transport checksums).
 
-use core::net::Ipv6Addr;
+use core::net::{Ipv4Addr, Ipv6Addr};
 
 use smoltcp::wire::{IpProtocol, Ipv6Packet};
 
 use super::{
-    FRAGMENT_HEADER_LENGTH, Fragmentation, IPV6_HEADER_LENGTH, Ipv4ToIpv6Path, Translated,
-    TranslationError, adjust_transport_checksum, icmp, ipv6_pseudo_header_sum,
-    is_illegal_ipv4_source, protocol, read_u16, write_u16,
+    FRAGMENT_HEADER_LENGTH, Fragmentation, IPV4_HEADER_LENGTH, IPV6_HEADER_LENGTH, Ipv4ToIpv6Path,
+    MAXIMUM_ICMPV6_ERROR, Translated, TranslationError, adjust_transport_checksum, icmp,
+    ipv6_pseudo_header_sum, is_illegal_ipv4_source, protocol, read_u16, write_u16,
 };
-use crate::translation::checksum::{combine, sum, sum_ipv4, sum_ipv6};
+use crate::translation::checksum::{combine, fold, sum, sum_ipv4, sum_ipv6};
 use crate::translation::icmpv4::Icmpv4Message;
 use crate::translation::ipv4::{Ipv4Packet, Ipv4Repr};
 use crate::translation::{
@@ -160,6 +160,614 @@ pub(super) fn translate(
         length,
         fragmentation,
     })
+}
+
+/// The common cases of §4 decided before anything is written, both of an
+/// unfragmented packet with a 20-byte header (§4.1 with no options to look
+/// at), a valid header checksum and both addresses mapped, that the next
+/// hop takes without fragmenting (DF set and it fits, or DF clear and it
+/// fits `lowest_ipv6_mtu`):
+/// - TCP or UDP from a source that §4.1 does not call illegal, its
+///   transport header whole and, for UDP, a checksum that is not zero
+///   (§4.5: nothing to compute);
+/// - an ICMPv4 Destination Unreachable (codes with a §4.2 translation,
+///   Fragmentation Needed included) or Time Exceeded with a valid
+///   checksum and no RFC 4884 extension, quoting an option-free,
+///   unfragmented IPv4 header of TCP, UDP or an ICMP echo whose addresses
+///   are mapped (§4.3), whole (not cut to 1280 bytes).
+///
+/// [`PlainIpv4ToIpv6::write`] then gives the bytes [`translate`] would give
+/// (and, with [`PlainIpv4ToIpv6::decrement_hop_limit`], the forward step
+/// after it), without parsing options or walking the general ICMP code;
+/// the caller can route, size and resolve the output first (RFC 7915
+/// leaves the order free).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PlainIpv4ToIpv6 {
+    /// The IPv6 header: addresses, traffic class, Next Header, Hop Limit
+    /// and Payload Length (§4.1).
+    header: PlainIpv6Header,
+    /// What follows it.
+    body: PlainBody,
+}
+
+/// The fields of an IPv6 header without extension headers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct PlainIpv6Header {
+    source: Ipv6Addr,
+    destination: Ipv6Addr,
+    traffic_class: u8,
+    next_header: u8,
+    hop_limit: u8,
+    payload_length: u16,
+}
+
+impl PlainIpv6Header {
+    /// Writes the 40 bytes (version 6, flow label 0, §4.1).
+    #[inline(always)]
+    fn write(&self, header: &mut [u8]) {
+        let Some(header) = header.get_mut(..IPV6_HEADER_LENGTH) else {
+            return;
+        };
+        let first = 0x6000_0000u32 | u32::from(self.traffic_class) << 20;
+        header[..4].copy_from_slice(&first.to_be_bytes());
+        header[4..6].copy_from_slice(&self.payload_length.to_be_bytes());
+        header[6] = self.next_header;
+        header[7] = self.hop_limit;
+        header[8..24].copy_from_slice(&self.source.octets());
+        header[24..40].copy_from_slice(&self.destination.octets());
+    }
+}
+
+/// The payload of a [`PlainIpv4ToIpv6`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PlainBody {
+    /// TCP or UDP: the sums of the IPv4 source and destination, then of
+    /// the IPv6 ones, for the checksum (§4.5).
+    Transport([u16; 2], [u16; 2]),
+    /// An ICMPv4 error (§4.2, §4.3).
+    IcmpError(PlainIcmpError),
+}
+
+/// An ICMPv6 error translated from an ICMPv4 one, but for the checksum.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct PlainIcmpError {
+    /// Type, code, checksum 0 and the second word (§4.2).
+    header: [u8; 8],
+    /// The quoted packet's IPv6 header (§4.3: its TTL kept).
+    quoted: PlainIpv6Header,
+    /// The quoted IPv4 Protocol (ICMP for an echo).
+    quoted_protocol: u8,
+    /// The sums of the quoted IPv4 source and destination, then of the
+    /// IPv6 ones (§4.3 checksum adjustment).
+    quoted_address_sums: ([u16; 2], [u16; 2]),
+    /// The sums of the outer IPv6 source and destination (the ICMPv6
+    /// pseudo-header).
+    outer_address_sums: [u16; 2],
+    /// How many bytes follow the quoted IPv4 header.
+    quoted_data_length: u16,
+    /// The sum of those bytes as they arrived: the ICMPv6 checksum is
+    /// built from it (RFC 1624) instead of summing the message again.
+    quoted_data_sum: u16,
+}
+
+/// ICMPv4 and ICMPv6 types the plain error case knows (RFC 792, RFC 4443
+/// §2.1).
+const ICMPV4_ECHO_REPLY: u8 = 0;
+const ICMPV4_DESTINATION_UNREACHABLE: u8 = 3;
+const ICMPV4_ECHO_REQUEST: u8 = 8;
+const ICMPV4_TIME_EXCEEDED: u8 = 11;
+const ICMPV6_PACKET_TOO_BIG: u8 = 2;
+const ICMPV6_TIME_EXCEEDED: u8 = 3;
+const ICMPV6_PARAMETER_PROBLEM: u8 = 4;
+const ICMPV6_ECHO_REQUEST: u8 = 128;
+const ICMPV6_ECHO_REPLY: u8 = 129;
+
+/// The ICMP header and the quoted IPv4 header, where the quoted packet's
+/// data starts in an ICMPv4 error.
+const QUOTED_DATA_OFFSET: usize = 8 + IPV4_HEADER_LENGTH;
+
+impl PlainIpv4ToIpv6 {
+    /// The translation of `packet`, or `None` when it is anything but a
+    /// plain case: then [`translate`] gives the answer (a refusal, a
+    /// fragmentation, options, other ICMP, a zero UDP checksum). `None` is
+    /// no refusal.
+    #[inline]
+    pub fn new(
+        packet: &[u8],
+        addresses: &impl AddressTranslator,
+        settings: &TranslationSettings,
+        path: &Ipv4ToIpv6Path,
+    ) -> Option<PlainIpv4ToIpv6> {
+        let header: &[u8; IPV4_HEADER_LENGTH] =
+            packet.get(..IPV4_HEADER_LENGTH)?.try_into().ok()?;
+        let protocol_number = header[9];
+        let total_length = usize::from(u16::from_be_bytes([header[2], header[3]]));
+        let flags_and_offset = u16::from_be_bytes([header[6], header[7]]);
+        // Version 4 without options (IHL 5), not a fragment (MF and the
+        // offset clear), a header checksum that verifies (RFC 1812
+        // §5.2.2, as `Ipv4Repr::parse` checks).
+        if header[0] != 0x45 || flags_and_offset & 0x3fff != 0 || fold(word_sum(header)) != 0xffff {
+            return None;
+        }
+        let upper = packet.get(IPV4_HEADER_LENGTH..total_length)?;
+        // §4.1: too big for the next hop is refused with DF set, and
+        // fragmented with DF clear above `lowest_ipv6_mtu`.
+        let fits = usize::from(if flags_and_offset & 0x4000 != 0 {
+            path.ipv6_next_hop_mtu
+        } else {
+            settings.lowest_ipv6_mtu.min(path.ipv6_next_hop_mtu)
+        });
+        let source4 = Ipv4Addr::new(header[12], header[13], header[14], header[15]);
+        let destination4 = Ipv4Addr::new(header[16], header[17], header[18], header[19]);
+        let header = |source, destination, next_header, payload_length| PlainIpv6Header {
+            source,
+            destination,
+            traffic_class: traffic_class(header[1], settings),
+            next_header,
+            hop_limit: header[8],
+            payload_length,
+        };
+        match protocol_number {
+            protocol::TCP | protocol::UDP => {
+                let smallest = if protocol_number == protocol::TCP {
+                    20
+                } else {
+                    8
+                };
+                if upper.len() < smallest
+                    || (protocol_number == protocol::UDP && upper[6..8] == [0, 0])
+                    || IPV6_HEADER_LENGTH + upper.len() > fits
+                    || is_illegal_ipv4_source(source4)
+                {
+                    return None;
+                }
+                let source = addresses.ipv4_to_ipv6(source4, AddressRole::Source).ok()?;
+                let destination = addresses
+                    .ipv4_to_ipv6(destination4, AddressRole::Destination)
+                    .ok()?;
+                Some(PlainIpv4ToIpv6 {
+                    header: header(
+                        source,
+                        destination,
+                        protocol_number,
+                        u16::try_from(upper.len()).ok()?,
+                    ),
+                    body: PlainBody::Transport(
+                        [sum_ipv4(source4), sum_ipv4(destination4)],
+                        [address_sum(source), address_sum(destination)],
+                    ),
+                })
+            }
+            protocol::ICMP => {
+                // The error quotes the rest of the message (checked by
+                // `PlainIcmpError::new`): a quoted IPv4 header becomes an
+                // IPv6 one, 20 bytes more.
+                if !matches!(
+                    upper.first(),
+                    Some(&(ICMPV4_DESTINATION_UNREACHABLE | ICMPV4_TIME_EXCEEDED))
+                ) || IPV6_HEADER_LENGTH + upper.len() + 20 > fits
+                {
+                    return None;
+                }
+                // §4.1 "Source Address": an error's source is translated
+                // even when illegal. The quoted packet reuses the outer
+                // addresses.
+                let source = addresses.ipv4_to_ipv6(source4, AddressRole::Source).ok()?;
+                let destination = addresses
+                    .ipv4_to_ipv6(destination4, AddressRole::Destination)
+                    .ok()?;
+                let error = PlainIcmpError::new(
+                    upper,
+                    [
+                        (source4, source, address_sum(source)),
+                        (destination4, destination, address_sum(destination)),
+                    ],
+                    addresses,
+                    settings,
+                    path,
+                )?;
+                Some(PlainIpv4ToIpv6 {
+                    header: header(
+                        source,
+                        destination,
+                        protocol::ICMPV6,
+                        u16::try_from(upper.len() + 20).ok()?,
+                    ),
+                    body: PlainBody::IcmpError(error),
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// The IPv6 source.
+    #[inline]
+    pub fn source(&self) -> Ipv6Addr {
+        self.header.source
+    }
+
+    /// The IPv6 destination.
+    #[inline]
+    pub fn destination(&self) -> Ipv6Addr {
+        self.header.destination
+    }
+
+    /// The Hop Limit [`PlainIpv4ToIpv6::write`] writes.
+    #[inline]
+    pub fn hop_limit(&self) -> u8 {
+        self.header.hop_limit
+    }
+
+    /// Takes one off the Hop Limit (never below zero): the forward step
+    /// of a router, written with the header instead of after it (§4.1
+    /// allows the decrement before or after translating).
+    #[inline]
+    pub fn decrement_hop_limit(&mut self) {
+        self.header.hop_limit = self.header.hop_limit.saturating_sub(1);
+    }
+
+    /// The length of the IPv6 packet.
+    #[inline]
+    pub fn length(&self) -> usize {
+        IPV6_HEADER_LENGTH + usize::from(self.header.payload_length)
+    }
+
+    /// Writes the IPv6 packet at the start of `output`, which holds
+    /// [`PlainIpv4ToIpv6::length`] bytes; `packet` is the one this
+    /// translation was made from. Returns false, writing nothing, if
+    /// `output` is too short.
+    #[inline(always)]
+    pub fn write(&self, packet: &[u8], output: &mut [u8]) -> bool {
+        let length = usize::from(self.header.payload_length);
+        let Some(output) = output.get_mut(..IPV6_HEADER_LENGTH + length) else {
+            return false;
+        };
+        let (header, body) = output.split_at_mut(IPV6_HEADER_LENGTH);
+        match &self.body {
+            PlainBody::Transport(old_addresses, new_addresses) => {
+                let Some(upper) = packet.get(IPV4_HEADER_LENGTH..IPV4_HEADER_LENGTH + length)
+                else {
+                    return false;
+                };
+                body.copy_from_slice(upper);
+                adjust_checksum_at(
+                    body,
+                    self.header.next_header,
+                    *old_addresses,
+                    *new_addresses,
+                );
+            }
+            PlainBody::IcmpError(error) => {
+                let start = IPV4_HEADER_LENGTH + QUOTED_DATA_OFFSET;
+                let data_length = usize::from(error.quoted_data_length);
+                let Some(data) = packet.get(start..start + data_length) else {
+                    return false;
+                };
+                error.write(data, body);
+            }
+        }
+        self.header.write(header);
+        true
+    }
+}
+
+impl PlainIcmpError {
+    /// The plain case of [`icmp::icmpv4_to_icmpv6`] for the ICMPv4
+    /// `message` whose outer addresses are `outer` (IPv4, IPv6), or `None`.
+    #[inline(always)]
+    fn new(
+        message: &[u8],
+        outer: [(Ipv4Addr, Ipv6Addr, u16); 2],
+        addresses: &impl AddressTranslator,
+        settings: &TranslationSettings,
+        path: &Ipv4ToIpv6Path,
+    ) -> Option<PlainIcmpError> {
+        // §4.2: Destination Unreachable and Time Exceeded; an RFC 4884
+        // length attribute (byte 5) takes the general way.
+        let (message_type, code) = (message[0], message[1]);
+        let (new_type, new_code) = match message_type {
+            ICMPV4_DESTINATION_UNREACHABLE => icmp::destination_unreachable_4_to_6(code)?,
+            ICMPV4_TIME_EXCEEDED => (ICMPV6_TIME_EXCEEDED, code),
+            _ => return None,
+        };
+        let quoted: &[u8; IPV4_HEADER_LENGTH] =
+            message.get(8..QUOTED_DATA_OFFSET)?.try_into().ok()?;
+        // The quoted header: version 4, no options, not a fragment.
+        if message[5] != 0 || quoted[0] != 0x45 || quoted[6] & 0x3f != 0 || quoted[7] != 0 {
+            return None;
+        }
+        let quoted_total_length = u16::from_be_bytes([quoted[2], quoted[3]]);
+        let upper_length = usize::from(quoted_total_length).checked_sub(IPV4_HEADER_LENGTH)?;
+        // The quoted data is the rest of the message: bytes beyond the
+        // quoted Total Length (left out by `translate`) take the general
+        // way.
+        let data = &message[QUOTED_DATA_OFFSET..];
+        if data.len() > upper_length {
+            return None;
+        }
+        let (quoted_protocol, next_header) = match quoted[9] {
+            protocol::TCP => (protocol::TCP, protocol::TCP),
+            protocol::UDP => (protocol::UDP, protocol::UDP),
+            protocol::ICMP
+                if matches!(
+                    data.first(),
+                    Some(&(ICMPV4_ECHO_REQUEST | ICMPV4_ECHO_REPLY))
+                ) =>
+            {
+                (protocol::ICMP, protocol::ICMPV6)
+            }
+            _ => return None,
+        };
+        // Not cut to fit 1280 bytes (RFC 4443 §2.4(c)), and the checksum
+        // verifies (see the module docs of `stateless`): the sum of the
+        // message in two parts, the second kept.
+        if 8 + IPV6_HEADER_LENGTH + data.len() > MAXIMUM_ICMPV6_ERROR - IPV6_HEADER_LENGTH {
+            return None;
+        }
+        let head: &[u8; QUOTED_DATA_OFFSET] = message.get(..QUOTED_DATA_OFFSET)?.try_into().ok()?;
+        let quoted_data_sum = data_sum(data);
+        if fold(word_sum(head) + u64::from(quoted_data_sum)) != 0xffff {
+            return None;
+        }
+        // §4.3: the quoted addresses, usually the outer ones swapped.
+        let quoted_source4 = Ipv4Addr::new(quoted[12], quoted[13], quoted[14], quoted[15]);
+        let quoted_destination4 = Ipv4Addr::new(quoted[16], quoted[17], quoted[18], quoted[19]);
+        let (quoted_source, quoted_source_sum) =
+            known_or_mapped(quoted_source4, AddressRole::Source, outer, addresses)?;
+        let (quoted_destination, quoted_destination_sum) = known_or_mapped(
+            quoted_destination4,
+            AddressRole::Destination,
+            outer,
+            addresses,
+        )?;
+        let second_word = match new_type {
+            ICMPV6_PACKET_TOO_BIG => {
+                let mtu = u16::from_be_bytes([message[6], message[7]]);
+                icmp::packet_too_big_mtu_4_to_6(mtu, quoted_total_length, path).to_be_bytes()
+            }
+            // 3/2 → 4/1 pointing at the IPv6 Next Header (§4.2).
+            ICMPV6_PARAMETER_PROBLEM => 6u32.to_be_bytes(),
+            _ => [0; 4],
+        };
+        Some(PlainIcmpError {
+            header: [
+                new_type,
+                new_code,
+                0,
+                0,
+                second_word[0],
+                second_word[1],
+                second_word[2],
+                second_word[3],
+            ],
+            quoted: PlainIpv6Header {
+                source: quoted_source,
+                destination: quoted_destination,
+                traffic_class: traffic_class(quoted[1], settings),
+                next_header,
+                hop_limit: quoted[8],
+                payload_length: u16::try_from(upper_length).ok()?,
+            },
+            quoted_protocol,
+            quoted_address_sums: (
+                [sum_ipv4(quoted_source4), sum_ipv4(quoted_destination4)],
+                [quoted_source_sum, quoted_destination_sum],
+            ),
+            outer_address_sums: [outer[0].2, outer[1].2],
+            quoted_data_length: u16::try_from(data.len()).ok()?,
+            quoted_data_sum,
+        })
+    }
+
+    /// Writes the ICMPv6 message into `output` (which holds it exactly):
+    /// the header, the quoted packet's IPv6 header, its `data` with the
+    /// transport or echo checksum adjusted (§4.3), then the checksum over
+    /// the pseudo-header of `source` and `destination` (§4.2). The
+    /// checksum is the sum of the parts: the pseudo-header, the ICMPv6
+    /// header, the quoted IPv6 header from its fields, the data's sum as
+    /// it arrived and the words the adjustment changed (RFC 1624). A sum
+    /// with the pseudo-header in it is never zero, so it is the value
+    /// summing the written bytes gives.
+    #[inline(always)]
+    fn write(&self, data: &[u8], output: &mut [u8]) {
+        let Some((header, rest)) = output.split_at_mut_checked(8) else {
+            return;
+        };
+        let Some((quoted_header, copied)) = rest.split_at_mut_checked(IPV6_HEADER_LENGTH) else {
+            return;
+        };
+        if copied.len() != data.len() {
+            return;
+        }
+        self.quoted.write(quoted_header);
+        copied.copy_from_slice(data);
+        let quoted_sums = self.quoted_address_sums.1;
+        // The data words the adjustment changes: (old, new) twice.
+        let mut changed = [(0u16, 0u16); 2];
+        if self.quoted_protocol == protocol::ICMP {
+            // The quoted echo's type, and its checksum for the type and
+            // the ICMPv6 pseudo-header.
+            let old_type = copied[0];
+            let new_type = if old_type == ICMPV4_ECHO_REQUEST {
+                ICMPV6_ECHO_REQUEST
+            } else {
+                ICMPV6_ECHO_REPLY
+            };
+            copied[0] = new_type;
+            // A lone type byte sums as the word (type, 0).
+            let code = copied.get(1).copied().unwrap_or(0);
+            changed[0] = (
+                u16::from_be_bytes([old_type, code]),
+                u16::from_be_bytes([new_type, code]),
+            );
+            if let Some(checksum) = read_u16(copied, 2) {
+                let total = combine(&[
+                    !checksum,
+                    !changed[0].0,
+                    changed[0].1,
+                    pseudo_header_sum(
+                        quoted_sums,
+                        protocol::ICMPV6,
+                        usize::from(self.quoted.payload_length),
+                    ),
+                ]);
+                copied[2..4].copy_from_slice(&(!total).to_be_bytes());
+                changed[1] = (checksum, !total);
+            }
+        } else {
+            if let Some(change) = adjust_checksum_at(
+                copied,
+                self.quoted_protocol,
+                self.quoted_address_sums.0,
+                quoted_sums,
+            ) {
+                changed[0] = change;
+            }
+        }
+        let mut header_bytes = self.header;
+        let quoted = &self.quoted;
+        let total = fold(
+            u64::from(pseudo_header_sum(
+                self.outer_address_sums,
+                protocol::ICMPV6,
+                8 + IPV6_HEADER_LENGTH + data.len(),
+            )) + u64::from(u16::from_be_bytes([header_bytes[0], header_bytes[1]]))
+                + u64::from(u16::from_be_bytes([header_bytes[4], header_bytes[5]]))
+                + u64::from(u16::from_be_bytes([header_bytes[6], header_bytes[7]]))
+                + u64::from(0x6000 | u16::from(quoted.traffic_class) << 4)
+                + u64::from(quoted.payload_length)
+                + u64::from(u16::from_be_bytes([quoted.next_header, quoted.hop_limit]))
+                + u64::from(quoted_sums[0])
+                + u64::from(quoted_sums[1])
+                + u64::from(self.quoted_data_sum)
+                + u64::from(!changed[0].0)
+                + u64::from(changed[0].1)
+                + u64::from(!changed[1].0)
+                + u64::from(changed[1].1),
+        );
+        header_bytes[2..4].copy_from_slice(&(!total).to_be_bytes());
+        header.copy_from_slice(&header_bytes);
+    }
+}
+
+/// The IPv4 → IPv6 mapping of an address quoted in an ICMPv4 error, and
+/// its sum: the outer header's answer when it is one of the outer
+/// addresses and the translator ignores roles, else asked.
+#[inline(always)]
+fn known_or_mapped(
+    address: Ipv4Addr,
+    role: AddressRole,
+    outer: [(Ipv4Addr, Ipv6Addr, u16); 2],
+    addresses: &impl AddressTranslator,
+) -> Option<(Ipv6Addr, u16)> {
+    if addresses.ignores_role() {
+        if address == outer[1].0 {
+            return Some((outer[1].1, outer[1].2));
+        }
+        if address == outer[0].0 {
+            return Some((outer[0].1, outer[0].2));
+        }
+    }
+    let mapped = addresses.ipv4_to_ipv6(address, role).ok()?;
+    Some((mapped, address_sum(mapped)))
+}
+
+/// The one's complement sum, unfolded, of `bytes` read as big-endian
+/// 32-bit words (`N` a multiple of 4): a fixed header summed without the
+/// general loop of [`sum`].
+#[inline(always)]
+fn word_sum<const N: usize>(bytes: &[u8; N]) -> u64 {
+    let (words, _) = bytes.as_chunks::<4>();
+    words
+        .iter()
+        .map(|word| u64::from(u32::from_be_bytes(*word)))
+        .sum()
+}
+
+/// [`sum_ipv6`] on the address's bits: the same value, without taking
+/// the address apart into bytes (it stays in two registers for the
+/// header write).
+#[inline(always)]
+fn address_sum(address: Ipv6Addr) -> u16 {
+    let bits = address.to_bits();
+    fold(
+        u64::from((bits >> 96) as u32)
+            + u64::from((bits >> 64) as u32)
+            + u64::from((bits >> 32) as u32)
+            + u64::from(bits as u32),
+    )
+}
+
+/// [`sum`] of the quoted data, eight bytes a step into a 128-bit total
+/// (no carry to fold per step); the same value.
+#[inline(always)]
+fn data_sum(bytes: &[u8]) -> u16 {
+    let (words, rest) = bytes.as_chunks::<8>();
+    let mut total = 0u128;
+    for word in words {
+        total += u128::from(u64::from_be_bytes(*word));
+    }
+    let mut last = [0u8; 8];
+    last[..rest.len()].copy_from_slice(rest);
+    total += u128::from(u64::from_be_bytes(last));
+    let (low, carry) = (total as u64).overflowing_add((total >> 64) as u64);
+    fold(u64::from((low >> 32) as u32) + u64::from(low as u32) + u64::from(carry))
+}
+
+/// [`adjust_transport_checksum`] inlined for the plain cases: the TCP or
+/// UDP checksum in `segment` updated for the address sums going from
+/// `old` to `new` (RFC 1624 equation 3), a zero UDP checksum left alone
+/// and a result of zero written as 0xffff for UDP (§4.5). Returns the
+/// checksum before and after, when there was one to update.
+#[inline(always)]
+fn adjust_checksum_at(
+    segment: &mut [u8],
+    protocol_number: u8,
+    old: [u16; 2],
+    new: [u16; 2],
+) -> Option<(u16, u16)> {
+    let is_udp = protocol_number == protocol::UDP;
+    let offset = if is_udp { 6 } else { 16 };
+    let field = segment.get_mut(offset..offset + 2)?;
+    let checksum = u16::from_be_bytes([field[0], field[1]]);
+    if is_udp && checksum == 0 {
+        return None;
+    }
+    let mut updated = !fold(
+        u64::from(!checksum)
+            + u64::from(!old[0])
+            + u64::from(!old[1])
+            + u64::from(new[0])
+            + u64::from(new[1]),
+    );
+    if is_udp && updated == 0 {
+        updated = 0xffff;
+    }
+    field.copy_from_slice(&updated.to_be_bytes());
+    Some((checksum, updated))
+}
+
+/// The sum of an IPv6 pseudo-header (RFC 8200 §8.1) whose addresses sum
+/// to `address_sums`.
+#[inline(always)]
+fn pseudo_header_sum(address_sums: [u16; 2], next_header: u8, length: usize) -> u16 {
+    let length = u32::try_from(length).unwrap_or(u32::MAX);
+    fold(
+        u64::from(address_sums[0])
+            + u64::from(address_sums[1])
+            + u64::from(length >> 16)
+            + u64::from(length & 0xffff)
+            + u64::from(next_header),
+    )
+}
+
+/// §4.1 "Traffic Class" from the Type of Service, by the policy.
+#[inline(always)]
+fn traffic_class(type_of_service: u8, settings: &TranslationSettings) -> u8 {
+    match settings.traffic_class {
+        TrafficClassPolicy::Copy => type_of_service,
+        TrafficClassPolicy::Zero => 0,
+    }
 }
 
 /// Finds an unexpired source route option (§4.1: MUST drop, SHOULD answer

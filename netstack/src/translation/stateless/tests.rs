@@ -2085,3 +2085,344 @@ fn compare_plain(
     }
     usize::from(plain.is_some())
 }
+
+// ------------------------------------------------- §4 plain-case shortcut
+
+/// [`PlainIpv4ToIpv6`] writes what [`translate_ipv4_to_ipv6`] writes (§4.1
+/// header, §4.5 checksum) for plain TCP and UDP, whatever the TTL, type of
+/// service, policies, DF and size around `lowest_ipv6_mtu` and the IPv6
+/// next-hop MTU, with link padding after the packet; and it declines,
+/// leaving the answer to the general translator, options (even ignored
+/// ones), fragments, a zero UDP checksum under either policy (§4.5), ICMP,
+/// a cut-off transport header, a bad header checksum or length, an
+/// illegal source and a DF packet larger than the next hop.
+#[test]
+fn rfc7915_4_plain_case_matches_the_general_translator() {
+    let mut compared = 0;
+    for traffic_class in [TrafficClassPolicy::Copy, TrafficClassPolicy::Zero] {
+        for udp_zero_checksum in [UdpZeroChecksum::Compute, UdpZeroChecksum::Drop] {
+            let settings = TranslationSettings {
+                traffic_class,
+                udp_zero_checksum,
+                lowest_ipv6_mtu: 1300,
+                ..settings()
+            };
+            let path = Ipv4ToIpv6Path {
+                ipv6_next_hop_mtu: 1400,
+                ..path4()
+            };
+            for time_to_live in [0, 1, 2, 255] {
+                // IPv6 sizes 1299..1301 and 1399..1401 for UDP and TCP.
+                for size in [0, 1, 1231, 1232, 1233, 1251, 1252, 1253, 1331, 1332, 1333] {
+                    let payload = vec![0x3c; size];
+                    for (tcp, type_of_service, dont_fragment, zero_checksum) in [
+                        (false, 0, true, false),
+                        (true, 0xb9, true, false),
+                        (false, 0x2e, false, false),
+                        (true, 0, false, false),
+                        (false, 0, true, true),
+                    ] {
+                        let mut packet = write(1400, |bytes| {
+                            let mut header = Ipv4Header::new(
+                                0,
+                                time_to_live,
+                                IpNumber::UDP,
+                                HOST4,
+                                HOST6_AS_IPV4,
+                            )
+                            .unwrap();
+                            header.identification = 0x1234;
+                            header.dont_fragment = dont_fragment;
+                            header.dscp =
+                                etherparse::IpDscp::try_new(type_of_service >> 2).unwrap();
+                            header.ecn = etherparse::IpEcn::try_new(type_of_service & 3).unwrap();
+                            let builder = PacketBuilder::ip(IpHeaders::Ipv4(
+                                header,
+                                Ipv4Extensions::default(),
+                            ));
+                            if tcp {
+                                builder.tcp(40000, 443, 7, 1000).write(bytes, &payload)
+                            } else {
+                                builder.udp(40000, 53).write(bytes, &payload)
+                            }
+                            .unwrap()
+                        });
+                        if zero_checksum {
+                            packet[26..28].fill(0);
+                        }
+                        // Link padding after Total Length.
+                        packet.extend_from_slice(&[0xee; 6]);
+                        let general = {
+                            let mut output = vec![0xa5u8; 2000];
+                            translate_ipv4_to_ipv6(&packet, &mut output, &Pool6, &settings, &path)
+                                .ok()
+                                .filter(|translated| translated.fragmentation.is_none())
+                                .map(|translated| output[..translated.length].to_vec())
+                        };
+                        let plain = PlainIpv4ToIpv6::new(&packet, &Pool6, &settings, &path);
+                        let label = std::format!(
+                            "{size} bytes, TTL {time_to_live}, TCP {tcp}, DF {dont_fragment}, \
+                             zero checksum {zero_checksum}"
+                        );
+                        assert_eq!(
+                            plain.is_some(),
+                            general.is_some() && !zero_checksum,
+                            "{label}"
+                        );
+                        if let (Some(mut plain), Some(general)) = (plain, general) {
+                            let mut output = vec![0x5au8; plain.length()];
+                            assert!(plain.write(&packet, &mut output));
+                            assert_eq!(output, general, "{label}");
+                            assert_eq!(plain.destination(), embed(Ipv4Addr::from(HOST6_AS_IPV4)));
+                            assert_eq!(plain.source(), embed(Ipv4Addr::from(HOST4)));
+                            assert!(!plain.write(&packet, &mut output[..plain.length() - 1]));
+                            // The forward step: the hop limit less one.
+                            plain.decrement_hop_limit();
+                            assert_eq!(plain.hop_limit(), time_to_live.saturating_sub(1));
+                            assert!(plain.write(&packet, &mut output));
+                            assert_eq!(output[7], time_to_live.saturating_sub(1));
+                            assert_eq!(output[..7], general[..7]);
+                            assert_eq!(output[8..], general[8..]);
+                            compared += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(compared > 200, "{compared}");
+
+    let plain = |packet: &[u8]| PlainIpv4ToIpv6::new(packet, &Pool6, &settings(), &path4());
+    let udp = udp4(HOST4, HOST6_AS_IPV4, b"plain");
+    assert!(plain(&udp).is_some());
+    let with_options = |option: &[u8]| {
+        let mut header = Ipv4Header::new(15, 64, IpNumber::UDP, HOST4, HOST6_AS_IPV4).unwrap();
+        header.options = option.try_into().unwrap();
+        write(64, |bytes| {
+            PacketBuilder::ip(IpHeaders::Ipv4(header, Ipv4Extensions::default()))
+                .udp(5000, 53)
+                .write(bytes, b"plain")
+                .unwrap()
+        })
+    };
+    let echo = write(64, |bytes| {
+        PacketBuilder::ipv4(HOST4, HOST6_AS_IPV4, 64)
+            .icmpv4_echo_request(1, 2)
+            .write(bytes, b"ping")
+            .unwrap()
+    });
+    let mut zero_checksum = udp.clone();
+    zero_checksum[26..28].fill(0);
+    let mut bad_header_checksum = udp.clone();
+    bad_header_checksum[10] ^= 1;
+    let mut first_fragment = udp.clone();
+    first_fragment[6] |= 0x20;
+    let mut later_fragment = udp.clone();
+    later_fragment[7] = 1;
+    let mut total_length_beyond = udp.clone();
+    total_length_beyond[3] += 1;
+    let mut total_length_short = udp.clone();
+    total_length_short[3] = 19;
+    let mut cut_off_tcp = write(64, |bytes| {
+        PacketBuilder::ipv4(HOST4, HOST6_AS_IPV4, 64)
+            .tcp(1, 2, 3, 4)
+            .write(bytes, b"")
+            .unwrap()
+    });
+    cut_off_tcp.truncate(39);
+    cut_off_tcp[3] = 39;
+    let too_big = udp4(HOST4, HOST6_AS_IPV4, &[0; 1480]);
+    let illegal_source = udp4([127, 0, 0, 1], HOST6_AS_IPV4, b"plain");
+    for (name, declined) in [
+        ("options", with_options(&[1, 1, 1, 1])),
+        ("record route", with_options(&[7, 7, 4, 0, 0, 0, 0, 0])),
+        ("source route", with_options(&[131, 7, 4, 1, 2, 3, 4, 0])),
+        ("echo", echo),
+        ("zero UDP checksum", zero_checksum),
+        ("bad header checksum", bad_header_checksum),
+        ("first fragment", first_fragment),
+        ("later fragment", later_fragment),
+        ("total length beyond the packet", total_length_beyond),
+        ("total length below the header", total_length_short),
+        ("cut-off TCP header", cut_off_tcp),
+        ("too big", too_big),
+        ("illegal source", illegal_source),
+        ("short", udp[..19].to_vec()),
+    ] {
+        assert_eq!(plain(&declined), None, "{name}");
+    }
+}
+
+/// An ICMPv4 message (`header`: type, code, checksum bytes ignored, the
+/// second word) quoting `quoted`, from `source` to the IPv6 host's IPv4
+/// form, its checksum computed.
+fn raw_icmpv4_error(
+    source: [u8; 4],
+    header: [u8; 8],
+    quoted: &[u8],
+    type_of_service: u8,
+) -> Vec<u8> {
+    let mut message = header.to_vec();
+    message.extend_from_slice(quoted);
+    message[2..4].fill(0);
+    let checksum = crate::translation::checksum::internet_checksum(&message);
+    message[2..4].copy_from_slice(&checksum.to_be_bytes());
+    let mut outer = Ipv4Header::new(
+        message.len() as u16,
+        50,
+        IpNumber::ICMP,
+        source,
+        HOST6_AS_IPV4,
+    )
+    .unwrap();
+    outer.dscp = etherparse::IpDscp::try_new(type_of_service >> 2).unwrap();
+    outer.ecn = etherparse::IpEcn::try_new(type_of_service & 3).unwrap();
+    outer.header_checksum = outer.calc_header_checksum();
+    let mut bytes = outer.to_bytes().to_vec();
+    bytes.extend_from_slice(&message);
+    bytes
+}
+
+/// The plain ICMPv4 error case of [`PlainIpv4ToIpv6`] writes what
+/// [`translate_ipv4_to_ipv6`] writes (§4.2 type, code, Packet Too Big
+/// arithmetic and pointer; §4.3 quoted header, its TTL kept, its transport
+/// or echo checksum adjusted; the ICMPv6 checksum), and declines the rest:
+/// other types, unsupported codes, RFC 4884 extensions, bad checksums,
+/// quoted options, fragments, nested errors, other protocols, bad quoted
+/// lengths and errors that would be cut to 1280 bytes.
+#[test]
+fn rfc7915_4_2_plain_icmp_error_matches_the_general_translator() {
+    let quoted_udp = |payload: &[u8]| udp4(HOST6_AS_IPV4, HOST4, payload);
+    let quoted_tcp = write(64, |bytes| {
+        PacketBuilder::ipv4(HOST6_AS_IPV4, HOST4, 3)
+            .tcp(40000, 443, 7, 1000)
+            .write(bytes, b"segment")
+            .unwrap()
+    });
+    let quoted_echo = |message_type: Icmpv4Type| {
+        write(64, |bytes| {
+            PacketBuilder::ipv4(HOST6_AS_IPV4, HOST4, 3)
+                .icmpv4(message_type)
+                .write(bytes, b"ping")
+                .unwrap()
+        })
+    };
+    let request = quoted_echo(Icmpv4Type::EchoRequest(etherparse::IcmpEchoHeader {
+        id: 1,
+        seq: 2,
+    }));
+    let reply = quoted_echo(Icmpv4Type::EchoReply(etherparse::IcmpEchoHeader {
+        id: 1,
+        seq: 2,
+    }));
+    let nested = quoted_echo(Icmpv4Type::DestinationUnreachable(
+        icmpv4::DestUnreachableHeader::Port,
+    ));
+    let mut zero_checksum = quoted_udp(b"no checksum");
+    zero_checksum[26..28].fill(0);
+    let mut gre = quoted_udp(b"gre");
+    gre[9] = 47;
+    let mut fragment = quoted_udp(b"fragment");
+    fragment[6] |= 0x20;
+    let mut later_fragment = quoted_udp(b"fragment");
+    later_fragment[7] = 3;
+    let mut short_total_length = quoted_udp(b"short");
+    short_total_length[3] = 19;
+    let mut long_total_length = quoted_udp(b"long");
+    long_total_length[2] = 5;
+    let mut trailing = quoted_udp(b"trailing bytes");
+    trailing[3] -= 4;
+    let mut options = quoted_udp(b"options");
+    options[0] = 0x46;
+    let loopback_inner = udp4([127, 0, 0, 1], HOST4, b"x");
+    // (name, quoted, plain expected for a supported type)
+    let quoted_packets: Vec<(&str, Vec<u8>, bool)> = vec![
+        ("UDP", quoted_udp(b"original datagram"), true),
+        (
+            "UDP cut after 8",
+            quoted_udp(b"original datagram")[..28].to_vec(),
+            true,
+        ),
+        (
+            "UDP cut after 3",
+            quoted_udp(b"original datagram")[..23].to_vec(),
+            true,
+        ),
+        ("UDP checksum 0", zero_checksum, true),
+        ("UDP long total length", long_total_length, true),
+        ("TCP", quoted_tcp.clone(), true),
+        ("TCP cut after 8", quoted_tcp[..28].to_vec(), true),
+        ("echo request", request.clone(), true),
+        ("echo request cut to 1 byte", request[..21].to_vec(), true),
+        ("echo request cut to 3 bytes", request[..23].to_vec(), true),
+        ("UDP of odd length", quoted_udp(b"odd"), true),
+        ("UDP with bytes beyond its total length", trailing, false),
+        ("echo reply", reply, true),
+        ("nested error", nested, false),
+        ("GRE", gre, false),
+        ("fragment", fragment, false),
+        ("later fragment", later_fragment, false),
+        ("short total length", short_total_length, false),
+        ("options", options, false),
+        ("header only", quoted_udp(b"")[..20].to_vec(), true),
+        ("loopback inner source", loopback_inner, true),
+        ("1192 bytes of data", quoted_udp(&[7; 1184]), true),
+        ("1193 bytes of data, cut", quoted_udp(&[7; 1185]), false),
+    ];
+    // (type, code, byte 5, MTU, plain expected)
+    let mut headers: Vec<([u8; 8], bool)> = Vec::new();
+    for code in 0..=16 {
+        headers.push(([3, code, 0, 0, 0, 0, 0, 0], code != 14 && code != 16));
+    }
+    for mtu in [0u16, 576, 1300, 1400, 9000] {
+        let [high, low] = mtu.to_be_bytes();
+        headers.push(([3, 4, 0, 0, 0, 0, high, low], true));
+    }
+    headers.push(([11, 0, 0, 0, 0, 0, 0, 0], true));
+    headers.push(([11, 1, 0, 0, 0, 0, 0, 0], true));
+    headers.push(([3, 3, 0, 0, 0, 2, 0, 0], false));
+    headers.push(([12, 0, 0, 0, 12, 0, 0, 0], false));
+    headers.push(([5, 1, 0, 0, 192, 0, 2, 9], false));
+    let mut compared = 0;
+    for traffic_class in [TrafficClassPolicy::Copy, TrafficClassPolicy::Zero] {
+        let settings = TranslationSettings {
+            traffic_class,
+            ..settings()
+        };
+        let path = Ipv4ToIpv6Path {
+            ipv6_next_hop_mtu: 1500,
+            ipv4_link_mtu: 1300,
+        };
+        for (header, plain_header) in &headers {
+            for (name, quoted, plain_quoted) in &quoted_packets {
+                for (source, bad_checksum) in
+                    [(HOST4, false), ([127, 0, 0, 1], false), (HOST4, true)]
+                {
+                    let mut packet = raw_icmpv4_error(source, *header, quoted, 0xb9);
+                    if bad_checksum {
+                        packet[22] ^= 1;
+                    }
+                    let general = {
+                        let mut output = vec![0xa5u8; 2000];
+                        translate_ipv4_to_ipv6(&packet, &mut output, &Pool6, &settings, &path)
+                            .ok()
+                            .filter(|translated| translated.fragmentation.is_none())
+                            .map(|translated| output[..translated.length].to_vec())
+                    };
+                    let plain = PlainIpv4ToIpv6::new(&packet, &Pool6, &settings, &path);
+                    let label =
+                        std::format!("{header:?} quoting {name}, bad checksum {bad_checksum}");
+                    let expected = *plain_header && *plain_quoted && !bad_checksum;
+                    assert_eq!(plain.is_some(), expected, "{label}");
+                    if let Some(plain) = plain {
+                        let mut output = vec![0x5au8; plain.length()];
+                        assert!(plain.write(&packet, &mut output));
+                        assert_eq!(Some(output), general, "{label}");
+                        compared += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert!(compared > 300, "{compared}");
+}
