@@ -698,20 +698,30 @@ fn address_sum(address: Ipv6Addr) -> u16 {
     )
 }
 
-/// [`sum`] of the quoted data, eight bytes a step into a 128-bit total
-/// (no carry to fold per step); the same value.
+/// [`sum`] of the quoted data, eight bytes a step with the carry added
+/// back in (an add and an add-with-carry per step); the same value.
+/// Summed in the machine's byte order with one swap at the end, as `sum`
+/// does (RFC 1071 §2 (B): the sum of the swapped words is the swapped
+/// sum).
 #[inline(always)]
 fn data_sum(bytes: &[u8]) -> u16 {
     let (words, rest) = bytes.as_chunks::<8>();
-    let mut total = 0u128;
+    let mut total = 0u64;
     for word in words {
-        total += u128::from(u64::from_be_bytes(*word));
+        // After a carry the sum is at most 2^64 - 2: adding it back in
+        // cannot overflow.
+        let (low, carry) = total.overflowing_add(u64::from_ne_bytes(*word));
+        total = low + u64::from(carry);
     }
-    let mut last = [0u8; 8];
-    last[..rest.len()].copy_from_slice(rest);
-    total += u128::from(u64::from_be_bytes(last));
-    let (low, carry) = (total as u64).overflowing_add((total >> 64) as u64);
-    fold(u64::from((low >> 32) as u32) + u64::from(low as u32) + u64::from(carry))
+    if !rest.is_empty() {
+        let mut last = [0u8; 8];
+        for (byte, value) in last.iter_mut().zip(rest) {
+            *byte = *value;
+        }
+        let (low, carry) = total.overflowing_add(u64::from_ne_bytes(last));
+        total = low + u64::from(carry);
+    }
+    fold(total).to_be()
 }
 
 /// [`adjust_transport_checksum`] inlined for the plain cases: the TCP or
