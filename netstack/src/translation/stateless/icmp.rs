@@ -12,7 +12,7 @@ use super::{
     TranslationError, adjust_transport_checksum, ipv6_pseudo_header_sum, protocol, read_u16,
     read_u32,
 };
-use crate::translation::checksum::{combine, fold, sum, sum_ipv4, sum_ipv6};
+use crate::translation::checksum::{combine, fold, native_sum, sum, sum_ipv4, sum_ipv6};
 use crate::translation::icmpv4::{HEADER_LENGTH as ICMP_HEADER, Icmpv4Message, Icmpv4Packet};
 use crate::translation::ipv4::{Ipv4Packet, Ipv4Repr};
 use crate::translation::{AddressRole, AddressTranslator, TrafficClassPolicy, TranslationSettings};
@@ -934,7 +934,7 @@ impl PlainIcmpError {
         // words is the swapped sum; 0xffff is its own swap). Never 0 (Next
         // Header 58 is in it), so the fold is the value summing the bytes
         // gives.
-        let copied_native = u64::from(sum(copied).to_be());
+        let copied_native = u64::from(native_sum(copied));
         let verified = fold(
             native_words(&outer.source.octets())
                 + native_words(&outer.destination.octets())
@@ -948,7 +948,7 @@ impl PlainIcmpError {
                 + if tail.is_empty() {
                     0
                 } else {
-                    u64::from(sum(tail).to_be())
+                    u64::from(native_sum(tail))
                 },
         );
         if verified != 0xffff {
