@@ -31,6 +31,16 @@ use core::net::{Ipv4Addr, Ipv6Addr};
 /// into 0. The words are read in the machine's byte order and the result
 /// swapped once at the end (§2 (B)), as smoltcp does.
 pub fn sum(bytes: &[u8]) -> u16 {
+    u16::from_be(native_sum(bytes))
+}
+
+/// [`sum`] before its final swap: the one's complement sum of `bytes`
+/// read as words in the machine's byte order (RFC 1071 §2 (B): the swap of
+/// [`sum`] on a little-endian machine). Inlined where a per-packet path
+/// sums a few dozen bytes and adds the result to other native sums, or
+/// swaps it once itself.
+#[inline(always)]
+pub fn native_sum(bytes: &[u8]) -> u16 {
     let (words, rest) = bytes.as_chunks::<8>();
     let mut accumulator = 0u64;
     for word in words {
@@ -53,7 +63,7 @@ pub fn sum(bytes: &[u8]) -> u16 {
         accumulator,
         u64::from(quad) + u64::from(pair) + u64::from(last),
     );
-    u16::from_be(fold(accumulator))
+    fold(accumulator)
 }
 
 /// The one's complement sum of one's complement sums: the value of

@@ -12,7 +12,7 @@ use super::{
     TranslationError, adjust_transport_checksum, ipv6_pseudo_header_sum, protocol, read_u16,
     read_u32,
 };
-use crate::translation::checksum::{combine, fold, sum, sum_ipv4, sum_ipv6};
+use crate::translation::checksum::{combine, fold, native_sum, sum, sum_ipv4, sum_ipv6};
 use crate::translation::icmpv4::{HEADER_LENGTH as ICMP_HEADER, Icmpv4Message, Icmpv4Packet};
 use crate::translation::ipv4::{Ipv4Packet, Ipv4Repr};
 use crate::translation::{AddressRole, AddressTranslator, TrafficClassPolicy, TranslationSettings};
@@ -46,21 +46,32 @@ mod icmpv4_type {
 }
 
 /// The ICMPv4 → ICMPv6 code of Destination Unreachable (§4.2): the new
-/// (type, code), `None` for "silently drop".
+/// (type, code), `None` for "silently drop". A table indexed by the code
+/// (codes 14 and above 15 are dropped), read without a branch per code.
+#[inline]
 pub(super) fn destination_unreachable_4_to_6(code: u8) -> Option<(u8, u8)> {
     use icmpv6_type::*;
-    match code {
-        0 | 1 => Some((DESTINATION_UNREACHABLE, 0)),
-        2 => Some((PARAMETER_PROBLEM, 1)),
-        3 => Some((DESTINATION_UNREACHABLE, 4)),
-        4 => Some((PACKET_TOO_BIG, 0)),
-        5..=8 => Some((DESTINATION_UNREACHABLE, 0)),
-        9 | 10 => Some((DESTINATION_UNREACHABLE, 1)),
-        11 | 12 => Some((DESTINATION_UNREACHABLE, 0)),
-        13 => Some((DESTINATION_UNREACHABLE, 1)),
-        15 => Some((DESTINATION_UNREACHABLE, 1)),
-        _ => None,
-    }
+    const UNREACHABLE: Option<(u8, u8)> = Some((DESTINATION_UNREACHABLE, 0));
+    const PROHIBITED: Option<(u8, u8)> = Some((DESTINATION_UNREACHABLE, 1));
+    const TABLE: [Option<(u8, u8)>; 16] = [
+        UNREACHABLE,                        // 0: net unreachable
+        UNREACHABLE,                        // 1: host unreachable
+        Some((PARAMETER_PROBLEM, 1)),       // 2: protocol unreachable
+        Some((DESTINATION_UNREACHABLE, 4)), // 3: port unreachable
+        Some((PACKET_TOO_BIG, 0)),          // 4: fragmentation needed
+        UNREACHABLE,                        // 5: source route failed
+        UNREACHABLE,                        // 6..=8
+        UNREACHABLE,
+        UNREACHABLE,
+        PROHIBITED, // 9, 10: administratively prohibited
+        PROHIBITED,
+        UNREACHABLE, // 11, 12: for type of service
+        UNREACHABLE,
+        PROHIBITED, // 13: communication administratively prohibited
+        None,       // 14: host precedence violation
+        PROHIBITED, // 15: precedence cutoff in effect
+    ];
+    TABLE.get(usize::from(code)).copied().flatten()
 }
 
 /// §4.2 Figure 3: the ICMPv6 pointer for an ICMPv4 pointer, `None` for
@@ -923,7 +934,7 @@ impl PlainIcmpError {
         // words is the swapped sum; 0xffff is its own swap). Never 0 (Next
         // Header 58 is in it), so the fold is the value summing the bytes
         // gives.
-        let copied_native = u64::from(sum(copied).to_be());
+        let copied_native = u64::from(native_sum(copied));
         let verified = fold(
             native_words(&outer.source.octets())
                 + native_words(&outer.destination.octets())
@@ -937,7 +948,7 @@ impl PlainIcmpError {
                 + if tail.is_empty() {
                     0
                 } else {
-                    u64::from(sum(tail).to_be())
+                    u64::from(native_sum(tail))
                 },
         );
         if verified != 0xffff {

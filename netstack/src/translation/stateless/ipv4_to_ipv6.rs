@@ -505,10 +505,13 @@ impl PlainIcmpError {
             return None;
         }
         let head: &[u8; QUOTED_DATA_OFFSET] = message.get(..QUOTED_DATA_OFFSET)?.try_into().ok()?;
+        // Both sums in the machine's byte order (see `word_sum`).
         let quoted_data_sum = data_sum(data);
         if fold(word_sum(head) + u64::from(quoted_data_sum)) != 0xffff {
             return None;
         }
+        // The ICMPv6 checksum is built from big-endian words.
+        let quoted_data_sum = quoted_data_sum.to_be();
         // §4.3: the quoted addresses, usually the outer ones swapped.
         let quoted_source4 = Ipv4Addr::new(quoted[12], quoted[13], quoted[14], quoted[15]);
         let quoted_destination4 = Ipv4Addr::new(quoted[16], quoted[17], quoted[18], quoted[19]);
@@ -672,15 +675,17 @@ fn known_or_mapped(
     Some((mapped, address_sum(mapped)))
 }
 
-/// The one's complement sum, unfolded, of `bytes` read as big-endian
-/// 32-bit words (`N` a multiple of 4): a fixed header summed without the
-/// general loop of [`sum`].
+/// The one's complement sum, unfolded, of `bytes` read as 32-bit words
+/// in the machine's byte order (`N` a multiple of 4): a fixed header
+/// summed without the general loop of [`sum`] and without a byte swap
+/// per word. Its fold is the swap of the big-endian one (RFC 1071 §2
+/// (B)), so it serves to verify a checksum (0xffff is its own swap).
 #[inline(always)]
 fn word_sum<const N: usize>(bytes: &[u8; N]) -> u64 {
     let (words, _) = bytes.as_chunks::<4>();
     words
         .iter()
-        .map(|word| u64::from(u32::from_be_bytes(*word)))
+        .map(|word| u64::from(u32::from_ne_bytes(*word)))
         .sum()
 }
 
@@ -698,20 +703,29 @@ fn address_sum(address: Ipv6Addr) -> u16 {
     )
 }
 
-/// [`sum`] of the quoted data, eight bytes a step into a 128-bit total
-/// (no carry to fold per step); the same value.
+/// [`sum`] of the quoted data, eight bytes a step with the carry added
+/// back in (an add and an add-with-carry per step); the same value.
+/// In the machine's byte order, as [`word_sum`] (RFC 1071 §2 (B): the
+/// sum of the swapped words is the swapped sum): the caller swaps once.
 #[inline(always)]
 fn data_sum(bytes: &[u8]) -> u16 {
     let (words, rest) = bytes.as_chunks::<8>();
-    let mut total = 0u128;
+    let mut total = 0u64;
     for word in words {
-        total += u128::from(u64::from_be_bytes(*word));
+        // After a carry the sum is at most 2^64 - 2: adding it back in
+        // cannot overflow.
+        let (low, carry) = total.overflowing_add(u64::from_ne_bytes(*word));
+        total = low + u64::from(carry);
     }
-    let mut last = [0u8; 8];
-    last[..rest.len()].copy_from_slice(rest);
-    total += u128::from(u64::from_be_bytes(last));
-    let (low, carry) = (total as u64).overflowing_add((total >> 64) as u64);
-    fold(u64::from((low >> 32) as u32) + u64::from(low as u32) + u64::from(carry))
+    if !rest.is_empty() {
+        let mut last = [0u8; 8];
+        for (byte, value) in last.iter_mut().zip(rest) {
+            *byte = *value;
+        }
+        let (low, carry) = total.overflowing_add(u64::from_ne_bytes(last));
+        total = low + u64::from(carry);
+    }
+    fold(total)
 }
 
 /// [`adjust_transport_checksum`] inlined for the plain cases: the TCP or
