@@ -383,12 +383,7 @@ impl Router {
         {
             return None;
         }
-        let index = self.fib.lookup(address)?;
-        let (egress, neighbor) = match self.next_hops.get(index as usize)? {
-            NextHop::Connected { port } => (*port, address),
-            NextHop::Gateway { port, address } => (*port, *address),
-            _ => return None,
-        };
+        let (egress, neighbor) = forward_neighbor(&self.fib, &self.next_hops, address)?;
         let port = self.ports.get(egress.0)?;
         let mtu = usize::from(port.settings.mtu);
         let mac = port.neighbors.usable_mac(neighbor, now)?;
@@ -462,12 +457,7 @@ impl Router {
         {
             return None;
         }
-        let index = self.fib.lookup(destination)?;
-        let (egress, neighbor) = match self.next_hops.get(index as usize)? {
-            NextHop::Connected { port } => (*port, destination),
-            NextHop::Gateway { port, address } => (*port, *address),
-            _ => return None,
-        };
+        let (egress, neighbor) = forward_neighbor(&self.fib, &self.next_hops, destination)?;
         let port = self.ports.get(egress.0)?;
         if plain.length() > usize::from(port.settings.mtu) {
             return None;
@@ -1198,6 +1188,23 @@ impl Router {
 /// The most expired held SYNs one [`Router::poll`] answers (the rest wait
 /// for the next poll; the ICMP rate limit lets few through anyway).
 const EXPIRED_SYNS_PER_POLL: usize = 256;
+
+/// The egress port and the neighbor for an IPv6 `destination` whose route
+/// is connected or through a gateway, as the fast paths from the uplink
+/// send; `None` for no route or any other next hop (local, the
+/// translator, a blackhole), which the general path handles.
+#[inline(always)]
+fn forward_neighbor(
+    fib: &crate::fib::Fib,
+    next_hops: &[NextHop],
+    destination: Ipv6Addr,
+) -> Option<(PortIndex, Ipv6Addr)> {
+    match next_hops.get(fib.lookup(destination)? as usize)? {
+        NextHop::Connected { port } => Some((*port, destination)),
+        NextHop::Gateway { port, address } => Some((*port, *address)),
+        _ => None,
+    }
+}
 
 /// The ICMPv4 answer (code, next-hop MTU) to an IPv4 packet the translator
 /// refused: what RFC 7915 asks for specifically, else 3/13 (§4.4) when
