@@ -46,23 +46,15 @@ pub fn native_sum(bytes: &[u8]) -> u16 {
     for word in words {
         accumulator = add_with_carry(accumulator, u64::from_ne_bytes(*word));
     }
-    let (quad, rest) = match rest {
-        [a, b, c, d, rest @ ..] => (u32::from_ne_bytes([*a, *b, *c, *d]), rest),
-        _ => (0, rest),
-    };
-    let (pair, rest) = match rest {
-        [first, second, rest @ ..] => (u16::from_ne_bytes([*first, *second]), rest),
-        _ => (0, rest),
-    };
-    let last = match rest {
-        [last] => u16::from_ne_bytes([*last, 0]),
-        _ => 0,
-    };
-    // At most 0xffff_ffff + 2 × 0xffff: one more carry at most.
-    accumulator = add_with_carry(
-        accumulator,
-        u64::from(quad) + u64::from(pair) + u64::from(last),
-    );
+    if !rest.is_empty() {
+        // The last 1 to 7 bytes as a word padded with zero bytes (RFC
+        // 1071 §4.1 pads an odd byte the same way).
+        let mut last = [0u8; 8];
+        for (byte, value) in last.iter_mut().zip(rest) {
+            *byte = *value;
+        }
+        accumulator = add_with_carry(accumulator, u64::from_ne_bytes(last));
+    }
     fold(accumulator)
 }
 
@@ -81,16 +73,42 @@ fn add_with_carry(accumulator: u64, word: u64) -> u64 {
     total + u64::from(carry)
 }
 
+/// The one's complement sum of `bytes` as 32-bit words in the machine's
+/// byte order, unfolded (`LENGTH` a multiple of 4; the rest is not read):
+/// a fixed-size header summed without [`sum`]'s loop and without a byte
+/// swap per word. A 32-bit word is two 16-bit ones (2^16 ≡ 1 modulo
+/// 0xffff), and its fold is the swap of the big-endian sum (RFC 1071 §2
+/// (B), (C)), so it adds to [`native_sum`]s and verifies a checksum as it
+/// is (0xffff is its own swap).
+#[inline(always)]
+pub fn native_words<const LENGTH: usize>(bytes: &[u8; LENGTH]) -> u64 {
+    let (words, _) = bytes.as_chunks::<4>();
+    words
+        .iter()
+        .map(|word| u64::from(u32::from_ne_bytes(*word)))
+        .sum()
+}
+
 /// [`sum`] of an IPv6 address's 16 bytes.
 #[inline]
 pub fn sum_ipv6(address: Ipv6Addr) -> u16 {
-    let octets = address.octets();
-    let (words, _) = octets.as_chunks::<4>();
-    let total = words
-        .iter()
-        .map(|word| u64::from(u32::from_ne_bytes(*word)))
-        .sum();
-    u16::from_be(fold(total))
+    u16::from_be(fold(native_words(&address.octets())))
+}
+
+/// [`sum_ipv6`] taken on the address's bits as four big-endian 32-bit
+/// words: the same value, without taking the address apart into bytes.
+/// Cheaper where the address stays in registers for a header write (the
+/// 4→6 plain path: 30 instructions a packet less), dearer where it was
+/// read from bytes (the 6→4 plain path: 10 more), so both are kept.
+#[inline(always)]
+pub fn sum_ipv6_bits(address: Ipv6Addr) -> u16 {
+    let bits = address.to_bits();
+    fold(
+        u64::from((bits >> 96) as u32)
+            + u64::from((bits >> 64) as u32)
+            + u64::from((bits >> 32) as u32)
+            + u64::from(bits as u32),
+    )
 }
 
 /// [`sum`] of an IPv4 address's 4 bytes.

@@ -73,7 +73,7 @@
 
 use core::net::{Ipv4Addr, Ipv6Addr};
 
-use super::checksum::{fold, sum, sum_ipv6};
+use super::checksum::{fold, sum_ipv6};
 use super::{AddressError, AddressTranslator, TranslationSettings};
 use crate::translation::ipv4::Ipv4Error;
 
@@ -470,11 +470,22 @@ fn ipv6_pseudo_header_sum(
     next_header: u8,
     length: usize,
 ) -> u16 {
-    let length = u32::try_from(length).unwrap_or(u32::MAX).to_be_bytes();
+    pseudo_header_sum(
+        [sum_ipv6(source), sum_ipv6(destination)],
+        next_header,
+        length,
+    )
+}
+
+/// [`ipv6_pseudo_header_sum`] for addresses whose sums are already known.
+#[inline(always)]
+fn pseudo_header_sum(address_sums: [u16; 2], next_header: u8, length: usize) -> u16 {
+    let length = u32::try_from(length).unwrap_or(u32::MAX);
     fold(
-        u64::from(sum_ipv6(source))
-            + u64::from(sum_ipv6(destination))
-            + u64::from(sum(&length))
+        u64::from(address_sums[0])
+            + u64::from(address_sums[1])
+            + u64::from(length >> 16)
+            + u64::from(length & 0xffff)
             + u64::from(next_header),
     )
 }
@@ -494,24 +505,21 @@ fn transport_checksum_offset(protocol: u8) -> Option<usize> {
 /// `old_addresses` and `new_addresses` are the sums ([`sum`]) of the
 /// source and destination addresses before and after.
 /// A UDP checksum of 0 ("none") stays 0; an update that yields 0 is sent as
-/// 0xffff for UDP (RFC 768, RFC 8200 §8.1).
+/// 0xffff for UDP (RFC 768, RFC 8200 §8.1). Returns the checksum before
+/// and after (for a caller that sums the segment into another checksum),
+/// `None` when there was no field to update.
+#[inline(always)]
 fn adjust_transport_checksum(
     segment: &mut [u8],
     protocol: u8,
     old_addresses: [u16; 2],
     new_addresses: [u16; 2],
-) {
-    let Some(offset) = transport_checksum_offset(protocol) else {
-        return;
-    };
-    let Some(checksum) = read_u16(segment, offset) else {
-        return;
-    };
-    write_u16(
-        segment,
-        offset,
-        updated_transport_checksum(protocol, checksum, old_addresses, new_addresses),
-    );
+) -> Option<(u16, u16)> {
+    let offset = transport_checksum_offset(protocol)?;
+    let checksum = read_u16(segment, offset)?;
+    let updated = updated_transport_checksum(protocol, checksum, old_addresses, new_addresses);
+    write_u16(segment, offset, updated);
+    Some((checksum, updated))
 }
 
 /// The value [`adjust_transport_checksum`] writes over the TCP or UDP

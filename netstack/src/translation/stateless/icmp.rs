@@ -12,7 +12,9 @@ use super::{
     TranslationError, adjust_transport_checksum, ipv6_pseudo_header_sum, protocol, read_u16,
     read_u32,
 };
-use crate::translation::checksum::{combine, fold, native_sum, sum, sum_ipv4, sum_ipv6};
+use crate::translation::checksum::{
+    combine, fold, native_sum, native_words, sum, sum_ipv4, sum_ipv6,
+};
 use crate::translation::icmpv4::{HEADER_LENGTH as ICMP_HEADER, Icmpv4Message, Icmpv4Packet};
 use crate::translation::ipv4::{Ipv4Packet, Ipv4Repr};
 use crate::translation::{AddressRole, AddressTranslator, TrafficClassPolicy, TranslationSettings};
@@ -27,7 +29,7 @@ pub(super) const PLATEAUS: [u16; 11] = [
 const MINIMUM_ORIGINAL_DATAGRAM: usize = 128;
 
 /// ICMPv6 types (RFC 4443 §2.1).
-mod icmpv6_type {
+pub(super) mod icmpv6_type {
     pub const DESTINATION_UNREACHABLE: u8 = 1;
     pub const PACKET_TOO_BIG: u8 = 2;
     pub const TIME_EXCEEDED: u8 = 3;
@@ -37,7 +39,7 @@ mod icmpv6_type {
 }
 
 /// ICMPv4 types (RFC 792).
-mod icmpv4_type {
+pub(super) mod icmpv4_type {
     pub const ECHO_REPLY: u8 = 0;
     pub const DESTINATION_UNREACHABLE: u8 = 3;
     pub const ECHO_REQUEST: u8 = 8;
@@ -440,11 +442,7 @@ fn fix_quoted_ipv4_data(copied: &mut [u8], quoted: &QuotedPacket<'_>, datagram: 
         let Some(&old_type) = copied.first() else {
             return;
         };
-        let new_type = if old_type == icmpv4_type::ECHO_REQUEST {
-            icmpv6_type::ECHO_REQUEST
-        } else {
-            icmpv6_type::ECHO_REPLY
-        };
+        let new_type = echo_type_4_to_6(old_type);
         copied[0] = new_type;
         if let Some(checksum) = read_u16(copied, 2) {
             let code = copied[1];
@@ -783,6 +781,17 @@ fn fix_quoted_ipv6_data(copied: &mut [u8], quoted: &QuotedPacket<'_>, datagram: 
     }
 }
 
+/// The ICMPv6 type of a quoted ICMPv4 echo (§4.2, §4.3): Echo Request 8
+/// → 128, anything else (Echo Reply 0) → 129.
+#[inline]
+pub(super) fn echo_type_4_to_6(old_type: u8) -> u8 {
+    if old_type == icmpv4_type::ECHO_REQUEST {
+        icmpv6_type::ECHO_REQUEST
+    } else {
+        icmpv6_type::ECHO_REPLY
+    }
+}
+
 /// The ICMPv4 type of a quoted ICMPv6 echo (§5.2, §5.3): Echo Request 128
 /// → 8, anything else (Echo Reply 129) → 0.
 #[inline]
@@ -1096,17 +1105,4 @@ impl PlainIcmpError {
         }
         true
     }
-}
-
-/// The one's complement sum of `bytes` as 32-bit words in the machine's
-/// byte order, unfolded: a 32-bit word is two 16-bit ones (2^16 ≡ 1
-/// modulo 0xffff), and the byte order is undone by one swap of the folded
-/// sum (RFC 1071 §2 (B), (C)), as `sum` does.
-#[inline(always)]
-fn native_words<const LENGTH: usize>(bytes: &[u8; LENGTH]) -> u64 {
-    let (words, _) = bytes.as_chunks::<4>();
-    words
-        .iter()
-        .map(|word| u64::from(u32::from_ne_bytes(*word)))
-        .sum()
 }

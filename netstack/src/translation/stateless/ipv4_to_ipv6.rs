@@ -4,12 +4,16 @@ use core::net::{Ipv4Addr, Ipv6Addr};
 
 use smoltcp::wire::{IpProtocol, Ipv6Packet};
 
+use super::icmp::{icmpv4_type, icmpv6_type};
 use super::{
     FRAGMENT_HEADER_LENGTH, Fragmentation, IPV4_HEADER_LENGTH, IPV6_HEADER_LENGTH, Ipv4ToIpv6Path,
     MAXIMUM_ICMPV6_ERROR, Translated, TranslationError, adjust_transport_checksum, icmp,
-    ipv6_pseudo_header_sum, is_illegal_ipv4_source, protocol, read_u16, write_u16,
+    ipv6_pseudo_header_sum, is_illegal_ipv4_source, protocol, pseudo_header_sum, read_u16,
+    write_u16,
 };
-use crate::translation::checksum::{combine, fold, sum, sum_ipv4, sum_ipv6};
+use crate::translation::checksum::{
+    combine, fold, native_sum, native_words, sum, sum_ipv4, sum_ipv6, sum_ipv6_bits,
+};
 use crate::translation::icmpv4::Icmpv4Message;
 use crate::translation::ipv4::{Ipv4Packet, Ipv4Repr};
 use crate::translation::{
@@ -250,18 +254,6 @@ struct PlainIcmpError {
     quoted_data_sum: u16,
 }
 
-/// ICMPv4 and ICMPv6 types the plain error case knows (RFC 792, RFC 4443
-/// §2.1).
-const ICMPV4_ECHO_REPLY: u8 = 0;
-const ICMPV4_DESTINATION_UNREACHABLE: u8 = 3;
-const ICMPV4_ECHO_REQUEST: u8 = 8;
-const ICMPV4_TIME_EXCEEDED: u8 = 11;
-const ICMPV6_PACKET_TOO_BIG: u8 = 2;
-const ICMPV6_TIME_EXCEEDED: u8 = 3;
-const ICMPV6_PARAMETER_PROBLEM: u8 = 4;
-const ICMPV6_ECHO_REQUEST: u8 = 128;
-const ICMPV6_ECHO_REPLY: u8 = 129;
-
 /// The ICMP header and the quoted IPv4 header, where the quoted packet's
 /// data starts in an ICMPv4 error.
 const QUOTED_DATA_OFFSET: usize = 8 + IPV4_HEADER_LENGTH;
@@ -286,7 +278,10 @@ impl PlainIpv4ToIpv6 {
         // Version 4 without options (IHL 5), not a fragment (MF and the
         // offset clear), a header checksum that verifies (RFC 1812
         // §5.2.2, as `Ipv4Repr::parse` checks).
-        if header[0] != 0x45 || flags_and_offset & 0x3fff != 0 || fold(word_sum(header)) != 0xffff {
+        if header[0] != 0x45
+            || flags_and_offset & 0x3fff != 0
+            || fold(native_words(header)) != 0xffff
+        {
             return None;
         }
         let upper = packet.get(IPV4_HEADER_LENGTH..total_length)?;
@@ -334,7 +329,7 @@ impl PlainIpv4ToIpv6 {
                     ),
                     body: PlainBody::Transport(
                         [sum_ipv4(source4), sum_ipv4(destination4)],
-                        [address_sum(source), address_sum(destination)],
+                        [sum_ipv6_bits(source), sum_ipv6_bits(destination)],
                     ),
                 })
             }
@@ -344,7 +339,7 @@ impl PlainIpv4ToIpv6 {
                 // IPv6 one, 20 bytes more.
                 if !matches!(
                     upper.first(),
-                    Some(&(ICMPV4_DESTINATION_UNREACHABLE | ICMPV4_TIME_EXCEEDED))
+                    Some(&(icmpv4_type::DESTINATION_UNREACHABLE | icmpv4_type::TIME_EXCEEDED))
                 ) || IPV6_HEADER_LENGTH + upper.len() + 20 > fits
                 {
                     return None;
@@ -359,8 +354,8 @@ impl PlainIpv4ToIpv6 {
                 let error = PlainIcmpError::new(
                     upper,
                     [
-                        (source4, source, address_sum(source)),
-                        (destination4, destination, address_sum(destination)),
+                        (source4, source, sum_ipv6_bits(source)),
+                        (destination4, destination, sum_ipv6_bits(destination)),
                     ],
                     addresses,
                     settings,
@@ -430,7 +425,7 @@ impl PlainIpv4ToIpv6 {
                     return false;
                 };
                 body.copy_from_slice(upper);
-                adjust_checksum_at(
+                adjust_transport_checksum(
                     body,
                     self.header.next_header,
                     *old_addresses,
@@ -466,8 +461,8 @@ impl PlainIcmpError {
         // length attribute (byte 5) takes the general way.
         let (message_type, code) = (message[0], message[1]);
         let (new_type, new_code) = match message_type {
-            ICMPV4_DESTINATION_UNREACHABLE => icmp::destination_unreachable_4_to_6(code)?,
-            ICMPV4_TIME_EXCEEDED => (ICMPV6_TIME_EXCEEDED, code),
+            icmpv4_type::DESTINATION_UNREACHABLE => icmp::destination_unreachable_4_to_6(code)?,
+            icmpv4_type::TIME_EXCEEDED => (icmpv6_type::TIME_EXCEEDED, code),
             _ => return None,
         };
         let quoted: &[u8; IPV4_HEADER_LENGTH] =
@@ -491,7 +486,7 @@ impl PlainIcmpError {
             protocol::ICMP
                 if matches!(
                     data.first(),
-                    Some(&(ICMPV4_ECHO_REQUEST | ICMPV4_ECHO_REPLY))
+                    Some(&(icmpv4_type::ECHO_REQUEST | icmpv4_type::ECHO_REPLY))
                 ) =>
             {
                 (protocol::ICMP, protocol::ICMPV6)
@@ -505,9 +500,9 @@ impl PlainIcmpError {
             return None;
         }
         let head: &[u8; QUOTED_DATA_OFFSET] = message.get(..QUOTED_DATA_OFFSET)?.try_into().ok()?;
-        // Both sums in the machine's byte order (see `word_sum`).
-        let quoted_data_sum = data_sum(data);
-        if fold(word_sum(head) + u64::from(quoted_data_sum)) != 0xffff {
+        // Both sums in the machine's byte order (see `native_words`).
+        let quoted_data_sum = native_sum(data);
+        if fold(native_words(head) + u64::from(quoted_data_sum)) != 0xffff {
             return None;
         }
         // The ICMPv6 checksum is built from big-endian words.
@@ -524,12 +519,12 @@ impl PlainIcmpError {
             addresses,
         )?;
         let second_word = match new_type {
-            ICMPV6_PACKET_TOO_BIG => {
+            icmpv6_type::PACKET_TOO_BIG => {
                 let mtu = u16::from_be_bytes([message[6], message[7]]);
                 icmp::packet_too_big_mtu_4_to_6(mtu, quoted_total_length, path).to_be_bytes()
             }
             // 3/2 → 4/1 pointing at the IPv6 Next Header (§4.2).
-            ICMPV6_PARAMETER_PROBLEM => 6u32.to_be_bytes(),
+            icmpv6_type::PARAMETER_PROBLEM => 6u32.to_be_bytes(),
             _ => [0; 4],
         };
         Some(PlainIcmpError {
@@ -591,11 +586,7 @@ impl PlainIcmpError {
             // The quoted echo's type, and its checksum for the type and
             // the ICMPv6 pseudo-header.
             let old_type = copied[0];
-            let new_type = if old_type == ICMPV4_ECHO_REQUEST {
-                ICMPV6_ECHO_REQUEST
-            } else {
-                ICMPV6_ECHO_REPLY
-            };
+            let new_type = icmp::echo_type_4_to_6(old_type);
             copied[0] = new_type;
             // A lone type byte sums as the word (type, 0).
             let code = copied.get(1).copied().unwrap_or(0);
@@ -618,7 +609,7 @@ impl PlainIcmpError {
                 changed[1] = (checksum, !total);
             }
         } else {
-            if let Some(change) = adjust_checksum_at(
+            if let Some(change) = adjust_transport_checksum(
                 copied,
                 self.quoted_protocol,
                 self.quoted_address_sums.0,
@@ -672,107 +663,7 @@ fn known_or_mapped(
         }
     }
     let mapped = addresses.ipv4_to_ipv6(address, role).ok()?;
-    Some((mapped, address_sum(mapped)))
-}
-
-/// The one's complement sum, unfolded, of `bytes` read as 32-bit words
-/// in the machine's byte order (`N` a multiple of 4): a fixed header
-/// summed without the general loop of [`sum`] and without a byte swap
-/// per word. Its fold is the swap of the big-endian one (RFC 1071 §2
-/// (B)), so it serves to verify a checksum (0xffff is its own swap).
-#[inline(always)]
-fn word_sum<const N: usize>(bytes: &[u8; N]) -> u64 {
-    let (words, _) = bytes.as_chunks::<4>();
-    words
-        .iter()
-        .map(|word| u64::from(u32::from_ne_bytes(*word)))
-        .sum()
-}
-
-/// [`sum_ipv6`] on the address's bits: the same value, without taking
-/// the address apart into bytes (it stays in two registers for the
-/// header write).
-#[inline(always)]
-fn address_sum(address: Ipv6Addr) -> u16 {
-    let bits = address.to_bits();
-    fold(
-        u64::from((bits >> 96) as u32)
-            + u64::from((bits >> 64) as u32)
-            + u64::from((bits >> 32) as u32)
-            + u64::from(bits as u32),
-    )
-}
-
-/// [`sum`] of the quoted data, eight bytes a step with the carry added
-/// back in (an add and an add-with-carry per step); the same value.
-/// In the machine's byte order, as [`word_sum`] (RFC 1071 §2 (B): the
-/// sum of the swapped words is the swapped sum): the caller swaps once.
-#[inline(always)]
-fn data_sum(bytes: &[u8]) -> u16 {
-    let (words, rest) = bytes.as_chunks::<8>();
-    let mut total = 0u64;
-    for word in words {
-        // After a carry the sum is at most 2^64 - 2: adding it back in
-        // cannot overflow.
-        let (low, carry) = total.overflowing_add(u64::from_ne_bytes(*word));
-        total = low + u64::from(carry);
-    }
-    if !rest.is_empty() {
-        let mut last = [0u8; 8];
-        for (byte, value) in last.iter_mut().zip(rest) {
-            *byte = *value;
-        }
-        let (low, carry) = total.overflowing_add(u64::from_ne_bytes(last));
-        total = low + u64::from(carry);
-    }
-    fold(total)
-}
-
-/// [`adjust_transport_checksum`] inlined for the plain cases: the TCP or
-/// UDP checksum in `segment` updated for the address sums going from
-/// `old` to `new` (RFC 1624 equation 3), a zero UDP checksum left alone
-/// and a result of zero written as 0xffff for UDP (§4.5). Returns the
-/// checksum before and after, when there was one to update.
-#[inline(always)]
-fn adjust_checksum_at(
-    segment: &mut [u8],
-    protocol_number: u8,
-    old: [u16; 2],
-    new: [u16; 2],
-) -> Option<(u16, u16)> {
-    let is_udp = protocol_number == protocol::UDP;
-    let offset = if is_udp { 6 } else { 16 };
-    let field = segment.get_mut(offset..offset + 2)?;
-    let checksum = u16::from_be_bytes([field[0], field[1]]);
-    if is_udp && checksum == 0 {
-        return None;
-    }
-    let mut updated = !fold(
-        u64::from(!checksum)
-            + u64::from(!old[0])
-            + u64::from(!old[1])
-            + u64::from(new[0])
-            + u64::from(new[1]),
-    );
-    if is_udp && updated == 0 {
-        updated = 0xffff;
-    }
-    field.copy_from_slice(&updated.to_be_bytes());
-    Some((checksum, updated))
-}
-
-/// The sum of an IPv6 pseudo-header (RFC 8200 §8.1) whose addresses sum
-/// to `address_sums`.
-#[inline(always)]
-fn pseudo_header_sum(address_sums: [u16; 2], next_header: u8, length: usize) -> u16 {
-    let length = u32::try_from(length).unwrap_or(u32::MAX);
-    fold(
-        u64::from(address_sums[0])
-            + u64::from(address_sums[1])
-            + u64::from(length >> 16)
-            + u64::from(length & 0xffff)
-            + u64::from(next_header),
-    )
+    Some((mapped, sum_ipv6_bits(mapped)))
 }
 
 /// §4.1 "Traffic Class" from the Type of Service, by the policy.
