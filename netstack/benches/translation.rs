@@ -37,6 +37,14 @@
 //! sessions, the time per new flow between 1,000,000 and 1,100,000
 //! sessions, and the table's bytes per session.
 //!
+//! Paired ratios: every run first prints, for each shape and direction,
+//! the translation and forwarding times measured in interleaved batches
+//! (301 rounds of 1,000 packets each way, the order alternating) and the
+//! median of the rounds' ratios: both sides see the same load, where
+//! criterion times each benchmark at its own moment and its medians moved
+//! by up to 50% between runs on a shared machine. `-- paired-only` prints
+//! just that table (a few seconds).
+//!
 //! Instruction counts per packet (deterministic, unlike times on a shared
 //! machine): with `PURE6_TRANSLATION_PROFILE=SHAPE/WAY:COUNT` set (e.g.
 //! `udp_64/6to4:2000`) the binary times nothing; it hands that frame to
@@ -271,45 +279,126 @@ fn bench_frame(
     assert_eq!(counters.dropped.total(), 0, "{name}: nothing dropped");
 }
 
-fn translation(criterion: &mut Criterion) {
-    for shape in [Shape::Udp64, Shape::Tcp1500, Shape::IcmpError] {
-        let ipv6 = 14 + shape.ipv6_length();
-        let ipv4 = 14 + shape.ipv4_length();
-        let from_host = (HOST_MAC, ROUTER_MACS[0]);
-        let from_wan = (IPV6_GATEWAY_MAC, ROUTER_MACS[2]);
-        let name = shape.name();
-        bench_frame(
-            criterion,
-            &format!("{name}/forward_out"),
+/// The four frames of `shape`: `(way, ingress, frame, egress, length of
+/// the frame sent)`, forwarding and translation in each direction.
+fn cases(shape: Shape) -> [(&'static str, PortIndex, Vec<u8>, PortIndex, usize); 4] {
+    let ipv6 = 14 + shape.ipv6_length();
+    let ipv4 = 14 + shape.ipv4_length();
+    let from_host = (HOST_MAC, ROUTER_MACS[0]);
+    let from_wan = (IPV6_GATEWAY_MAC, ROUTER_MACS[2]);
+    [
+        (
+            "forward_out",
             LAN,
-            &shape.ipv6_frame(from_host, host(), IPV6_SERVER),
+            shape.ipv6_frame(from_host, host(), IPV6_SERVER),
             WAN,
             ipv6,
-        );
-        bench_frame(
-            criterion,
-            &format!("{name}/6to4"),
+        ),
+        (
+            "6to4",
             LAN,
-            &shape.ipv6_frame(from_host, host(), mapped(SERVER)),
+            shape.ipv6_frame(from_host, host(), mapped(SERVER)),
             UPLINK,
             ipv4,
-        );
-        bench_frame(
-            criterion,
-            &format!("{name}/forward_in"),
+        ),
+        (
+            "forward_in",
             WAN,
-            &shape.ipv6_frame(from_wan, IPV6_SERVER, host()),
+            shape.ipv6_frame(from_wan, IPV6_SERVER, host()),
             LAN,
             ipv6,
-        );
-        bench_frame(
-            criterion,
-            &format!("{name}/4to6"),
+        ),
+        (
+            "4to6",
             UPLINK,
-            &shape.ipv4_frame(SERVER, HOST_IPV4),
+            shape.ipv4_frame(SERVER, HOST_IPV4),
             LAN,
             ipv6,
-        );
+        ),
+    ]
+}
+
+fn translation(criterion: &mut Criterion) {
+    for shape in [Shape::Udp64, Shape::Tcp1500, Shape::IcmpError] {
+        for (way, port, frame, egress, length) in cases(shape) {
+            let name = format!("{}/{way}", shape.name());
+            bench_frame(criterion, &name, port, &frame, egress, length);
+        }
+    }
+}
+
+/// Packets per timed batch of the paired ratios.
+const PAIRED_BATCH: usize = 1000;
+/// Rounds of the paired ratios (each times one batch of both cases).
+const PAIRED_ROUNDS: usize = 301;
+
+/// Nanoseconds per packet of one batch of `frame` through `router`.
+fn batch_ns(router: &mut Router, port: PortIndex, frame: &[u8]) -> f64 {
+    let started = WallClock::now();
+    for _ in 0..PAIRED_BATCH {
+        let mut outgoing = router.receive(port, black_box(frame), NOW);
+        black_box(outgoing.next().map(|transmit| transmit.frame.len()));
+    }
+    started.elapsed().as_nanos() as f64 / PAIRED_BATCH as f64
+}
+
+/// The translation/forwarding ratios measured in pairs. Each round times
+/// one batch of the forwarding and one of the translation of the same
+/// shape and direction back to back (which goes first alternates), so
+/// both see the same load on a shared machine; the ratio printed is the
+/// median of the rounds' ratios, the times the medians of each side.
+/// Criterion times each benchmark at its own moment, and on a shared
+/// machine its medians moved by up to 50% from one run to the next.
+fn paired_ratios() {
+    println!(
+        "translation/forwarding, paired: {PAIRED_ROUNDS} rounds of {PAIRED_BATCH} packets each, medians"
+    );
+    let median = |mut samples: Vec<f64>| {
+        samples.sort_by(f64::total_cmp);
+        samples[samples.len() / 2]
+    };
+    for shape in [Shape::Udp64, Shape::Tcp1500, Shape::IcmpError] {
+        let [forward_out, six_to_four, forward_in, four_to_six] = cases(shape);
+        for (forwarding, translation) in [(forward_out, six_to_four), (forward_in, four_to_six)] {
+            let name = format!("{}/{}", shape.name(), translation.0);
+            let mut routers = [router(), router()];
+            for ((_, port, frame, egress, length), router) in
+                [&forwarding, &translation].into_iter().zip(&mut routers)
+            {
+                assert_eq!(
+                    send_one(router, *port, frame).map(|(port, frame)| (port, frame.len())),
+                    Some((*egress, *length)),
+                    "{name}: one frame out"
+                );
+            }
+            let [forwarding_router, translation_router] = &mut routers;
+            let mut samples = (vec![], vec![], vec![]);
+            for round in 0..PAIRED_ROUNDS {
+                let (forwarding_ns, translation_ns) = if round % 2 == 0 {
+                    let first = batch_ns(forwarding_router, forwarding.1, &forwarding.2);
+                    let second = batch_ns(translation_router, translation.1, &translation.2);
+                    (first, second)
+                } else {
+                    let first = batch_ns(translation_router, translation.1, &translation.2);
+                    let second = batch_ns(forwarding_router, forwarding.1, &forwarding.2);
+                    (second, first)
+                };
+                samples.0.push(forwarding_ns);
+                samples.1.push(translation_ns);
+                samples.2.push(translation_ns / forwarding_ns);
+            }
+            for ((_, port, ..), router) in [&forwarding, &translation].into_iter().zip(&routers) {
+                let counters = router.port_counters(*port).unwrap();
+                assert_eq!(counters.dropped.total(), 0, "{name}: nothing dropped");
+            }
+            println!(
+                "  {name:<16} {:7.1} ns, {:<11} {:7.1} ns: ratio {:.2}x",
+                median(samples.1),
+                forwarding.0,
+                median(samples.0),
+                median(samples.2),
+            );
+        }
     }
 }
 
@@ -335,15 +424,10 @@ fn profile_case(name: &str) -> Option<(PortIndex, Vec<u8>)> {
     let shape = [Shape::Udp64, Shape::Tcp1500, Shape::IcmpError]
         .into_iter()
         .find(|candidate| candidate.name() == shape)?;
-    let from_host = (HOST_MAC, ROUTER_MACS[0]);
-    let from_wan = (IPV6_GATEWAY_MAC, ROUTER_MACS[2]);
-    Some(match way {
-        "forward_out" => (LAN, shape.ipv6_frame(from_host, host(), IPV6_SERVER)),
-        "6to4" => (LAN, shape.ipv6_frame(from_host, host(), mapped(SERVER))),
-        "forward_in" => (WAN, shape.ipv6_frame(from_wan, IPV6_SERVER, host())),
-        "4to6" => (UPLINK, shape.ipv4_frame(SERVER, HOST_IPV4)),
-        _ => return None,
-    })
+    cases(shape)
+        .into_iter()
+        .find(|case| case.0 == way)
+        .map(|(_, port, frame, ..)| (port, frame))
 }
 
 /// The loop callgrind counts (see the module docs).
@@ -368,6 +452,11 @@ fn main() {
         profile_loop(&mut router, port, &frame, count);
         return;
     }
+    if std::env::args().any(|argument| argument == "paired-only") {
+        paired_ratios();
+        return;
+    }
+    paired_ratios();
     benches();
     Criterion::default().configure_from_args().final_summary();
 }
