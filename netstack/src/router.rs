@@ -15,8 +15,8 @@
 //!   frame: dropped; shorter: the frame is trimmed, which removes Ethernet
 //!   padding), multicast or loopback sources dropped.
 //! - Packets for the router (its link-local address on the receiving port,
-//!   a joined group, or any port's global address: the FIB holds them as
-//!   /128 local routes) walk their extension headers (RFC 8200 §4) and go
+//!   a joined group, or any port's global address: checked before the FIB,
+//!   see the `own_addresses` module) walk their extension headers (RFC 8200 §4) and go
 //!   to ICMPv6: Echo (the `echo` module), Neighbor Discovery (the
 //!   `neighbor_discovery` module: NS answered, NA, RS and RA processed),
 //!   Router Solicitations answered with Router Advertisements (the
@@ -47,6 +47,7 @@ mod forwarding;
 mod icmp_error;
 mod neighbor_cache;
 mod neighbor_discovery;
+mod own_addresses;
 mod pending;
 mod random;
 mod reset;
@@ -225,7 +226,8 @@ impl ExactSizeIterator for Outgoing<'_> {}
 /// into the router's table of these.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NextHop {
-    /// One of the router's own addresses (a /128 per port address).
+    /// One of the router's own addresses: what [`Router::route`] answers
+    /// for them. Never stored in the FIB (see the `own_addresses` module).
     Local,
     /// On-link on `port`: the destination itself is resolved there.
     Connected {
@@ -337,6 +339,8 @@ pub struct Router {
     transmit: TransmitArea,
     fib: Fib,
     next_hops: Vec<NextHop>,
+    /// The port addresses, checked before the FIB (never routes in it).
+    own_addresses: own_addresses::OwnAddresses,
     pending: PendingPackets,
     icmp_errors: TokenBucket,
     random: Random,
@@ -397,6 +401,7 @@ impl Router {
             transmit: TransmitArea::new(TRANSMIT_AREA_FRAMES, largest_mtu + ETHERNET_HEADER_LEN),
             fib: Fib::new(),
             next_hops: Vec::new(),
+            own_addresses: own_addresses::OwnAddresses::default(),
             pending: PendingPackets::new(cache.pending_packets as usize, largest_mtu),
             icmp_errors: TokenBucket::new(config.icmp.rate_limit_per_second, config.icmp.burst),
             random,
@@ -458,12 +463,14 @@ impl Router {
             };
             routes.push((route.prefix, next_hop));
         }
-        // Own addresses last, so that they win over any route.
-        for port in &self.ports {
-            for address in &port.settings.addresses {
-                routes.push((Ipv6Cidr::new(address.address(), 128), NextHop::Local));
-            }
-        }
+        // Own addresses are checked before the FIB, so they win over any
+        // route without lengthening the lookups below them.
+        self.own_addresses = own_addresses::OwnAddresses::new(
+            self.ports
+                .iter()
+                .flat_map(|port| port.settings.addresses.iter())
+                .map(|address| address.address()),
+        );
         for (prefix, next_hop) in routes {
             let index = self.next_hop_index(next_hop);
             self.fib
@@ -656,6 +663,9 @@ impl Router {
 
     /// Where the FIB sends `destination`.
     pub fn route(&self, destination: Ipv6Addr) -> Option<NextHop> {
+        if self.own_addresses.contains(destination) {
+            return Some(NextHop::Local);
+        }
         let index = self.fib.lookup(destination)?;
         self.next_hops.get(index as usize).copied()
     }
@@ -776,13 +786,9 @@ impl Router {
             if destination != port.settings.link_local {
                 return Err(DropReason::LinkLocalNotForwarded);
             }
-        } else {
+        } else if !self.own_addresses.contains(destination) {
             let route = self.fib.lookup(destination);
-            let local = route
-                .is_some_and(|index| self.next_hops.get(index as usize) == Some(&NextHop::Local));
-            if !local {
-                return self.forward(link, packet, route, now);
-            }
+            return self.forward(link, packet, route, now);
         }
         self.handle_local(link, packet, now)
             .map(|()| Outcome::Consumed)

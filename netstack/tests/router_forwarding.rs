@@ -8,7 +8,7 @@ use etherparse::icmpv6::{NdpOptionSlice, RouterAdvertisementPayloadSlice};
 use etherparse::{Icmpv6Type, NetSlice, PacketBuilder, SlicedPacket, TransportSlice};
 use netstack::config;
 use netstack::counters::{DropReason, PortEvent};
-use netstack::router::{NeighborState, NicInfo, PortIndex, Router};
+use netstack::router::{NeighborState, NextHop, NicInfo, PortIndex, Router};
 use smoltcp::time::Instant;
 
 const LAN0: PortIndex = PortIndex(0);
@@ -391,6 +391,54 @@ fn link_local_not_forwarded_and_own_addresses_local() {
     let reply = parse_icmp(&sent[0].1);
     assert_eq!(reply.icmp_type, 129);
     assert_eq!(reply.source, address("2001:db8:2::1"));
+}
+
+/// The router's own addresses win over every route, even a /128 route of
+/// the address itself, and hosts beside them in the connected /64 are
+/// still forwarded (own addresses are checked before the FIB, not stored
+/// in it).
+#[test]
+fn own_addresses_win_over_routes_to_them() {
+    let config = format!(
+        "{CONFIG}\n[[route]]\nprefix = \"2001:db8:2::1/128\"\nkind = \"blackhole\"\n\n\
+         [[route]]\nprefix = \"2001:db8:ff::/60\"\nkind = \"reject\"\n"
+    );
+    let config = config::parse(&config).expect("the config parses");
+    let nics: Vec<NicInfo> = ROUTER_MACS.iter().map(|&mac| NicInfo { mac }).collect();
+    let mut router = Router::with_seed(&config, &nics, 42).unwrap();
+    assert_eq!(router.route(address("2001:db8:2::1")), Some(NextHop::Local));
+    assert_eq!(
+        router.route(address("2001:db8:ff::1")),
+        Some(NextHop::Local)
+    );
+    assert_eq!(
+        router.route(address("2001:db8:1::a")),
+        Some(NextHop::Connected { port: LAN0 })
+    );
+    for own in ["2001:db8:2::1", "2001:db8:ff::1"] {
+        let builder = PacketBuilder::ethernet2(HOST_A_MAC, ROUTER_MACS[0])
+            .ipv6(host_a().octets(), address(own).octets(), 64)
+            .icmpv6_echo_request(1, 1);
+        let mut frame = Vec::new();
+        builder.write(&mut frame, b"ping").unwrap();
+        let sent = receive(&mut router, LAN0, &frame, at(0));
+        assert_eq!(sent.len(), 1, "{own} answers");
+        let reply = parse_icmp(&sent[0].1);
+        assert_eq!((reply.icmp_type, reply.source), (129, address(own)));
+    }
+    // A host next to the router's address on lan1 is forwarded (solicited).
+    let sent = receive(
+        &mut router,
+        LAN0,
+        &udp_from_a(address("2001:db8:2::2"), 64, 8),
+        at(0),
+    );
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].0, LAN1);
+    assert_eq!(parse_icmp(&sent[0].1).icmp_type, 135);
+    let dropped = &router.port_counters(LAN0).unwrap().dropped;
+    assert_eq!(dropped.get(DropReason::RouteBlackhole), 0);
+    assert_eq!(dropped.get(DropReason::RouteReject), 0);
 }
 
 /// RFC 4861 §7.2.2: three solicitations one RetransTimer apart, then

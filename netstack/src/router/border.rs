@@ -321,7 +321,9 @@ impl Router {
                         self.next_hops.get(index as usize),
                         Some(NextHop::Translate { .. })
                     )
-                }) =>
+                }) && !self
+                    .own_addresses
+                    .contains(Ipv6Packet::new_unchecked(&buffer[..]).dst_addr()) =>
             {
                 let _ = translated;
                 let refusal = Refusal::from(TranslationDrop::UntranslatableDestination);
@@ -383,7 +385,8 @@ impl Router {
         {
             return None;
         }
-        let (egress, neighbor) = forward_neighbor(&self.fib, &self.next_hops, address)?;
+        let (egress, neighbor) =
+            forward_neighbor(&self.fib, &self.next_hops, &self.own_addresses, address)?;
         let port = self.ports.get(egress.0)?;
         let mtu = usize::from(port.settings.mtu);
         let mac = port.neighbors.usable_mac(neighbor, now)?;
@@ -457,7 +460,8 @@ impl Router {
         {
             return None;
         }
-        let (egress, neighbor) = forward_neighbor(&self.fib, &self.next_hops, destination)?;
+        let (egress, neighbor) =
+            forward_neighbor(&self.fib, &self.next_hops, &self.own_addresses, destination)?;
         let port = self.ports.get(egress.0)?;
         if plain.length() > usize::from(port.settings.mtu) {
             return None;
@@ -725,7 +729,7 @@ impl Router {
         if destination.is_unicast_link_local() {
             return Err(DropReason::LinkLocalNotForwarded);
         }
-        if route.is_some_and(|index| self.next_hops.get(index as usize) == Some(&NextHop::Local)) {
+        if self.own_addresses.contains(destination) {
             return self
                 .handle_local(link, packet, now)
                 .map(|()| Outcome::Consumed);
@@ -1062,6 +1066,9 @@ impl Router {
     /// that route.
     pub(super) fn translated_route(&self, destination: Ipv6Addr) -> Option<Ipv6Addr> {
         self.border.as_ref()?;
+        if self.own_addresses.contains(destination) {
+            return None;
+        }
         let index = self.fib.lookup(destination)?;
         match self.next_hops.get(index as usize) {
             Some(NextHop::Translate { gateway }) => Some(*gateway),
@@ -1191,14 +1198,18 @@ const EXPIRED_SYNS_PER_POLL: usize = 256;
 
 /// The egress port and the neighbor for an IPv6 `destination` whose route
 /// is connected or through a gateway, as the fast paths from the uplink
-/// send; `None` for no route or any other next hop (local, the
-/// translator, a blackhole), which the general path handles.
+/// send; `None` for the router's own addresses, no route or any other
+/// next hop (the translator, a blackhole), which the general path handles.
 #[inline(always)]
 fn forward_neighbor(
     fib: &crate::fib::Fib,
     next_hops: &[NextHop],
+    own_addresses: &super::own_addresses::OwnAddresses,
     destination: Ipv6Addr,
 ) -> Option<(PortIndex, Ipv6Addr)> {
+    if own_addresses.contains(destination) {
+        return None;
+    }
     match next_hops.get(fib.lookup(destination)? as usize)? {
         NextHop::Connected { port } => Some((*port, destination)),
         NextHop::Gateway { port, address } => Some((*port, *address)),

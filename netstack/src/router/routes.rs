@@ -303,13 +303,20 @@ impl Router {
                 .add(reason.into(), statistics.rejected.get(reason));
         }
 
-        // The config's routes (connected, [[route]], local) win over the file.
+        // The config's routes (connected, [[route]]) and the router's own
+        // addresses (checked before the FIB) win over the file.
         let configured: Vec<(Ipv6Cidr, NextHopIndex)> = router.fib.iter().collect();
         // A handful of prefixes, searched once per file route: a sorted
         // array is cheaper than a tree.
         let mut configured_prefixes: Vec<(u128, u8)> = configured
             .iter()
             .map(|(prefix, _)| (prefix.address().to_bits(), prefix.prefix_len()))
+            .chain(
+                router
+                    .own_addresses
+                    .iter()
+                    .map(|address| (address.to_bits(), 128)),
+            )
             .collect();
         configured_prefixes.sort_unstable();
         // The lengths they have (bit L of word L / 64): most file routes
@@ -563,8 +570,9 @@ kind = "reject"
         );
         assert_eq!(summary.rejected.total(), 0);
         assert_eq!(summary.lines, 4);
-        // 2 connected + 1 [[route]] + 2 local + 4 from the file.
-        assert_eq!(summary.fib_routes, 9);
+        // 2 connected + 1 [[route]] + 4 from the file; the 2 own addresses
+        // are not routes (see the `own_addresses` module).
+        assert_eq!(summary.fib_routes, 7);
         assert_eq!(summary.fib_memory_bytes, router.fib().memory_bytes());
         assert!(summary.fib_memory_bytes > 0);
     }
