@@ -360,13 +360,28 @@ impl StatelessAddresses {
         address: Ipv6Addr,
     ) -> Result<(Ipv4Addr, MappingMethod), AddressError> {
         // The table comes first (RFC 7757 §3.3.2 step 1), but it cannot
-        // hold an address under a pool6 that no entry overlaps.
-        let under_pool6_only = self.pool6_apart_from_explicit
-            && self.pool6.is_some_and(|pool6| pool6.contains(address));
-        if !under_pool6_only && let Some(ipv4) = self.explicit.ipv6_to_ipv4(address) {
+        // hold an address under a pool6 that no entry overlaps: such an
+        // address goes straight to RFC 6052 (one prefix test, not two).
+        if let Some(pool6) = self.pool6
+            && self.pool6_apart_from_explicit
+            && pool6.contains(address)
+        {
+            return self.by_translation_prefix(pool6, address);
+        }
+        if let Some(ipv4) = self.explicit.ipv6_to_ipv4(address) {
             return Ok((ipv4, MappingMethod::Explicit));
         }
         let pool6 = self.pool6.ok_or(AddressError::NotMapped)?;
+        self.by_translation_prefix(pool6, address)
+    }
+
+    /// RFC 6052 §2.3: the IPv4 address embedded in `address` under `pool6`.
+    #[inline(always)]
+    fn by_translation_prefix(
+        &self,
+        pool6: TranslationPrefix,
+        address: Ipv6Addr,
+    ) -> Result<(Ipv4Addr, MappingMethod), AddressError> {
         let ipv4 = pool6
             .extract(address)
             .map_err(|_| AddressError::NotMapped)?;
