@@ -413,6 +413,14 @@ impl StatelessAddresses {
     /// as a call (the part of `ipv6_to_ipv4` not inlined).
     #[inline(never)]
     fn ipv6_to_ipv4_out_of_line(&self, address: Ipv6Addr) -> Result<Ipv4Addr, AddressError> {
+        if self.plain_pool6.is_some() {
+            // Not under the plain pool6 (tested inline), so RFC 6052 does
+            // not map it: the table alone decides (RFC 7757 §3.3.2).
+            return self
+                .explicit
+                .ipv6_to_ipv4(address)
+                .ok_or(AddressError::NotMapped);
+        }
         self.ipv6_to_ipv4_with_method(address).map(|(ipv4, _)| ipv4)
     }
 
@@ -640,6 +648,7 @@ mod tests {
             "2001:db8:1::a",
             "2001:db8:100:0:cb:0:7150:0",
             "2001:db8:aaaa::",
+            "2001:db8:99::1",
         ];
         for translator in &translators {
             for text in addresses {
