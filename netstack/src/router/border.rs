@@ -760,20 +760,16 @@ impl Router {
         // `Uplink::plain_outbound`).
         if border.fast_paths {
             let sent = if packet.get(6) == Some(&ICMPV6) {
-                border
-                    .uplink
-                    .plain_icmp_error_outbound(packet, gateway, mtu)
-                    .is_some_and(|plain| {
-                        send_plain(
-                            &mut self.transmit,
-                            &self.ports,
-                            egress,
-                            &plain,
-                            packet,
-                            identification,
-                            now,
-                        )
-                    })
+                send_plain_icmp_error(
+                    &mut self.transmit,
+                    &self.ports,
+                    &border.uplink,
+                    egress,
+                    packet,
+                    (gateway, mtu),
+                    identification,
+                    now,
+                )
             } else {
                 border
                     .uplink
@@ -1245,6 +1241,32 @@ pub(super) fn ethertype_for(neighbor: Ipv6Addr) -> [u8; 2] {
     } else {
         ETHERTYPE_IPV6
     }
+}
+
+/// [`Uplink::plain_icmp_error_outbound`] then [`send_plain`]: an ICMPv6
+/// error of the common shape toward `gateway` (`::` for on-link) through
+/// a link of `mtu`, written into a transmit frame; false, nothing queued,
+/// for anything the general path takes. Kept out of line: each of its
+/// many early declines then returns false at once, where inlined into
+/// `Router::forward_to_ipv4` each reloaded that function's arguments for
+/// the general path first (about 70 instructions a packet).
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+fn send_plain_icmp_error(
+    transmit: &mut TransmitArea,
+    ports: &[super::Port],
+    uplink: &Uplink<BorderAddresses>,
+    egress: PortIndex,
+    packet: &[u8],
+    (gateway, mtu): (Ipv6Addr, u16),
+    identification: u16,
+    now: Instant,
+) -> bool {
+    uplink
+        .plain_icmp_error_outbound(packet, gateway, mtu)
+        .is_some_and(|plain| {
+            send_plain(transmit, ports, egress, &plain, packet, identification, now)
+        })
 }
 
 /// Writes a plain translation into a transmit frame on `egress` when its

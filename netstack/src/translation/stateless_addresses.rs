@@ -235,6 +235,11 @@ pub struct StatelessAddresses {
     /// Whether no EAM IPv6 prefix overlaps `pool6`: then an address under
     /// `pool6` has no explicit mapping, and IPv6 → IPv4 skips the table.
     pool6_apart_from_explicit: bool,
+    /// The prefix bits of `pool6` when every address under it maps by
+    /// its last 32 bits alone: a /96 apart from the EAM table, and not the
+    /// well-known prefix while its rule is on (RFC 6052 §3.1 then refuses
+    /// some). IPv6 → IPv4 answers these inline.
+    plain_pool6: Option<u128>,
 }
 
 impl StatelessAddresses {
@@ -251,6 +256,7 @@ impl StatelessAddresses {
             explicit,
             pool6,
             pool6_apart_from_explicit,
+            plain_pool6: None,
             well_known_prefix_rule: true,
             icmp_error_pool: IcmpErrorPool::default(),
             uplink: None,
@@ -258,6 +264,20 @@ impl StatelessAddresses {
             owned_span: (u32::MAX, 0),
         }
         .with_owned_span()
+        .with_plain_pool6()
+    }
+
+    /// The same translator with `plain_pool6` worked out again.
+    fn with_plain_pool6(mut self) -> StatelessAddresses {
+        self.plain_pool6 = self
+            .pool6
+            .filter(|pool6| {
+                self.pool6_apart_from_explicit
+                    && pool6.length() == 96
+                    && !(self.well_known_prefix_rule && pool6.is_well_known())
+            })
+            .map(|pool6| pool6.cidr().address().to_bits());
+        self
     }
 
     /// The same translator with `owned_span` worked out again from the
@@ -285,7 +305,7 @@ impl StatelessAddresses {
     /// "Test addressing").
     pub fn without_well_known_prefix_rule(mut self) -> StatelessAddresses {
         self.well_known_prefix_rule = false;
-        self
+        self.with_plain_pool6()
     }
 
     /// The same translator with the RFC 6791 pool `pool`.
@@ -360,18 +380,48 @@ impl StatelessAddresses {
         address: Ipv6Addr,
     ) -> Result<(Ipv4Addr, MappingMethod), AddressError> {
         // The table comes first (RFC 7757 §3.3.2 step 1), but it cannot
-        // hold an address under a pool6 that no entry overlaps.
-        let under_pool6_only = self.pool6_apart_from_explicit
-            && self.pool6.is_some_and(|pool6| pool6.contains(address));
-        if !under_pool6_only && let Some(ipv4) = self.explicit.ipv6_to_ipv4(address) {
+        // hold an address under a pool6 that no entry overlaps: such an
+        // address goes straight to RFC 6052 (one prefix test, not two).
+        if let Some(pool6) = self.pool6
+            && self.pool6_apart_from_explicit
+            && pool6.contains(address)
+        {
+            return self.by_translation_prefix(pool6, address);
+        }
+        if let Some(ipv4) = self.explicit.ipv6_to_ipv4(address) {
             return Ok((ipv4, MappingMethod::Explicit));
         }
         let pool6 = self.pool6.ok_or(AddressError::NotMapped)?;
+        self.by_translation_prefix(pool6, address)
+    }
+
+    /// RFC 6052 §2.3: the IPv4 address embedded in `address` under `pool6`.
+    #[inline(always)]
+    fn by_translation_prefix(
+        &self,
+        pool6: TranslationPrefix,
+        address: Ipv6Addr,
+    ) -> Result<(Ipv4Addr, MappingMethod), AddressError> {
         let ipv4 = pool6
             .extract(address)
             .map_err(|_| AddressError::NotMapped)?;
         self.allowed_under(pool6, ipv4)?;
         Ok((ipv4, MappingMethod::TranslationPrefix))
+    }
+
+    /// [`StatelessAddresses::ipv6_to_ipv4_with_method`] without the method,
+    /// as a call (the part of `ipv6_to_ipv4` not inlined).
+    #[inline(never)]
+    fn ipv6_to_ipv4_out_of_line(&self, address: Ipv6Addr) -> Result<Ipv4Addr, AddressError> {
+        if self.plain_pool6.is_some() {
+            // Not under the plain pool6 (tested inline), so RFC 6052 does
+            // not map it: the table alone decides (RFC 7757 §3.3.2).
+            return self
+                .explicit
+                .ipv6_to_ipv4(address)
+                .ok_or(AddressError::NotMapped);
+        }
+        self.ipv6_to_ipv4_with_method(address).map(|(ipv4, _)| ipv4)
     }
 
     /// IPv4 → IPv6 (RFC 7757 §3.3.1, then RFC 6052 §2.3), saying which
@@ -456,13 +506,21 @@ impl StatelessAddresses {
 }
 
 impl AddressTranslator for StatelessAddresses {
-    #[inline]
+    /// Inline for an address under a plain `pool6` (RFC 6052 §2.3: its
+    /// last 32 bits), the commonest destination; out of line otherwise.
+    #[inline(always)]
     fn ipv6_to_ipv4(
         &self,
         address: Ipv6Addr,
         _role: AddressRole,
     ) -> Result<Ipv4Addr, AddressError> {
-        self.ipv6_to_ipv4_with_method(address).map(|(ipv4, _)| ipv4)
+        let bits = address.to_bits();
+        if let Some(prefix) = self.plain_pool6
+            && bits >> 32 == prefix >> 32
+        {
+            return Ok(Ipv4Addr::from_bits(bits as u32));
+        }
+        self.ipv6_to_ipv4_out_of_line(address)
     }
 
     #[inline]
@@ -544,6 +602,66 @@ mod tests {
                 .unwrap();
         StatelessAddresses::new(table, Some("2001:db8:64::/96".parse().unwrap()))
             .with_uplink_address(ipv4("192.0.2.1"), 24)
+    }
+
+    /// The inline answer of `ipv6_to_ipv4` for a plain pool6 (a /96
+    /// apart from the EAM table) is the general one (RFC 6052 §2.3, RFC
+    /// 7757 §3.3.2); an EAM under pool6 (Appendix B's 64:ff9b::/127), the
+    /// well-known prefix with its rule on (RFC 6052 §3.1) and a shorter
+    /// prefix are left to the general way.
+    #[test]
+    fn inline_pool6_mapping_matches_the_general_one() {
+        let overlapping =
+            ExplicitAddressMappingTable::new(vec![mapping("192.0.2.9/32", "2001:db8:64::1/128")])
+                .unwrap();
+        let translators = [
+            site(),
+            appendix_b(),
+            StatelessAddresses::new(
+                ExplicitAddressMappingTable::default(),
+                Some(TranslationPrefix::WELL_KNOWN),
+            ),
+            StatelessAddresses::new(overlapping, Some("2001:db8:64::/96".parse().unwrap())),
+            StatelessAddresses::new(
+                ExplicitAddressMappingTable::default(),
+                Some("2001:db8:100::/64".parse().unwrap()),
+            ),
+            StatelessAddresses::new(
+                ExplicitAddressMappingTable::default(),
+                Some(TranslationPrefix::WELL_KNOWN),
+            )
+            .without_well_known_prefix_rule(),
+        ];
+        assert!(translators[0].plain_pool6.is_some());
+        assert!(translators[1].plain_pool6.is_none());
+        assert!(translators[2].plain_pool6.is_none());
+        assert!(translators[3].plain_pool6.is_none());
+        assert!(translators[4].plain_pool6.is_none());
+        assert!(translators[5].plain_pool6.is_some());
+        let addresses = [
+            "2001:db8:64::cb00:7150",
+            "2001:db8:64::1",
+            "2001:db8:64::a00:1",
+            "64:ff9b::c000:2f8",
+            "64:ff9b::a00:1",
+            "64:ff9b::cb00:7150",
+            "2001:db8:1::a",
+            "2001:db8:100:0:cb:0:7150:0",
+            "2001:db8:aaaa::",
+            "2001:db8:99::1",
+        ];
+        for translator in &translators {
+            for text in addresses {
+                let address = ipv6(text);
+                assert_eq!(
+                    translator.ipv6_to_ipv4(address, AddressRole::Destination),
+                    translator
+                        .ipv6_to_ipv4_with_method(address)
+                        .map(|(ipv4, _)| ipv4),
+                    "{text}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -816,6 +816,26 @@ fn echo_checksum_6_to_4(checksum: u16, types: [u8; 2], code: u8, pseudo: u16) ->
     ])
 }
 
+/// `accumulator + word` with the carry out of bit 63 added back in (2^64 ≡
+/// 1 modulo 0xffff, RFC 1071 §2 (C)): 0 only when both are.
+#[inline(always)]
+pub(super) fn add_with_carry(accumulator: u64, word: u64) -> u64 {
+    let (total, carry) = accumulator.overflowing_add(word);
+    total + u64::from(carry)
+}
+
+/// The one's complement sum of `bytes` (`LENGTH` a multiple of 8) as
+/// 64-bit words in the machine's byte order, unfolded: half the additions
+/// of [`native_words`], for the fixed-size parts of a per-packet sum. 0
+/// only when every byte is.
+#[inline(always)]
+pub(super) fn wide_words<const LENGTH: usize>(bytes: &[u8; LENGTH]) -> u64 {
+    let (words, _) = bytes.as_chunks::<8>();
+    words.iter().fold(0, |total, word| {
+        add_with_carry(total, u64::from_ne_bytes(*word))
+    })
+}
+
 /// Where the quoted packet's data starts in an ICMPv6 error without
 /// extension headers in it: the 8-byte ICMPv6 header, then the quoted
 /// IPv6 header.
@@ -853,6 +873,7 @@ impl PlainIcmpError {
     pub(super) fn new(
         message: &[u8],
         outer: OuterAddresses,
+        outer_address_words: u64,
         addresses: &impl AddressTranslator,
         settings: &TranslationSettings,
         path: &Ipv6ToIpv4Path,
@@ -931,34 +952,39 @@ impl PlainIcmpError {
         let inner_source_bytes: &[u8; 16] = fixed[8..24].try_into().ok()?;
         let inner_destination_bytes: &[u8; 16] = fixed[24..40].try_into().ok()?;
         let inner_words = [
-            native_words(inner_source_bytes),
-            native_words(inner_destination_bytes),
+            wide_words(inner_source_bytes),
+            wide_words(inner_destination_bytes),
         ];
 
         // The ICMPv6 checksum, verified as the general way does (see the
-        // module docs of `stateless`): the pseudo-header (RFC 8200 §8.1),
-        // the ICMPv6 header and the quoted IPv6 header as words, the
-        // copied data and what follows it. Summed in the machine's byte
-        // order, as `sum` does (RFC 1071 §2 (B): the sum of the swapped
-        // words is the swapped sum; 0xffff is its own swap). Never 0 (Next
-        // Header 58 is in it), so the fold is the value summing the bytes
-        // gives.
-        let copied_native = u64::from(native_sum(copied));
+        // module docs of `stateless`): the pseudo-header (RFC 8200 §8.1:
+        // the outer addresses, summed by the caller from the packet, the
+        // length and Next Header), the ICMPv6 header and the quoted IPv6
+        // header, the copied data and what follows it. Summed in the
+        // machine's byte order, as `sum` does (RFC 1071 §2 (B): the sum of
+        // the swapped words is the swapped sum; 0xffff is its own swap),
+        // eight bytes at a time with end-around carries (§2 (C)). Never 0
+        // (Next Header 58 is in it), so the fold is the value summing the
+        // bytes gives.
+        let copied_native = native_sum(copied);
+        let small_words = native_words(&(message.len() as u32).to_be_bytes())
+            + native_words(&u32::from(protocol::ICMPV6).to_be_bytes())
+            + u64::from(copied_native)
+            + if tail.is_empty() {
+                0
+            } else {
+                u64::from(native_sum(tail))
+            };
         let verified = fold(
-            native_words(&outer.source.octets())
-                + native_words(&outer.destination.octets())
-                + native_words(&(message.len() as u32).to_be_bytes())
-                + native_words(&u32::from(protocol::ICMPV6).to_be_bytes())
-                + native_words(icmpv6_header)
-                + native_words(fixed.first_chunk::<8>()?)
-                + inner_words[0]
-                + inner_words[1]
-                + copied_native
-                + if tail.is_empty() {
-                    0
-                } else {
-                    u64::from(native_sum(tail))
-                },
+            [
+                wide_words(icmpv6_header),
+                wide_words(fixed.first_chunk::<8>()?),
+                inner_words[0],
+                inner_words[1],
+                small_words,
+            ]
+            .into_iter()
+            .fold(outer_address_words, add_with_carry),
         );
         if verified != 0xffff {
             return None;
@@ -1061,7 +1087,7 @@ impl PlainIcmpError {
             second_word[2],
             second_word[3],
         ];
-        let total = fold(native_words(&header) + copied_native + patched_sum);
+        let total = fold(native_words(&header) + u64::from(copied_native) + patched_sum);
         header[2..4].copy_from_slice(&(!total).to_ne_bytes());
         Some(PlainIcmpError {
             header,

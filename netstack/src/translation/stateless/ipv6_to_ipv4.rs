@@ -427,7 +427,15 @@ impl PlainIcmpv6ErrorToIpv4 {
             (source6, (!pool_source).then_some(source)),
             (destination6, Some(destination)),
         );
-        let message = PlainIcmpError::new(message, outer, addresses, settings, path)?;
+        let outer_address_words = icmp::wide_words::<32>(fixed[8..40].try_into().ok()?);
+        let message = PlainIcmpError::new(
+            message,
+            outer,
+            outer_address_words,
+            addresses,
+            settings,
+            path,
+        )?;
         let body_length = message.length();
         if IPV4_HEADER_LENGTH + body_length > usize::from(path.ipv4_next_hop_mtu) {
             return None;
