@@ -6,10 +6,10 @@ use smoltcp::wire::{IpProtocol, Ipv6Packet};
 
 use super::icmp::{icmpv4_type, icmpv6_type};
 use super::{
-    FRAGMENT_HEADER_LENGTH, Fragmentation, IPV4_HEADER_LENGTH, IPV6_HEADER_LENGTH, Ipv4ToIpv6Path,
-    MAXIMUM_ICMPV6_ERROR, Translated, TranslationError, adjust_transport_checksum, icmp,
-    ipv6_pseudo_header_sum, is_illegal_ipv4_source, protocol, pseudo_header_sum, read_u16,
-    write_u16,
+    adjust_transport_checksum, icmp, ipv6_pseudo_header_sum, is_illegal_ipv4_source, protocol,
+    pseudo_header_sum, read_u16, write_u16, Fragmentation, Ipv4ToIpv6Path, Translated,
+    TranslationError, FRAGMENT_HEADER_LENGTH, IPV4_HEADER_LENGTH, IPV6_HEADER_LENGTH,
+    MAXIMUM_ICMPV6_ERROR,
 };
 use crate::translation::checksum::{
     combine, fold, native_sum, native_words, sum, sum_ipv4, sum_ipv6, sum_ipv6_bits,
@@ -457,18 +457,19 @@ impl PlainIcmpError {
         settings: &TranslationSettings,
         path: &Ipv4ToIpv6Path,
     ) -> Option<PlainIcmpError> {
+        // The ICMP header and the quoted IPv4 header are whole.
+        let head: &[u8; QUOTED_DATA_OFFSET] = message.get(..QUOTED_DATA_OFFSET)?.try_into().ok()?;
         // §4.2: Destination Unreachable and Time Exceeded; an RFC 4884
         // length attribute (byte 5) takes the general way.
-        let (message_type, code) = (message[0], message[1]);
+        let (message_type, code) = (head[0], head[1]);
         let (new_type, new_code) = match message_type {
             icmpv4_type::DESTINATION_UNREACHABLE => icmp::destination_unreachable_4_to_6(code)?,
             icmpv4_type::TIME_EXCEEDED => (icmpv6_type::TIME_EXCEEDED, code),
             _ => return None,
         };
-        let quoted: &[u8; IPV4_HEADER_LENGTH] =
-            message.get(8..QUOTED_DATA_OFFSET)?.try_into().ok()?;
+        let quoted = &head[8..];
         // The quoted header: version 4, no options, not a fragment.
-        if message[5] != 0 || quoted[0] != 0x45 || quoted[6] & 0x3f != 0 || quoted[7] != 0 {
+        if head[5] != 0 || quoted[0] != 0x45 || quoted[6] & 0x3f != 0 || quoted[7] != 0 {
             return None;
         }
         let quoted_total_length = u16::from_be_bytes([quoted[2], quoted[3]]);
@@ -499,7 +500,6 @@ impl PlainIcmpError {
         if 8 + IPV6_HEADER_LENGTH + data.len() > MAXIMUM_ICMPV6_ERROR - IPV6_HEADER_LENGTH {
             return None;
         }
-        let head: &[u8; QUOTED_DATA_OFFSET] = message.get(..QUOTED_DATA_OFFSET)?.try_into().ok()?;
         // Both sums in the machine's byte order (see `native_words`).
         let quoted_data_sum = native_sum(data);
         if fold(native_words(head) + u64::from(quoted_data_sum)) != 0xffff {
@@ -520,7 +520,7 @@ impl PlainIcmpError {
         )?;
         let second_word = match new_type {
             icmpv6_type::PACKET_TOO_BIG => {
-                let mtu = u16::from_be_bytes([message[6], message[7]]);
+                let mtu = u16::from_be_bytes([head[6], head[7]]);
                 icmp::packet_too_big_mtu_4_to_6(mtu, quoted_total_length, path).to_be_bytes()
             }
             // 3/2 → 4/1 pointing at the IPv6 Next Header (§4.2).

@@ -2426,3 +2426,36 @@ fn rfc7915_4_2_plain_icmp_error_matches_the_general_translator() {
     }
     assert!(compared > 300, "{compared}");
 }
+
+/// An ICMPv4 error cut inside its header or inside the quoted IPv4 header
+/// (RFC 792: 8 bytes, then a 20-byte header) is no plain case and never
+/// panics: [`PlainIpv4ToIpv6`] declines it for the general translator.
+#[test]
+fn rfc7915_4_2_plain_icmp_error_declines_a_message_cut_before_the_quoted_data() {
+    let quoted = udp4(HOST6_AS_IPV4, HOST4, b"original datagram");
+    let path = Ipv4ToIpv6Path {
+        ipv6_next_hop_mtu: 1500,
+        ipv4_link_mtu: 1300,
+    };
+    for header in [[3u8, 3, 0, 0, 0, 0, 0, 0], [11, 0, 0, 0, 0, 0, 0, 0]] {
+        for length in 1..8 + 20 {
+            let whole = raw_icmpv4_error(HOST4, header, &quoted, 0);
+            let mut message = whole[20..20 + length].to_vec();
+            if length >= 4 {
+                message[2..4].fill(0);
+                let checksum = crate::translation::checksum::internet_checksum(&message);
+                message[2..4].copy_from_slice(&checksum.to_be_bytes());
+            }
+            let mut packet = whole[..20].to_vec();
+            packet[2..4].copy_from_slice(&(20 + length as u16).to_be_bytes());
+            packet[10..12].fill(0);
+            let header_checksum = crate::translation::checksum::internet_checksum(&packet);
+            packet[10..12].copy_from_slice(&header_checksum.to_be_bytes());
+            packet.extend_from_slice(&message);
+            assert!(
+                PlainIpv4ToIpv6::new(&packet, &Pool6, &settings(), &path).is_none(),
+                "{header:?} cut to {length} bytes"
+            );
+        }
+    }
+}
