@@ -241,12 +241,13 @@ struct PlainIcmpError {
     quoted: PlainIpv6Header,
     /// The quoted IPv4 Protocol (ICMP for an echo).
     quoted_protocol: u8,
-    /// The sums of the quoted IPv4 source and destination, then of the
-    /// IPv6 ones (§4.3 checksum adjustment).
-    quoted_address_sums: ([u16; 2], [u16; 2]),
-    /// The sums of the outer IPv6 source and destination (the ICMPv6
+    /// The sum of the quoted IPv4 source and destination, then of the
+    /// IPv6 ones (§4.3 checksum adjustment): one word each, as only their
+    /// sum enters a checksum.
+    quoted_address_sums: (u16, u16),
+    /// The sum of the outer IPv6 source and destination (the ICMPv6
     /// pseudo-header).
-    outer_address_sums: [u16; 2],
+    outer_address_sum: u16,
     /// How many bytes follow the quoted IPv4 header.
     quoted_data_length: u16,
     /// The sum of those bytes as they arrived: the ICMPv6 checksum is
@@ -353,10 +354,7 @@ impl PlainIpv4ToIpv6 {
                     .ok()?;
                 let error = PlainIcmpError::new(
                     upper,
-                    [
-                        (source4, source, sum_ipv6_bits(source)),
-                        (destination4, destination, sum_ipv6_bits(destination)),
-                    ],
+                    [(source4, source), (destination4, destination)],
                     addresses,
                     settings,
                     path,
@@ -452,7 +450,7 @@ impl PlainIcmpError {
     #[inline(always)]
     fn new(
         message: &[u8],
-        outer: [(Ipv4Addr, Ipv6Addr, u16); 2],
+        outer: [(Ipv4Addr, Ipv6Addr); 2],
         addresses: &impl AddressTranslator,
         settings: &TranslationSettings,
         path: &Ipv4ToIpv6Path,
@@ -510,14 +508,22 @@ impl PlainIcmpError {
         // §4.3: the quoted addresses, usually the outer ones swapped.
         let quoted_source4 = Ipv4Addr::new(quoted[12], quoted[13], quoted[14], quoted[15]);
         let quoted_destination4 = Ipv4Addr::new(quoted[16], quoted[17], quoted[18], quoted[19]);
-        let (quoted_source, quoted_source_sum) =
-            known_or_mapped(quoted_source4, AddressRole::Source, outer, addresses)?;
-        let (quoted_destination, quoted_destination_sum) = known_or_mapped(
-            quoted_destination4,
-            AddressRole::Destination,
-            outer,
-            addresses,
-        )?;
+        let outer_address_sum = address_pair_sum(outer[0].1, outer[1].1);
+        let (quoted_source, quoted_destination, quoted_address_sum) = if addresses.ignores_role()
+            && quoted_source4 == outer[1].0
+            && quoted_destination4 == outer[0].0
+        {
+            (outer[1].1, outer[0].1, outer_address_sum)
+        } else {
+            let source = known_or_mapped(quoted_source4, AddressRole::Source, outer, addresses)?;
+            let destination = known_or_mapped(
+                quoted_destination4,
+                AddressRole::Destination,
+                outer,
+                addresses,
+            )?;
+            (source, destination, address_pair_sum(source, destination))
+        };
         let second_word = match new_type {
             icmpv6_type::PACKET_TOO_BIG => {
                 let mtu = u16::from_be_bytes([head[6], head[7]]);
@@ -548,10 +554,12 @@ impl PlainIcmpError {
             },
             quoted_protocol,
             quoted_address_sums: (
-                [sum_ipv4(quoted_source4), sum_ipv4(quoted_destination4)],
-                [quoted_source_sum, quoted_destination_sum],
+                fold(
+                    u64::from(quoted_source4.to_bits()) + u64::from(quoted_destination4.to_bits()),
+                ),
+                quoted_address_sum,
             ),
-            outer_address_sums: [outer[0].2, outer[1].2],
+            outer_address_sum,
             quoted_data_length: u16::try_from(data.len()).ok()?,
             quoted_data_sum,
         })
@@ -579,7 +587,10 @@ impl PlainIcmpError {
         }
         self.quoted.write(quoted_header);
         copied.copy_from_slice(data);
-        let quoted_sums = self.quoted_address_sums.1;
+        let (old_sum, quoted_sum) = self.quoted_address_sums;
+        // Runs of the adjustment and the pseudo-header: the two
+        // addresses' sum, and 0.
+        let quoted_sums = [quoted_sum, 0];
         // The data words the adjustment changes: (old, new) twice.
         let mut changed = [(0u16, 0u16); 2];
         if self.quoted_protocol == protocol::ICMP {
@@ -609,12 +620,9 @@ impl PlainIcmpError {
                 changed[1] = (checksum, !total);
             }
         } else {
-            if let Some(change) = adjust_transport_checksum(
-                copied,
-                self.quoted_protocol,
-                self.quoted_address_sums.0,
-                quoted_sums,
-            ) {
+            if let Some(change) =
+                adjust_transport_checksum(copied, self.quoted_protocol, [old_sum, 0], quoted_sums)
+            {
                 changed[0] = change;
             }
         }
@@ -622,7 +630,7 @@ impl PlainIcmpError {
         let quoted = &self.quoted;
         let total = fold(
             u64::from(pseudo_header_sum(
-                self.outer_address_sums,
+                [self.outer_address_sum, 0],
                 protocol::ICMPV6,
                 8 + IPV6_HEADER_LENGTH + data.len(),
             )) + u64::from(u16::from_be_bytes([header_bytes[0], header_bytes[1]]))
@@ -631,8 +639,7 @@ impl PlainIcmpError {
                 + u64::from(0x6000 | u16::from(quoted.traffic_class) << 4)
                 + u64::from(quoted.payload_length)
                 + u64::from(u16::from_be_bytes([quoted.next_header, quoted.hop_limit]))
-                + u64::from(quoted_sums[0])
-                + u64::from(quoted_sums[1])
+                + u64::from(quoted_sum)
                 + u64::from(self.quoted_data_sum)
                 + u64::from(!changed[0].0)
                 + u64::from(changed[0].1)
@@ -644,26 +651,39 @@ impl PlainIcmpError {
     }
 }
 
-/// The IPv4 → IPv6 mapping of an address quoted in an ICMPv4 error, and
-/// its sum: the outer header's answer when it is one of the outer
-/// addresses and the translator ignores roles, else asked.
+/// The IPv4 → IPv6 mapping of an address quoted in an ICMPv4 error: the
+/// outer header's answer when it is one of the outer addresses and the
+/// translator ignores roles, else asked.
 #[inline(always)]
 fn known_or_mapped(
     address: Ipv4Addr,
     role: AddressRole,
-    outer: [(Ipv4Addr, Ipv6Addr, u16); 2],
+    outer: [(Ipv4Addr, Ipv6Addr); 2],
     addresses: &impl AddressTranslator,
-) -> Option<(Ipv6Addr, u16)> {
+) -> Option<Ipv6Addr> {
     if addresses.ignores_role() {
         if address == outer[1].0 {
-            return Some((outer[1].1, outer[1].2));
+            return Some(outer[1].1);
         }
         if address == outer[0].0 {
-            return Some((outer[0].1, outer[0].2));
+            return Some(outer[0].1);
         }
     }
-    let mapped = addresses.ipv4_to_ipv6(address, role).ok()?;
-    Some((mapped, sum_ipv6_bits(mapped)))
+    addresses.ipv4_to_ipv6(address, role).ok()
+}
+
+/// The one's complement sum of two IPv6 addresses' 32 bytes ([`sum_ipv6_bits`]
+/// of both, folded once).
+#[inline(always)]
+fn address_pair_sum(first: Ipv6Addr, second: Ipv6Addr) -> u16 {
+    let words = |address: Ipv6Addr| {
+        let bits = address.to_bits();
+        u64::from((bits >> 96) as u32)
+            + u64::from((bits >> 64) as u32)
+            + u64::from((bits >> 32) as u32)
+            + u64::from(bits as u32)
+    };
+    fold(words(first) + words(second))
 }
 
 /// §4.1 "Traffic Class" from the Type of Service, by the policy.
