@@ -245,14 +245,14 @@ struct PlainIcmpError {
     /// IPv6 ones (§4.3 checksum adjustment): one word each, as only their
     /// sum enters a checksum.
     quoted_address_sums: (u16, u16),
-    /// The sum of the outer IPv6 source and destination (the ICMPv6
-    /// pseudo-header).
-    outer_address_sum: u16,
     /// How many bytes follow the quoted IPv4 header.
     quoted_data_length: u16,
-    /// The sum of those bytes as they arrived: the ICMPv6 checksum is
-    /// built from it (RFC 1624) instead of summing the message again.
-    quoted_data_sum: u16,
+    /// The ICMPv6 checksum's sum but for the data words the adjustment
+    /// changes: the pseudo-header, the ICMPv6 header, the quoted IPv6
+    /// header from its fields and the data's sum as it arrived (taken to
+    /// verify the ICMPv4 checksum), so the message is not summed again
+    /// (RFC 1624).
+    unchanged_sum: u16,
 }
 
 /// The ICMP header and the quoted IPv4 header, where the quoted packet's
@@ -527,12 +527,30 @@ impl PlainIcmpError {
         let second_word = match new_type {
             icmpv6_type::PACKET_TOO_BIG => {
                 let mtu = u16::from_be_bytes([head[6], head[7]]);
-                icmp::packet_too_big_mtu_4_to_6(mtu, quoted_total_length, path).to_be_bytes()
+                icmp::packet_too_big_mtu_4_to_6(mtu, quoted_total_length, path)
             }
             // 3/2 → 4/1 pointing at the IPv6 Next Header (§4.2).
-            icmpv6_type::PARAMETER_PROBLEM => 6u32.to_be_bytes(),
-            _ => [0; 4],
+            icmpv6_type::PARAMETER_PROBLEM => 6,
+            _ => 0,
         };
+        let upper_length = u16::try_from(upper_length).ok()?;
+        let traffic_class = traffic_class(quoted[1], settings);
+        let hop_limit = quoted[8];
+        // The pseudo-header's length (at most 1240) is one word.
+        let unchanged_sum = fold(
+            u64::from(outer_address_sum)
+                + (8 + IPV6_HEADER_LENGTH + data.len()) as u64
+                + u64::from(protocol::ICMPV6)
+                + u64::from(u16::from_be_bytes([new_type, new_code]))
+                + u64::from(second_word >> 16)
+                + u64::from(second_word & 0xffff)
+                + u64::from(0x6000 | u16::from(traffic_class) << 4)
+                + u64::from(upper_length)
+                + u64::from(u16::from_be_bytes([next_header, hop_limit]))
+                + u64::from(quoted_address_sum)
+                + u64::from(quoted_data_sum),
+        );
+        let second_word = second_word.to_be_bytes();
         Some(PlainIcmpError {
             header: [
                 new_type,
@@ -547,10 +565,10 @@ impl PlainIcmpError {
             quoted: PlainIpv6Header {
                 source: quoted_source,
                 destination: quoted_destination,
-                traffic_class: traffic_class(quoted[1], settings),
+                traffic_class,
                 next_header,
-                hop_limit: quoted[8],
-                payload_length: u16::try_from(upper_length).ok()?,
+                hop_limit,
+                payload_length: upper_length,
             },
             quoted_protocol,
             quoted_address_sums: (
@@ -559,9 +577,8 @@ impl PlainIcmpError {
                 ),
                 quoted_address_sum,
             ),
-            outer_address_sum,
             quoted_data_length: u16::try_from(data.len()).ok()?,
-            quoted_data_sum,
+            unchanged_sum,
         })
     }
 
@@ -627,20 +644,8 @@ impl PlainIcmpError {
             }
         }
         let mut header_bytes = self.header;
-        let quoted = &self.quoted;
         let total = fold(
-            u64::from(pseudo_header_sum(
-                [self.outer_address_sum, 0],
-                protocol::ICMPV6,
-                8 + IPV6_HEADER_LENGTH + data.len(),
-            )) + u64::from(u16::from_be_bytes([header_bytes[0], header_bytes[1]]))
-                + u64::from(u16::from_be_bytes([header_bytes[4], header_bytes[5]]))
-                + u64::from(u16::from_be_bytes([header_bytes[6], header_bytes[7]]))
-                + u64::from(0x6000 | u16::from(quoted.traffic_class) << 4)
-                + u64::from(quoted.payload_length)
-                + u64::from(u16::from_be_bytes([quoted.next_header, quoted.hop_limit]))
-                + u64::from(quoted_sum)
-                + u64::from(self.quoted_data_sum)
+            u64::from(self.unchanged_sum)
                 + u64::from(!changed[0].0)
                 + u64::from(changed[0].1)
                 + u64::from(!changed[1].0)
