@@ -572,9 +572,10 @@ impl PlainIcmpError {
             },
             quoted_protocol,
             quoted_address_sums: (
-                fold(
-                    u64::from(quoted_source4.to_bits()) + u64::from(quoted_destination4.to_bits()),
-                ),
+                u16::from_be(fold(
+                    u64::from(u32::from_ne_bytes(quoted_source4.octets()))
+                        + u64::from(u32::from_ne_bytes(quoted_destination4.octets())),
+                )),
                 quoted_address_sum,
             ),
             quoted_data_length: u16::try_from(data.len()).ok()?,
@@ -593,15 +594,14 @@ impl PlainIcmpError {
     /// summing the written bytes gives.
     #[inline(always)]
     fn write(&self, data: &[u8], output: &mut [u8]) {
-        let Some((header, rest)) = output.split_at_mut_checked(8) else {
-            return;
-        };
-        let Some((quoted_header, copied)) = rest.split_at_mut_checked(IPV6_HEADER_LENGTH) else {
+        let Some((head, copied)) = output.split_first_chunk_mut::<{ 8 + IPV6_HEADER_LENGTH }>()
+        else {
             return;
         };
         if copied.len() != data.len() {
             return;
         }
+        let (header, quoted_header) = head.split_at_mut(8);
         self.quoted.write(quoted_header);
         copied.copy_from_slice(data);
         let (old_sum, quoted_sum) = self.quoted_address_sums;
