@@ -199,6 +199,11 @@ impl ExplicitAddressMapping {
     #[inline]
     pub fn map_ipv4(&self, address: Ipv4Addr) -> Ipv6Addr {
         let suffix = u128::from(address.to_bits() & !ipv4_mask(self.ipv4_length));
+        // A single IPv4 address (the usual host mapping) carries no bits
+        // over: the IPv6 prefix itself, without the shift.
+        if suffix == 0 {
+            return Ipv6Addr::from_bits(self.ipv6_network);
+        }
         let shift = u32::from(
             self.ipv6_suffix_length()
                 .saturating_sub(self.ipv4_suffix_length()),
