@@ -6,10 +6,10 @@ use smoltcp::wire::{IpProtocol, Ipv6Packet};
 
 use super::icmp::{icmpv4_type, icmpv6_type};
 use super::{
-    adjust_transport_checksum, icmp, ipv6_pseudo_header_sum, is_illegal_ipv4_source, protocol,
-    pseudo_header_sum, read_u16, write_u16, Fragmentation, Ipv4ToIpv6Path, Translated,
-    TranslationError, FRAGMENT_HEADER_LENGTH, IPV4_HEADER_LENGTH, IPV6_HEADER_LENGTH,
-    MAXIMUM_ICMPV6_ERROR,
+    FRAGMENT_HEADER_LENGTH, Fragmentation, IPV4_HEADER_LENGTH, IPV6_HEADER_LENGTH, Ipv4ToIpv6Path,
+    MAXIMUM_ICMPV6_ERROR, Translated, TranslationError, adjust_transport_checksum, icmp,
+    ipv6_pseudo_header_sum, is_illegal_ipv4_source, protocol, pseudo_header_sum, read_u16,
+    write_u16,
 };
 use crate::translation::checksum::{
     combine, fold, native_sum, native_words, sum, sum_ipv4, sum_ipv6, sum_ipv6_bits,
