@@ -302,6 +302,10 @@ pub struct ExplicitAddressMappingTable {
     by_ipv4: Vec<ExplicitAddressMapping>,
     /// Indices into `by_ipv4`, sorted by IPv6 network.
     by_ipv6: Vec<u32>,
+    /// The first and last IPv4 address the entries cover (as bits; 0 and
+    /// 0 for an empty table): an address outside is in no entry, found
+    /// without the search (the outer source of most packets from IPv4).
+    ipv4_span: (u32, u32),
 }
 
 impl ExplicitAddressMappingTable {
@@ -379,7 +383,19 @@ impl ExplicitAddressMappingTable {
                 .get(position as usize)
                 .map_or(u128::MAX, |entry| entry.ipv6_network)
         });
-        Ok(ExplicitAddressMappingTable { by_ipv4, by_ipv6 })
+        // Sorted and not overlapping: the last entry ends last.
+        let ipv4_span = match (by_ipv4.first(), by_ipv4.last()) {
+            (Some(first), Some(last)) => (
+                first.ipv4_network,
+                last.ipv4_network | !ipv4_mask(last.ipv4_length),
+            ),
+            _ => (0, 0),
+        };
+        Ok(ExplicitAddressMappingTable {
+            by_ipv4,
+            by_ipv6,
+            ipv4_span,
+        })
     }
 
     /// The number of entries.
@@ -402,6 +418,9 @@ impl ExplicitAddressMappingTable {
     #[inline]
     pub fn find_ipv4(&self, address: Ipv4Addr) -> Option<&ExplicitAddressMapping> {
         let bits = address.to_bits();
+        if !(self.ipv4_span.0..=self.ipv4_span.1).contains(&bits) {
+            return None;
+        }
         let after = self
             .by_ipv4
             .partition_point(|entry| entry.ipv4_network <= bits);
@@ -840,5 +859,41 @@ mod tests {
                 .is_none()
         );
         assert!(ExplicitAddressMappingTable::new_empty().is_empty());
+    }
+
+    /// RFC 7757 §3.3.1 step 1 at the edges of the table: the first and
+    /// last address its entries cover are found, the addresses just
+    /// outside and in a gap between entries are not (the span checked
+    /// before the search), and an empty table finds nothing.
+    #[test]
+    fn rfc7757_3_3_1_lookup_at_the_edges_of_the_table() {
+        let table = ExplicitAddressMappingTable::new(vec![
+            mapping("198.51.100.8/29", "2001:db8:6::/125"),
+            mapping("192.0.2.0/24", "2001:db8:4::/120"),
+        ])
+        .unwrap();
+        assert_eq!(
+            table.ipv4_to_ipv6(ipv4("192.0.2.0")),
+            Some(ipv6("2001:db8:4::"))
+        );
+        assert_eq!(
+            table.ipv4_to_ipv6(ipv4("198.51.100.15")),
+            Some(ipv6("2001:db8:6::7"))
+        );
+        for outside in [
+            "192.0.1.255",
+            "195.0.0.1",
+            "198.51.100.7",
+            "198.51.100.16",
+            "0.0.0.0",
+        ] {
+            assert_eq!(table.ipv4_to_ipv6(ipv4(outside)), None, "{outside}");
+        }
+        let empty = ExplicitAddressMappingTable::new(vec![]).unwrap();
+        assert_eq!(empty.ipv4_to_ipv6(ipv4("0.0.0.0")), None);
+        assert_eq!(
+            ExplicitAddressMappingTable::new_empty().ipv4_to_ipv6(ipv4("0.0.0.0")),
+            None
+        );
     }
 }
