@@ -303,8 +303,10 @@ pub struct ExplicitAddressMappingTable {
     /// Indices into `by_ipv4`, sorted by IPv6 network.
     by_ipv6: Vec<u32>,
     /// The first and last IPv4 address the entries cover (as bits; 0 and
-    /// 0 for an empty table): an address outside is in no entry, found
-    /// without the search (the outer source of most packets from IPv4).
+    /// 0 for an empty table): [`ExplicitAddressMappingTable::ipv4_to_ipv6`]
+    /// finds an address outside in no entry without the search (the
+    /// outer source of most packets from IPv4). Lookups of addresses the
+    /// table usually holds (the 6→4 way's checks) search directly.
     ipv4_span: (u32, u32),
 }
 
@@ -418,9 +420,6 @@ impl ExplicitAddressMappingTable {
     #[inline]
     pub fn find_ipv4(&self, address: Ipv4Addr) -> Option<&ExplicitAddressMapping> {
         let bits = address.to_bits();
-        if !(self.ipv4_span.0..=self.ipv4_span.1).contains(&bits) {
-            return None;
-        }
         let after = self
             .by_ipv4
             .partition_point(|entry| entry.ipv4_network <= bits);
@@ -446,6 +445,9 @@ impl ExplicitAddressMappingTable {
     /// entry covers it (the caller then uses RFC 6052).
     #[inline]
     pub fn ipv4_to_ipv6(&self, address: Ipv4Addr) -> Option<Ipv6Addr> {
+        if !(self.ipv4_span.0..=self.ipv4_span.1).contains(&address.to_bits()) {
+            return None;
+        }
         self.find_ipv4(address).map(|entry| entry.map_ipv4(address))
     }
 
