@@ -199,6 +199,11 @@ impl ExplicitAddressMapping {
     #[inline]
     pub fn map_ipv4(&self, address: Ipv4Addr) -> Ipv6Addr {
         let suffix = u128::from(address.to_bits() & !ipv4_mask(self.ipv4_length));
+        // A single IPv4 address (the usual host mapping) carries no bits
+        // over: the IPv6 prefix itself, without the shift.
+        if suffix == 0 {
+            return Ipv6Addr::from_bits(self.ipv6_network);
+        }
         let shift = u32::from(
             self.ipv6_suffix_length()
                 .saturating_sub(self.ipv4_suffix_length()),
@@ -297,6 +302,12 @@ pub struct ExplicitAddressMappingTable {
     by_ipv4: Vec<ExplicitAddressMapping>,
     /// Indices into `by_ipv4`, sorted by IPv6 network.
     by_ipv6: Vec<u32>,
+    /// The first and last IPv4 address the entries cover (as bits; 0 and
+    /// 0 for an empty table): [`ExplicitAddressMappingTable::ipv4_to_ipv6`]
+    /// finds an address outside in no entry without the search (the
+    /// outer source of most packets from IPv4). Lookups of addresses the
+    /// table usually holds (the 6→4 way's checks) search directly.
+    ipv4_span: (u32, u32),
 }
 
 impl ExplicitAddressMappingTable {
@@ -374,7 +385,19 @@ impl ExplicitAddressMappingTable {
                 .get(position as usize)
                 .map_or(u128::MAX, |entry| entry.ipv6_network)
         });
-        Ok(ExplicitAddressMappingTable { by_ipv4, by_ipv6 })
+        // Sorted and not overlapping: the last entry ends last.
+        let ipv4_span = match (by_ipv4.first(), by_ipv4.last()) {
+            (Some(first), Some(last)) => (
+                first.ipv4_network,
+                last.ipv4_network | !ipv4_mask(last.ipv4_length),
+            ),
+            _ => (0, 0),
+        };
+        Ok(ExplicitAddressMappingTable {
+            by_ipv4,
+            by_ipv6,
+            ipv4_span,
+        })
     }
 
     /// The number of entries.
@@ -422,6 +445,9 @@ impl ExplicitAddressMappingTable {
     /// entry covers it (the caller then uses RFC 6052).
     #[inline]
     pub fn ipv4_to_ipv6(&self, address: Ipv4Addr) -> Option<Ipv6Addr> {
+        if !(self.ipv4_span.0..=self.ipv4_span.1).contains(&address.to_bits()) {
+            return None;
+        }
         self.find_ipv4(address).map(|entry| entry.map_ipv4(address))
     }
 
@@ -835,5 +861,41 @@ mod tests {
                 .is_none()
         );
         assert!(ExplicitAddressMappingTable::new_empty().is_empty());
+    }
+
+    /// RFC 7757 §3.3.1 step 1 at the edges of the table: the first and
+    /// last address its entries cover are found, the addresses just
+    /// outside and in a gap between entries are not (the span checked
+    /// before the search), and an empty table finds nothing.
+    #[test]
+    fn rfc7757_3_3_1_lookup_at_the_edges_of_the_table() {
+        let table = ExplicitAddressMappingTable::new(vec![
+            mapping("198.51.100.8/29", "2001:db8:6::/125"),
+            mapping("192.0.2.0/24", "2001:db8:4::/120"),
+        ])
+        .unwrap();
+        assert_eq!(
+            table.ipv4_to_ipv6(ipv4("192.0.2.0")),
+            Some(ipv6("2001:db8:4::"))
+        );
+        assert_eq!(
+            table.ipv4_to_ipv6(ipv4("198.51.100.15")),
+            Some(ipv6("2001:db8:6::7"))
+        );
+        for outside in [
+            "192.0.1.255",
+            "195.0.0.1",
+            "198.51.100.7",
+            "198.51.100.16",
+            "0.0.0.0",
+        ] {
+            assert_eq!(table.ipv4_to_ipv6(ipv4(outside)), None, "{outside}");
+        }
+        let empty = ExplicitAddressMappingTable::new(vec![]).unwrap();
+        assert_eq!(empty.ipv4_to_ipv6(ipv4("0.0.0.0")), None);
+        assert_eq!(
+            ExplicitAddressMappingTable::new_empty().ipv4_to_ipv6(ipv4("0.0.0.0")),
+            None
+        );
     }
 }

@@ -241,17 +241,18 @@ struct PlainIcmpError {
     quoted: PlainIpv6Header,
     /// The quoted IPv4 Protocol (ICMP for an echo).
     quoted_protocol: u8,
-    /// The sums of the quoted IPv4 source and destination, then of the
-    /// IPv6 ones (§4.3 checksum adjustment).
-    quoted_address_sums: ([u16; 2], [u16; 2]),
-    /// The sums of the outer IPv6 source and destination (the ICMPv6
-    /// pseudo-header).
-    outer_address_sums: [u16; 2],
+    /// The sum of the quoted IPv4 source and destination, then of the
+    /// IPv6 ones (§4.3 checksum adjustment): one word each, as only their
+    /// sum enters a checksum.
+    quoted_address_sums: (u16, u16),
     /// How many bytes follow the quoted IPv4 header.
     quoted_data_length: u16,
-    /// The sum of those bytes as they arrived: the ICMPv6 checksum is
-    /// built from it (RFC 1624) instead of summing the message again.
-    quoted_data_sum: u16,
+    /// The ICMPv6 checksum's sum but for the data words the adjustment
+    /// changes: the pseudo-header, the ICMPv6 header, the quoted IPv6
+    /// header from its fields and the data's sum as it arrived (taken to
+    /// verify the ICMPv4 checksum), so the message is not summed again
+    /// (RFC 1624).
+    unchanged_sum: u16,
 }
 
 /// The ICMP header and the quoted IPv4 header, where the quoted packet's
@@ -353,10 +354,7 @@ impl PlainIpv4ToIpv6 {
                     .ok()?;
                 let error = PlainIcmpError::new(
                     upper,
-                    [
-                        (source4, source, sum_ipv6_bits(source)),
-                        (destination4, destination, sum_ipv6_bits(destination)),
-                    ],
+                    [(source4, source), (destination4, destination)],
                     addresses,
                     settings,
                     path,
@@ -452,23 +450,24 @@ impl PlainIcmpError {
     #[inline(always)]
     fn new(
         message: &[u8],
-        outer: [(Ipv4Addr, Ipv6Addr, u16); 2],
+        outer: [(Ipv4Addr, Ipv6Addr); 2],
         addresses: &impl AddressTranslator,
         settings: &TranslationSettings,
         path: &Ipv4ToIpv6Path,
     ) -> Option<PlainIcmpError> {
+        // The ICMP header and the quoted IPv4 header are whole.
+        let head: &[u8; QUOTED_DATA_OFFSET] = message.get(..QUOTED_DATA_OFFSET)?.try_into().ok()?;
         // §4.2: Destination Unreachable and Time Exceeded; an RFC 4884
         // length attribute (byte 5) takes the general way.
-        let (message_type, code) = (message[0], message[1]);
+        let (message_type, code) = (head[0], head[1]);
         let (new_type, new_code) = match message_type {
             icmpv4_type::DESTINATION_UNREACHABLE => icmp::destination_unreachable_4_to_6(code)?,
             icmpv4_type::TIME_EXCEEDED => (icmpv6_type::TIME_EXCEEDED, code),
             _ => return None,
         };
-        let quoted: &[u8; IPV4_HEADER_LENGTH] =
-            message.get(8..QUOTED_DATA_OFFSET)?.try_into().ok()?;
+        let quoted = &head[8..];
         // The quoted header: version 4, no options, not a fragment.
-        if message[5] != 0 || quoted[0] != 0x45 || quoted[6] & 0x3f != 0 || quoted[7] != 0 {
+        if head[5] != 0 || quoted[0] != 0x45 || quoted[6] & 0x3f != 0 || quoted[7] != 0 {
             return None;
         }
         let quoted_total_length = u16::from_be_bytes([quoted[2], quoted[3]]);
@@ -499,7 +498,6 @@ impl PlainIcmpError {
         if 8 + IPV6_HEADER_LENGTH + data.len() > MAXIMUM_ICMPV6_ERROR - IPV6_HEADER_LENGTH {
             return None;
         }
-        let head: &[u8; QUOTED_DATA_OFFSET] = message.get(..QUOTED_DATA_OFFSET)?.try_into().ok()?;
         // Both sums in the machine's byte order (see `native_words`).
         let quoted_data_sum = native_sum(data);
         if fold(native_words(head) + u64::from(quoted_data_sum)) != 0xffff {
@@ -510,23 +508,49 @@ impl PlainIcmpError {
         // §4.3: the quoted addresses, usually the outer ones swapped.
         let quoted_source4 = Ipv4Addr::new(quoted[12], quoted[13], quoted[14], quoted[15]);
         let quoted_destination4 = Ipv4Addr::new(quoted[16], quoted[17], quoted[18], quoted[19]);
-        let (quoted_source, quoted_source_sum) =
-            known_or_mapped(quoted_source4, AddressRole::Source, outer, addresses)?;
-        let (quoted_destination, quoted_destination_sum) = known_or_mapped(
-            quoted_destination4,
-            AddressRole::Destination,
-            outer,
-            addresses,
-        )?;
+        let outer_address_sum = address_pair_sum(outer[0].1, outer[1].1);
+        let (quoted_source, quoted_destination, quoted_address_sum) = if addresses.ignores_role()
+            && quoted_source4 == outer[1].0
+            && quoted_destination4 == outer[0].0
+        {
+            (outer[1].1, outer[0].1, outer_address_sum)
+        } else {
+            let source = known_or_mapped(quoted_source4, AddressRole::Source, outer, addresses)?;
+            let destination = known_or_mapped(
+                quoted_destination4,
+                AddressRole::Destination,
+                outer,
+                addresses,
+            )?;
+            (source, destination, address_pair_sum(source, destination))
+        };
         let second_word = match new_type {
             icmpv6_type::PACKET_TOO_BIG => {
-                let mtu = u16::from_be_bytes([message[6], message[7]]);
-                icmp::packet_too_big_mtu_4_to_6(mtu, quoted_total_length, path).to_be_bytes()
+                let mtu = u16::from_be_bytes([head[6], head[7]]);
+                icmp::packet_too_big_mtu_4_to_6(mtu, quoted_total_length, path)
             }
             // 3/2 → 4/1 pointing at the IPv6 Next Header (§4.2).
-            icmpv6_type::PARAMETER_PROBLEM => 6u32.to_be_bytes(),
-            _ => [0; 4],
+            icmpv6_type::PARAMETER_PROBLEM => 6,
+            _ => 0,
         };
+        let upper_length = u16::try_from(upper_length).ok()?;
+        let traffic_class = traffic_class(quoted[1], settings);
+        let hop_limit = quoted[8];
+        // The pseudo-header's length (at most 1240) is one word.
+        let unchanged_sum = fold(
+            u64::from(outer_address_sum)
+                + (8 + IPV6_HEADER_LENGTH + data.len()) as u64
+                + u64::from(protocol::ICMPV6)
+                + u64::from(u16::from_be_bytes([new_type, new_code]))
+                + u64::from(second_word >> 16)
+                + u64::from(second_word & 0xffff)
+                + u64::from(0x6000 | u16::from(traffic_class) << 4)
+                + u64::from(upper_length)
+                + u64::from(u16::from_be_bytes([next_header, hop_limit]))
+                + u64::from(quoted_address_sum)
+                + u64::from(quoted_data_sum),
+        );
+        let second_word = second_word.to_be_bytes();
         Some(PlainIcmpError {
             header: [
                 new_type,
@@ -541,19 +565,21 @@ impl PlainIcmpError {
             quoted: PlainIpv6Header {
                 source: quoted_source,
                 destination: quoted_destination,
-                traffic_class: traffic_class(quoted[1], settings),
+                traffic_class,
                 next_header,
-                hop_limit: quoted[8],
-                payload_length: u16::try_from(upper_length).ok()?,
+                hop_limit,
+                payload_length: upper_length,
             },
             quoted_protocol,
             quoted_address_sums: (
-                [sum_ipv4(quoted_source4), sum_ipv4(quoted_destination4)],
-                [quoted_source_sum, quoted_destination_sum],
+                u16::from_be(fold(
+                    u64::from(u32::from_ne_bytes(quoted_source4.octets()))
+                        + u64::from(u32::from_ne_bytes(quoted_destination4.octets())),
+                )),
+                quoted_address_sum,
             ),
-            outer_address_sums: [outer[0].2, outer[1].2],
             quoted_data_length: u16::try_from(data.len()).ok()?,
-            quoted_data_sum,
+            unchanged_sum,
         })
     }
 
@@ -568,18 +594,20 @@ impl PlainIcmpError {
     /// summing the written bytes gives.
     #[inline(always)]
     fn write(&self, data: &[u8], output: &mut [u8]) {
-        let Some((header, rest)) = output.split_at_mut_checked(8) else {
-            return;
-        };
-        let Some((quoted_header, copied)) = rest.split_at_mut_checked(IPV6_HEADER_LENGTH) else {
+        let Some((head, copied)) = output.split_first_chunk_mut::<{ 8 + IPV6_HEADER_LENGTH }>()
+        else {
             return;
         };
         if copied.len() != data.len() {
             return;
         }
+        let (header, quoted_header) = head.split_at_mut(8);
         self.quoted.write(quoted_header);
         copied.copy_from_slice(data);
-        let quoted_sums = self.quoted_address_sums.1;
+        let (old_sum, quoted_sum) = self.quoted_address_sums;
+        // Runs of the adjustment and the pseudo-header: the two
+        // addresses' sum, and 0.
+        let quoted_sums = [quoted_sum, 0];
         // The data words the adjustment changes: (old, new) twice.
         let mut changed = [(0u16, 0u16); 2];
         if self.quoted_protocol == protocol::ICMP {
@@ -609,31 +637,15 @@ impl PlainIcmpError {
                 changed[1] = (checksum, !total);
             }
         } else {
-            if let Some(change) = adjust_transport_checksum(
-                copied,
-                self.quoted_protocol,
-                self.quoted_address_sums.0,
-                quoted_sums,
-            ) {
+            if let Some(change) =
+                adjust_transport_checksum(copied, self.quoted_protocol, [old_sum, 0], quoted_sums)
+            {
                 changed[0] = change;
             }
         }
         let mut header_bytes = self.header;
-        let quoted = &self.quoted;
         let total = fold(
-            u64::from(pseudo_header_sum(
-                self.outer_address_sums,
-                protocol::ICMPV6,
-                8 + IPV6_HEADER_LENGTH + data.len(),
-            )) + u64::from(u16::from_be_bytes([header_bytes[0], header_bytes[1]]))
-                + u64::from(u16::from_be_bytes([header_bytes[4], header_bytes[5]]))
-                + u64::from(u16::from_be_bytes([header_bytes[6], header_bytes[7]]))
-                + u64::from(0x6000 | u16::from(quoted.traffic_class) << 4)
-                + u64::from(quoted.payload_length)
-                + u64::from(u16::from_be_bytes([quoted.next_header, quoted.hop_limit]))
-                + u64::from(quoted_sums[0])
-                + u64::from(quoted_sums[1])
-                + u64::from(self.quoted_data_sum)
+            u64::from(self.unchanged_sum)
                 + u64::from(!changed[0].0)
                 + u64::from(changed[0].1)
                 + u64::from(!changed[1].0)
@@ -644,26 +656,39 @@ impl PlainIcmpError {
     }
 }
 
-/// The IPv4 → IPv6 mapping of an address quoted in an ICMPv4 error, and
-/// its sum: the outer header's answer when it is one of the outer
-/// addresses and the translator ignores roles, else asked.
+/// The IPv4 → IPv6 mapping of an address quoted in an ICMPv4 error: the
+/// outer header's answer when it is one of the outer addresses and the
+/// translator ignores roles, else asked.
 #[inline(always)]
 fn known_or_mapped(
     address: Ipv4Addr,
     role: AddressRole,
-    outer: [(Ipv4Addr, Ipv6Addr, u16); 2],
+    outer: [(Ipv4Addr, Ipv6Addr); 2],
     addresses: &impl AddressTranslator,
-) -> Option<(Ipv6Addr, u16)> {
+) -> Option<Ipv6Addr> {
     if addresses.ignores_role() {
         if address == outer[1].0 {
-            return Some((outer[1].1, outer[1].2));
+            return Some(outer[1].1);
         }
         if address == outer[0].0 {
-            return Some((outer[0].1, outer[0].2));
+            return Some(outer[0].1);
         }
     }
-    let mapped = addresses.ipv4_to_ipv6(address, role).ok()?;
-    Some((mapped, sum_ipv6_bits(mapped)))
+    addresses.ipv4_to_ipv6(address, role).ok()
+}
+
+/// The one's complement sum of two IPv6 addresses' 32 bytes ([`sum_ipv6_bits`]
+/// of both, folded once).
+#[inline(always)]
+fn address_pair_sum(first: Ipv6Addr, second: Ipv6Addr) -> u16 {
+    let words = |address: Ipv6Addr| {
+        let bits = address.to_bits();
+        u64::from((bits >> 96) as u32)
+            + u64::from((bits >> 64) as u32)
+            + u64::from((bits >> 32) as u32)
+            + u64::from(bits as u32)
+    };
+    fold(words(first) + words(second))
 }
 
 /// §4.1 "Traffic Class" from the Type of Service, by the policy.

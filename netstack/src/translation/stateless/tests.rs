@@ -47,6 +47,29 @@ impl AddressTranslator for Pool6 {
     }
 }
 
+/// [`Pool6`], saying (when `.0`) that it maps an address the same in
+/// either role, as the router's translator does: then an ICMP error that
+/// quotes the outer addresses swapped reuses the outer header's answers.
+struct Pool6Roles(bool);
+
+impl AddressTranslator for Pool6Roles {
+    fn ipv6_to_ipv4(&self, address: Ipv6Addr, role: AddressRole) -> Result<Ipv4Addr, AddressError> {
+        Pool6.ipv6_to_ipv4(address, role)
+    }
+
+    fn ipv4_to_ipv6(&self, address: Ipv4Addr, role: AddressRole) -> Result<Ipv6Addr, AddressError> {
+        Pool6.ipv4_to_ipv6(address, role)
+    }
+
+    fn icmp_error_source(&self, source: Ipv6Addr) -> Option<Ipv4Addr> {
+        Pool6.icmp_error_source(source)
+    }
+
+    fn ignores_role(&self) -> bool {
+        self.0
+    }
+}
+
 fn embed(address: Ipv4Addr) -> Ipv6Addr {
     let mut octets = [0u8; 16];
     octets[..12].copy_from_slice(&PREFIX);
@@ -2289,7 +2312,9 @@ fn raw_icmpv4_error(
 /// or echo checksum adjusted; the ICMPv6 checksum), and declines the rest:
 /// other types, unsupported codes, RFC 4884 extensions, bad checksums,
 /// quoted options, fragments, nested errors, other protocols, bad quoted
-/// lengths and errors that would be cut to 1280 bytes.
+/// lengths and errors that would be cut to 1280 bytes. With a translator
+/// that ignores roles too, so the quoted addresses that are the outer ones
+/// swapped take the outer header's answers and sums (§4.3).
 #[test]
 fn rfc7915_4_2_plain_icmp_error_matches_the_general_translator() {
     let quoted_udp = |payload: &[u8]| udp4(HOST6_AS_IPV4, HOST4, payload);
@@ -2384,7 +2409,12 @@ fn rfc7915_4_2_plain_icmp_error_matches_the_general_translator() {
     headers.push(([12, 0, 0, 0, 12, 0, 0, 0], false));
     headers.push(([5, 1, 0, 0, 192, 0, 2, 9], false));
     let mut compared = 0;
-    for traffic_class in [TrafficClassPolicy::Copy, TrafficClassPolicy::Zero] {
+    for (traffic_class, ignores_role) in [
+        (TrafficClassPolicy::Copy, false),
+        (TrafficClassPolicy::Zero, false),
+        (TrafficClassPolicy::Copy, true),
+    ] {
+        let translator = Pool6Roles(ignores_role);
         let settings = TranslationSettings {
             traffic_class,
             ..settings()
@@ -2404,14 +2434,15 @@ fn rfc7915_4_2_plain_icmp_error_matches_the_general_translator() {
                     }
                     let general = {
                         let mut output = vec![0xa5u8; 2000];
-                        translate_ipv4_to_ipv6(&packet, &mut output, &Pool6, &settings, &path)
+                        translate_ipv4_to_ipv6(&packet, &mut output, &translator, &settings, &path)
                             .ok()
                             .filter(|translated| translated.fragmentation.is_none())
                             .map(|translated| output[..translated.length].to_vec())
                     };
-                    let plain = PlainIpv4ToIpv6::new(&packet, &Pool6, &settings, &path);
-                    let label =
-                        std::format!("{header:?} quoting {name}, bad checksum {bad_checksum}");
+                    let plain = PlainIpv4ToIpv6::new(&packet, &translator, &settings, &path);
+                    let label = std::format!(
+                        "{header:?} quoting {name}, bad checksum {bad_checksum}, roles ignored {ignores_role}"
+                    );
                     let expected = *plain_header && *plain_quoted && !bad_checksum;
                     assert_eq!(plain.is_some(), expected, "{label}");
                     if let Some(plain) = plain {
@@ -2424,5 +2455,38 @@ fn rfc7915_4_2_plain_icmp_error_matches_the_general_translator() {
             }
         }
     }
-    assert!(compared > 300, "{compared}");
+    assert!(compared > 450, "{compared}");
+}
+
+/// An ICMPv4 error cut inside its header or inside the quoted IPv4 header
+/// (RFC 792: 8 bytes, then a 20-byte header) is no plain case and never
+/// panics: [`PlainIpv4ToIpv6`] declines it for the general translator.
+#[test]
+fn rfc7915_4_2_plain_icmp_error_declines_a_message_cut_before_the_quoted_data() {
+    let quoted = udp4(HOST6_AS_IPV4, HOST4, b"original datagram");
+    let path = Ipv4ToIpv6Path {
+        ipv6_next_hop_mtu: 1500,
+        ipv4_link_mtu: 1300,
+    };
+    for header in [[3u8, 3, 0, 0, 0, 0, 0, 0], [11, 0, 0, 0, 0, 0, 0, 0]] {
+        for length in 1..8 + 20 {
+            let whole = raw_icmpv4_error(HOST4, header, &quoted, 0);
+            let mut message = whole[20..20 + length].to_vec();
+            if length >= 4 {
+                message[2..4].fill(0);
+                let checksum = crate::translation::checksum::internet_checksum(&message);
+                message[2..4].copy_from_slice(&checksum.to_be_bytes());
+            }
+            let mut packet = whole[..20].to_vec();
+            packet[2..4].copy_from_slice(&(20 + length as u16).to_be_bytes());
+            packet[10..12].fill(0);
+            let header_checksum = crate::translation::checksum::internet_checksum(&packet);
+            packet[10..12].copy_from_slice(&header_checksum.to_be_bytes());
+            packet.extend_from_slice(&message);
+            assert!(
+                PlainIpv4ToIpv6::new(&packet, &Pool6, &settings(), &path).is_none(),
+                "{header:?} cut to {length} bytes"
+            );
+        }
+    }
 }
