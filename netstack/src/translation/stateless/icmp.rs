@@ -1032,17 +1032,26 @@ impl PlainIcmpError {
             )
         } else if let Some(old) = copied.get(checksum_offset..checksum_offset + 2) {
             // RFC 1624 equation 3 holds in either byte order, and so do a
-            // UDP 0 and 0xffff.
+            // UDP 0 and 0xffff: `updated_transport_checksum`'s answer, with
+            // the new addresses' words added unfolded (a fold changes
+            // neither a sum's value modulo 0xffff nor whether it is 0).
             let checksum = native(old);
-            let new_checksum = super::updated_transport_checksum(
-                inner_protocol,
-                checksum,
-                [fold(inner_words[0]), fold(inner_words[1])],
-                [
-                    fold(native_words(&inner_source.octets())),
-                    fold(native_words(&inner_destination.octets())),
-                ],
-            );
+            let new_checksum = if inner_protocol == protocol::UDP && checksum == 0 {
+                0
+            } else {
+                let updated = !fold(
+                    u64::from(!checksum)
+                        + u64::from(!fold(inner_words[0]))
+                        + u64::from(!fold(inner_words[1]))
+                        + native_words(&inner_source.octets())
+                        + native_words(&inner_destination.octets()),
+                );
+                if inner_protocol == protocol::UDP && updated == 0 {
+                    0xffff
+                } else {
+                    updated
+                }
+            };
             (
                 [
                     Some((checksum_offset as u16, new_checksum.to_ne_bytes())),
