@@ -108,8 +108,10 @@ pub(super) trait Key: Copy + Ord + Eq + core::fmt::Debug {
     fn with_bits(self, offset: u8, width: u8, value: usize) -> Self;
     /// The first `width` bits (a constant in the lookup: one shift).
     fn top(self, width: u8) -> usize;
-    /// The key shifted left by `bits` (a constant in the lookup).
-    fn shifted(self, bits: u8) -> Self;
+    /// The key's bits below the direct table, as the lookup walks them.
+    type Walk: Walk;
+    /// The walk from bit [`DIRECT_BITS`] on.
+    fn walk(self) -> Self::Walk;
     /// Whether [`Trie::build`] makes dense roots full (see [`Direct::full`]).
     const FULL_ROOTS: bool;
 }
@@ -137,9 +139,13 @@ impl Key for u128 {
     fn top(self, width: u8) -> usize {
         (self >> (128 - u32::from(width))) as usize
     }
+    type Walk = Ipv6Walk;
     #[inline(always)]
-    fn shifted(self, bits: u8) -> u128 {
-        self << bits
+    fn walk(self) -> Ipv6Walk {
+        Ipv6Walk {
+            high: (((self >> 64) as u64) << DIRECT_BITS) | (1 << (DIRECT_BITS - 1)),
+            low: self as u64,
+        }
     }
 }
 
@@ -165,9 +171,76 @@ impl Key for u32 {
     fn top(self, width: u8) -> usize {
         (self >> (32 - u32::from(width))) as usize
     }
+    type Walk = u32;
     #[inline(always)]
-    fn shifted(self, bits: u8) -> u32 {
-        self << bits
+    fn walk(self) -> u32 {
+        self << DIRECT_BITS
+    }
+}
+
+/// The key bits a lookup walks below the direct table, [`STRIDE`] at a
+/// time.
+pub(super) trait Walk: Copy {
+    /// The current node's slot: the walk's next [`STRIDE`] bits.
+    fn slot(self) -> usize;
+    /// Step past the slot just read, to the child's bits.
+    fn advance(&mut self);
+}
+
+impl Walk for u32 {
+    #[inline(always)]
+    fn slot(self) -> usize {
+        (self >> (32 - STRIDE)) as usize
+    }
+    #[inline(always)]
+    fn advance(&mut self) {
+        *self <<= STRIDE;
+    }
+}
+
+/// [`Key::Walk`] of IPv6: the bits up to 64 walked as one `u64` (a `u128`
+/// shift is two instructions and holds two registers; almost every walk
+/// ends before bit 64, routes being /16../64), then the low half. A marker
+/// bit just below the key bits makes `high` exactly [`SWITCH_TO_LOW`] once
+/// the high half's last slot has been stepped past; the walk then takes
+/// the low half and leaves [`SWITCH_TO_LOW`] in `low`, so a later `high`
+/// of that value (possible: key bits) "switches" to itself.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Ipv6Walk {
+    /// The bits still to walk in the current half, then the marker bit.
+    high: u64,
+    /// The key's low 64 bits, then [`SWITCH_TO_LOW`].
+    low: u64,
+}
+
+/// [`Ipv6Walk`]'s `high` once the high half is walked: the marker alone.
+const SWITCH_TO_LOW: u64 = 1 << 63;
+
+impl Walk for Ipv6Walk {
+    #[inline(always)]
+    fn slot(self) -> usize {
+        (self.high >> (64 - STRIDE)) as usize
+    }
+    #[inline(always)]
+    fn advance(&mut self) {
+        self.high <<= STRIDE;
+        if self.high == SWITCH_TO_LOW {
+            *self = self.switched_to_low();
+        }
+    }
+}
+
+impl Ipv6Walk {
+    /// The walk of the low half. Cold and out of line, so the switch is a
+    /// branch, not a select (two more instructions per level, measured):
+    /// walks past bit 64 are rare.
+    #[cold]
+    #[inline(never)]
+    fn switched_to_low(self) -> Ipv6Walk {
+        Ipv6Walk {
+            high: self.low,
+            low: SWITCH_TO_LOW,
+        }
     }
 }
 
@@ -409,13 +482,13 @@ impl<K: Key + Default> Trie<K> {
         let direct = self.direct[key.top(DIRECT_BITS)];
         if direct.node != NO_NODE {
             let mut node = direct.node as usize;
-            let mut rest = key.shifted(DIRECT_BITS);
+            let mut rest = key.walk();
             if K::FULL_ROOTS && direct.full {
-                node += 1 + rest.top(STRIDE);
-                rest = rest.shifted(STRIDE);
+                node += 1 + rest.slot();
+                rest.advance();
             }
             loop {
-                let slot = rest.top(STRIDE);
+                let slot = rest.slot();
                 let chunk = &self.nodes[node].chunks[slot >> 6];
                 // Shifting the slot's bit to the top keeps it and the bits
                 // below it in one word: its sign says "child", and the
@@ -425,7 +498,7 @@ impl<K: Key + Default> Trie<K> {
                 let children = chunk.children << up;
                 if (children as i64) < 0 {
                     node = chunk.child_base as usize + (children << 1).count_ones() as usize;
-                    rest = rest.shifted(STRIDE);
+                    rest.advance();
                     continue;
                 }
                 let rank = (chunk.leaf_starts << up).count_ones() as usize;
