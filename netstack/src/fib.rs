@@ -199,9 +199,9 @@ impl core::fmt::Display for TooManyNextHops {
     }
 }
 
-/// [`Fib`]'s `pool_high` without a translation prefix: `bits >> 32` of an
-/// address is below 2^96, so it never equals this.
-const NO_POOL_HIGH: u128 = u128::MAX;
+/// [`Fib`]'s `pool_middle` without a translation prefix: no 32-bit value
+/// equals it, so the fast path's test never matches.
+const NO_POOL_MIDDLE: u64 = u64::MAX;
 
 /// The IPv4-under-pool6 fast path: a trie over the 32 embedded bits.
 #[derive(Debug, Clone)]
@@ -218,10 +218,12 @@ struct Translation {
 pub struct Fib {
     ipv6: Trie<u128>,
     translation: Option<Translation>,
-    /// `translation`'s `pool_high`, or [`NO_POOL_HIGH`] without one: the
-    /// lookup's common IPv6 case is then one compare, the `Option` read
-    /// only under pool6 (3 instructions fewer per IPv6 lookup).
-    pool_high: u128,
+    /// The first 64 bits of `translation`'s pool6 (0 without one): the
+    /// lookup's common IPv6 case is then one 64-bit compare, the rest of
+    /// the /96 and the `Option` read only when they match.
+    pool_top: u64,
+    /// Bits 64..96 of `translation`'s pool6, or [`NO_POOL_MIDDLE`].
+    pool_middle: u64,
     /// Next hop of each 16-bit code held by both tries.
     next_hops: NextHops,
 }
@@ -241,7 +243,8 @@ impl Fib {
         Fib {
             ipv6: Trie::new(),
             translation: None,
-            pool_high: NO_POOL_HIGH,
+            pool_top: 0,
+            pool_middle: NO_POOL_MIDDLE,
             next_hops: NextHops::default(),
         }
     }
@@ -256,9 +259,12 @@ impl Fib {
         });
         Fib {
             ipv6: Trie::new(),
-            pool_high: translation
+            pool_top: translation
                 .as_ref()
-                .map_or(NO_POOL_HIGH, |translation| translation.pool_high),
+                .map_or(0, |translation| (translation.pool_high >> 32) as u64),
+            pool_middle: translation.as_ref().map_or(NO_POOL_MIDDLE, |translation| {
+                u64::from(translation.pool_high as u32)
+            }),
             translation,
             next_hops: NextHops::default(),
         }
@@ -356,7 +362,8 @@ impl Fib {
     #[inline]
     pub fn lookup(&self, destination: Ipv6Address) -> Option<NextHopIndex> {
         let bits = destination.to_bits();
-        if bits >> 32 == self.pool_high
+        if (bits >> 64) as u64 == self.pool_top
+            && u64::from((bits >> 32) as u32) == self.pool_middle
             && let Some(translation) = &self.translation
         {
             let found = translation.ipv4.lookup(bits as u32);
