@@ -653,6 +653,23 @@ mod tests {
         }
     }
 
+    /// The IPv6 walk goes on with the key's low half at bit 64; a low half
+    /// whose rest is a single top bit looks like the switch marker again
+    /// (after the slot `0x80` at bit 72) and must keep walking the zeros.
+    #[test]
+    fn walks_past_bit_64_through_marker_like_bits() {
+        for mut fib in tables() {
+            fib.insert(cidr("2001:db8::/64"), 2);
+            fib.insert(cidr("2001:db8::80:0:0:0/128"), 1);
+            fib.insert(cidr("2001:db8::80:0:0:100/120"), 3);
+            assert_eq!(fib.lookup(address("2001:db8::80:0:0:0")), Some(1));
+            assert_eq!(fib.lookup(address("2001:db8::80:0:0:1")), Some(2));
+            assert_eq!(fib.lookup(address("2001:db8::80:0:0:1ff")), Some(3));
+            assert_eq!(fib.lookup(address("2001:db8::80:80:0:0")), Some(2));
+            assert_eq!(fib.lookup(address("2001:db8::8000:0:0:0")), Some(2));
+        }
+    }
+
     #[test]
     fn nested_prefixes_take_the_longest() {
         for mut fib in tables() {
