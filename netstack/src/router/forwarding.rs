@@ -124,7 +124,8 @@ impl Router {
                 self.send_icmp_error(link, packet, IcmpError::DestinationUnreachable(6), now);
                 return Err(DropReason::RouteReject);
             }
-            // Handled by the caller; a local route here is a bug, not a panic.
+            // Never in the FIB: own addresses are answered before it (the
+            // `own_addresses` set). Should one appear, it is dropped, not a panic.
             Some(NextHop::Local) => return Err(DropReason::InvalidDestinationAddress),
             Some(NextHop::Connected { port }) => (port, destination),
             Some(NextHop::Gateway { port, address }) => (port, address),
