@@ -48,11 +48,15 @@
 //! one such popcount on the dependent chain. With the table's warm
 //! destinations (callgrind, `cargo bench -p netstack --bench fib --
 //! profile-ipv6` under `valgrind --tool=callgrind
-//! --toggle-collect='*lookup_fib*'`), an IPv6 lookup runs 148
-//! instructions with 2.8 L1 misses (callgrind's cache model) and a
-//! mapped IPv4 one 85 with 3.0 (direct entry, root chunk, spilled leaf). Independent lookups overlap
-//! only as far as the reorder window holds them, so instructions count
-//! about as much as the chain:
+//! --toggle-collect='*lookup_fib*'`), an IPv6 lookup runs 147
+//! instructions with 2.8 L1 misses (callgrind's cache model) and 0.41
+//! mispredicted branches (all of them the walk's exit: where a lookup
+//! ends is random), and a mapped IPv4 one 80 with 3.0 L1 misses (direct
+//! entry, root chunk, spilled leaf). Independent lookups overlap only as
+//! far as the reorder window holds them and a mispredicted exit lets
+//! them, so instructions count about as much as the chain, but a cut of
+//! a few instructions is below what wall-clock runs on the shared machine
+//! can show:
 //! - the lookup shifts the slot's bit to the top of the bitmap word
 //!   (`word << (63 - bit)`): its sign is the child test and the word is
 //!   the popcount's input without a mask; with the direct table a
@@ -65,6 +69,35 @@
 //!   IPv4 one (the `u128` walk's switch as a select instead of a cold
 //!   branch: 2 more per lookup; a wrapping shift by `!slot` instead of
 //!   `(slot & 63) ^ 63`: no change, left out);
+//! - the direct entry says how to enter its subtree as two shifts
+//!   ([`Direct::root_slot_shift`]), not as a `full` flag tested into two
+//!   selects, and an entry without a subtree is found by the bounds check
+//!   of the first node read (its `NO_NODE` lies beyond every node), not by
+//!   a test of its own: 148.4 → 146.9 instructions per IPv6 lookup, 84.5
+//!   → 79.6 per mapped IPv4 one; same reads, same mispredictions, and no
+//!   measurable change of the wall-clock ratio to `prefix-trie` (eight
+//!   alternating `-- lookups-only` runs each, IPv6 median 4.35x before,
+//!   4.29x after, ranges 3.95-4.57 and 4.07-4.80). The shifts alone
+//!   measured 145.4 and 87.5: which values LLVM keeps in registers moves
+//!   by a few instructions between the two families from one change to
+//!   the next (the benchmark's loop inlines both tries' lookups and
+//!   spills some of their fields and constants to the stack), so a
+//!   change is judged on both;
+//! - what the software popcount costs, measured with a throwaway build
+//!   of the benchmark for `-C target-feature=+popcnt` (every crate,
+//!   `prefix-trie` too; not a configuration this project may ship):
+//!   107.1 instructions per IPv6 lookup instead of 146.9, and 32.1 ns
+//!   instead of 43.5 ns (medians of six alternating `-- lookups-only`
+//!   runs each), but the same ratio to `prefix-trie` (4.36x against
+//!   4.32x), which gains as much from it. A rank without a popcount on
+//!   the dependent chain is therefore the largest lever left, worth about
+//!   a quarter of the IPv6 time, if it fits the memory budget;
+//! - tried and left out: the walk holding the key's bits inverted, so
+//!   that the inverted slot is the shift itself and indexes the chunks
+//!   stored in reverse (no `not` per level): 147.8 / 83.6 instructions
+//!   with the shifts (against 145.4 / 87.5 without), 149.6 / 84.5 when
+//!   the low half is inverted only at the switch; the `& 63` stays
+//!   (`wrapping_shl` by the inverted slot: no change either);
 //! - tried and left out: walking the first two levels below the root
 //!   without a branch (a select per level, re-reading the last chunk
 //!   once the walk has reached a leaf) cut callgrind's mispredictions
@@ -81,7 +114,19 @@
 //!   the IPv6 lookups off `leaves` (ranks 4-9; 35% end at rank 12 or
 //!   beyond) for some eight more instructions in all of them; a full
 //!   /24 level under full roots needs to know which /24 nodes are full
-//!   without reading them, which the 8-byte direct entry cannot say.
+//!   without reading them, which the 8-byte direct entry cannot say (and
+//!   would pay little: the densest /24 nodes under full roots that the
+//!   memory budget allows, 23 of them with 44 or more children each for
+//!   0.53 MB of padding, carry 9.8% of the warm IPv6 lookups, 100 of them
+//!   18.8% for 2.9 MB);
+//! - not built, measured on the table (warm IPv6 destinations of the
+//!   benchmark, 4096 lookups, 2.61 node reads each below the full roots):
+//!   path compression of single-child chains. Of the 56,810 IPv6 nodes
+//!   (without full-root padding) 5,207 have one child and no routes of
+//!   their own, so their leaves are all the inherited value and a lookup
+//!   could skip them, but lookups pass through such a node only 0.119
+//!   times on average (452 of the 4096 lookups through one, 18 through
+//!   two), far from paying for a test on every walk.
 
 use alloc::vec::Vec;
 
@@ -191,6 +236,9 @@ pub(super) trait Walk: Copy {
     fn slot(self) -> usize;
     /// Step past the slot just read, to the child's bits.
     fn advance(&mut self);
+    /// Step past the root's slot (`bits` = [`STRIDE`]) or not (`0`), from
+    /// the walk's start: no switch to check.
+    fn skip(&mut self, bits: u8);
 }
 
 impl Walk for u32 {
@@ -201,6 +249,10 @@ impl Walk for u32 {
     #[inline(always)]
     fn advance(&mut self) {
         *self <<= STRIDE;
+    }
+    #[inline(always)]
+    fn skip(&mut self, bits: u8) {
+        *self <<= bits;
     }
 }
 
@@ -234,6 +286,11 @@ impl Walk for Ipv6Walk {
             *self = self.switched_to_low();
         }
     }
+    #[inline(always)]
+    fn skip(&mut self, bits: u8) {
+        // From bit 16 the marker is 48 bits below the top: no switch.
+        self.high <<= bits;
+    }
 }
 
 impl Ipv6Walk {
@@ -257,17 +314,40 @@ struct Direct {
     node: u32,
     /// Longest route of length 1..=16 covering this entry, or [`NO_ROUTE`].
     short: Code,
+    /// How a lookup enters the subtree, without a test: it starts at
+    /// node `node + ((slot + 1) >> root_slot_shift)`, `slot` being the
+    /// root's slot of the key, having walked `root_walk_shift` more bits.
+    /// For an ordinary root (`9`, `0`) that is the root itself; for a
+    /// **full** root (`0`, [`STRIDE`]; see [`Direct::full`]) it is the
+    /// slot's child, so the lookup never reads the root. An entry without
+    /// a subtree has the ordinary shifts: the lookup's index stays
+    /// [`NO_NODE`], beyond every node.
+    root_slot_shift: u8,
+    /// See `root_slot_shift`.
+    root_walk_shift: u8,
+}
+
+impl Direct {
     /// The root is **full**: every one of its 256 slots is a child, and
     /// the children are the 256 nodes right after it. A lookup then goes
     /// straight to child `node + 1 + slot` without reading the root.
-    full: bool,
+    fn full(&self) -> bool {
+        self.root_walk_shift != 0
+    }
+
+    /// Mark the root full (see [`Direct::full`]).
+    fn make_full(&mut self) {
+        self.root_slot_shift = 0;
+        self.root_walk_shift = STRIDE;
+    }
 }
 
 /// A direct entry without routes below it.
 const EMPTY_DIRECT: Direct = Direct {
     node: NO_NODE,
     short: NO_ROUTE,
-    full: false,
+    root_slot_shift: STRIDE + 1,
+    root_walk_shift: 0,
 };
 
 /// Children (of 256 slots) a root needs before [`Trie::build`] makes it
@@ -486,16 +566,21 @@ impl<K: Key + Default> Trie<K> {
     #[inline]
     pub(super) fn lookup(&self, key: K) -> Code {
         let direct = self.direct[key.top(DIRECT_BITS)];
-        if direct.node != NO_NODE {
-            let mut node = direct.node as usize;
-            let mut rest = key.walk();
-            if K::FULL_ROOTS && direct.full {
-                node += 1 + rest.slot();
-                rest.advance();
-            }
+        let mut node = direct.node as usize;
+        let mut rest = key.walk();
+        if K::FULL_ROOTS {
+            // Shifts, not a test of `full` and two selects: the root
+            // itself, or its child at the slot with the walk past it.
+            node += (rest.slot() + 1) >> direct.root_slot_shift;
+            rest.skip(direct.root_walk_shift);
+        }
+        // An entry without a subtree holds `NO_NODE` (with the shifts of
+        // an ordinary root), beyond any node: the bounds check of the first
+        // read is the test for it.
+        if let Some(mut current) = self.nodes.get(node) {
             loop {
                 let slot = rest.slot();
-                let chunk = &self.nodes[node].chunks[slot >> 6];
+                let chunk = &current.chunks[slot >> 6];
                 // Shifting the slot's bit to the top keeps it and the bits
                 // below it in one word: its sign says "child", and the
                 // popcount needs no mask (fewer instructions per level: the
@@ -503,7 +588,8 @@ impl<K: Key + Default> Trie<K> {
                 let up = (slot & 63) ^ 63;
                 let children = chunk.children << up;
                 if (children as i64) < 0 {
-                    node = chunk.child_base as usize + (children << 1).count_ones() as usize;
+                    let child = chunk.child_base as usize + (children << 1).count_ones() as usize;
+                    current = &self.nodes[child];
                     rest.advance();
                     continue;
                 }
@@ -678,7 +764,7 @@ impl<K: Key + Default> Trie<K> {
         // Prune nodes left without routes and children.
         let mut current = node;
         while self.node_routes[current].count == 0 && self.nodes[current].child_count() == 0 {
-            if depth == 1 && self.direct[first].full {
+            if depth == 1 && self.direct[first].full() {
                 // A full root keeps every child (checked below).
                 break;
             }
@@ -696,7 +782,7 @@ impl<K: Key + Default> Trie<K> {
             self.refresh(parent);
             current = parent;
         }
-        if depth <= 1 && self.direct[first].full {
+        if depth <= 1 && self.direct[first].full() {
             self.prune_full_root(first);
         }
         let result = self.finish_remove(old);
@@ -1072,7 +1158,7 @@ impl<K: Key + Default> Trie<K> {
             }
             if has_long {
                 // `reserve_for` chose the full roots.
-                let full = self.direct[first].full;
+                let full = self.direct[first].full();
                 let root = self.allocate_nodes(if full { 1 + SLOTS } else { 1 });
                 self.nodes[root as usize] = Node::default();
                 self.node_routes[root as usize] = NodeRoutes {
@@ -1156,7 +1242,7 @@ impl<K: Key + Default> Trie<K> {
                 }
                 budget -= padding;
                 nodes += padding;
-                self.direct[first].full = true;
+                self.direct[first].make_full();
             }
         }
         self.nodes.reserve_exact(nodes);
@@ -1351,7 +1437,7 @@ impl<K: Key + Default> Trie<K> {
             free_elements: self.node_blocks.free_elements()
                 + self.leaf_blocks.free_elements()
                 + self.route_blocks.free_elements(),
-            full_roots: self.direct.iter().filter(|entry| entry.full).count(),
+            full_roots: self.direct.iter().filter(|entry| entry.full()).count(),
         }
     }
 
