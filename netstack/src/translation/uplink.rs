@@ -1029,14 +1029,15 @@ impl<A: AddressTranslator> Uplink<A> {
         })
     }
 
-    /// [`Uplink::translate_inbound`] for the common case, decided before
-    /// anything is written: a plain TCP or UDP packet
-    /// ([`PlainIpv4ToIpv6`]: no options, not a fragment and not to be
-    /// fragmented, a nonzero UDP checksum, both addresses mapped) that
-    /// the stateless translator takes (not NAT64's pool4, not the uplink
-    /// address, not broadcast or multicast). The caller routes on its
-    /// destination, resolves the neighbor and writes the packet straight
-    /// into its frame; the bytes are those [`Uplink::translate_inbound`]
+    /// [`Uplink::translate_inbound`] for the common case, decided from the
+    /// outer header before anything is written: a plain TCP or UDP packet
+    /// or ICMPv4 error ([`PlainIpv4ToIpv6`]: no options, not a fragment
+    /// and not to be fragmented, a nonzero UDP checksum, the destination
+    /// mapped) that the stateless translator takes (not NAT64's pool4, not
+    /// the uplink address, not broadcast or multicast). The caller routes
+    /// on its destination, resolves the neighbor, reserves a frame of its
+    /// length and has [`Uplink::write_plain_inbound`] write the packet
+    /// straight into it; the bytes are those [`Uplink::translate_inbound`]
     /// gives. `None` is no refusal and counts nothing: the general way
     /// gives the answer.
     #[inline]
@@ -1052,6 +1053,28 @@ impl<A: AddressTranslator> Uplink<A> {
             return None;
         }
         PlainIpv4ToIpv6::new(packet, &self.addresses, &self.settings, &INBOUND_PATH)
+    }
+
+    /// Writes the translation of `packet`, whose [`Uplink::plain_inbound`]
+    /// is `plain`, at the start of `output` ([`PlainIpv4ToIpv6::write`]).
+    /// False when the rest of the packet is no plain case (its source not
+    /// mapped, an ICMP error of another shape): no refusal, nothing
+    /// counted, part of `output` perhaps written; the general way gives
+    /// the answer.
+    #[inline(always)]
+    pub fn write_plain_inbound(
+        &self,
+        plain: &PlainIpv4ToIpv6,
+        packet: &[u8],
+        output: &mut [u8],
+    ) -> bool {
+        plain.write(
+            packet,
+            &self.addresses,
+            &self.settings,
+            &INBOUND_PATH,
+            output,
+        )
     }
 
     /// [`Uplink::translate_inbound`] for a packet whose
