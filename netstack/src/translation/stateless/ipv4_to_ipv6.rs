@@ -342,22 +342,38 @@ impl PlainIpv4ToIpv6 {
         };
         let destination = self.destination;
         let (header, body) = output.split_at_mut(IPV6_HEADER_LENGTH);
+        let ipv6_header = PlainIpv6Header {
+            source,
+            destination,
+            traffic_class: traffic_class(header4[1], settings),
+            next_header: self.next_header,
+            hop_limit: self.hop_limit,
+            payload_length: self.payload_length,
+        };
         if self.next_header == protocol::ICMPV6 {
+            // The header first: the ICMP error's sums read its addresses
+            // back, and nothing of it is kept while the body is written.
+            ipv6_header.write(header);
             // The message less the 20 bytes its quoted header grows by.
             let Some(message) = packet.get(IPV4_HEADER_LENGTH..IPV4_HEADER_LENGTH + length - 20)
             else {
                 return false;
             };
-            if !write_icmp_error(
+            let Some((_, outer)) = header.split_first_chunk::<8>() else {
+                return false;
+            };
+            let Ok(outer) = <&[u8; 32]>::try_from(outer) else {
+                return false;
+            };
+            write_icmp_error(
                 message,
-                [(source4, source), (destination4, destination)],
+                [source4, destination4],
+                outer,
                 addresses,
                 settings,
                 path,
                 body,
-            ) {
-                return false;
-            }
+            )
         } else {
             let Some(upper) = packet.get(IPV4_HEADER_LENGTH..IPV4_HEADER_LENGTH + length) else {
                 return false;
@@ -369,17 +385,9 @@ impl PlainIpv4ToIpv6 {
                 [sum_ipv4(source4), sum_ipv4(destination4)],
                 [sum_ipv6_bits(source), sum_ipv6_bits(destination)],
             );
+            ipv6_header.write(header);
+            true
         }
-        PlainIpv6Header {
-            source,
-            destination,
-            traffic_class: traffic_class(header4[1], settings),
-            next_header: self.next_header,
-            hop_limit: self.hop_limit,
-            payload_length: self.payload_length,
-        }
-        .write(header);
-        true
     }
 }
 
@@ -411,23 +419,25 @@ impl PlainIpv6Header {
 }
 
 /// The plain case of [`icmp::icmpv4_to_icmpv6`] for the ICMPv4 `message`
-/// whose outer addresses are `outer` (IPv4, IPv6): writes the ICMPv6
-/// message into `output` (which holds it exactly) and returns true, or
-/// returns false for anything else (having written part of `output`).
+/// whose outer addresses are `outer4` and, as written in the IPv6 header,
+/// `outer` (source, then destination): writes the ICMPv6 message into
+/// `output` (which holds it exactly) and returns true, or returns false
+/// for anything else (having written part of `output`).
 ///
-/// The header, the quoted packet's IPv6 header, its data (copied and
-/// summed in one pass) with the transport or echo checksum adjusted
-/// (§4.3), then the checksum over the pseudo-header of the outer IPv6
-/// addresses (§4.2). The checksum is the sum of the parts: the
-/// pseudo-header, the ICMPv6 header, the quoted IPv6 header from its
-/// fields, the data's sum as it arrived (taken to verify the ICMPv4
-/// checksum, so the message is not summed again) and the words the
-/// adjustment changed (RFC 1624). A sum with the pseudo-header in it is
-/// never zero, so it is the value summing the written bytes gives.
+/// Each part is written as soon as it is known, and its words added to
+/// the checksum's sum then, so little is kept to the end: the header but
+/// for the checksum, the quoted packet's IPv6 header from its fields, its
+/// data (copied and summed in one pass; the sum as it arrived also
+/// verifies the ICMPv4 checksum, so the message is not summed again),
+/// the words the transport or echo checksum adjustment changed (§4.3, RFC
+/// 1624), and the pseudo-header of the outer IPv6 addresses (§4.2). A sum
+/// with the pseudo-header in it is never zero, so it is the value summing
+/// the written bytes gives.
 #[inline(always)]
 fn write_icmp_error(
     message: &[u8],
-    outer: [(Ipv4Addr, Ipv6Addr); 2],
+    outer4: [Ipv4Addr; 2],
+    outer: &[u8; 32],
     addresses: &impl AddressTranslator,
     settings: &TranslationSettings,
     path: &Ipv4ToIpv6Path,
@@ -482,30 +492,63 @@ fn write_icmp_error(
         }
         _ => return false,
     };
-    // Not cut to fit 1280 bytes (RFC 4443 §2.4(c)), and the checksum
-    // verifies (see the module docs of `stateless`): the sum of the
-    // message in two parts, the second kept.
+    // Not cut to fit 1280 bytes (RFC 4443 §2.4(c)).
     if 8 + IPV6_HEADER_LENGTH + data.len() > MAXIMUM_ICMPV6_ERROR - IPV6_HEADER_LENGTH {
         return false;
     }
-    // Both sums in the machine's byte order (see `native_words`); the
-    // data is copied as it is summed.
+    let (header, quoted_header) = head_out.split_at_mut(8);
+    // The ICMPv6 header, its checksum 0 for now, and its words.
+    let second_word = match new_type {
+        icmpv6_type::PACKET_TOO_BIG => {
+            let mtu = u16::from_be_bytes([head[6], head[7]]);
+            icmp::packet_too_big_mtu_4_to_6(mtu, quoted_total_length, path)
+        }
+        // 3/2 → 4/1 pointing at the IPv6 Next Header (§4.2).
+        icmpv6_type::PARAMETER_PROBLEM => 6,
+        _ => 0,
+    };
+    let [first, second, third, fourth] = second_word.to_be_bytes();
+    header.copy_from_slice(&[new_type, new_code, 0, 0, first, second, third, fourth]);
+    let mut total = u64::from(u16::from_be_bytes([new_type, new_code]))
+        + u64::from(second_word >> 16)
+        + u64::from(second_word & 0xffff);
+    // The quoted IPv6 header's first 8 bytes (§4.3: its TTL kept).
+    let traffic_class = traffic_class(quoted[1], settings);
+    let quoted_first = 0x6000_0000u32 | u32::from(traffic_class) << 20;
+    quoted_header[..4].copy_from_slice(&quoted_first.to_be_bytes());
+    quoted_header[4..6].copy_from_slice(&upper_length.to_be_bytes());
+    quoted_header[6] = next_header;
+    quoted_header[7] = quoted[8];
+    total += u64::from(quoted_first >> 16)
+        + u64::from(upper_length)
+        + u64::from(u16::from_be_bytes([next_header, quoted[8]]));
+    // The data, and the message's checksum verified (see the module docs
+    // of `stateless`): both sums in the machine's byte order (see
+    // `native_words`), then the data's as big-endian words.
     let quoted_data_sum = copy_native_sum(data, copied);
     if fold(native_words(head) + u64::from(quoted_data_sum)) != 0xffff {
         return false;
     }
-    // The ICMPv6 checksum is built from big-endian words.
-    let quoted_data_sum = quoted_data_sum.to_be();
-    // §4.3: the quoted addresses, usually the outer ones swapped.
+    total += u64::from(quoted_data_sum.to_be());
+    // §4.3: the quoted addresses, usually the outer ones swapped; their
+    // sum, in either order, that of the outer ones.
+    let (outer_source, outer_destination) = outer.split_at(16);
+    let outer_address_sum = u16::from_be(fold(native_words(outer)));
     let quoted_source4 = Ipv4Addr::new(quoted[12], quoted[13], quoted[14], quoted[15]);
     let quoted_destination4 = Ipv4Addr::new(quoted[16], quoted[17], quoted[18], quoted[19]);
-    let outer_address_sum = address_pair_sum(outer[0].1, outer[1].1);
-    let (quoted_source, quoted_destination, quoted_address_sum) = if addresses.ignores_role()
-        && quoted_source4 == outer[1].0
-        && quoted_destination4 == outer[0].0
+    let quoted_address_sum = if addresses.ignores_role()
+        && quoted_source4 == outer4[1]
+        && quoted_destination4 == outer4[0]
     {
-        (outer[1].1, outer[0].1, outer_address_sum)
+        quoted_header[8..24].copy_from_slice(outer_destination);
+        quoted_header[24..40].copy_from_slice(outer_source);
+        outer_address_sum
     } else {
+        let address = |bytes: &[u8]| Ipv6Addr::from(<[u8; 16]>::try_from(bytes).unwrap_or([0; 16]));
+        let outer = [
+            (outer4[0], address(outer_source)),
+            (outer4[1], address(outer_destination)),
+        ];
         let Some(source) = known_or_mapped(quoted_source4, AddressRole::Source, outer, addresses)
         else {
             return false;
@@ -518,34 +561,15 @@ fn write_icmp_error(
         ) else {
             return false;
         };
-        (source, destination, address_pair_sum(source, destination))
+        quoted_header[8..24].copy_from_slice(&source.octets());
+        quoted_header[24..40].copy_from_slice(&destination.octets());
+        address_pair_sum(source, destination)
     };
-    let second_word = match new_type {
-        icmpv6_type::PACKET_TOO_BIG => {
-            let mtu = u16::from_be_bytes([head[6], head[7]]);
-            icmp::packet_too_big_mtu_4_to_6(mtu, quoted_total_length, path)
-        }
-        // 3/2 → 4/1 pointing at the IPv6 Next Header (§4.2).
-        icmpv6_type::PARAMETER_PROBLEM => 6,
-        _ => 0,
-    };
-    let traffic_class = traffic_class(quoted[1], settings);
-    let hop_limit = quoted[8];
-    let (header, quoted_header) = head_out.split_at_mut(8);
-    PlainIpv6Header {
-        source: quoted_source,
-        destination: quoted_destination,
-        traffic_class,
-        next_header,
-        hop_limit,
-        payload_length: upper_length,
-    }
-    .write(quoted_header);
+    total += u64::from(quoted_address_sum);
     // Runs of the adjustment and the pseudo-header: the two addresses'
     // sum, and 0.
     let quoted_sums = [quoted_address_sum, 0];
     // The data words the adjustment changes: (old, new) twice.
-    let mut changed = [(0u16, 0u16); 2];
     if quoted_protocol == protocol::ICMP {
         // The quoted echo's type, and its checksum for the type and the
         // ICMPv6 pseudo-header.
@@ -554,19 +578,18 @@ fn write_icmp_error(
         copied[0] = new_type;
         // A lone type byte sums as the word (type, 0).
         let code = copied.get(1).copied().unwrap_or(0);
-        changed[0] = (
-            u16::from_be_bytes([old_type, code]),
-            u16::from_be_bytes([new_type, code]),
-        );
+        let old_word = u16::from_be_bytes([old_type, code]);
+        let new_word = u16::from_be_bytes([new_type, code]);
+        total += u64::from(!old_word) + u64::from(new_word);
         if let Some(checksum) = read_u16(copied, 2) {
-            let total = combine(&[
+            let adjusted = combine(&[
                 !checksum,
-                !changed[0].0,
-                changed[0].1,
+                !old_word,
+                new_word,
                 pseudo_header_sum(quoted_sums, protocol::ICMPV6, usize::from(upper_length)),
             ]);
-            copied[2..4].copy_from_slice(&(!total).to_be_bytes());
-            changed[1] = (checksum, !total);
+            copied[2..4].copy_from_slice(&(!adjusted).to_be_bytes());
+            total += u64::from(!checksum) + u64::from(!adjusted);
         }
     } else {
         // The quoted IPv4 addresses sum as one word, as only their sum
@@ -575,42 +598,17 @@ fn write_icmp_error(
             u64::from(u32::from_ne_bytes(quoted_source4.octets()))
                 + u64::from(u32::from_ne_bytes(quoted_destination4.octets())),
         ));
-        if let Some(change) =
+        if let Some((old, new)) =
             adjust_transport_checksum(copied, quoted_protocol, [old_sum, 0], quoted_sums)
         {
-            changed[0] = change;
+            total += u64::from(!old) + u64::from(new);
         }
     }
-    // The pseudo-header's length (at most 1240) is one word.
-    let total = fold(
-        u64::from(outer_address_sum)
-            + (8 + IPV6_HEADER_LENGTH + data.len()) as u64
-            + u64::from(protocol::ICMPV6)
-            + u64::from(u16::from_be_bytes([new_type, new_code]))
-            + u64::from(second_word >> 16)
-            + u64::from(second_word & 0xffff)
-            + u64::from(0x6000 | u16::from(traffic_class) << 4)
-            + u64::from(upper_length)
-            + u64::from(u16::from_be_bytes([next_header, hop_limit]))
-            + u64::from(quoted_address_sum)
-            + u64::from(quoted_data_sum)
-            + u64::from(!changed[0].0)
-            + u64::from(changed[0].1)
-            + u64::from(!changed[1].0)
-            + u64::from(changed[1].1),
-    );
-    let second_word = second_word.to_be_bytes();
-    let checksum = (!total).to_be_bytes();
-    header.copy_from_slice(&[
-        new_type,
-        new_code,
-        checksum[0],
-        checksum[1],
-        second_word[0],
-        second_word[1],
-        second_word[2],
-        second_word[3],
-    ]);
+    // The pseudo-header; its length (at most 1240) is one word.
+    total += u64::from(outer_address_sum)
+        + (8 + IPV6_HEADER_LENGTH + data.len()) as u64
+        + u64::from(protocol::ICMPV6);
+    header[2..4].copy_from_slice(&(!fold(total)).to_be_bytes());
     true
 }
 
