@@ -529,6 +529,11 @@ fn plain_path(ipv4_mtu: u16) -> Ipv6ToIpv4Path {
 pub struct Uplink<A> {
     address: Ipv4Addr,
     prefix_length: u8,
+    /// The directed broadcast address of the uplink's prefix (RFC 919,
+    /// RFC 1812 §5.3.5.2) as bits, or the limited broadcast's when the
+    /// prefix has none (a /31 or /32): worked out once, as every packet
+    /// from the uplink is checked against it.
+    directed_broadcast: u32,
     pool6: Option<TranslationPrefix>,
     addresses: A,
     settings: TranslationSettings,
@@ -559,9 +564,15 @@ impl<A: AddressTranslator> Uplink<A> {
         addresses: A,
         settings: TranslationSettings,
     ) -> Uplink<A> {
+        let prefix_length = prefix_length.min(32);
         Uplink {
             address,
-            prefix_length: prefix_length.min(32),
+            prefix_length,
+            directed_broadcast: if prefix_length < 31 {
+                address.to_bits() | u32::MAX >> prefix_length
+            } else {
+                u32::MAX
+            },
             pool6,
             addresses,
             settings,
@@ -1294,23 +1305,13 @@ impl<A: AddressTranslator> Uplink<A> {
         u32::from(address) & mask == u32::from(self.address) & mask
     }
 
-    /// The directed broadcast address of the uplink's prefix (RFC 919,
-    /// RFC 1812 §5.3.5.2), if the prefix has one.
-    fn directed_broadcast(&self) -> Option<Ipv4Addr> {
-        (self.prefix_length < 31).then(|| {
-            let host_mask = u32::MAX >> self.prefix_length;
-            Ipv4Addr::from(u32::from(self.address) | host_mask)
-        })
-    }
-
     /// Whether a packet to `destination` is for the link or nobody, never
     /// to be translated: limited or directed broadcast, multicast,
     /// 0.0.0.0/8 (RFC 1812 §5.3.7, RFC 7915 §1.3 leaves these alone).
+    #[inline]
     pub fn is_broadcast_or_multicast(&self, destination: Ipv4Addr) -> bool {
-        destination.is_broadcast()
-            || destination.is_multicast()
-            || destination.octets()[0] == 0
-            || Some(destination) == self.directed_broadcast()
+        let bits = destination.to_bits();
+        bits == u32::MAX || bits == self.directed_broadcast || bits >> 28 == 0xe || bits >> 24 == 0
     }
 
     /// Reads an ARP packet received on the uplink port. `owns` says which
