@@ -12,7 +12,8 @@ use super::{
     write_u16,
 };
 use crate::translation::checksum::{
-    combine, copy_native_sum, fold, native_words, sum, sum_ipv4, sum_ipv6, sum_ipv6_bits,
+    combine, copy_native_sum, fold, native_sum, native_words, sum, sum_ipv4, sum_ipv6,
+    sum_ipv6_bits,
 };
 use crate::translation::icmpv4::Icmpv4Message;
 use crate::translation::ipv4::{Ipv4Packet, Ipv4Repr};
@@ -466,8 +467,12 @@ fn write_icmp_error(
         return false;
     };
     let quoted = &head[8..];
-    // The quoted header: version 4, no options, not a fragment.
-    if head[5] != 0 || quoted[0] != 0x45 || quoted[6] & 0x3f != 0 || quoted[7] != 0 {
+    // The quoted header: version 4, no options (byte 0), not a fragment
+    // (MF and the offset clear: bytes 6 and 7), tested as one word.
+    let Some(quoted_start) = quoted.first_chunk::<8>() else {
+        return false;
+    };
+    if head[5] != 0 || u64::from_le_bytes(*quoted_start) & 0xff3f_0000_0000_00ff != 0x45 {
         return false;
     }
     let quoted_total_length = u16::from_be_bytes([quoted[2], quoted[3]]);
@@ -533,7 +538,7 @@ fn write_icmp_error(
     // §4.3: the quoted addresses, usually the outer ones swapped; their
     // sum, in either order, that of the outer ones.
     let (outer_source, outer_destination) = outer.split_at(16);
-    let outer_address_sum = u16::from_be(fold(native_words(outer)));
+    let outer_address_sum = u16::from_be(native_sum(outer));
     let quoted_source4 = Ipv4Addr::new(quoted[12], quoted[13], quoted[14], quoted[15]);
     let quoted_destination4 = Ipv4Addr::new(quoted[16], quoted[17], quoted[18], quoted[19]);
     let quoted_address_sum = if addresses.ignores_role()
