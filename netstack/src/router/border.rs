@@ -24,12 +24,16 @@
 //! transmit frame. From the uplink, first the plain cases
 //! (`Uplink::plain_inbound`, `stateless::PlainIpv4ToIpv6`: unfragmented
 //! TCP and UDP without options, and ICMPv4 Destination Unreachable or Time
-//! Exceeded quoting such a packet or an echo, RFC 7915 §4.1–§4.3, §4.5),
-//! decided before a byte is written: routed on the translated
-//! destination, checked as the forward path checks (hop limit, MTU, own
-//! and link-local addresses, a resolved neighbor) and written into a
-//! frame of exact size with the hop limit already decremented
-//! (`Router::forward_plain_from_ipv4`); then any IPv4 for a stateless
+//! Exceeded quoting such a packet or an echo, RFC 7915 §4.1–§4.3, §4.5)
+//! in two steps: from the outer header alone, before a byte is written,
+//! routed on the translated destination, checked as the forward path
+//! checks (hop limit, MTU, own and link-local destination, a resolved
+//! neighbor) and a frame of exact size reserved; then the rest of the
+//! packet checked and translated straight into that frame with the hop
+//! limit already decremented, and the source checked (a decline gives
+//! the frame back). Nothing of the translation is kept across the FIB,
+//! neighbor and frame calls, where it would be spilled to the stack
+//! (`Router::forward_plain_from_ipv4`). Then any IPv4 for a stateless
 //! destination whose IPv6 neighbor is resolved, translated by the general
 //! translator into the frame and checked afterwards
 //! (`Router::forward_from_ipv4`). To the uplink, plain unfragmented TCP
@@ -301,13 +305,12 @@ impl Router {
         let result = border
             .uplink
             .translate_inbound(packet, link.source_mac, &mut buffer, now);
-        // One FIB lookup serves both the loop check and the forward path.
-        let route = match result {
-            Ok(_) => self
-                .fib
-                .lookup(Ipv6Packet::new_unchecked(&buffer[..]).dst_addr()),
-            Err(_) => None,
-        };
+        // One read of the translated destination and one FIB lookup serve
+        // both the loop check and the forward path.
+        let destination = result
+            .is_ok()
+            .then(|| Ipv6Packet::new_unchecked(&buffer[..]).dst_addr());
+        let route = destination.and_then(|destination| self.fib.lookup(destination));
         let verdict = match result {
             // NAT64 keeps it (RFC 6146 §3.5.2.2, §3.4).
             Err(refusal) if refusal.reason == TranslationDrop::Nat64Held => Ok(Outcome::Consumed),
@@ -321,9 +324,8 @@ impl Router {
                         self.next_hops.get(index as usize),
                         Some(NextHop::Translate { .. })
                     )
-                }) && !self
-                    .own_addresses
-                    .contains(Ipv6Packet::new_unchecked(&buffer[..]).dst_addr()) =>
+                }) && !destination
+                    .is_some_and(|destination| self.own_addresses.contains(destination)) =>
             {
                 let _ = translated;
                 let refusal = Refusal::from(TranslationDrop::UntranslatableDestination);
