@@ -24,12 +24,16 @@
 //! transmit frame. From the uplink, first the plain cases
 //! (`Uplink::plain_inbound`, `stateless::PlainIpv4ToIpv6`: unfragmented
 //! TCP and UDP without options, and ICMPv4 Destination Unreachable or Time
-//! Exceeded quoting such a packet or an echo, RFC 7915 §4.1–§4.3, §4.5),
-//! decided before a byte is written: routed on the translated
-//! destination, checked as the forward path checks (hop limit, MTU, own
-//! and link-local addresses, a resolved neighbor) and written into a
-//! frame of exact size with the hop limit already decremented
-//! (`Router::forward_plain_from_ipv4`); then any IPv4 for a stateless
+//! Exceeded quoting such a packet or an echo, RFC 7915 §4.1–§4.3, §4.5)
+//! in two steps: from the outer header alone, before a byte is written,
+//! routed on the translated destination, checked as the forward path
+//! checks (hop limit, MTU, own and link-local destination, a resolved
+//! neighbor) and a frame of exact size reserved; then the rest of the
+//! packet checked and translated straight into that frame with the hop
+//! limit already decremented, and the source checked (a decline gives
+//! the frame back). Nothing of the translation is kept across the FIB,
+//! neighbor and frame calls, where it would be spilled to the stack
+//! (`Router::forward_plain_from_ipv4`). Then any IPv4 for a stateless
 //! destination whose IPv6 neighbor is resolved, translated by the general
 //! translator into the frame and checked afterwards
 //! (`Router::forward_from_ipv4`). To the uplink, plain unfragmented TCP
@@ -301,13 +305,12 @@ impl Router {
         let result = border
             .uplink
             .translate_inbound(packet, link.source_mac, &mut buffer, now);
-        // One FIB lookup serves both the loop check and the forward path.
-        let route = match result {
-            Ok(_) => self
-                .fib
-                .lookup(Ipv6Packet::new_unchecked(&buffer[..]).dst_addr()),
-            Err(_) => None,
-        };
+        // One read of the translated destination and one FIB lookup serve
+        // both the loop check and the forward path.
+        let destination = result
+            .is_ok()
+            .then(|| Ipv6Packet::new_unchecked(&buffer[..]).dst_addr());
+        let route = destination.and_then(|destination| self.fib.lookup(destination));
         let verdict = match result {
             // NAT64 keeps it (RFC 6146 §3.5.2.2, §3.4).
             Err(refusal) if refusal.reason == TranslationDrop::Nat64Held => Ok(Outcome::Consumed),
@@ -321,9 +324,8 @@ impl Router {
                         self.next_hops.get(index as usize),
                         Some(NextHop::Translate { .. })
                     )
-                }) && !self
-                    .own_addresses
-                    .contains(Ipv6Packet::new_unchecked(&buffer[..]).dst_addr()) =>
+                }) && !destination
+                    .is_some_and(|destination| self.own_addresses.contains(destination)) =>
             {
                 let _ = translated;
                 let refusal = Refusal::from(TranslationDrop::UntranslatableDestination);
@@ -428,15 +430,20 @@ impl Router {
         }
     }
 
-    /// The commonest IPv4 from the uplink, plain TCP or UDP
-    /// ([`Uplink::plain_inbound`]), done the way plain 6→4 is: everything
-    /// the forward path checks is decided from the translation before a
-    /// byte is written (no IPv6 header to parse afterwards), then the IPv6
-    /// packet, hop limit already decremented, is written into a frame of
-    /// its exact size. `None` when the forward path would do more than
-    /// send it (own address or a route back into the translator, hop
-    /// limit exceeded, too big, unresolved neighbor, ...): nothing was done
-    /// or counted and the other paths take it.
+    /// The commonest IPv4 from the uplink, plain TCP, UDP or ICMPv4 error
+    /// ([`Uplink::plain_inbound`]), done the way plain 6→4 is: what the
+    /// forward path checks on the destination, hop limit and size is
+    /// decided from the outer header before a byte is written (no IPv6
+    /// header to parse afterwards), the route and neighbor found and the
+    /// frame of exact size reserved; only then is the rest of the packet
+    /// looked at, translated straight into the frame with the hop limit
+    /// already decremented (so nothing of the translation is kept across
+    /// the FIB, neighbor and frame calls), and its source checked. `None`
+    /// when the forward path would do more than send it (own address or a
+    /// route back into the translator, hop limit exceeded, too big,
+    /// unresolved neighbor, ...) or the rest is no plain case: nothing was
+    /// done or counted (a frame reserved is given back) and the other
+    /// paths take it.
     #[inline(always)]
     fn forward_plain_from_ipv4(
         &mut self,
@@ -448,35 +455,45 @@ impl Router {
         let destination = plain.destination();
         // `route_translated_along` and `passes_forward_checks`, on the
         // bits: a multicast (ff00::/8), link-local (fe80::/10),
-        // unspecified or loopback destination, an unspecified or
-        // link-local source.
-        let (source_bits, destination_bits) = (plain.source().to_bits(), destination.to_bits());
+        // unspecified or loopback destination.
+        let destination_bits = destination.to_bits();
         if plain.hop_limit() <= 1
             || destination_bits >> 120 == 0xff
             || destination_bits >> 118 == 0x3fa
             || destination_bits <= 1
-            || source_bits == 0
-            || source_bits >> 118 == 0x3fa
         {
             return None;
         }
         let (egress, neighbor) =
             forward_neighbor(&self.fib, &self.next_hops, &self.own_addresses, destination)?;
         let port = self.ports.get(egress.0)?;
-        if plain.length() > usize::from(port.settings.mtu) {
+        let length = plain.length();
+        if length > usize::from(port.settings.mtu) {
             return None;
         }
         let mac = port.neighbors.usable_mac(neighbor, now)?;
         let source_mac = port.mac;
+        let border = self.border.as_ref()?;
         let frame = self
             .transmit
-            .push_forwarded(egress, ETHERNET_HEADER_LEN + plain.length())?;
+            .push_forwarded(egress, ETHERNET_HEADER_LEN + length)?;
         plain.decrement_hop_limit();
-        if !plain.write(packet, &mut frame[ETHERNET_HEADER_LEN..]) {
+        let (ethernet, translated) = frame.split_at_mut(ETHERNET_HEADER_LEN);
+        // `passes_forward_checks` on the source: unspecified or
+        // link-local (fe80::/10).
+        if !border
+            .uplink
+            .write_plain_inbound(&plain, packet, translated)
+            || translated
+                .get(8..24)
+                .and_then(|source| <[u8; 16]>::try_from(source).ok())
+                .map(u128::from_be_bytes)
+                .is_none_or(|source| source == 0 || source >> 118 == 0x3fa)
+        {
             self.transmit.pop_last();
             return None;
         }
-        write_ethernet_header(frame, source_mac, mac, ETHERTYPE_IPV6);
+        write_ethernet_header(ethernet, source_mac, mac, ETHERTYPE_IPV6);
         self.release_inbound_fragments(link, now);
         Some(Ok(Outcome::Forwarded))
     }

@@ -279,10 +279,25 @@ impl NeighborCache {
     /// change: REACHABLE (not yet expired), DELAY, PROBE or static (RFC 4861
     /// §7.3.3: sending in these states changes nothing). STALE and
     /// INCOMPLETE go through [`NeighborCache::resolve`].
+    ///
+    /// The probe of [`NeighborCache::position`] written out, ending at the
+    /// entry it finds (not its position, to be read again through the
+    /// index): the translator's fast paths ask this for every packet.
     #[cfg(feature = "legacy-ip")]
     pub(super) fn usable_mac(&self, address: Ipv6Addr, now: Instant) -> Option<EthernetAddress> {
-        let slot = self.find(address)?;
-        let entry = self.entries[slot].as_ref()?;
+        let mut position = self.home(address);
+        let entry = loop {
+            let value = *self.index.get(position)?;
+            if value == 0 {
+                return None;
+            }
+            if let Some(Some(entry)) = self.entries.get((value - 1) as usize)
+                && entry.address == address
+            {
+                break entry;
+            }
+            position = (position + 1) & self.index_mask;
+        };
         match entry.state_at(now) {
             NeighborState::Reachable
             | NeighborState::Delay

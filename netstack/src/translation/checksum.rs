@@ -58,6 +58,33 @@ pub fn native_sum(bytes: &[u8]) -> u16 {
     fold(accumulator)
 }
 
+/// [`native_sum`] of `source` while copying it into `destination` (of the
+/// same length; nothing is copied or summed otherwise, and the sum is 0):
+/// each eight bytes read once, for a path that copies a few dozen bytes
+/// it must also sum (a call to `memcpy` and a second pass cost more).
+#[inline(always)]
+pub fn copy_native_sum(source: &[u8], destination: &mut [u8]) -> u16 {
+    if source.len() != destination.len() {
+        return 0;
+    }
+    let (words, rest) = source.as_chunks::<8>();
+    let (copies, rest_copy) = destination.as_chunks_mut::<8>();
+    let mut accumulator = 0u64;
+    for (word, copy) in words.iter().zip(copies) {
+        *copy = *word;
+        accumulator = add_with_carry(accumulator, u64::from_ne_bytes(*word));
+    }
+    if !rest.is_empty() {
+        let mut last = [0u8; 8];
+        for ((byte, value), copy) in last.iter_mut().zip(rest).zip(rest_copy) {
+            *byte = *value;
+            *copy = *value;
+        }
+        accumulator = add_with_carry(accumulator, u64::from_ne_bytes(last));
+    }
+    fold(accumulator)
+}
+
 /// The one's complement sum of one's complement sums: the value of
 /// smoltcp's `checksum::combine`, inlinable into the per-packet path.
 #[inline]
@@ -186,6 +213,29 @@ mod tests {
         let bytes = [0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7];
         assert_eq!(data(&bytes), 0xddf2);
         assert_eq!(internet_checksum(&bytes), !0xddf2);
+    }
+
+    /// `copy_native_sum` sums as `native_sum` does (RFC 1071 §4.1 padding
+    /// of the last bytes included) and copies every byte, at every length
+    /// around the 8-byte words; it touches nothing for a destination of
+    /// another length.
+    #[test]
+    fn rfc1071_copy_native_sum_matches_native_sum() {
+        let bytes: alloc::vec::Vec<u8> =
+            (0..70u8).map(|byte| byte.wrapping_mul(37) ^ 0xa5).collect();
+        for length in 0..bytes.len() {
+            let source = &bytes[..length];
+            let mut copy = alloc::vec![0u8; length];
+            assert_eq!(
+                copy_native_sum(source, &mut copy),
+                native_sum(source),
+                "{length}"
+            );
+            assert_eq!(copy, source, "{length}");
+            let mut other = alloc::vec![0u8; length + 1];
+            assert_eq!(copy_native_sum(source, &mut other), 0, "{length}");
+            assert!(other.iter().all(|&byte| byte == 0), "{length}");
+        }
     }
 
     #[test]

@@ -445,10 +445,17 @@ impl ExplicitAddressMappingTable {
     /// entry covers it (the caller then uses RFC 6052).
     #[inline]
     pub fn ipv4_to_ipv6(&self, address: Ipv4Addr) -> Option<Ipv6Addr> {
-        if !(self.ipv4_span.0..=self.ipv4_span.1).contains(&address.to_bits()) {
+        if !self.may_hold_ipv4(address) {
             return None;
         }
         self.find_ipv4(address).map(|entry| entry.map_ipv4(address))
+    }
+
+    /// Whether `address` lies between the first and last IPv4 address the
+    /// entries cover: outside, no entry holds it (no search needed).
+    #[inline(always)]
+    pub fn may_hold_ipv4(&self, address: Ipv4Addr) -> bool {
+        (self.ipv4_span.0..=self.ipv4_span.1).contains(&address.to_bits())
     }
 
     /// RFC 7757 §3.3.2: the IPv4 address of `address`, or `None` when no

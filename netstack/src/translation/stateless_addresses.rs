@@ -453,6 +453,12 @@ impl StatelessAddresses {
         Ok(pool6.embed(address))
     }
 
+    /// [`AddressTranslator::ipv4_to_ipv6`] past its inline case.
+    #[inline(never)]
+    fn ipv4_to_ipv6_out_of_line(&self, address: Ipv4Addr) -> Result<Ipv6Addr, AddressError> {
+        self.ipv4_to_ipv6_with_method(address).map(|(ipv6, _)| ipv6)
+    }
+
     /// Whether an explicit address mapping covers the IPv4 `address` ("is
     /// found in the EAMT", RFC 7757 §4.2.2 A3 and B3).
     pub fn is_explicitly_mapped_ipv4(&self, address: Ipv4Addr) -> bool {
@@ -523,13 +529,23 @@ impl AddressTranslator for StatelessAddresses {
         self.ipv6_to_ipv4_out_of_line(address)
     }
 
-    #[inline]
+    /// Inline for an address outside every EAM entry under a plain
+    /// `pool6` (RFC 7757 §3.3.1 finds no entry, RFC 6052 §2.3 puts it in
+    /// the last 32 bits; `plain_pool6` is never the well-known prefix
+    /// under its §3.1 rule), the commonest source from IPv4; out of line
+    /// otherwise.
+    #[inline(always)]
     fn ipv4_to_ipv6(
         &self,
         address: Ipv4Addr,
         _role: AddressRole,
     ) -> Result<Ipv6Addr, AddressError> {
-        self.ipv4_to_ipv6_with_method(address).map(|(ipv6, _)| ipv6)
+        if let Some(prefix) = self.plain_pool6
+            && !self.explicit.may_hold_ipv4(address)
+        {
+            return Ok(Ipv6Addr::from_bits(prefix | u128::from(address.to_bits())));
+        }
+        self.ipv4_to_ipv6_out_of_line(address)
     }
 
     /// EAM and pool6 map an address the same in either role.
@@ -604,11 +620,13 @@ mod tests {
             .with_uplink_address(ipv4("192.0.2.1"), 24)
     }
 
-    /// The inline answer of `ipv6_to_ipv4` for a plain pool6 (a /96
-    /// apart from the EAM table) is the general one (RFC 6052 §2.3, RFC
-    /// 7757 §3.3.2); an EAM under pool6 (Appendix B's 64:ff9b::/127), the
-    /// well-known prefix with its rule on (RFC 6052 §3.1) and a shorter
-    /// prefix are left to the general way.
+    /// The inline answers of `ipv6_to_ipv4` and `ipv4_to_ipv6` for a
+    /// plain pool6 (a /96 apart from the EAM table) are the general ones
+    /// (RFC 6052 §2.3, RFC 7757 §3.3.1, §3.3.2), IPv4 addresses at the
+    /// edges of the EAM table and private ones included; an EAM under
+    /// pool6 (Appendix B's 64:ff9b::/127), the well-known prefix with its
+    /// rule on (RFC 6052 §3.1) and a shorter prefix are left to the
+    /// general way.
     #[test]
     fn inline_pool6_mapping_matches_the_general_one() {
         let overlapping =
@@ -658,6 +676,27 @@ mod tests {
                     translator
                         .ipv6_to_ipv4_with_method(address)
                         .map(|(ipv4, _)| ipv4),
+                    "{text}"
+                );
+            }
+            for text in [
+                "203.0.113.80",
+                "198.51.100.0",
+                "198.51.100.15",
+                "198.51.100.16",
+                "198.51.99.255",
+                "192.0.2.9",
+                "192.0.2.225",
+                "10.0.0.1",
+                "0.0.0.0",
+                "255.255.255.255",
+            ] {
+                let address = ipv4(text);
+                assert_eq!(
+                    translator.ipv4_to_ipv6(address, AddressRole::Source),
+                    translator
+                        .ipv4_to_ipv6_with_method(address)
+                        .map(|(ipv6, _)| ipv6),
                     "{text}"
                 );
             }

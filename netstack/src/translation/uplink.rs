@@ -529,6 +529,11 @@ fn plain_path(ipv4_mtu: u16) -> Ipv6ToIpv4Path {
 pub struct Uplink<A> {
     address: Ipv4Addr,
     prefix_length: u8,
+    /// The directed broadcast address of the uplink's prefix (RFC 919,
+    /// RFC 1812 §5.3.5.2) as bits, or the limited broadcast's when the
+    /// prefix has none (a /31 or /32): worked out once, as every packet
+    /// from the uplink is checked against it.
+    directed_broadcast: u32,
     pool6: Option<TranslationPrefix>,
     addresses: A,
     settings: TranslationSettings,
@@ -559,9 +564,15 @@ impl<A: AddressTranslator> Uplink<A> {
         addresses: A,
         settings: TranslationSettings,
     ) -> Uplink<A> {
+        let prefix_length = prefix_length.min(32);
         Uplink {
             address,
-            prefix_length: prefix_length.min(32),
+            prefix_length,
+            directed_broadcast: if prefix_length < 31 {
+                address.to_bits() | u32::MAX >> prefix_length
+            } else {
+                u32::MAX
+            },
             pool6,
             addresses,
             settings,
@@ -711,7 +722,10 @@ impl<A: AddressTranslator> Uplink<A> {
     /// The neighbor cache key of the IPv4 gateway a `translate via` route
     /// names (its `pool6`-embedded address), or `None` for `::` (on-link:
     /// the key depends on the destination) or an address not under pool6.
-    #[inline]
+    /// Always inline: a few instructions on the per-packet path to the
+    /// uplink (out of line it cost a call and its spills, 65 instructions
+    /// per ICMPv6 error translated).
+    #[inline(always)]
     pub fn gateway_neighbor(&self, gateway: Ipv6Addr) -> Option<Ipv6Addr> {
         if gateway.is_unspecified() {
             return None;
@@ -1029,14 +1043,15 @@ impl<A: AddressTranslator> Uplink<A> {
         })
     }
 
-    /// [`Uplink::translate_inbound`] for the common case, decided before
-    /// anything is written: a plain TCP or UDP packet
-    /// ([`PlainIpv4ToIpv6`]: no options, not a fragment and not to be
-    /// fragmented, a nonzero UDP checksum, both addresses mapped) that
-    /// the stateless translator takes (not NAT64's pool4, not the uplink
-    /// address, not broadcast or multicast). The caller routes on its
-    /// destination, resolves the neighbor and writes the packet straight
-    /// into its frame; the bytes are those [`Uplink::translate_inbound`]
+    /// [`Uplink::translate_inbound`] for the common case, decided from the
+    /// outer header before anything is written: a plain TCP or UDP packet
+    /// or ICMPv4 error ([`PlainIpv4ToIpv6`]: no options, not a fragment
+    /// and not to be fragmented, a nonzero UDP checksum, the destination
+    /// mapped) that the stateless translator takes (not NAT64's pool4, not
+    /// the uplink address, not broadcast or multicast). The caller routes
+    /// on its destination, resolves the neighbor, reserves a frame of its
+    /// length and has [`Uplink::write_plain_inbound`] write the packet
+    /// straight into it; the bytes are those [`Uplink::translate_inbound`]
     /// gives. `None` is no refusal and counts nothing: the general way
     /// gives the answer.
     #[inline]
@@ -1052,6 +1067,28 @@ impl<A: AddressTranslator> Uplink<A> {
             return None;
         }
         PlainIpv4ToIpv6::new(packet, &self.addresses, &self.settings, &INBOUND_PATH)
+    }
+
+    /// Writes the translation of `packet`, whose [`Uplink::plain_inbound`]
+    /// is `plain`, at the start of `output` ([`PlainIpv4ToIpv6::write`]).
+    /// False when the rest of the packet is no plain case (its source not
+    /// mapped, an ICMP error of another shape): no refusal, nothing
+    /// counted, part of `output` perhaps written; the general way gives
+    /// the answer.
+    #[inline(always)]
+    pub fn write_plain_inbound(
+        &self,
+        plain: &PlainIpv4ToIpv6,
+        packet: &[u8],
+        output: &mut [u8],
+    ) -> bool {
+        plain.write(
+            packet,
+            &self.addresses,
+            &self.settings,
+            &INBOUND_PATH,
+            output,
+        )
     }
 
     /// [`Uplink::translate_inbound`] for a packet whose
@@ -1271,23 +1308,13 @@ impl<A: AddressTranslator> Uplink<A> {
         u32::from(address) & mask == u32::from(self.address) & mask
     }
 
-    /// The directed broadcast address of the uplink's prefix (RFC 919,
-    /// RFC 1812 §5.3.5.2), if the prefix has one.
-    fn directed_broadcast(&self) -> Option<Ipv4Addr> {
-        (self.prefix_length < 31).then(|| {
-            let host_mask = u32::MAX >> self.prefix_length;
-            Ipv4Addr::from(u32::from(self.address) | host_mask)
-        })
-    }
-
     /// Whether a packet to `destination` is for the link or nobody, never
     /// to be translated: limited or directed broadcast, multicast,
     /// 0.0.0.0/8 (RFC 1812 §5.3.7, RFC 7915 §1.3 leaves these alone).
+    #[inline]
     pub fn is_broadcast_or_multicast(&self, destination: Ipv4Addr) -> bool {
-        destination.is_broadcast()
-            || destination.is_multicast()
-            || destination.octets()[0] == 0
-            || Some(destination) == self.directed_broadcast()
+        let bits = destination.to_bits();
+        bits == u32::MAX || bits == self.directed_broadcast || bits >> 28 == 0xe || bits >> 24 == 0
     }
 
     /// Reads an ARP packet received on the uplink port. `owns` says which

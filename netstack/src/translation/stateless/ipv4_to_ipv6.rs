@@ -12,7 +12,8 @@ use super::{
     write_u16,
 };
 use crate::translation::checksum::{
-    combine, fold, native_sum, native_words, sum, sum_ipv4, sum_ipv6, sum_ipv6_bits,
+    combine, copy_native_sum, fold, native_sum, native_words, sum, sum_ipv4, sum_ipv6,
+    sum_ipv6_bits,
 };
 use crate::translation::icmpv4::Icmpv4Message;
 use crate::translation::ipv4::{Ipv4Packet, Ipv4Repr};
@@ -166,11 +167,10 @@ pub(super) fn translate(
     })
 }
 
-/// The common cases of §4 decided before anything is written, both of an
-/// unfragmented packet with a 20-byte header (§4.1 with no options to look
-/// at), a valid header checksum and both addresses mapped, that the next
-/// hop takes without fragmenting (DF set and it fits, or DF clear and it
-/// fits `lowest_ipv6_mtu`):
+/// The common cases of §4, both of an unfragmented packet with a 20-byte
+/// header (§4.1 with no options to look at), a valid header checksum and
+/// both addresses mapped, that the next hop takes without fragmenting (DF
+/// set and it fits, or DF clear and it fits `lowest_ipv6_mtu`):
 /// - TCP or UDP from a source that §4.1 does not call illegal, its
 ///   transport header whole and, for UDP, a checksum that is not zero
 ///   (§4.5: nothing to compute);
@@ -180,79 +180,26 @@ pub(super) fn translate(
 ///   unfragmented IPv4 header of TCP, UDP or an ICMP echo whose addresses
 ///   are mapped (§4.3), whole (not cut to 1280 bytes).
 ///
-/// [`PlainIpv4ToIpv6::write`] then gives the bytes [`translate`] would give
-/// (and, with [`PlainIpv4ToIpv6::decrement_hop_limit`], the forward step
-/// after it), without parsing options or walking the general ICMP code;
-/// the caller can route, size and resolve the output first (RFC 7915
-/// leaves the order free).
+/// Decided in two steps, so that a router routes, sizes and resolves the
+/// output before the rest of the packet is looked at, and nothing of the
+/// translation has to be kept while it does (RFC 7915 leaves the order
+/// free): [`PlainIpv4ToIpv6::new`] checks the outer IPv4 header and maps
+/// the destination, which gives the IPv6 destination, Hop Limit and
+/// length; [`PlainIpv4ToIpv6::write`] maps the source, checks the rest
+/// and writes the bytes [`translate`] would give (and, with
+/// [`PlainIpv4ToIpv6::decrement_hop_limit`], the forward step after it),
+/// without parsing options or walking the general ICMP code, or declines.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PlainIpv4ToIpv6 {
-    /// The IPv6 header: addresses, traffic class, Next Header, Hop Limit
-    /// and Payload Length (§4.1).
-    header: PlainIpv6Header,
-    /// What follows it.
-    body: PlainBody,
-}
-
-/// The fields of an IPv6 header without extension headers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct PlainIpv6Header {
-    source: Ipv6Addr,
+    /// The IPv6 destination (§4.1).
     destination: Ipv6Addr,
-    traffic_class: u8,
-    next_header: u8,
-    hop_limit: u8,
+    /// The IPv6 Payload Length: the IPv4 payload's, 20 more for an ICMP
+    /// error (its quoted IPv4 header becomes an IPv6 one).
     payload_length: u16,
-}
-
-impl PlainIpv6Header {
-    /// Writes the 40 bytes (version 6, flow label 0, §4.1).
-    #[inline(always)]
-    fn write(&self, header: &mut [u8]) {
-        let Some(header) = header.get_mut(..IPV6_HEADER_LENGTH) else {
-            return;
-        };
-        let first = 0x6000_0000u32 | u32::from(self.traffic_class) << 20;
-        header[..4].copy_from_slice(&first.to_be_bytes());
-        header[4..6].copy_from_slice(&self.payload_length.to_be_bytes());
-        header[6] = self.next_header;
-        header[7] = self.hop_limit;
-        header[8..24].copy_from_slice(&self.source.octets());
-        header[24..40].copy_from_slice(&self.destination.octets());
-    }
-}
-
-/// The payload of a [`PlainIpv4ToIpv6`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum PlainBody {
-    /// TCP or UDP: the sums of the IPv4 source and destination, then of
-    /// the IPv6 ones, for the checksum (§4.5).
-    Transport([u16; 2], [u16; 2]),
-    /// An ICMPv4 error (§4.2, §4.3).
-    IcmpError(PlainIcmpError),
-}
-
-/// An ICMPv6 error translated from an ICMPv4 one, but for the checksum.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct PlainIcmpError {
-    /// Type, code, checksum 0 and the second word (§4.2).
-    header: [u8; 8],
-    /// The quoted packet's IPv6 header (§4.3: its TTL kept).
-    quoted: PlainIpv6Header,
-    /// The quoted IPv4 Protocol (ICMP for an echo).
-    quoted_protocol: u8,
-    /// The sum of the quoted IPv4 source and destination, then of the
-    /// IPv6 ones (§4.3 checksum adjustment): one word each, as only their
-    /// sum enters a checksum.
-    quoted_address_sums: (u16, u16),
-    /// How many bytes follow the quoted IPv4 header.
-    quoted_data_length: u16,
-    /// The ICMPv6 checksum's sum but for the data words the adjustment
-    /// changes: the pseudo-header, the ICMPv6 header, the quoted IPv6
-    /// header from its fields and the data's sum as it arrived (taken to
-    /// verify the ICMPv4 checksum), so the message is not summed again
-    /// (RFC 1624).
-    unchanged_sum: u16,
+    /// TCP, UDP or ICMPv6 (§4.1 "Next Header").
+    next_header: u8,
+    /// The Hop Limit [`PlainIpv4ToIpv6::write`] writes (the TTL).
+    hop_limit: u8,
 }
 
 /// The ICMP header and the quoted IPv4 header, where the quoted packet's
@@ -260,10 +207,11 @@ struct PlainIcmpError {
 const QUOTED_DATA_OFFSET: usize = 8 + IPV4_HEADER_LENGTH;
 
 impl PlainIpv4ToIpv6 {
-    /// The translation of `packet`, or `None` when it is anything but a
-    /// plain case: then [`translate`] gives the answer (a refusal, a
-    /// fragmentation, options, other ICMP, a zero UDP checksum). `None` is
-    /// no refusal.
+    /// The first step: `packet`'s outer header is that of a plain case
+    /// and its destination is mapped; or `None`, when it is anything but
+    /// a plain case: then [`translate`] gives the answer (a refusal, a
+    /// fragmentation, options, other ICMP, a zero UDP checksum). `None`
+    /// is no refusal. [`PlainIpv4ToIpv6::write`] checks the rest.
     #[inline]
     pub fn new(
         packet: &[u8],
@@ -293,23 +241,14 @@ impl PlainIpv4ToIpv6 {
         } else {
             settings.lowest_ipv6_mtu.min(path.ipv6_next_hop_mtu)
         });
-        let source4 = Ipv4Addr::new(header[12], header[13], header[14], header[15]);
-        let destination4 = Ipv4Addr::new(header[16], header[17], header[18], header[19]);
-        let header = |source, destination, next_header, payload_length| PlainIpv6Header {
-            source,
-            destination,
-            traffic_class: traffic_class(header[1], settings),
-            next_header,
-            hop_limit: header[8],
-            payload_length,
-        };
-        match protocol_number {
+        let (next_header, payload_length) = match protocol_number {
             protocol::TCP | protocol::UDP => {
                 let smallest = if protocol_number == protocol::TCP {
                     20
                 } else {
                     8
                 };
+                let source4 = Ipv4Addr::new(header[12], header[13], header[14], header[15]);
                 if upper.len() < smallest
                     || (protocol_number == protocol::UDP && upper[6..8] == [0, 0])
                     || IPV6_HEADER_LENGTH + upper.len() > fits
@@ -317,27 +256,13 @@ impl PlainIpv4ToIpv6 {
                 {
                     return None;
                 }
-                let source = addresses.ipv4_to_ipv6(source4, AddressRole::Source).ok()?;
-                let destination = addresses
-                    .ipv4_to_ipv6(destination4, AddressRole::Destination)
-                    .ok()?;
-                Some(PlainIpv4ToIpv6 {
-                    header: header(
-                        source,
-                        destination,
-                        protocol_number,
-                        u16::try_from(upper.len()).ok()?,
-                    ),
-                    body: PlainBody::Transport(
-                        [sum_ipv4(source4), sum_ipv4(destination4)],
-                        [sum_ipv6_bits(source), sum_ipv6_bits(destination)],
-                    ),
-                })
+                (protocol_number, upper.len())
             }
             protocol::ICMP => {
                 // The error quotes the rest of the message (checked by
-                // `PlainIcmpError::new`): a quoted IPv4 header becomes an
-                // IPv6 one, 20 bytes more.
+                // `write_icmp_error`): a quoted IPv4 header becomes an
+                // IPv6 one, 20 bytes more. §4.1 "Source Address": an
+                // error's source is translated even when illegal.
                 if !matches!(
                     upper.first(),
                     Some(&(icmpv4_type::DESTINATION_UNREACHABLE | icmpv4_type::TIME_EXCEEDED))
@@ -345,50 +270,32 @@ impl PlainIpv4ToIpv6 {
                 {
                     return None;
                 }
-                // §4.1 "Source Address": an error's source is translated
-                // even when illegal. The quoted packet reuses the outer
-                // addresses.
-                let source = addresses.ipv4_to_ipv6(source4, AddressRole::Source).ok()?;
-                let destination = addresses
-                    .ipv4_to_ipv6(destination4, AddressRole::Destination)
-                    .ok()?;
-                let error = PlainIcmpError::new(
-                    upper,
-                    [(source4, source), (destination4, destination)],
-                    addresses,
-                    settings,
-                    path,
-                )?;
-                Some(PlainIpv4ToIpv6 {
-                    header: header(
-                        source,
-                        destination,
-                        protocol::ICMPV6,
-                        u16::try_from(upper.len() + 20).ok()?,
-                    ),
-                    body: PlainBody::IcmpError(error),
-                })
+                (protocol::ICMPV6, upper.len() + 20)
             }
-            _ => None,
-        }
-    }
-
-    /// The IPv6 source.
-    #[inline]
-    pub fn source(&self) -> Ipv6Addr {
-        self.header.source
+            _ => return None,
+        };
+        let destination4 = Ipv4Addr::new(header[16], header[17], header[18], header[19]);
+        let destination = addresses
+            .ipv4_to_ipv6(destination4, AddressRole::Destination)
+            .ok()?;
+        Some(PlainIpv4ToIpv6 {
+            destination,
+            payload_length: u16::try_from(payload_length).ok()?,
+            next_header,
+            hop_limit: header[8],
+        })
     }
 
     /// The IPv6 destination.
     #[inline]
     pub fn destination(&self) -> Ipv6Addr {
-        self.header.destination
+        self.destination
     }
 
     /// The Hop Limit [`PlainIpv4ToIpv6::write`] writes.
     #[inline]
     pub fn hop_limit(&self) -> u8 {
-        self.header.hop_limit
+        self.hop_limit
     }
 
     /// Takes one off the Hop Limit (never below zero): the forward step
@@ -396,264 +303,318 @@ impl PlainIpv4ToIpv6 {
     /// allows the decrement before or after translating).
     #[inline]
     pub fn decrement_hop_limit(&mut self) {
-        self.header.hop_limit = self.header.hop_limit.saturating_sub(1);
+        self.hop_limit = self.hop_limit.saturating_sub(1);
     }
 
     /// The length of the IPv6 packet.
     #[inline]
     pub fn length(&self) -> usize {
-        IPV6_HEADER_LENGTH + usize::from(self.header.payload_length)
+        IPV6_HEADER_LENGTH + usize::from(self.payload_length)
     }
 
-    /// Writes the IPv6 packet at the start of `output`, which holds
-    /// [`PlainIpv4ToIpv6::length`] bytes; `packet` is the one this
-    /// translation was made from. Returns false, writing nothing, if
-    /// `output` is too short.
+    /// The second step: writes the IPv6 packet at the start of `output`,
+    /// which holds [`PlainIpv4ToIpv6::length`] bytes, when the rest of
+    /// `packet` (the one [`PlainIpv4ToIpv6::new`] was given, with the same
+    /// `addresses`, `settings` and `path`) is a plain case too: the source
+    /// is mapped, and an ICMP error is one of the plain shapes. Returns
+    /// false otherwise (nothing is refused: [`translate`] gives the
+    /// answer), having written part of `output` or, if `output` is too
+    /// short, nothing.
     #[inline(always)]
-    pub fn write(&self, packet: &[u8], output: &mut [u8]) -> bool {
-        let length = usize::from(self.header.payload_length);
-        let Some(output) = output.get_mut(..IPV6_HEADER_LENGTH + length) else {
-            return false;
-        };
-        let (header, body) = output.split_at_mut(IPV6_HEADER_LENGTH);
-        match &self.body {
-            PlainBody::Transport(old_addresses, new_addresses) => {
-                let Some(upper) = packet.get(IPV4_HEADER_LENGTH..IPV4_HEADER_LENGTH + length)
-                else {
-                    return false;
-                };
-                body.copy_from_slice(upper);
-                adjust_transport_checksum(
-                    body,
-                    self.header.next_header,
-                    *old_addresses,
-                    *new_addresses,
-                );
-            }
-            PlainBody::IcmpError(error) => {
-                let start = IPV4_HEADER_LENGTH + QUOTED_DATA_OFFSET;
-                let data_length = usize::from(error.quoted_data_length);
-                let Some(data) = packet.get(start..start + data_length) else {
-                    return false;
-                };
-                error.write(data, body);
-            }
-        }
-        self.header.write(header);
-        true
-    }
-}
-
-impl PlainIcmpError {
-    /// The plain case of [`icmp::icmpv4_to_icmpv6`] for the ICMPv4
-    /// `message` whose outer addresses are `outer` (IPv4, IPv6), or `None`.
-    #[inline(always)]
-    fn new(
-        message: &[u8],
-        outer: [(Ipv4Addr, Ipv6Addr); 2],
+    pub fn write(
+        &self,
+        packet: &[u8],
         addresses: &impl AddressTranslator,
         settings: &TranslationSettings,
         path: &Ipv4ToIpv6Path,
-    ) -> Option<PlainIcmpError> {
-        // The ICMP header and the quoted IPv4 header are whole.
-        let head: &[u8; QUOTED_DATA_OFFSET] = message.get(..QUOTED_DATA_OFFSET)?.try_into().ok()?;
-        // §4.2: Destination Unreachable and Time Exceeded; an RFC 4884
-        // length attribute (byte 5) takes the general way.
-        let (message_type, code) = (head[0], head[1]);
-        let (new_type, new_code) = match message_type {
-            icmpv4_type::DESTINATION_UNREACHABLE => icmp::destination_unreachable_4_to_6(code)?,
-            icmpv4_type::TIME_EXCEEDED => (icmpv6_type::TIME_EXCEEDED, code),
-            _ => return None,
+        output: &mut [u8],
+    ) -> bool {
+        let length = usize::from(self.payload_length);
+        let Some(output) = output.get_mut(..IPV6_HEADER_LENGTH + length) else {
+            return false;
         };
-        let quoted = &head[8..];
-        // The quoted header: version 4, no options, not a fragment.
-        if head[5] != 0 || quoted[0] != 0x45 || quoted[6] & 0x3f != 0 || quoted[7] != 0 {
-            return None;
-        }
-        let quoted_total_length = u16::from_be_bytes([quoted[2], quoted[3]]);
-        let upper_length = usize::from(quoted_total_length).checked_sub(IPV4_HEADER_LENGTH)?;
-        // The quoted data is the rest of the message: bytes beyond the
-        // quoted Total Length (left out by `translate`) take the general
-        // way.
-        let data = &message[QUOTED_DATA_OFFSET..];
-        if data.len() > upper_length {
-            return None;
-        }
-        let (quoted_protocol, next_header) = match quoted[9] {
-            protocol::TCP => (protocol::TCP, protocol::TCP),
-            protocol::UDP => (protocol::UDP, protocol::UDP),
-            protocol::ICMP
-                if matches!(
-                    data.first(),
-                    Some(&(icmpv4_type::ECHO_REQUEST | icmpv4_type::ECHO_REPLY))
-                ) =>
-            {
-                (protocol::ICMP, protocol::ICMPV6)
-            }
-            _ => return None,
+        let Some(header4) = packet.first_chunk::<IPV4_HEADER_LENGTH>() else {
+            return false;
         };
-        // Not cut to fit 1280 bytes (RFC 4443 §2.4(c)), and the checksum
-        // verifies (see the module docs of `stateless`): the sum of the
-        // message in two parts, the second kept.
-        if 8 + IPV6_HEADER_LENGTH + data.len() > MAXIMUM_ICMPV6_ERROR - IPV6_HEADER_LENGTH {
-            return None;
-        }
-        // Both sums in the machine's byte order (see `native_words`).
-        let quoted_data_sum = native_sum(data);
-        if fold(native_words(head) + u64::from(quoted_data_sum)) != 0xffff {
-            return None;
-        }
-        // The ICMPv6 checksum is built from big-endian words.
-        let quoted_data_sum = quoted_data_sum.to_be();
-        // §4.3: the quoted addresses, usually the outer ones swapped.
-        let quoted_source4 = Ipv4Addr::new(quoted[12], quoted[13], quoted[14], quoted[15]);
-        let quoted_destination4 = Ipv4Addr::new(quoted[16], quoted[17], quoted[18], quoted[19]);
-        let outer_address_sum = address_pair_sum(outer[0].1, outer[1].1);
-        let (quoted_source, quoted_destination, quoted_address_sum) = if addresses.ignores_role()
-            && quoted_source4 == outer[1].0
-            && quoted_destination4 == outer[0].0
-        {
-            (outer[1].1, outer[0].1, outer_address_sum)
-        } else {
-            let source = known_or_mapped(quoted_source4, AddressRole::Source, outer, addresses)?;
-            let destination = known_or_mapped(
-                quoted_destination4,
-                AddressRole::Destination,
+        let source4 = Ipv4Addr::new(header4[12], header4[13], header4[14], header4[15]);
+        let destination4 = Ipv4Addr::new(header4[16], header4[17], header4[18], header4[19]);
+        let Ok(source) = addresses.ipv4_to_ipv6(source4, AddressRole::Source) else {
+            return false;
+        };
+        let destination = self.destination;
+        let (header, body) = output.split_at_mut(IPV6_HEADER_LENGTH);
+        let ipv6_header = PlainIpv6Header {
+            source,
+            destination,
+            traffic_class: traffic_class(header4[1], settings),
+            next_header: self.next_header,
+            hop_limit: self.hop_limit,
+            payload_length: self.payload_length,
+        };
+        if self.next_header == protocol::ICMPV6 {
+            // The header first: the ICMP error's sums read its addresses
+            // back, and nothing of it is kept while the body is written.
+            ipv6_header.write(header);
+            // The message less the 20 bytes its quoted header grows by.
+            let Some(message) = packet.get(IPV4_HEADER_LENGTH..IPV4_HEADER_LENGTH + length - 20)
+            else {
+                return false;
+            };
+            let Some((_, outer)) = header.split_first_chunk::<8>() else {
+                return false;
+            };
+            let Ok(outer) = <&[u8; 32]>::try_from(outer) else {
+                return false;
+            };
+            write_icmp_error(
+                message,
+                [source4, destination4],
                 outer,
                 addresses,
-            )?;
-            (source, destination, address_pair_sum(source, destination))
-        };
-        let second_word = match new_type {
-            icmpv6_type::PACKET_TOO_BIG => {
-                let mtu = u16::from_be_bytes([head[6], head[7]]);
-                icmp::packet_too_big_mtu_4_to_6(mtu, quoted_total_length, path)
-            }
-            // 3/2 → 4/1 pointing at the IPv6 Next Header (§4.2).
-            icmpv6_type::PARAMETER_PROBLEM => 6,
-            _ => 0,
-        };
-        let upper_length = u16::try_from(upper_length).ok()?;
-        let traffic_class = traffic_class(quoted[1], settings);
-        let hop_limit = quoted[8];
-        // The pseudo-header's length (at most 1240) is one word.
-        let unchanged_sum = fold(
-            u64::from(outer_address_sum)
-                + (8 + IPV6_HEADER_LENGTH + data.len()) as u64
-                + u64::from(protocol::ICMPV6)
-                + u64::from(u16::from_be_bytes([new_type, new_code]))
-                + u64::from(second_word >> 16)
-                + u64::from(second_word & 0xffff)
-                + u64::from(0x6000 | u16::from(traffic_class) << 4)
-                + u64::from(upper_length)
-                + u64::from(u16::from_be_bytes([next_header, hop_limit]))
-                + u64::from(quoted_address_sum)
-                + u64::from(quoted_data_sum),
-        );
-        let second_word = second_word.to_be_bytes();
-        Some(PlainIcmpError {
-            header: [
-                new_type,
-                new_code,
-                0,
-                0,
-                second_word[0],
-                second_word[1],
-                second_word[2],
-                second_word[3],
-            ],
-            quoted: PlainIpv6Header {
-                source: quoted_source,
-                destination: quoted_destination,
-                traffic_class,
-                next_header,
-                hop_limit,
-                payload_length: upper_length,
-            },
-            quoted_protocol,
-            quoted_address_sums: (
-                u16::from_be(fold(
-                    u64::from(u32::from_ne_bytes(quoted_source4.octets()))
-                        + u64::from(u32::from_ne_bytes(quoted_destination4.octets())),
-                )),
-                quoted_address_sum,
-            ),
-            quoted_data_length: u16::try_from(data.len()).ok()?,
-            unchanged_sum,
-        })
-    }
-
-    /// Writes the ICMPv6 message into `output` (which holds it exactly):
-    /// the header, the quoted packet's IPv6 header, its `data` with the
-    /// transport or echo checksum adjusted (§4.3), then the checksum over
-    /// the pseudo-header of `source` and `destination` (§4.2). The
-    /// checksum is the sum of the parts: the pseudo-header, the ICMPv6
-    /// header, the quoted IPv6 header from its fields, the data's sum as
-    /// it arrived and the words the adjustment changed (RFC 1624). A sum
-    /// with the pseudo-header in it is never zero, so it is the value
-    /// summing the written bytes gives.
-    #[inline(always)]
-    fn write(&self, data: &[u8], output: &mut [u8]) {
-        let Some((head, copied)) = output.split_first_chunk_mut::<{ 8 + IPV6_HEADER_LENGTH }>()
-        else {
-            return;
-        };
-        if copied.len() != data.len() {
-            return;
-        }
-        let (header, quoted_header) = head.split_at_mut(8);
-        self.quoted.write(quoted_header);
-        copied.copy_from_slice(data);
-        let (old_sum, quoted_sum) = self.quoted_address_sums;
-        // Runs of the adjustment and the pseudo-header: the two
-        // addresses' sum, and 0.
-        let quoted_sums = [quoted_sum, 0];
-        // The data words the adjustment changes: (old, new) twice.
-        let mut changed = [(0u16, 0u16); 2];
-        if self.quoted_protocol == protocol::ICMP {
-            // The quoted echo's type, and its checksum for the type and
-            // the ICMPv6 pseudo-header.
-            let old_type = copied[0];
-            let new_type = icmp::echo_type_4_to_6(old_type);
-            copied[0] = new_type;
-            // A lone type byte sums as the word (type, 0).
-            let code = copied.get(1).copied().unwrap_or(0);
-            changed[0] = (
-                u16::from_be_bytes([old_type, code]),
-                u16::from_be_bytes([new_type, code]),
-            );
-            if let Some(checksum) = read_u16(copied, 2) {
-                let total = combine(&[
-                    !checksum,
-                    !changed[0].0,
-                    changed[0].1,
-                    pseudo_header_sum(
-                        quoted_sums,
-                        protocol::ICMPV6,
-                        usize::from(self.quoted.payload_length),
-                    ),
-                ]);
-                copied[2..4].copy_from_slice(&(!total).to_be_bytes());
-                changed[1] = (checksum, !total);
-            }
+                settings,
+                path,
+                body,
+            )
         } else {
-            if let Some(change) =
-                adjust_transport_checksum(copied, self.quoted_protocol, [old_sum, 0], quoted_sums)
-            {
-                changed[0] = change;
-            }
+            let Some(upper) = packet.get(IPV4_HEADER_LENGTH..IPV4_HEADER_LENGTH + length) else {
+                return false;
+            };
+            body.copy_from_slice(upper);
+            adjust_transport_checksum(
+                body,
+                self.next_header,
+                [sum_ipv4(source4), sum_ipv4(destination4)],
+                [sum_ipv6_bits(source), sum_ipv6_bits(destination)],
+            );
+            ipv6_header.write(header);
+            true
         }
-        let mut header_bytes = self.header;
-        let total = fold(
-            u64::from(self.unchanged_sum)
-                + u64::from(!changed[0].0)
-                + u64::from(changed[0].1)
-                + u64::from(!changed[1].0)
-                + u64::from(changed[1].1),
-        );
-        header_bytes[2..4].copy_from_slice(&(!total).to_be_bytes());
-        header.copy_from_slice(&header_bytes);
     }
+}
+
+/// The fields of an IPv6 header without extension headers.
+struct PlainIpv6Header {
+    source: Ipv6Addr,
+    destination: Ipv6Addr,
+    traffic_class: u8,
+    next_header: u8,
+    hop_limit: u8,
+    payload_length: u16,
+}
+
+impl PlainIpv6Header {
+    /// Writes the 40 bytes (version 6, flow label 0, §4.1).
+    #[inline(always)]
+    fn write(&self, header: &mut [u8]) {
+        let Some(header) = header.get_mut(..IPV6_HEADER_LENGTH) else {
+            return;
+        };
+        let first = 0x6000_0000u32 | u32::from(self.traffic_class) << 20;
+        header[..4].copy_from_slice(&first.to_be_bytes());
+        header[4..6].copy_from_slice(&self.payload_length.to_be_bytes());
+        header[6] = self.next_header;
+        header[7] = self.hop_limit;
+        header[8..24].copy_from_slice(&self.source.octets());
+        header[24..40].copy_from_slice(&self.destination.octets());
+    }
+}
+
+/// The plain case of [`icmp::icmpv4_to_icmpv6`] for the ICMPv4 `message`
+/// whose outer addresses are `outer4` and, as written in the IPv6 header,
+/// `outer` (source, then destination): writes the ICMPv6 message into
+/// `output` (which holds it exactly) and returns true, or returns false
+/// for anything else (having written part of `output`).
+///
+/// Each part is written as soon as it is known, and its words added to
+/// the checksum's sum then, so little is kept to the end: the header but
+/// for the checksum, the quoted packet's IPv6 header from its fields, its
+/// data (copied and summed in one pass; the sum as it arrived also
+/// verifies the ICMPv4 checksum, so the message is not summed again),
+/// the words the transport or echo checksum adjustment changed (§4.3, RFC
+/// 1624), and the pseudo-header of the outer IPv6 addresses (§4.2). A sum
+/// with the pseudo-header in it is never zero, so it is the value summing
+/// the written bytes gives.
+#[inline(always)]
+fn write_icmp_error(
+    message: &[u8],
+    outer4: [Ipv4Addr; 2],
+    outer: &[u8; 32],
+    addresses: &impl AddressTranslator,
+    settings: &TranslationSettings,
+    path: &Ipv4ToIpv6Path,
+    output: &mut [u8],
+) -> bool {
+    // The ICMP header and the quoted IPv4 header are whole.
+    let Some((head, data)) = message.split_first_chunk::<QUOTED_DATA_OFFSET>() else {
+        return false;
+    };
+    let Some((head_out, copied)) = output.split_first_chunk_mut::<{ 8 + IPV6_HEADER_LENGTH }>()
+    else {
+        return false;
+    };
+    if copied.len() != data.len() {
+        return false;
+    }
+    // §4.2: Destination Unreachable and Time Exceeded; an RFC 4884
+    // length attribute (byte 5) takes the general way.
+    let (message_type, code) = (head[0], head[1]);
+    let translated = match message_type {
+        icmpv4_type::DESTINATION_UNREACHABLE => icmp::destination_unreachable_4_to_6(code),
+        icmpv4_type::TIME_EXCEEDED => Some((icmpv6_type::TIME_EXCEEDED, code)),
+        _ => None,
+    };
+    let Some((new_type, new_code)) = translated else {
+        return false;
+    };
+    let quoted = &head[8..];
+    // The quoted header: version 4, no options (byte 0), not a fragment
+    // (MF and the offset clear: bytes 6 and 7), tested as one word.
+    let Some(quoted_start) = quoted.first_chunk::<8>() else {
+        return false;
+    };
+    if head[5] != 0 || u64::from_le_bytes(*quoted_start) & 0xff3f_0000_0000_00ff != 0x45 {
+        return false;
+    }
+    let quoted_total_length = u16::from_be_bytes([quoted[2], quoted[3]]);
+    // The quoted data is the rest of the message: bytes beyond the quoted
+    // Total Length (left out by `translate`) take the general way.
+    let Some(upper_length) = quoted_total_length.checked_sub(IPV4_HEADER_LENGTH as u16) else {
+        return false;
+    };
+    if data.len() > usize::from(upper_length) {
+        return false;
+    }
+    let (quoted_protocol, next_header) = match quoted[9] {
+        protocol::TCP => (protocol::TCP, protocol::TCP),
+        protocol::UDP => (protocol::UDP, protocol::UDP),
+        protocol::ICMP
+            if matches!(
+                data.first(),
+                Some(&(icmpv4_type::ECHO_REQUEST | icmpv4_type::ECHO_REPLY))
+            ) =>
+        {
+            (protocol::ICMP, protocol::ICMPV6)
+        }
+        _ => return false,
+    };
+    // Not cut to fit 1280 bytes (RFC 4443 §2.4(c)).
+    if 8 + IPV6_HEADER_LENGTH + data.len() > MAXIMUM_ICMPV6_ERROR - IPV6_HEADER_LENGTH {
+        return false;
+    }
+    let (header, quoted_header) = head_out.split_at_mut(8);
+    // The ICMPv6 header, its checksum 0 for now, and its words.
+    let second_word = match new_type {
+        icmpv6_type::PACKET_TOO_BIG => {
+            let mtu = u16::from_be_bytes([head[6], head[7]]);
+            icmp::packet_too_big_mtu_4_to_6(mtu, quoted_total_length, path)
+        }
+        // 3/2 → 4/1 pointing at the IPv6 Next Header (§4.2).
+        icmpv6_type::PARAMETER_PROBLEM => 6,
+        _ => 0,
+    };
+    let [first, second, third, fourth] = second_word.to_be_bytes();
+    header.copy_from_slice(&[new_type, new_code, 0, 0, first, second, third, fourth]);
+    let mut total = u64::from(u16::from_be_bytes([new_type, new_code]))
+        + u64::from(second_word >> 16)
+        + u64::from(second_word & 0xffff);
+    // The quoted IPv6 header's first 8 bytes (§4.3: its TTL kept).
+    let traffic_class = traffic_class(quoted[1], settings);
+    let quoted_first = 0x6000_0000u32 | u32::from(traffic_class) << 20;
+    quoted_header[..4].copy_from_slice(&quoted_first.to_be_bytes());
+    quoted_header[4..6].copy_from_slice(&upper_length.to_be_bytes());
+    quoted_header[6] = next_header;
+    quoted_header[7] = quoted[8];
+    total += u64::from(quoted_first >> 16)
+        + u64::from(upper_length)
+        + u64::from(u16::from_be_bytes([next_header, quoted[8]]));
+    // The data, and the message's checksum verified (see the module docs
+    // of `stateless`): both sums in the machine's byte order (see
+    // `native_words`), then the data's as big-endian words.
+    let quoted_data_sum = copy_native_sum(data, copied);
+    if fold(native_words(head) + u64::from(quoted_data_sum)) != 0xffff {
+        return false;
+    }
+    total += u64::from(quoted_data_sum.to_be());
+    // §4.3: the quoted addresses, usually the outer ones swapped; their
+    // sum, in either order, that of the outer ones.
+    let (outer_source, outer_destination) = outer.split_at(16);
+    let outer_address_sum = u16::from_be(native_sum(outer));
+    let quoted_source4 = Ipv4Addr::new(quoted[12], quoted[13], quoted[14], quoted[15]);
+    let quoted_destination4 = Ipv4Addr::new(quoted[16], quoted[17], quoted[18], quoted[19]);
+    let quoted_address_sum = if addresses.ignores_role()
+        && quoted_source4 == outer4[1]
+        && quoted_destination4 == outer4[0]
+    {
+        quoted_header[8..24].copy_from_slice(outer_destination);
+        quoted_header[24..40].copy_from_slice(outer_source);
+        outer_address_sum
+    } else {
+        let address = |bytes: &[u8]| Ipv6Addr::from(<[u8; 16]>::try_from(bytes).unwrap_or([0; 16]));
+        let outer = [
+            (outer4[0], address(outer_source)),
+            (outer4[1], address(outer_destination)),
+        ];
+        let Some(source) = known_or_mapped(quoted_source4, AddressRole::Source, outer, addresses)
+        else {
+            return false;
+        };
+        let Some(destination) = known_or_mapped(
+            quoted_destination4,
+            AddressRole::Destination,
+            outer,
+            addresses,
+        ) else {
+            return false;
+        };
+        quoted_header[8..24].copy_from_slice(&source.octets());
+        quoted_header[24..40].copy_from_slice(&destination.octets());
+        address_pair_sum(source, destination)
+    };
+    total += u64::from(quoted_address_sum);
+    // Runs of the adjustment and the pseudo-header: the two addresses'
+    // sum, and 0.
+    let quoted_sums = [quoted_address_sum, 0];
+    // The data words the adjustment changes: (old, new) twice.
+    if quoted_protocol == protocol::ICMP {
+        // The quoted echo's type, and its checksum for the type and the
+        // ICMPv6 pseudo-header.
+        let old_type = copied[0];
+        let new_type = icmp::echo_type_4_to_6(old_type);
+        copied[0] = new_type;
+        // A lone type byte sums as the word (type, 0).
+        let code = copied.get(1).copied().unwrap_or(0);
+        let old_word = u16::from_be_bytes([old_type, code]);
+        let new_word = u16::from_be_bytes([new_type, code]);
+        total += u64::from(!old_word) + u64::from(new_word);
+        if let Some(checksum) = read_u16(copied, 2) {
+            let adjusted = combine(&[
+                !checksum,
+                !old_word,
+                new_word,
+                pseudo_header_sum(quoted_sums, protocol::ICMPV6, usize::from(upper_length)),
+            ]);
+            copied[2..4].copy_from_slice(&(!adjusted).to_be_bytes());
+            total += u64::from(!checksum) + u64::from(!adjusted);
+        }
+    } else {
+        // The quoted IPv4 addresses sum as one word, as only their sum
+        // enters a checksum.
+        let old_sum = u16::from_be(fold(
+            u64::from(u32::from_ne_bytes(quoted_source4.octets()))
+                + u64::from(u32::from_ne_bytes(quoted_destination4.octets())),
+        ));
+        if let Some((old, new)) =
+            adjust_transport_checksum(copied, quoted_protocol, [old_sum, 0], quoted_sums)
+        {
+            total += u64::from(!old) + u64::from(new);
+        }
+    }
+    // The pseudo-header; its length (at most 1240) is one word.
+    total += u64::from(outer_address_sum)
+        + (8 + IPV6_HEADER_LENGTH + data.len()) as u64
+        + u64::from(protocol::ICMPV6);
+    header[2..4].copy_from_slice(&(!fold(total)).to_be_bytes());
+    true
 }
 
 /// The IPv4 → IPv6 mapping of an address quoted in an ICMPv4 error: the

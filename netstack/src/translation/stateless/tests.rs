@@ -2111,6 +2111,26 @@ fn compare_plain(
 
 // ------------------------------------------------- §4 plain-case shortcut
 
+/// [`PlainIpv4ToIpv6`]'s two steps on `packet`: what it writes into an
+/// output of its length, or `None` when either step declines. A decline
+/// of the second step is checked to leave an output too short untouched
+/// only when the first step says the length.
+fn plain_ipv4_to_ipv6(
+    packet: &[u8],
+    addresses: &impl AddressTranslator,
+    settings: &TranslationSettings,
+    path: &Ipv4ToIpv6Path,
+) -> Option<Vec<u8>> {
+    let plain = PlainIpv4ToIpv6::new(packet, addresses, settings, path)?;
+    let mut short = vec![0x5au8; plain.length() - 1];
+    assert!(!plain.write(packet, addresses, settings, path, &mut short));
+    assert!(short.iter().all(|&byte| byte == 0x5a), "nothing written");
+    let mut output = vec![0x5au8; plain.length()];
+    plain
+        .write(packet, addresses, settings, path, &mut output)
+        .then_some(output)
+}
+
 /// [`PlainIpv4ToIpv6`] writes what [`translate_ipv4_to_ipv6`] writes (§4.1
 /// header, §4.5 checksum) for plain TCP and UDP, whatever the TTL, type of
 /// service, policies, DF and size around `lowest_ipv6_mtu` and the IPv6
@@ -2182,27 +2202,29 @@ fn rfc7915_4_plain_case_matches_the_general_translator() {
                                 .filter(|translated| translated.fragmentation.is_none())
                                 .map(|translated| output[..translated.length].to_vec())
                         };
+                        let written = plain_ipv4_to_ipv6(&packet, &Pool6, &settings, &path);
                         let plain = PlainIpv4ToIpv6::new(&packet, &Pool6, &settings, &path);
                         let label = std::format!(
                             "{size} bytes, TTL {time_to_live}, TCP {tcp}, DF {dont_fragment}, \
                              zero checksum {zero_checksum}"
                         );
                         assert_eq!(
-                            plain.is_some(),
+                            written.is_some(),
                             general.is_some() && !zero_checksum,
                             "{label}"
                         );
-                        if let (Some(mut plain), Some(general)) = (plain, general) {
-                            let mut output = vec![0x5au8; plain.length()];
-                            assert!(plain.write(&packet, &mut output));
+                        if let (Some(mut plain), Some(output), Some(general)) =
+                            (plain, written, general)
+                        {
                             assert_eq!(output, general, "{label}");
                             assert_eq!(plain.destination(), embed(Ipv4Addr::from(HOST6_AS_IPV4)));
-                            assert_eq!(plain.source(), embed(Ipv4Addr::from(HOST4)));
-                            assert!(!plain.write(&packet, &mut output[..plain.length() - 1]));
+                            assert_eq!(plain.hop_limit(), time_to_live);
+                            assert_eq!(plain.length(), general.len());
                             // The forward step: the hop limit less one.
                             plain.decrement_hop_limit();
                             assert_eq!(plain.hop_limit(), time_to_live.saturating_sub(1));
-                            assert!(plain.write(&packet, &mut output));
+                            let mut output = vec![0x5au8; plain.length()];
+                            assert!(plain.write(&packet, &Pool6, &settings, &path, &mut output));
                             assert_eq!(output[7], time_to_live.saturating_sub(1));
                             assert_eq!(output[..7], general[..7]);
                             assert_eq!(output[8..], general[8..]);
@@ -2215,7 +2237,7 @@ fn rfc7915_4_plain_case_matches_the_general_translator() {
     }
     assert!(compared > 200, "{compared}");
 
-    let plain = |packet: &[u8]| PlainIpv4ToIpv6::new(packet, &Pool6, &settings(), &path4());
+    let plain = |packet: &[u8]| plain_ipv4_to_ipv6(packet, &Pool6, &settings(), &path4());
     let udp = udp4(HOST4, HOST6_AS_IPV4, b"plain");
     assert!(plain(&udp).is_some());
     let with_options = |option: &[u8]| {
@@ -2439,16 +2461,14 @@ fn rfc7915_4_2_plain_icmp_error_matches_the_general_translator() {
                             .filter(|translated| translated.fragmentation.is_none())
                             .map(|translated| output[..translated.length].to_vec())
                     };
-                    let plain = PlainIpv4ToIpv6::new(&packet, &translator, &settings, &path);
+                    let plain = plain_ipv4_to_ipv6(&packet, &translator, &settings, &path);
                     let label = std::format!(
                         "{header:?} quoting {name}, bad checksum {bad_checksum}, roles ignored {ignores_role}"
                     );
                     let expected = *plain_header && *plain_quoted && !bad_checksum;
                     assert_eq!(plain.is_some(), expected, "{label}");
-                    if let Some(plain) = plain {
-                        let mut output = vec![0x5au8; plain.length()];
-                        assert!(plain.write(&packet, &mut output));
-                        assert_eq!(Some(output), general, "{label}");
+                    if plain.is_some() {
+                        assert_eq!(plain, general, "{label}");
                         compared += 1;
                     }
                 }
@@ -2484,7 +2504,7 @@ fn rfc7915_4_2_plain_icmp_error_declines_a_message_cut_before_the_quoted_data() 
             packet[10..12].copy_from_slice(&header_checksum.to_be_bytes());
             packet.extend_from_slice(&message);
             assert!(
-                PlainIpv4ToIpv6::new(&packet, &Pool6, &settings(), &path).is_none(),
+                plain_ipv4_to_ipv6(&packet, &Pool6, &settings(), &path).is_none(),
                 "{header:?} cut to {length} bytes"
             );
         }
