@@ -68,9 +68,7 @@ use super::transmit::TransmitArea;
 use super::{LinkInfo, NextHop, Outcome, PortIndex, Router};
 use crate::counters::{DropReason, PortEvent};
 use crate::translation::stateless::{self, IcmpAnswer, TranslationError};
-use crate::translation::uplink::{
-    ArpInput, PlainOutbound, PlainTranslation, Refusal, TranslationDrop, Uplink,
-};
+use crate::translation::uplink::{ArpInput, PlainOutbound, Refusal, TranslationDrop, Uplink};
 
 /// The address translator the border uses.
 pub(super) type BorderAddresses = crate::translation::stateless_addresses::StatelessAddresses;
@@ -1243,13 +1241,18 @@ pub(super) fn ethertype_for(neighbor: Ipv6Addr) -> [u8; 2] {
     }
 }
 
-/// [`Uplink::plain_icmp_error_outbound`] then [`send_plain`]: an ICMPv6
-/// error of the common shape toward `gateway` (`::` for on-link) through
-/// a link of `mtu`, written into a transmit frame; false, nothing queued,
-/// for anything the general path takes. Kept out of line: each of its
-/// many early declines then returns false at once, where inlined into
-/// `Router::forward_to_ipv4` each reloaded that function's arguments for
-/// the general path first (about 70 instructions a packet).
+/// An ICMPv6 error of the common shape toward `gateway` (`::` for
+/// on-link) through a link of `mtu`, translated into a transmit frame;
+/// false, nothing queued, for anything the general path takes. In the
+/// order that keeps nothing alive across a call: the outer header and
+/// the size ([`Uplink::plain_icmp_error_outbound`], whose source mapping
+/// may be a call), the neighbor's MAC and the frame, then the whole
+/// message straight into the frame with no call on the common way
+/// ([`Uplink::write_plain_icmp_error`]), the frame handed back if that
+/// declines. Kept out of line: each of its many early declines then
+/// returns false at once, where inlined into `Router::forward_to_ipv4`
+/// each reloaded that function's arguments for the general path first
+/// (about 70 instructions a packet).
 #[inline(never)]
 #[allow(clippy::too_many_arguments)]
 fn send_plain_icmp_error(
@@ -1262,22 +1265,41 @@ fn send_plain_icmp_error(
     identification: u16,
     now: Instant,
 ) -> bool {
-    uplink
-        .plain_icmp_error_outbound(packet, gateway, mtu)
-        .is_some_and(|plain| {
-            send_plain(transmit, ports, egress, &plain, packet, identification, now)
-        })
+    let Some(plain) = uplink.plain_icmp_error_outbound(packet, gateway, mtu) else {
+        return false;
+    };
+    let Some(port) = ports.get(egress.0) else {
+        return false;
+    };
+    let Some(mac) = port.neighbors.usable_mac(plain.neighbor, now) else {
+        return false;
+    };
+    let Some(frame) = transmit.push_forwarded(egress, ETHERNET_HEADER_LEN + plain.length()) else {
+        return false;
+    };
+    write_ethernet_header(frame, port.mac, mac, ETHERTYPE_IPV4);
+    if uplink.write_plain_icmp_error(
+        &plain,
+        packet,
+        mtu,
+        identification,
+        &mut frame[ETHERNET_HEADER_LEN..],
+    ) {
+        return true;
+    }
+    transmit.pop_last();
+    false
 }
 
-/// Writes a plain translation into a transmit frame on `egress` when its
-/// neighbor's MAC is usable; false (nothing queued) otherwise, for the
-/// general path to take the packet.
+/// Writes a plain TCP or UDP translation into a transmit frame on
+/// `egress` when its neighbor's MAC is usable; false (nothing queued)
+/// otherwise, for the general path to take the packet.
 #[inline(always)]
-fn send_plain<T: PlainTranslation>(
+fn send_plain(
     transmit: &mut TransmitArea,
     ports: &[super::Port],
     egress: PortIndex,
-    plain: &PlainOutbound<T>,
+    plain: &PlainOutbound,
     packet: &[u8],
     identification: u16,
     now: Instant,

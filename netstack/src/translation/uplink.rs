@@ -61,8 +61,11 @@ fn is_unicast_source(address: Ipv4Addr) -> bool {
 
 /// The IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) under which the router's
 /// neighbor cache keeps the IPv4 neighbor `address`.
+#[inline]
 pub fn neighbor_key(address: Ipv4Addr) -> Ipv6Addr {
-    address.to_ipv6_mapped()
+    // `to_ipv6_mapped`'s value, built from the bits rather than from the
+    // octets one by one (per packet on the fast paths to the uplink).
+    Ipv6Addr::from_bits(0xffff_0000_0000 | u128::from(address.to_bits()))
 }
 
 /// Whether a neighbor cache key stands for an IPv4 neighbor (one reached by
@@ -402,10 +405,6 @@ pub trait PlainTranslation: Copy {
     fn destination(&self) -> Ipv4Addr;
     /// The length of the IPv4 packet.
     fn length(&self) -> usize;
-    /// Writes the IPv4 packet translated from `packet` at the start of
-    /// `output`, with Identification `identification`; false, nothing
-    /// written, if `output` is shorter than [`PlainTranslation::length`].
-    fn write(&self, packet: &[u8], identification: u16, output: &mut [u8]) -> bool;
 }
 
 impl PlainTranslation for PlainIpv6ToIpv4 {
@@ -418,11 +417,6 @@ impl PlainTranslation for PlainIpv6ToIpv4 {
     fn length(&self) -> usize {
         PlainIpv6ToIpv4::length(self)
     }
-
-    #[inline(always)]
-    fn write(&self, packet: &[u8], identification: u16, output: &mut [u8]) -> bool {
-        PlainIpv6ToIpv4::write(self, packet, identification, output)
-    }
 }
 
 impl PlainTranslation for PlainIcmpv6ErrorToIpv4 {
@@ -434,11 +428,6 @@ impl PlainTranslation for PlainIcmpv6ErrorToIpv4 {
     #[inline(always)]
     fn length(&self) -> usize {
         PlainIcmpv6ErrorToIpv4::length(self)
-    }
-
-    #[inline(always)]
-    fn write(&self, packet: &[u8], identification: u16, output: &mut [u8]) -> bool {
-        PlainIcmpv6ErrorToIpv4::write(self, packet, identification, output)
     }
 }
 
@@ -457,12 +446,13 @@ impl<T: PlainTranslation> PlainOutbound<T> {
     pub fn length(&self) -> usize {
         self.translation.length()
     }
+}
 
+impl PlainOutbound<PlainIpv6ToIpv4> {
     /// Writes the IPv4 packet translated from `packet` (the one given to
-    /// [`Uplink::plain_outbound`] or [`Uplink::plain_icmp_error_outbound`])
-    /// at the start of `output`, which holds [`PlainOutbound::length`]
-    /// bytes, with Identification `identification`; false, nothing
-    /// written, if `output` is shorter.
+    /// [`Uplink::plain_outbound`]) at the start of `output`, which holds
+    /// [`PlainOutbound::length`] bytes, with Identification
+    /// `identification`; false, nothing written, if `output` is shorter.
     #[inline(always)]
     pub fn write(&self, packet: &[u8], identification: u16, output: &mut [u8]) -> bool {
         self.translation.write(packet, identification, output)
@@ -811,11 +801,15 @@ impl<A: AddressTranslator> Uplink<A> {
         self.plain_next_hop(translation, gateway)
     }
 
-    /// [`Uplink::plain_outbound`] for an ICMPv6 error of the common shape
-    /// ([`PlainIcmpv6ErrorToIpv4`]: §5.2, §5.3), from a mapped source, or
-    /// from one without a mapping when there is no NAT64 (the source then
-    /// comes from the RFC 6791 pool; with NAT64, NAT64 takes it, as
-    /// `Uplink::outbound` decides).
+    /// [`Uplink::plain_outbound`] for an ICMPv6 error, its first step
+    /// ([`PlainIcmpv6ErrorToIpv4::new`]: the outer header and the size,
+    /// §5.1): from a mapped source, or from one without a mapping when
+    /// there is no NAT64 (the source then comes from the RFC 6791 pool;
+    /// with NAT64, NAT64 takes it, as `Uplink::outbound` decides). The
+    /// caller resolves the neighbor and takes a frame of
+    /// [`PlainOutbound::length`] bytes, then
+    /// [`Uplink::write_plain_icmp_error`] translates the message into it
+    /// or declines. `None` is no refusal and counts nothing.
     #[inline]
     pub fn plain_icmp_error_outbound(
         &self,
@@ -823,16 +817,39 @@ impl<A: AddressTranslator> Uplink<A> {
         gateway: Ipv6Addr,
         ipv4_mtu: u16,
     ) -> Option<PlainOutbound<PlainIcmpv6ErrorToIpv4>> {
-        let translation = PlainIcmpv6ErrorToIpv4::new(
-            packet,
-            &self.addresses,
-            &self.settings,
-            &plain_path(ipv4_mtu),
-        )?;
+        let translation =
+            PlainIcmpv6ErrorToIpv4::new(packet, &self.addresses, &plain_path(ipv4_mtu))?;
         if translation.has_pool_source() && self.nat64.is_some() {
             return None;
         }
         self.plain_next_hop(translation, gateway)
+    }
+
+    /// The second step of [`Uplink::plain_icmp_error_outbound`] (the same
+    /// `packet` and `ipv4_mtu`): writes the IPv4 packet at the start of
+    /// `output`, which holds [`PlainOutbound::length`] bytes, with
+    /// Identification `identification`, when the ICMPv6 message is of the
+    /// common shape (§5.2, §5.3: see [`PlainIcmpv6ErrorToIpv4`]); the
+    /// bytes are those [`Uplink::translate_outbound`] gives. False (no
+    /// refusal, nothing counted; `output` may hold part of a packet) for
+    /// anything else: the general way gives the answer.
+    #[inline]
+    pub fn write_plain_icmp_error(
+        &self,
+        plain: &PlainOutbound<PlainIcmpv6ErrorToIpv4>,
+        packet: &[u8],
+        ipv4_mtu: u16,
+        identification: u16,
+        output: &mut [u8],
+    ) -> bool {
+        plain.translation.write(
+            packet,
+            &self.addresses,
+            &self.settings,
+            &plain_path(ipv4_mtu),
+            identification,
+            output,
+        )
     }
 
     /// The checks of `Uplink::finish_outbound` for a plain translation:
