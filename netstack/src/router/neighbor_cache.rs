@@ -255,6 +255,31 @@ impl NeighborCache {
         }
     }
 
+    /// The slot of `address`, if it has an entry: [`NeighborCache::find`]
+    /// with the slot taken from the probe that found it, not read back
+    /// from the index (no second index or bounds check per packet on the
+    /// translator's fast paths).
+    #[cfg(feature = "legacy-ip")]
+    fn find_slot(&self, address: Ipv6Addr) -> Option<usize> {
+        let mut position = self.home(address);
+        loop {
+            let value = *self.index.get(position)?;
+            if value == 0 {
+                return None;
+            }
+            let slot = (value - 1) as usize;
+            if self
+                .entries
+                .get(slot)?
+                .as_ref()
+                .is_some_and(|entry| entry.address == address)
+            {
+                return Some(slot);
+            }
+            position = (position + 1) & self.index_mask;
+        }
+    }
+
     /// The slot of `address`, if it has an entry.
     pub(super) fn find(&self, address: Ipv6Addr) -> Option<usize> {
         self.position(address)
@@ -281,8 +306,8 @@ impl NeighborCache {
     /// INCOMPLETE go through [`NeighborCache::resolve`].
     #[cfg(feature = "legacy-ip")]
     pub(super) fn usable_mac(&self, address: Ipv6Addr, now: Instant) -> Option<EthernetAddress> {
-        let slot = self.find(address)?;
-        let entry = self.entries[slot].as_ref()?;
+        let slot = self.find_slot(address)?;
+        let entry = self.entries.get(slot)?.as_ref()?;
         match entry.state_at(now) {
             NeighborState::Reachable
             | NeighborState::Delay

@@ -410,18 +410,22 @@ impl StatelessAddresses {
     }
 
     /// [`StatelessAddresses::ipv6_to_ipv4_with_method`] without the method,
-    /// as a call (the part of `ipv6_to_ipv4` not inlined).
+    /// as a call (the part of `ipv6_to_ipv4` not inlined). The address
+    /// comes back as its bits: a `Result<u32, _>` is returned in one
+    /// register, where a `Result<Ipv4Addr, _>` is assembled byte by byte.
     #[inline(never)]
-    fn ipv6_to_ipv4_out_of_line(&self, address: Ipv6Addr) -> Result<Ipv4Addr, AddressError> {
+    fn ipv6_to_ipv4_out_of_line(&self, address: Ipv6Addr) -> Result<u32, AddressError> {
         if self.plain_pool6.is_some() {
             // Not under the plain pool6 (tested inline), so RFC 6052 does
             // not map it: the table alone decides (RFC 7757 §3.3.2).
             return self
                 .explicit
                 .ipv6_to_ipv4(address)
+                .map(Ipv4Addr::to_bits)
                 .ok_or(AddressError::NotMapped);
         }
-        self.ipv6_to_ipv4_with_method(address).map(|(ipv4, _)| ipv4)
+        self.ipv6_to_ipv4_with_method(address)
+            .map(|(ipv4, _)| ipv4.to_bits())
     }
 
     /// IPv4 → IPv6 (RFC 7757 §3.3.1, then RFC 6052 §2.3), saying which
@@ -521,6 +525,7 @@ impl AddressTranslator for StatelessAddresses {
             return Ok(Ipv4Addr::from_bits(bits as u32));
         }
         self.ipv6_to_ipv4_out_of_line(address)
+            .map(Ipv4Addr::from_bits)
     }
 
     #[inline]

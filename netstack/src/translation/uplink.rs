@@ -519,7 +519,17 @@ fn plain_path(ipv4_mtu: u16) -> Ipv6ToIpv4Path {
 pub struct Uplink<A> {
     address: Ipv4Addr,
     prefix_length: u8,
+    /// The directed broadcast address of the uplink prefix (RFC 919, RFC
+    /// 1812 §5.3.5.2), or the limited broadcast 255.255.255.255 when it
+    /// has none (a /31 or /32;
+    /// the limited broadcast is refused as such anyway): worked out once,
+    /// tested per packet.
+    directed_broadcast: Ipv4Addr,
     pool6: Option<TranslationPrefix>,
+    /// The top 96 bits of `pool6` when it is a /96 (the usual length): a
+    /// gateway under it is its last 32 bits, found with one compare per
+    /// packet instead of `TranslationPrefix::extract`.
+    pool6_96: Option<u128>,
     addresses: A,
     settings: TranslationSettings,
     counts: TranslationDropCounts,
@@ -549,10 +559,19 @@ impl<A: AddressTranslator> Uplink<A> {
         addresses: A,
         settings: TranslationSettings,
     ) -> Uplink<A> {
+        let prefix_length = prefix_length.min(32);
         Uplink {
             address,
-            prefix_length: prefix_length.min(32),
+            prefix_length,
+            directed_broadcast: if prefix_length < 31 {
+                Ipv4Addr::from_bits(address.to_bits() | u32::MAX >> prefix_length)
+            } else {
+                Ipv4Addr::BROADCAST
+            },
             pool6,
+            pool6_96: pool6
+                .filter(|pool6| pool6.length() == 96)
+                .map(|pool6| pool6.cidr().address().to_bits() >> 32),
             addresses,
             settings,
             counts: TranslationDropCounts::new(),
@@ -706,6 +725,43 @@ impl<A: AddressTranslator> Uplink<A> {
         if gateway.is_unspecified() {
             return None;
         }
+        if let Some(neighbor) = self.neighbor_under_pool6_96(gateway) {
+            return Some(neighbor);
+        }
+        let pool6 = self.pool6?;
+        pool6.extract(gateway).ok().map(neighbor_key)
+    }
+
+    /// The neighbor key of `gateway` when `pool6` is a /96 holding it
+    /// (RFC 6052 §2.3: its last 32 bits), with one compare.
+    #[inline(always)]
+    fn neighbor_under_pool6_96(&self, gateway: Ipv6Addr) -> Option<Ipv6Addr> {
+        let bits = gateway.to_bits();
+        let prefix = self.pool6_96?;
+        (bits >> 32 == prefix).then(|| neighbor_key(Ipv4Addr::from_bits(bits as u32)))
+    }
+
+    /// [`Uplink::gateway_neighbor`] for the plain ICMPv6 error's path:
+    /// the /96 compare always inlined, any other `pool6` out of line.
+    /// There the call to `gateway_neighbor` cost more than the compare
+    /// (more kept alive across it, the key returned through memory); on
+    /// the TCP/UDP path this form measured dearer than
+    /// `gateway_neighbor`.
+    #[inline(always)]
+    fn gateway_neighbor_inline(&self, gateway: Ipv6Addr) -> Option<Ipv6Addr> {
+        if gateway.is_unspecified() {
+            return None;
+        }
+        if let Some(neighbor) = self.neighbor_under_pool6_96(gateway) {
+            return Some(neighbor);
+        }
+        self.gateway_neighbor_by_extraction(gateway)
+    }
+
+    /// [`Uplink::gateway_neighbor`] under a `pool6` of any length (RFC
+    /// 6052 §2.3), out of line.
+    #[inline(never)]
+    fn gateway_neighbor_by_extraction(&self, gateway: Ipv6Addr) -> Option<Ipv6Addr> {
         let pool6 = self.pool6?;
         pool6.extract(gateway).ok().map(neighbor_key)
     }
@@ -798,7 +854,7 @@ impl<A: AddressTranslator> Uplink<A> {
             &self.settings,
             &plain_path(ipv4_mtu),
         )?;
-        self.plain_next_hop(translation, gateway)
+        self.plain_next_hop(translation, gateway, Self::gateway_neighbor)
     }
 
     /// [`Uplink::plain_outbound`] for an ICMPv6 error, its first step
@@ -822,7 +878,7 @@ impl<A: AddressTranslator> Uplink<A> {
         if translation.has_pool_source() && self.nat64.is_some() {
             return None;
         }
-        self.plain_next_hop(translation, gateway)
+        self.plain_next_hop(translation, gateway, Self::gateway_neighbor_inline)
     }
 
     /// The second step of [`Uplink::plain_icmp_error_outbound`] (the same
@@ -860,6 +916,7 @@ impl<A: AddressTranslator> Uplink<A> {
         &self,
         translation: T,
         gateway: Ipv6Addr,
+        gateway_neighbor: fn(&Self, Ipv6Addr) -> Option<Ipv6Addr>,
     ) -> Option<PlainOutbound<T>> {
         let destination = translation.destination();
         if self.is_broadcast_or_multicast(destination) || self.owns(destination) {
@@ -868,7 +925,7 @@ impl<A: AddressTranslator> Uplink<A> {
         let neighbor = if gateway.is_unspecified() {
             neighbor_key(destination)
         } else {
-            self.gateway_neighbor(gateway)?
+            gateway_neighbor(self, gateway)?
         };
         Some(PlainOutbound {
             translation,
@@ -1288,15 +1345,6 @@ impl<A: AddressTranslator> Uplink<A> {
         u32::from(address) & mask == u32::from(self.address) & mask
     }
 
-    /// The directed broadcast address of the uplink's prefix (RFC 919,
-    /// RFC 1812 §5.3.5.2), if the prefix has one.
-    fn directed_broadcast(&self) -> Option<Ipv4Addr> {
-        (self.prefix_length < 31).then(|| {
-            let host_mask = u32::MAX >> self.prefix_length;
-            Ipv4Addr::from(u32::from(self.address) | host_mask)
-        })
-    }
-
     /// Whether a packet to `destination` is for the link or nobody, never
     /// to be translated: limited or directed broadcast, multicast,
     /// 0.0.0.0/8 (RFC 1812 §5.3.7, RFC 7915 §1.3 leaves these alone).
@@ -1304,7 +1352,7 @@ impl<A: AddressTranslator> Uplink<A> {
         destination.is_broadcast()
             || destination.is_multicast()
             || destination.octets()[0] == 0
-            || Some(destination) == self.directed_broadcast()
+            || destination == self.directed_broadcast
     }
 
     /// Reads an ARP packet received on the uplink port. `owns` says which
