@@ -430,14 +430,34 @@ impl ExplicitAddressMappingTable {
     /// The entry whose IPv6 prefix holds `address` (RFC 7757 §3.3.2 step 1).
     #[inline]
     pub fn find_ipv6(&self, address: Ipv6Addr) -> Option<&ExplicitAddressMapping> {
+        self.find_ipv6_inline(address)
+    }
+
+    /// [`ExplicitAddressMappingTable::find_ipv6`], always inlined: the
+    /// search of [`ExplicitAddressMappingTable::ipv6_to_ipv4`], which
+    /// maps the source of most packets to the uplink.
+    #[inline(always)]
+    fn find_ipv6_inline(&self, address: Ipv6Addr) -> Option<&ExplicitAddressMapping> {
         let bits = address.to_bits();
-        let after = self.by_ipv6.partition_point(|&position| {
-            self.by_ipv4
-                .get(position as usize)
-                .is_some_and(|entry| entry.ipv6_network <= bits)
-        });
-        let position = *self.by_ipv6.get(after.checked_sub(1)?)?;
-        let entry = self.by_ipv4.get(position as usize)?;
+        // The last entry (in IPv6 order) whose network is at most `bits`,
+        // the only one that can hold it (the prefixes do not overlap), or
+        // the first when none is: a binary search written out, since
+        // `partition_point` with its closure was not inlined. A table of
+        // one entry takes no step.
+        let entry_at = |index: usize| {
+            let position = *self.by_ipv6.get(index)?;
+            self.by_ipv4.get(position as usize)
+        };
+        let mut base = 0;
+        let mut size = self.by_ipv6.len();
+        while size > 1 {
+            let half = size / 2;
+            if entry_at(base + half)?.ipv6_network <= bits {
+                base += half;
+            }
+            size -= half;
+        }
+        let entry = entry_at(base)?;
         entry.contains_ipv6(address).then_some(entry)
     }
 
@@ -452,10 +472,15 @@ impl ExplicitAddressMappingTable {
     }
 
     /// RFC 7757 §3.3.2: the IPv4 address of `address`, or `None` when no
-    /// entry covers it.
-    #[inline]
+    /// entry covers it. Inlined whole for the usual host mapping (an IPv4
+    /// /32, no bits to carry over); other lengths call `map_ipv6`.
+    #[inline(always)]
     pub fn ipv6_to_ipv4(&self, address: Ipv6Addr) -> Option<Ipv4Addr> {
-        self.find_ipv6(address).map(|entry| entry.map_ipv6(address))
+        let entry = self.find_ipv6_inline(address)?;
+        if entry.ipv4_length >= 32 {
+            return Some(Ipv4Addr::from_bits(entry.ipv4_network));
+        }
+        Some(entry.map_ipv6(address))
     }
 
     /// Whether an IPv4 prefix of the table holds `address` ("found in the
