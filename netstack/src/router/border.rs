@@ -758,16 +758,18 @@ impl Router {
         // `Uplink::plain_outbound`).
         if border.fast_paths {
             let sent = if packet.get(6) == Some(&ICMPV6) {
-                send_plain_icmp_error(
-                    &mut self.transmit,
-                    &self.ports,
-                    &border.uplink,
-                    egress,
-                    packet,
-                    (gateway, mtu),
-                    identification,
-                    now,
-                )
+                self.ports.get(egress.0).is_some_and(|port| {
+                    send_plain_icmp_error(
+                        &mut self.transmit,
+                        port,
+                        &border.uplink,
+                        egress,
+                        packet,
+                        gateway,
+                        identification,
+                        now,
+                    )
+                })
             } else {
                 border
                     .uplink
@@ -1242,7 +1244,8 @@ pub(super) fn ethertype_for(neighbor: Ipv6Addr) -> [u8; 2] {
 }
 
 /// An ICMPv6 error of the common shape toward `gateway` (`::` for
-/// on-link) through a link of `mtu`, translated into a transmit frame;
+/// on-link) out of `port` (the uplink, index `egress`), translated into a
+/// transmit frame;
 /// false, nothing queued, for anything the general path takes. In the
 /// order that keeps nothing alive across a call: the outer header and
 /// the size ([`Uplink::plain_icmp_error_outbound`], whose source mapping
@@ -1257,18 +1260,16 @@ pub(super) fn ethertype_for(neighbor: Ipv6Addr) -> [u8; 2] {
 #[allow(clippy::too_many_arguments)]
 fn send_plain_icmp_error(
     transmit: &mut TransmitArea,
-    ports: &[super::Port],
+    port: &super::Port,
     uplink: &Uplink<BorderAddresses>,
     egress: PortIndex,
     packet: &[u8],
-    (gateway, mtu): (Ipv6Addr, u16),
+    gateway: Ipv6Addr,
     identification: u16,
     now: Instant,
 ) -> bool {
+    let mtu = port.settings.mtu;
     let Some(plain) = uplink.plain_icmp_error_outbound(packet, gateway, mtu) else {
-        return false;
-    };
-    let Some(port) = ports.get(egress.0) else {
         return false;
     };
     let Some(mac) = port.neighbors.usable_mac(plain.neighbor, now) else {

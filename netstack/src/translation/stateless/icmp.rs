@@ -861,8 +861,8 @@ pub(super) const fn plain_error_length(data_length: usize) -> usize {
 /// `output` (exactly [`plain_error_length`] of `data_length` bytes): the
 /// message [`icmpv6_to_icmpv4`] gives. `message` is the ICMPv6 message
 /// (the outer payload); `outer_bytes` are the outer source and
-/// destination addresses as the packet holds them, `outer` the same with
-/// their mappings; `data_length` is how many bytes of the quoted packet's
+/// destination addresses as the packet holds them, `outer_address_words`
+/// their [`wide_words`], `outer` the same with their mappings; `data_length` is how many bytes of the quoted packet's
 /// data are copied (all there are, or what fits 576 bytes, RFC 1812
 /// §4.3.2.3).
 ///
@@ -881,6 +881,7 @@ pub(super) fn write_plain_error(
     output: &mut [u8],
     data_length: usize,
     outer_bytes: &[u8; 32],
+    outer_address_words: u64,
     outer: OuterAddresses,
     addresses: &impl AddressTranslator,
     settings: &TranslationSettings,
@@ -986,7 +987,7 @@ pub(super) fn write_plain_error(
             small_words,
         ]
         .into_iter()
-        .fold(wide_words(outer_bytes), add_with_carry),
+        .fold(outer_address_words, add_with_carry),
     );
     if verified != 0xffff {
         return None;

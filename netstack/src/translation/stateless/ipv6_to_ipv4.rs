@@ -385,11 +385,16 @@ impl PlainIpv6ToIpv4 {
 /// second are no refusal: [`translate`] gives the answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PlainIcmpv6ErrorToIpv4 {
-    /// The IPv4 source: the mapping of the IPv6 one, or from the RFC 6791
-    /// pool.
-    source: core::net::Ipv4Addr,
-    /// The IPv4 destination.
-    destination: core::net::Ipv4Addr,
+    /// The IPv4 source's bits: the mapping of the IPv6 one, or from the
+    /// RFC 6791 pool. (Bits, not an `Ipv4Addr`: a `u32` is kept and moved
+    /// as a word, four bytes were assembled one by one.)
+    source: u32,
+    /// The IPv4 destination's bits.
+    destination: u32,
+    /// The outer IPv6 addresses' 64-bit words summed (the pseudo-header's
+    /// part of the ICMPv6 checksum, RFC 8200 §8.1), taken while they are
+    /// at hand: one word kept until the message is written, not four.
+    outer_address_words: u64,
     /// How many bytes of the quoted packet's data are copied: all there
     /// are, or what fits 576 bytes (RFC 1812 §4.3.2.3).
     data_length: u16,
@@ -439,8 +444,9 @@ impl PlainIcmpv6ErrorToIpv4 {
             .ipv6_to_ipv4(destination6, AddressRole::Destination)
             .ok()?;
         Some(PlainIcmpv6ErrorToIpv4 {
-            source,
-            destination,
+            source: source.to_bits(),
+            destination: destination.to_bits(),
+            outer_address_words: icmp::wide_words::<32>(fixed[8..40].try_into().ok()?),
             data_length: data_length as u16,
             pool_source,
         })
@@ -449,7 +455,7 @@ impl PlainIcmpv6ErrorToIpv4 {
     /// The IPv4 destination.
     #[inline]
     pub fn destination(&self) -> core::net::Ipv4Addr {
-        self.destination
+        core::net::Ipv4Addr::from_bits(self.destination)
     }
 
     /// The length of the IPv4 packet.
@@ -501,8 +507,8 @@ impl PlainIcmpv6ErrorToIpv4 {
             identification,
             ..ipv4_header(
                 fixed,
-                self.source,
-                self.destination,
+                core::net::Ipv4Addr::from_bits(self.source),
+                core::net::Ipv4Addr::from_bits(self.destination),
                 protocol::ICMP,
                 body_length,
                 settings,
@@ -517,11 +523,11 @@ impl PlainIcmpv6ErrorToIpv4 {
             addresses,
             (
                 ipv6_address(&outer_address_bytes[..16]),
-                (!self.pool_source).then_some(self.source),
+                (!self.pool_source).then(|| core::net::Ipv4Addr::from_bits(self.source)),
             ),
             (
                 ipv6_address(&outer_address_bytes[16..]),
-                Some(self.destination),
+                Some(core::net::Ipv4Addr::from_bits(self.destination)),
             ),
         );
         icmp::write_plain_error(
@@ -529,6 +535,7 @@ impl PlainIcmpv6ErrorToIpv4 {
             body,
             usize::from(self.data_length),
             outer_address_bytes,
+            self.outer_address_words,
             outer,
             addresses,
             settings,
