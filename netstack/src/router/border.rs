@@ -39,8 +39,13 @@
 //! Too Big, Time Exceeded, Parameter Problem, no RFC 4884 extension,
 //! quoting an unfragmented UDP, TCP or echo packet without extension
 //! headers, §5.3, cut to 576 bytes; its source mapped, or from the RFC
-//! 6791 pool when there is no NAT64: `Uplink::plain_icmp_error_outbound`),
-//! then any other packet to a resolved gateway (in a frame of the IPv6
+//! 6791 pool when there is no NAT64). The ICMPv6 error is taken in two
+//! steps, so that nothing the translation works out is kept across a
+//! call: the outer header, the size and the neighbor first
+//! (`Uplink::plain_icmp_error_outbound`), then the frame is taken and the
+//! message checked and translated straight into it
+//! (`Uplink::write_plain_icmp_error`), the frame handed back if it
+//! declines. Then any other packet to a resolved gateway (in a frame of the IPv6
 //! packet's size, or 576 bytes for an ICMPv4 error grown by RFC 4884
 //! padding). Everything else, and whatever a fast path declines, takes
 //! the general path, which gives the same bytes and counters

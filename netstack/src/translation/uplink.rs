@@ -23,6 +23,12 @@
 //!   on-link on the uplink's IPv4 prefix (`G` = `::`), hands the IPv6
 //!   packet here after the forward path checked and decremented its hop
 //!   limit; this module translates it and names the neighbor to resolve.
+//!   The common cases are decided before anything is written, so the
+//!   router can resolve the neighbor and write straight into the transmit
+//!   frame: plain TCP and UDP (`Uplink::plain_outbound`) and the common
+//!   ICMPv6 error, whose message is checked and translated only once the
+//!   frame is taken (`Uplink::plain_icmp_error_outbound`, then
+//!   `Uplink::write_plain_icmp_error`).
 //! - **4→6.** IPv4 received on the uplink port is validated (RFC 1812
 //!   §5.2.2), checked against what a translator must not translate (IPv4
 //!   broadcast and multicast, the translator's own addresses, RFC 7915 §1.3

@@ -954,7 +954,7 @@ pub(super) fn write_plain_error(
     };
     // Sums of pieces add up to the sum of the whole only when each piece
     // but the last has an even length (RFC 1071 §2 (A)).
-    if fixed[0] >> 4 != 6 || (data_length % 2 != 0 && !tail.is_empty()) {
+    if fixed[0] >> 4 != 6 || (!data_length.is_multiple_of(2) && !tail.is_empty()) {
         return None;
     }
 
