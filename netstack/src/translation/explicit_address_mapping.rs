@@ -860,6 +860,58 @@ mod tests {
         assert_eq!(table.ipv4_to_ipv6(ipv4("10.1.0.0")), None);
     }
 
+    /// RFC 7757 §3.3.2 step 1 ("the longest prefix match ... the EAMT"):
+    /// the search of `ipv6_to_ipv4` (a binary search written out) finds
+    /// the entry a scan of every entry finds, or none, for tables of 0 to
+    /// 9 entries of several prefix lengths listed out of IPv6 order, and
+    /// addresses below, inside, between, at the edges of and above them.
+    #[test]
+    fn rfc7757_3_3_2_search_matches_a_scan() {
+        // (IPv6 prefix's second-to-last 16-bit group, IPv6 length, IPv4
+        // network, IPv4 length): /112s and /120s with gaps between them.
+        let specs: [(u16, u8, u32, u8); 9] = [
+            (0x0700, 120, 0xc000_0200, 24),
+            (0x0100, 112, 0x0a00_0000, 16),
+            (0x0500, 112, 0x0a01_0000, 16),
+            (0x0200, 120, 0xc633_6400, 24),
+            (0x0900, 112, 0x0a02_0000, 16),
+            (0x0300, 112, 0x0a03_0000, 16),
+            (0x0800, 120, 0xcb00_7100, 24),
+            (0x0400, 120, 0xc612_0000, 24),
+            (0x0600, 112, 0x0a04_0000, 16),
+        ];
+        let entry = |&(group, length, network, ipv4_length): &(u16, u8, u32, u8)| {
+            ExplicitAddressMapping::new(
+                Ipv4Prefix::new(Ipv4Addr::from_bits(network), ipv4_length).unwrap(),
+                Ipv6Cidr::new(
+                    Ipv6Addr::from_bits((0x2001_0db8 << 96) | u128::from(group) << 16),
+                    length,
+                ),
+            )
+            .unwrap()
+        };
+        let mut probes = vec![0, u128::MAX, 0x2001_0db8 << 96];
+        for &(group, ..) in &specs {
+            let start = (0x2001_0db8 << 96) | u128::from(group) << 16;
+            for offset in [0, 1, 0x80, 0xff, 0x100, 0xffff, 0x1_0000] {
+                probes.push(start + offset);
+            }
+            probes.push(start - 1);
+        }
+        for size in 0..=specs.len() {
+            let entries: Vec<_> = specs[..size].iter().map(entry).collect();
+            let table = ExplicitAddressMappingTable::new(entries.clone()).unwrap();
+            for &bits in &probes {
+                let address = Ipv6Addr::from_bits(bits);
+                let scanned = entries
+                    .iter()
+                    .find(|entry| entry.contains_ipv6(address))
+                    .map(|entry| entry.map_ipv6(address));
+                assert_eq!(table.ipv6_to_ipv4(address), scanned, "{size}: {address}");
+            }
+        }
+    }
+
     #[test]
     fn overlap_queries() {
         let table = figure_1();
