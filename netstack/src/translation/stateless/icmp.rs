@@ -1089,7 +1089,7 @@ pub(super) fn write_plain_error(
         payload_length,
         time_to_live: fixed[7],
         traffic_class: match settings.traffic_class {
-            TrafficClassPolicy::Copy => (fixed[0] << 4) | (fixed[1] >> 4),
+            TrafficClassPolicy::Copy => (u16::from_be_bytes([fixed[0], fixed[1]]) >> 4) as u8,
             TrafficClassPolicy::Zero => 0,
         },
         identification: 0,

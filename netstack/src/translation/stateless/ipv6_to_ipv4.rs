@@ -571,7 +571,7 @@ fn ipv4_header(
             hop_limit
         },
         traffic_class: match settings.traffic_class {
-            TrafficClassPolicy::Copy => (fixed[0] << 4) | (fixed[1] >> 4),
+            TrafficClassPolicy::Copy => (u16::from_be_bytes([fixed[0], fixed[1]]) >> 4) as u8,
             TrafficClassPolicy::Zero => 0,
         },
         identification: path.identification,
