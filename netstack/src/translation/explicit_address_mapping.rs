@@ -430,14 +430,34 @@ impl ExplicitAddressMappingTable {
     /// The entry whose IPv6 prefix holds `address` (RFC 7757 §3.3.2 step 1).
     #[inline]
     pub fn find_ipv6(&self, address: Ipv6Addr) -> Option<&ExplicitAddressMapping> {
+        self.find_ipv6_inline(address)
+    }
+
+    /// [`ExplicitAddressMappingTable::find_ipv6`], always inlined: the
+    /// search of [`ExplicitAddressMappingTable::ipv6_to_ipv4`], which
+    /// maps the source of most packets to the uplink.
+    #[inline(always)]
+    fn find_ipv6_inline(&self, address: Ipv6Addr) -> Option<&ExplicitAddressMapping> {
         let bits = address.to_bits();
-        let after = self.by_ipv6.partition_point(|&position| {
-            self.by_ipv4
-                .get(position as usize)
-                .is_some_and(|entry| entry.ipv6_network <= bits)
-        });
-        let position = *self.by_ipv6.get(after.checked_sub(1)?)?;
-        let entry = self.by_ipv4.get(position as usize)?;
+        // The last entry (in IPv6 order) whose network is at most `bits`,
+        // the only one that can hold it (the prefixes do not overlap), or
+        // the first when none is: a binary search written out, since
+        // `partition_point` with its closure was not inlined. A table of
+        // one entry takes no step.
+        let entry_at = |index: usize| {
+            let position = *self.by_ipv6.get(index)?;
+            self.by_ipv4.get(position as usize)
+        };
+        let mut base = 0;
+        let mut size = self.by_ipv6.len();
+        while size > 1 {
+            let half = size / 2;
+            if entry_at(base + half)?.ipv6_network <= bits {
+                base += half;
+            }
+            size -= half;
+        }
+        let entry = entry_at(base)?;
         entry.contains_ipv6(address).then_some(entry)
     }
 
@@ -459,10 +479,15 @@ impl ExplicitAddressMappingTable {
     }
 
     /// RFC 7757 §3.3.2: the IPv4 address of `address`, or `None` when no
-    /// entry covers it.
-    #[inline]
+    /// entry covers it. Inlined whole for the usual host mapping (an IPv4
+    /// /32, no bits to carry over); other lengths call `map_ipv6`.
+    #[inline(always)]
     pub fn ipv6_to_ipv4(&self, address: Ipv6Addr) -> Option<Ipv4Addr> {
-        self.find_ipv6(address).map(|entry| entry.map_ipv6(address))
+        let entry = self.find_ipv6_inline(address)?;
+        if entry.ipv4_length >= 32 {
+            return Some(Ipv4Addr::from_bits(entry.ipv4_network));
+        }
+        Some(entry.map_ipv6(address))
     }
 
     /// Whether an IPv4 prefix of the table holds `address` ("found in the
@@ -840,6 +865,58 @@ mod tests {
             Some(ipv4("10.0.18.52"))
         );
         assert_eq!(table.ipv4_to_ipv6(ipv4("10.1.0.0")), None);
+    }
+
+    /// RFC 7757 §3.3.2 step 1 ("the longest prefix match ... the EAMT"):
+    /// the search of `ipv6_to_ipv4` (a binary search written out) finds
+    /// the entry a scan of every entry finds, or none, for tables of 0 to
+    /// 9 entries of several prefix lengths listed out of IPv6 order, and
+    /// addresses below, inside, between, at the edges of and above them.
+    #[test]
+    fn rfc7757_3_3_2_search_matches_a_scan() {
+        // (IPv6 prefix's second-to-last 16-bit group, IPv6 length, IPv4
+        // network, IPv4 length): /112s and /120s with gaps between them.
+        let specs: [(u16, u8, u32, u8); 9] = [
+            (0x0700, 120, 0xc000_0200, 24),
+            (0x0100, 112, 0x0a00_0000, 16),
+            (0x0500, 112, 0x0a01_0000, 16),
+            (0x0200, 120, 0xc633_6400, 24),
+            (0x0900, 112, 0x0a02_0000, 16),
+            (0x0300, 112, 0x0a03_0000, 16),
+            (0x0800, 120, 0xcb00_7100, 24),
+            (0x0400, 120, 0xc612_0000, 24),
+            (0x0600, 112, 0x0a04_0000, 16),
+        ];
+        let entry = |&(group, length, network, ipv4_length): &(u16, u8, u32, u8)| {
+            ExplicitAddressMapping::new(
+                Ipv4Prefix::new(Ipv4Addr::from_bits(network), ipv4_length).unwrap(),
+                Ipv6Cidr::new(
+                    Ipv6Addr::from_bits((0x2001_0db8 << 96) | u128::from(group) << 16),
+                    length,
+                ),
+            )
+            .unwrap()
+        };
+        let mut probes = vec![0, u128::MAX, 0x2001_0db8 << 96];
+        for &(group, ..) in &specs {
+            let start = (0x2001_0db8 << 96) | u128::from(group) << 16;
+            for offset in [0, 1, 0x80, 0xff, 0x100, 0xffff, 0x1_0000] {
+                probes.push(start + offset);
+            }
+            probes.push(start - 1);
+        }
+        for size in 0..=specs.len() {
+            let entries: Vec<_> = specs[..size].iter().map(entry).collect();
+            let table = ExplicitAddressMappingTable::new(entries.clone()).unwrap();
+            for &bits in &probes {
+                let address = Ipv6Addr::from_bits(bits);
+                let scanned = entries
+                    .iter()
+                    .find(|entry| entry.contains_ipv6(address))
+                    .map(|entry| entry.map_ipv6(address));
+                assert_eq!(table.ipv6_to_ipv4(address), scanned, "{size}: {address}");
+            }
+        }
     }
 
     #[test]

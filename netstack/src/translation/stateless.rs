@@ -16,7 +16,9 @@
 //! (§5.2 Destination Unreachable, Packet Too Big, Time Exceeded, Parameter
 //! Problem without an RFC 4884 extension, quoting a UDP, TCP or echo
 //! packet without extension headers, §5.3), its source mapped or from
-//! the RFC 6791 pool.
+//! the RFC 6791 pool, in two steps: the outer header and the size are
+//! decided first, the message is checked and written into the output in
+//! the second (which may still decline).
 //! [`PlainIpv4ToIpv6`] is the mirror of both for §4: unfragmented TCP or UDP with
 //! no IPv4 options, a nonzero UDP checksum and no fragmentation needed
 //! (§4.1, §4.5), and the common ICMPv4 error (§4.2 Destination Unreachable,

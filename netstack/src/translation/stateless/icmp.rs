@@ -839,305 +839,282 @@ pub(super) fn wide_words<const LENGTH: usize>(bytes: &[u8; LENGTH]) -> u64 {
 /// Where the quoted packet's data starts in an ICMPv6 error without
 /// extension headers in it: the 8-byte ICMPv6 header, then the quoted
 /// IPv6 header.
-const PLAIN_ERROR_DATA: usize = ICMP_HEADER + IPV6_HEADER_LENGTH;
+pub(super) const PLAIN_ERROR_DATA: usize = ICMP_HEADER + IPV6_HEADER_LENGTH;
 
-/// The common ICMPv6 error of §5.2 and §5.3, decided before anything is
-/// written: Destination Unreachable (codes 0–4), Packet Too Big, Time
-/// Exceeded, Parameter Problem (code 0 with a pointer of Figure 6, or
-/// code 1), without an RFC 4884 extension, quoting an unfragmented UDP,
-/// TCP or ICMPv6 echo packet with no extension header whose addresses map.
-/// [`PlainIcmpError::write`] then gives the message [`icmpv6_to_icmpv4`]
-/// gives: the quoted data is copied once and a word or two patched, and
-/// the ICMPv4 checksum is worked out beforehand from the sums taken while
-/// verifying the ICMPv6 one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct PlainIcmpError {
-    /// The ICMPv4 header, checksum included.
-    header: [u8; ICMP_HEADER],
-    /// The quoted packet's IPv4 header (§5.3), checksum included.
-    quoted_header: [u8; IPV4_HEADER_LENGTH],
-    /// How many bytes of the quoted packet's data are copied: all there
-    /// are, or what fits 576 bytes (RFC 1812 §4.3.2.3).
-    data_length: u16,
-    /// Words of the copied data to overwrite (offset, bytes): the TCP or
-    /// UDP checksum, or an echo's type and checksum.
-    patches: [Option<(u16, [u8; 2])>; 2],
+/// The most bytes of quoted data an ICMPv4 error of [`write_plain_error`]
+/// carries: what fits 576 bytes (RFC 1812 §4.3.2.3) after the IPv4
+/// header, the ICMPv4 header and the quoted IPv4 header.
+pub(super) const PLAIN_ERROR_LARGEST_DATA: usize =
+    MAXIMUM_ICMPV4_ERROR - IPV4_HEADER_LENGTH - ICMP_HEADER - IPV4_HEADER_LENGTH;
+
+/// The length of the ICMPv4 message [`write_plain_error`] writes with
+/// `data_length` bytes of quoted data.
+pub(super) const fn plain_error_length(data_length: usize) -> usize {
+    ICMP_HEADER + IPV4_HEADER_LENGTH + data_length
 }
 
-impl PlainIcmpError {
-    /// The translation of the ICMPv6 `message` (the outer payload, from
-    /// `outer`'s addresses), or `None` for anything but the common case:
-    /// then [`icmpv6_to_icmpv4`] gives the answer (a refusal, an
-    /// extension, a quoted fragment or extension header, a nested error).
-    #[inline(always)]
-    pub(super) fn new(
-        message: &[u8],
-        outer: OuterAddresses,
-        outer_address_words: u64,
-        addresses: &impl AddressTranslator,
-        settings: &TranslationSettings,
-        path: &Ipv6ToIpv4Path,
-    ) -> Option<PlainIcmpError> {
-        let (icmpv6_header, datagram) = message.split_first_chunk::<ICMP_HEADER>()?;
-        let (fixed, after) = datagram.split_first_chunk::<IPV6_HEADER_LENGTH>()?;
-        let [message_type, code, _, _, length_attribute, ..] = *icmpv6_header;
-        let second = u32::from_be_bytes([
-            icmpv6_header[4],
-            icmpv6_header[5],
-            icmpv6_header[6],
-            icmpv6_header[7],
-        ]);
-        // §5.2; a nonzero RFC 4884 length attribute (byte 4 of
-        // Destination Unreachable and Time Exceeded) is left to the
-        // general way.
-        let (new_type, new_code, second_word) = match message_type {
-            icmpv6_type::DESTINATION_UNREACHABLE if length_attribute == 0 => (
+/// The common ICMPv6 error of §5.2 and §5.3: Destination Unreachable
+/// (codes 0–4), Packet Too Big, Time Exceeded, Parameter Problem (code 0
+/// with a pointer of Figure 6, or code 1), without an RFC 4884 extension,
+/// quoting an unfragmented UDP, TCP or ICMPv6 echo packet with no
+/// extension header whose addresses map, written as ICMPv4 straight into
+/// `output` (exactly [`plain_error_length`] of `data_length` bytes): the
+/// message [`icmpv6_to_icmpv4`] gives. `message` is the ICMPv6 message
+/// (the outer payload); `outer_bytes` are the outer source and
+/// destination addresses as the packet holds them, `outer_address_words`
+/// their [`wide_words`], `outer` the same with their mappings; `data_length` is how many bytes of the quoted packet's
+/// data are copied (all there are, or what fits 576 bytes, RFC 1812
+/// §4.3.2.3).
+///
+/// The quoted data is copied first (the one call on the common way, with
+/// nothing worked out yet to keep across it) and summed, the ICMPv6
+/// checksum verified from that sum and the headers' words, the headers
+/// written and the ICMPv4 checksum worked out from the same sums, and a
+/// word or two of the copy patched. `None` for anything else (then
+/// [`icmpv6_to_icmpv4`] gives the answer: a refusal, an extension, a
+/// quoted fragment or extension header, a nested error, a bad checksum);
+/// `output` may then hold part of a message.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub(super) fn write_plain_error(
+    message: &[u8],
+    output: &mut [u8],
+    data_length: usize,
+    outer_bytes: &[u8; 32],
+    outer_address_words: u64,
+    outer: OuterAddresses,
+    addresses: &impl AddressTranslator,
+    settings: &TranslationSettings,
+    path: &Ipv6ToIpv4Path,
+) -> Option<()> {
+    let (icmpv6_header, datagram) = message.split_first_chunk::<ICMP_HEADER>()?;
+    let (fixed, after) = datagram.split_first_chunk::<IPV6_HEADER_LENGTH>()?;
+    let copied = after.get(..data_length)?;
+    let tail = &after[data_length..];
+    let (header_output, rest) = output.split_first_chunk_mut::<ICMP_HEADER>()?;
+    let (quoted_output, copy_output) = rest.split_first_chunk_mut::<IPV4_HEADER_LENGTH>()?;
+    let copy_output = copy_output.get_mut(..data_length)?;
+    copy_output.copy_from_slice(copied);
+    let [message_type, code, _, _, length_attribute, ..] = *icmpv6_header;
+    let second = u32::from_be_bytes([
+        icmpv6_header[4],
+        icmpv6_header[5],
+        icmpv6_header[6],
+        icmpv6_header[7],
+    ]);
+    // §5.2; a nonzero RFC 4884 length attribute (byte 4 of Destination
+    // Unreachable and Time Exceeded) is left to the general way.
+    let (new_type, new_code, second_word) = match message_type {
+        icmpv6_type::DESTINATION_UNREACHABLE if length_attribute == 0 => (
+            icmpv4_type::DESTINATION_UNREACHABLE,
+            destination_unreachable_6_to_4(code)?,
+            [0; 4],
+        ),
+        icmpv6_type::TIME_EXCEEDED if length_attribute == 0 => {
+            (icmpv4_type::TIME_EXCEEDED, code, [0; 4])
+        }
+        icmpv6_type::PACKET_TOO_BIG => {
+            let mtu = packet_too_big_mtu_6_to_4(second, false, path).to_be_bytes();
+            (
                 icmpv4_type::DESTINATION_UNREACHABLE,
-                destination_unreachable_6_to_4(code)?,
-                [0; 4],
+                4,
+                [0, 0, mtu[0], mtu[1]],
+            )
+        }
+        icmpv6_type::PARAMETER_PROBLEM => match code {
+            0 => (
+                icmpv4_type::PARAMETER_PROBLEM,
+                0,
+                [pointer_6_to_4(second)?, 0, 0, 0],
             ),
-            icmpv6_type::TIME_EXCEEDED if length_attribute == 0 => {
-                (icmpv4_type::TIME_EXCEEDED, code, [0; 4])
-            }
-            icmpv6_type::PACKET_TOO_BIG => {
-                let mtu = packet_too_big_mtu_6_to_4(second, false, path).to_be_bytes();
-                (
-                    icmpv4_type::DESTINATION_UNREACHABLE,
-                    4,
-                    [0, 0, mtu[0], mtu[1]],
-                )
-            }
-            icmpv6_type::PARAMETER_PROBLEM => match code {
-                0 => (
-                    icmpv4_type::PARAMETER_PROBLEM,
-                    0,
-                    [pointer_6_to_4(second)?, 0, 0, 0],
-                ),
-                1 => (icmpv4_type::DESTINATION_UNREACHABLE, 2, [0; 4]),
-                _ => return None,
-            },
+            1 => (icmpv4_type::DESTINATION_UNREACHABLE, 2, [0; 4]),
             _ => return None,
-        };
+        },
+        _ => return None,
+    };
 
-        // §5.3: the quoted packet, cut where its Payload Length says.
-        let inner_protocol = fixed[6];
-        let upper_length = usize::from(u16::from_be_bytes([fixed[4], fixed[5]]));
-        let data = &after[..upper_length.min(after.len())];
-        // Where the checksum is, and the quoted packet's IPv4 protocol.
-        let (checksum_offset, ipv4_protocol) = match inner_protocol {
-            protocol::UDP => (6, IpProtocol::Udp),
-            protocol::TCP => (16, IpProtocol::Tcp),
-            protocol::ICMPV6
-                if data.len() >= 4
-                    && matches!(data[0], icmpv6_type::ECHO_REQUEST | icmpv6_type::ECHO_REPLY) =>
-            {
-                (2, IpProtocol::Icmp)
-            }
-            _ => return None,
-        };
-        if fixed[0] >> 4 != 6 {
-            return None;
+    // §5.3: the quoted packet, cut where its Payload Length says (the
+    // caller's `data_length` is no longer).
+    let inner_protocol = fixed[6];
+    let upper_length = usize::from(u16::from_be_bytes([fixed[4], fixed[5]]));
+    // Where the checksum is, and the quoted packet's IPv4 protocol.
+    let (checksum_offset, ipv4_protocol) = match inner_protocol {
+        protocol::UDP => (6, IpProtocol::Udp),
+        protocol::TCP => (16, IpProtocol::Tcp),
+        protocol::ICMPV6
+            if copied.len() >= 4
+                && matches!(
+                    copied[0],
+                    icmpv6_type::ECHO_REQUEST | icmpv6_type::ECHO_REPLY
+                ) =>
+        {
+            (2, IpProtocol::Icmp)
         }
-        let data_length = data
-            .len()
-            .min(MAXIMUM_ICMPV4_ERROR - IPV4_HEADER_LENGTH - ICMP_HEADER - IPV4_HEADER_LENGTH);
-        let copied = &data[..data_length];
-        let tail = &message[PLAIN_ERROR_DATA + data_length..];
-        // Sums of pieces add up to the sum of the whole only when each
-        // piece but the last has an even length (RFC 1071 §2 (A)).
-        if data_length % 2 != 0 && !tail.is_empty() {
-            return None;
-        }
+        _ => return None,
+    };
+    // Sums of pieces add up to the sum of the whole only when each piece
+    // but the last has an even length (RFC 1071 §2 (A)).
+    if fixed[0] >> 4 != 6 || (!data_length.is_multiple_of(2) && !tail.is_empty()) {
+        return None;
+    }
 
-        let inner_source_bytes: &[u8; 16] = fixed[8..24].try_into().ok()?;
-        let inner_destination_bytes: &[u8; 16] = fixed[24..40].try_into().ok()?;
-        let inner_words = [
-            wide_words(inner_source_bytes),
-            wide_words(inner_destination_bytes),
-        ];
+    let inner_bytes: &[u8; 32] = fixed[8..40].try_into().ok()?;
+    let inner_address_words = wide_words(inner_bytes);
 
-        // The ICMPv6 checksum, verified as the general way does (see the
-        // module docs of `stateless`): the pseudo-header (RFC 8200 §8.1:
-        // the outer addresses, summed by the caller from the packet, the
-        // length and Next Header), the ICMPv6 header and the quoted IPv6
-        // header, the copied data and what follows it. Summed in the
-        // machine's byte order, as `sum` does (RFC 1071 §2 (B): the sum of
-        // the swapped words is the swapped sum; 0xffff is its own swap),
-        // eight bytes at a time with end-around carries (§2 (C)). Never 0
-        // (Next Header 58 is in it), so the fold is the value summing the
-        // bytes gives.
-        let copied_native = native_sum(copied);
-        let small_words = native_words(&(message.len() as u32).to_be_bytes())
-            + native_words(&u32::from(protocol::ICMPV6).to_be_bytes())
-            + u64::from(copied_native)
-            + if tail.is_empty() {
-                0
-            } else {
-                u64::from(native_sum(tail))
-            };
-        let verified = fold(
-            [
-                wide_words(icmpv6_header),
-                wide_words(fixed.first_chunk::<8>()?),
-                inner_words[0],
-                inner_words[1],
-                small_words,
-            ]
-            .into_iter()
-            .fold(outer_address_words, add_with_carry),
-        );
-        if verified != 0xffff {
-            return None;
-        }
-
-        let inner_source6 = Ipv6Addr::from(*inner_source_bytes);
-        let inner_destination6 = Ipv6Addr::from(*inner_destination_bytes);
-        let inner_source = match outer.ipv4_for(inner_source6) {
-            Some(known) => known,
-            None => addresses
-                .ipv6_to_ipv4(inner_source6, AddressRole::Source)
-                .ok()?,
-        };
-        let inner_destination = match outer.ipv4_for(inner_destination6) {
-            Some(known) => known,
-            None => addresses
-                .ipv6_to_ipv4(inner_destination6, AddressRole::Destination)
-                .ok()?,
-        };
-
-        // The patched words of the copied data (§5.3: the inner checksum
-        // follows the address change; an echo's type and pseudo-header
-        // change too), in the machine's byte order like every sum here,
-        // and what they change in the ICMPv4 checksum.
-        let native = |bytes: &[u8]| u16::from_ne_bytes([bytes[0], bytes[1]]);
-        let (patches, patched_sum) = if inner_protocol == protocol::ICMPV6 {
-            let old_type = copied[0];
-            let new_type = echo_type_6_to_4(old_type);
-            let pseudo = ipv6_pseudo_header_sum(
-                inner_source6,
-                inner_destination6,
-                protocol::ICMPV6,
-                upper_length,
-            );
-            let checksum = u16::from_be_bytes([copied[2], copied[3]]);
-            let new_checksum =
-                echo_checksum_6_to_4(checksum, [old_type, new_type], copied[1], pseudo);
-            let new_word = [new_type, copied[1]];
-            (
-                [Some((0, new_word)), Some((2, new_checksum.to_be_bytes()))],
-                u64::from(!native(&copied[..2]))
-                    + u64::from(native(&new_word))
-                    + u64::from(!native(&copied[2..4]))
-                    + u64::from(native(&new_checksum.to_be_bytes())),
-            )
-        } else if let Some(old) = copied.get(checksum_offset..checksum_offset + 2) {
-            // RFC 1624 equation 3 holds in either byte order, and so do a
-            // UDP 0 and 0xffff: `updated_transport_checksum`'s answer, with
-            // the new addresses' words added unfolded (a fold changes
-            // neither a sum's value modulo 0xffff nor whether it is 0).
-            let checksum = native(old);
-            let new_checksum = if inner_protocol == protocol::UDP && checksum == 0 {
-                0
-            } else {
-                let updated = !fold(
-                    u64::from(!checksum)
-                        + u64::from(!fold(inner_words[0]))
-                        + u64::from(!fold(inner_words[1]))
-                        + native_words(&inner_source.octets())
-                        + native_words(&inner_destination.octets()),
-                );
-                if inner_protocol == protocol::UDP && updated == 0 {
-                    0xffff
-                } else {
-                    updated
-                }
-            };
-            (
-                [
-                    Some((checksum_offset as u16, new_checksum.to_ne_bytes())),
-                    None,
-                ],
-                u64::from(!checksum) + u64::from(new_checksum),
-            )
+    // The ICMPv6 checksum, verified as the general way does (see the
+    // module docs of `stateless`): the pseudo-header (RFC 8200 §8.1: the
+    // outer addresses, the length and Next Header), the ICMPv6 header and
+    // the quoted IPv6 header, the copied data and what follows it. Summed
+    // in the machine's byte order, as `sum` does (RFC 1071 §2 (B): the
+    // sum of the swapped words is the swapped sum; 0xffff is its own
+    // swap), eight bytes at a time with end-around carries (§2 (C)).
+    // Never 0 (Next Header 58 is in it), so the fold is the value summing
+    // the bytes gives.
+    let copied_native = native_sum(copied);
+    let small_words = native_words(&(message.len() as u32).to_be_bytes())
+        + native_words(&u32::from(protocol::ICMPV6).to_be_bytes())
+        + u64::from(copied_native)
+        + if tail.is_empty() {
+            0
         } else {
-            ([None; 2], 0)
+            u64::from(native_sum(tail))
         };
+    let verified = fold(
+        [
+            wide_words(icmpv6_header),
+            wide_words(fixed.first_chunk::<8>()?),
+            inner_address_words,
+            small_words,
+        ]
+        .into_iter()
+        .fold(outer_address_words, add_with_carry),
+    );
+    if verified != 0xffff {
+        return None;
+    }
 
-        let payload_length = upper_length.min(usize::from(u16::MAX) - IPV4_HEADER_LENGTH);
-        let mut quoted_header = [0; IPV4_HEADER_LENGTH];
-        Ipv4Repr {
-            source_address: inner_source,
-            destination_address: inner_destination,
-            protocol: ipv4_protocol,
-            payload_length,
-            time_to_live: fixed[7],
-            traffic_class: match settings.traffic_class {
-                TrafficClassPolicy::Copy => (fixed[0] << 4) | (fixed[1] >> 4),
-                TrafficClassPolicy::Zero => 0,
+    // The quoted addresses, mapped: the outer ones swapped (an error
+    // about a packet the outer destination sent) reuse the outer
+    // mappings when the translator ignores roles (one compare of the
+    // bytes), anything else goes through `outer` and the translator.
+    let (inner_source, inner_destination) = if inner_bytes[..16] == outer_bytes[16..]
+        && inner_bytes[16..] == outer_bytes[..16]
+        && let [Some(source), Some(destination)] = outer.mapped
+    {
+        (destination, source)
+    } else {
+        let inner_source6 = ipv6_address(&inner_bytes[..16]);
+        let inner_destination6 = ipv6_address(&inner_bytes[16..]);
+        (
+            match outer.ipv4_for(inner_source6) {
+                Some(known) => known,
+                None => addresses
+                    .ipv6_to_ipv4(inner_source6, AddressRole::Source)
+                    .ok()?,
             },
-            identification: 0,
-            dont_fragment: IPV4_HEADER_LENGTH + payload_length > DONT_FRAGMENT_THRESHOLD,
-            more_fragments: false,
-            fragment_offset: 0,
+            match outer.ipv4_for(inner_destination6) {
+                Some(known) => known,
+                None => addresses
+                    .ipv6_to_ipv4(inner_destination6, AddressRole::Destination)
+                    .ok()?,
+            },
+        )
+    };
+    let new_address_words =
+        native_words(&inner_source.octets()) + native_words(&inner_destination.octets());
+
+    // The patched words of the copy (§5.3: the inner checksum follows the
+    // address change; an echo's type and pseudo-header change too), in
+    // the machine's byte order like every sum here, and what they change
+    // in the ICMPv4 checksum.
+    let native = |bytes: &[u8]| u16::from_ne_bytes([bytes[0], bytes[1]]);
+    let patched_sum = if inner_protocol == protocol::ICMPV6 {
+        let inner_source6 = ipv6_address(&inner_bytes[..16]);
+        let inner_destination6 = ipv6_address(&inner_bytes[16..]);
+        let old_type = copied[0];
+        let new_type = echo_type_6_to_4(old_type);
+        let pseudo = ipv6_pseudo_header_sum(
+            inner_source6,
+            inner_destination6,
+            protocol::ICMPV6,
+            upper_length,
+        );
+        let checksum = u16::from_be_bytes([copied[2], copied[3]]);
+        let new_checksum = echo_checksum_6_to_4(checksum, [old_type, new_type], copied[1], pseudo);
+        let new_word = [new_type, copied[1]];
+        copy_output[..2].copy_from_slice(&new_word);
+        copy_output[2..4].copy_from_slice(&new_checksum.to_be_bytes());
+        u64::from(!native(&copied[..2]))
+            + u64::from(native(&new_word))
+            + u64::from(!native(&copied[2..4]))
+            + u64::from(native(&new_checksum.to_be_bytes()))
+    } else if let Some(old) = copied.get(checksum_offset..checksum_offset + 2) {
+        // RFC 1624 equation 3 holds in either byte order, and so do a UDP
+        // 0 and 0xffff: `updated_transport_checksum`'s answer. The old
+        // addresses are taken off as the 64-bit complement of their
+        // unfolded sum (2^64 - 1 is a multiple of 0xffff, so it is their
+        // negative modulo 0xffff too), the new ones added unfolded: a sum
+        // of the same value modulo 0xffff, and not 0 while a new address
+        // is not 0.0.0.0, as the general way's is not; both new addresses
+        // 0.0.0.0 go the general way.
+        if new_address_words == 0 {
+            return None;
         }
-        .write_header(&mut quoted_header);
+        let checksum = native(old);
+        let new_checksum = if inner_protocol == protocol::UDP && checksum == 0 {
+            0
+        } else {
+            let updated = !fold(add_with_carry(
+                u64::from(!checksum) + new_address_words,
+                !inner_address_words,
+            ));
+            if inner_protocol == protocol::UDP && updated == 0 {
+                0xffff
+            } else {
+                updated
+            }
+        };
+        copy_output[checksum_offset..checksum_offset + 2]
+            .copy_from_slice(&new_checksum.to_ne_bytes());
+        u64::from(!checksum) + u64::from(new_checksum)
+    } else {
+        0
+    };
 
-        // The ICMPv4 checksum: the header, the quoted IPv4 header (whose
-        // words sum to 0xffff, nothing modulo 0xffff, with its checksum)
-        // and the copied data as patched. The type is never 0, so the
-        // folded sum is never 0 and is the value summing the bytes gives.
-        let mut header = [
-            new_type,
-            new_code,
-            0,
-            0,
-            second_word[0],
-            second_word[1],
-            second_word[2],
-            second_word[3],
-        ];
-        let total = fold(native_words(&header) + u64::from(copied_native) + patched_sum);
-        header[2..4].copy_from_slice(&(!total).to_ne_bytes());
-        Some(PlainIcmpError {
-            header,
-            quoted_header,
-            data_length: data_length as u16,
-            patches,
-        })
+    let payload_length = upper_length.min(usize::from(u16::MAX) - IPV4_HEADER_LENGTH);
+    Ipv4Repr {
+        source_address: inner_source,
+        destination_address: inner_destination,
+        protocol: ipv4_protocol,
+        payload_length,
+        time_to_live: fixed[7],
+        traffic_class: match settings.traffic_class {
+            TrafficClassPolicy::Copy => (u16::from_be_bytes([fixed[0], fixed[1]]) >> 4) as u8,
+            TrafficClassPolicy::Zero => 0,
+        },
+        identification: 0,
+        dont_fragment: IPV4_HEADER_LENGTH + payload_length > DONT_FRAGMENT_THRESHOLD,
+        more_fragments: false,
+        fragment_offset: 0,
     }
+    .write_header(quoted_output);
 
-    /// The length of the ICMPv4 message.
-    #[inline]
-    pub(super) fn length(&self) -> usize {
-        ICMP_HEADER + IPV4_HEADER_LENGTH + usize::from(self.data_length)
-    }
-
-    /// Writes the ICMPv4 message into `output`, which holds exactly
-    /// [`PlainIcmpError::length`] bytes; `message` is the ICMPv6 message
-    /// this was made from. False if either is too short.
-    #[inline]
-    pub(super) fn write(&self, message: &[u8], output: &mut [u8]) -> bool {
-        let data_length = usize::from(self.data_length);
-        let Some(data) = message.get(PLAIN_ERROR_DATA..PLAIN_ERROR_DATA + data_length) else {
-            return false;
-        };
-        let Some((header, rest)) = output.split_first_chunk_mut::<ICMP_HEADER>() else {
-            return false;
-        };
-        let Some((quoted_header, copied)) = rest.split_first_chunk_mut::<IPV4_HEADER_LENGTH>()
-        else {
-            return false;
-        };
-        let Some(copied) = copied.get_mut(..data_length) else {
-            return false;
-        };
-        *header = self.header;
-        *quoted_header = self.quoted_header;
-        copied.copy_from_slice(data);
-        for (offset, bytes) in self.patches.into_iter().flatten() {
-            let offset = usize::from(offset);
-            copied[offset..offset + 2].copy_from_slice(&bytes);
-        }
-        true
-    }
+    // The ICMPv4 checksum: the header, the quoted IPv4 header (whose words
+    // sum to 0xffff, nothing modulo 0xffff, with its checksum) and the
+    // copied data as patched. The type is never 0, so the folded sum is
+    // never 0 and is the value summing the bytes gives.
+    let mut header = [
+        new_type,
+        new_code,
+        0,
+        0,
+        second_word[0],
+        second_word[1],
+        second_word[2],
+        second_word[3],
+    ];
+    let total = fold(native_words(&header) + u64::from(copied_native) + patched_sum);
+    header[2..4].copy_from_slice(&(!total).to_ne_bytes());
+    *header_output = header;
+    Some(())
 }

@@ -2,7 +2,6 @@
 
 use smoltcp::wire::IpProtocol;
 
-use super::icmp::PlainIcmpError;
 use super::{
     DONT_FRAGMENT_THRESHOLD, FRAGMENT_HEADER_LENGTH, Fragmentation, IPV4_HEADER_LENGTH,
     IPV6_HEADER_LENGTH, Ipv6ToIpv4Path, MINIMUM_IPV6_MTU, Translated, TranslationError,
@@ -371,41 +370,63 @@ impl PlainIpv6ToIpv4 {
     }
 }
 
-/// [`PlainIpv6ToIpv4`]'s counterpart for the common ICMPv6 error, decided
-/// before anything is written: Destination Unreachable, Packet Too Big,
-/// Time Exceeded or Parameter Problem of the shape [`PlainIcmpError`]
-/// takes (§5.2, §5.3), from a mapped source or, for one without a
-/// mapping, the RFC 6791 pool (§5.1), to a mapped destination, that fits
-/// the IPv4 next hop. [`PlainIcmpv6ErrorToIpv4::write`] gives the bytes
-/// [`translate`] would give; `None` is no refusal.
+/// [`PlainIpv6ToIpv4`]'s counterpart for the common ICMPv6 error, in two
+/// steps so that a router can find the neighbor and take the transmit
+/// frame between them, and the translation then runs straight into the
+/// frame with nothing kept across a call. [`PlainIcmpv6ErrorToIpv4::new`]
+/// decides what the outer header and the size need: an ICMPv6 error type
+/// (below 128) from a mapped source or, for one without a mapping, the
+/// RFC 6791 pool (§5.1), to a mapped destination, whose ICMPv4 form fits
+/// the IPv4 next hop. [`PlainIcmpv6ErrorToIpv4::write`] then takes the
+/// message itself when it is of the common shape (Destination
+/// Unreachable, Packet Too Big, Time Exceeded or Parameter Problem as
+/// `icmp::write_plain_error` takes it, §5.2, §5.3) and writes the bytes
+/// [`translate`] would give. `None` from the first and false from the
+/// second are no refusal: [`translate`] gives the answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PlainIcmpv6ErrorToIpv4 {
-    /// The IPv4 header [`translate`] writes, but for its Identification.
-    header: Ipv4Repr,
-    /// The ICMPv4 message.
-    message: PlainIcmpError,
+    /// The IPv4 source's bits: the mapping of the IPv6 one, or from the
+    /// RFC 6791 pool. (Bits, not an `Ipv4Addr`: a `u32` is kept and moved
+    /// as a word, four bytes were assembled one by one.)
+    source: u32,
+    /// The IPv4 destination's bits.
+    destination: u32,
+    /// The outer IPv6 addresses' 64-bit words summed (the pseudo-header's
+    /// part of the ICMPv6 checksum, RFC 8200 §8.1), taken while they are
+    /// at hand: one word kept until the message is written, not four.
+    outer_address_words: u64,
+    /// How many bytes of the quoted packet's data are copied: all there
+    /// are, or what fits 576 bytes (RFC 1812 §4.3.2.3).
+    data_length: u16,
     /// Whether the IPv4 source is from the RFC 6791 pool.
     pool_source: bool,
 }
 
 impl PlainIcmpv6ErrorToIpv4 {
-    /// The translation of `packet`, or `None` when it is anything but the
+    /// The outer translation of `packet`, or `None` when it cannot be the
     /// common ICMPv6 error: then [`translate`] gives the answer.
     #[inline]
     pub fn new(
         packet: &[u8],
         addresses: &impl AddressTranslator,
-        settings: &TranslationSettings,
         path: &Ipv6ToIpv4Path,
     ) -> Option<PlainIcmpv6ErrorToIpv4> {
         let fixed: &[u8; IPV6_HEADER_LENGTH] = packet.get(..IPV6_HEADER_LENGTH)?.try_into().ok()?;
         let message_length = usize::from(u16::from_be_bytes([fixed[4], fixed[5]]));
         let message = packet.get(IPV6_HEADER_LENGTH..IPV6_HEADER_LENGTH + message_length)?;
-        if fixed[0] >> 4 != 6
-            || fixed[6] != protocol::ICMPV6
-            || message
-                .first()
-                .is_none_or(|&message_type| message_type >= 128)
+        // The ICMPv6 header and the quoted IPv6 header, whole.
+        let quoted = message.get(..icmp::PLAIN_ERROR_DATA)?;
+        if fixed[0] >> 4 != 6 || fixed[6] != protocol::ICMPV6 || quoted[0] >= 128 {
+            return None;
+        }
+        // §5.3: the quoted data, cut where the quoted Payload Length says
+        // and to what fits 576 bytes.
+        let upper_length = usize::from(u16::from_be_bytes([quoted[12], quoted[13]]));
+        let data_length = upper_length
+            .min(message_length - icmp::PLAIN_ERROR_DATA)
+            .min(icmp::PLAIN_ERROR_LARGEST_DATA);
+        if IPV4_HEADER_LENGTH + icmp::plain_error_length(data_length)
+            > usize::from(path.ipv4_next_hop_mtu)
         {
             return None;
         }
@@ -413,44 +434,20 @@ impl PlainIcmpv6ErrorToIpv4 {
         if is_illegal_ipv6_source(source6) {
             return None;
         }
-        let destination6 = ipv6_address(&fixed[24..40]);
         // §5.1 / RFC 6791, as in `translate`.
         let (source, pool_source) = match addresses.ipv6_to_ipv4(source6, AddressRole::Source) {
             Ok(address) => (address, false),
             Err(_) => (addresses.icmp_error_source(source6)?, true),
         };
+        let destination6 = ipv6_address(&packet[24..40]);
         let destination = addresses
             .ipv6_to_ipv4(destination6, AddressRole::Destination)
             .ok()?;
-        let outer = icmp::OuterAddresses::new(
-            addresses,
-            (source6, (!pool_source).then_some(source)),
-            (destination6, Some(destination)),
-        );
-        let outer_address_words = icmp::wide_words::<32>(fixed[8..40].try_into().ok()?);
-        let message = PlainIcmpError::new(
-            message,
-            outer,
-            outer_address_words,
-            addresses,
-            settings,
-            path,
-        )?;
-        let body_length = message.length();
-        if IPV4_HEADER_LENGTH + body_length > usize::from(path.ipv4_next_hop_mtu) {
-            return None;
-        }
         Some(PlainIcmpv6ErrorToIpv4 {
-            header: ipv4_header(
-                fixed,
-                source,
-                destination,
-                protocol::ICMP,
-                body_length,
-                settings,
-                path,
-            ),
-            message,
+            source: source.to_bits(),
+            destination: destination.to_bits(),
+            outer_address_words: icmp::wide_words::<32>(fixed[8..40].try_into().ok()?),
+            data_length: data_length as u16,
             pool_source,
         })
     }
@@ -458,13 +455,13 @@ impl PlainIcmpv6ErrorToIpv4 {
     /// The IPv4 destination.
     #[inline]
     pub fn destination(&self) -> core::net::Ipv4Addr {
-        self.header.destination_address
+        core::net::Ipv4Addr::from_bits(self.destination)
     }
 
     /// The length of the IPv4 packet.
     #[inline]
     pub fn length(&self) -> usize {
-        IPV4_HEADER_LENGTH + self.header.payload_length
+        IPV4_HEADER_LENGTH + icmp::plain_error_length(usize::from(self.data_length))
     }
 
     /// Whether the IPv4 source is from the RFC 6791 pool (the IPv6 source
@@ -476,29 +473,75 @@ impl PlainIcmpv6ErrorToIpv4 {
 
     /// Writes the IPv4 packet, Identification `identification` (§5.1), at
     /// the start of `output`, which holds [`PlainIcmpv6ErrorToIpv4::length`]
-    /// bytes; `packet` is the one this translation was made from. Returns
-    /// false, writing nothing, if `output` or `packet` is too short.
+    /// bytes; `packet` is the one this translation was made from, with the
+    /// same `addresses` and `path`. False when the message is not of the
+    /// common shape (see [`PlainIcmpv6ErrorToIpv4`]; `output` may then
+    /// hold part of a packet), or, writing nothing, when `output` or
+    /// `packet` is too short.
     #[inline]
-    pub fn write(&self, packet: &[u8], identification: u16, output: &mut [u8]) -> bool {
-        let (Some(message), Some(output)) = (
-            packet.get(IPV6_HEADER_LENGTH..),
-            output.get_mut(..IPV4_HEADER_LENGTH + self.header.payload_length),
+    pub fn write(
+        &self,
+        packet: &[u8],
+        addresses: &impl AddressTranslator,
+        settings: &TranslationSettings,
+        path: &Ipv6ToIpv4Path,
+        identification: u16,
+        output: &mut [u8],
+    ) -> bool {
+        let body_length = icmp::plain_error_length(usize::from(self.data_length));
+        let (Some(fixed), Some(output)) = (
+            packet.first_chunk::<IPV6_HEADER_LENGTH>(),
+            output.get_mut(..IPV4_HEADER_LENGTH + body_length),
         ) else {
             return false;
         };
-        let (header, body) = output.split_at_mut(IPV4_HEADER_LENGTH);
-        let Ok(header) = <&mut [u8; IPV4_HEADER_LENGTH]>::try_from(header) else {
+        let message_length = usize::from(u16::from_be_bytes([fixed[4], fixed[5]]));
+        let Some(message) = packet.get(IPV6_HEADER_LENGTH..IPV6_HEADER_LENGTH + message_length)
+        else {
             return false;
         };
-        if !self.message.write(message, body) {
+        let Some((header, body)) = output.split_first_chunk_mut::<IPV4_HEADER_LENGTH>() else {
             return false;
-        }
+        };
         Ipv4Repr {
             identification,
-            ..self.header
+            ..ipv4_header(
+                fixed,
+                core::net::Ipv4Addr::from_bits(self.source),
+                core::net::Ipv4Addr::from_bits(self.destination),
+                protocol::ICMP,
+                body_length,
+                settings,
+                path,
+            )
         }
         .write_header(header);
-        true
+        let Ok(outer_address_bytes) = <&[u8; 32]>::try_from(&fixed[8..40]) else {
+            return false;
+        };
+        let outer = icmp::OuterAddresses::new(
+            addresses,
+            (
+                ipv6_address(&outer_address_bytes[..16]),
+                (!self.pool_source).then(|| core::net::Ipv4Addr::from_bits(self.source)),
+            ),
+            (
+                ipv6_address(&outer_address_bytes[16..]),
+                Some(core::net::Ipv4Addr::from_bits(self.destination)),
+            ),
+        );
+        icmp::write_plain_error(
+            message,
+            body,
+            usize::from(self.data_length),
+            outer_address_bytes,
+            self.outer_address_words,
+            outer,
+            addresses,
+            settings,
+            path,
+        )
+        .is_some()
     }
 }
 
@@ -528,7 +571,7 @@ fn ipv4_header(
             hop_limit
         },
         traffic_class: match settings.traffic_class {
-            TrafficClassPolicy::Copy => (fixed[0] << 4) | (fixed[1] >> 4),
+            TrafficClassPolicy::Copy => (u16::from_be_bytes([fixed[0], fixed[1]]) >> 4) as u8,
             TrafficClassPolicy::Zero => 0,
         },
         identification: path.identification,

@@ -1845,7 +1845,7 @@ fn raw_icmpv6(source: [u8; 16], destination: [u8; 16], header: [u8; 8], body: &[
 
 /// The packets an ICMPv6 error may quote, from the IPv4 host (as IPv6) to
 /// the IPv6 host, and whether the §5.2 / §5.3 shortcut
-/// ([`icmp::PlainIcmpError`]) takes them: UDP, TCP and echo of several
+/// ([`PlainIcmpv6ErrorToIpv4`], `icmp::write_plain_error`) takes them: UDP, TCP and echo of several
 /// sizes (odd, cut short, longer than 576 bytes allow) are taken; a
 /// nested error, another ICMPv6 type, extension headers, a fragment, an
 /// unmapped address, a broken header are left to the general way.
@@ -2088,25 +2088,41 @@ fn compare_plain(
         None,
         "{label}"
     );
-    let plain = PlainIcmpv6ErrorToIpv4::new(packet, &Pool6, settings, path);
+    // The first step decides the outer header and the size, the second
+    // takes the message or declines; together they take the packet.
+    let plain = PlainIcmpv6ErrorToIpv4::new(packet, &Pool6, path);
+    let written = plain.and_then(|plain| {
+        let mut output = vec![0x5au8; plain.length()];
+        plain
+            .write(
+                packet,
+                &Pool6,
+                settings,
+                path,
+                path.identification,
+                &mut output,
+            )
+            .then_some((plain, output))
+    });
     assert_eq!(
-        plain.is_some(),
+        written.is_some(),
         expected && general.is_some(),
         "{label}: taken"
     );
-    if let Some(plain) = plain {
+    if let Some((plain, output)) = &written {
         let general = general.unwrap_or_else(|| panic!("{label}: the general way refuses"));
-        let mut output = vec![0x5au8; plain.length()];
-        assert!(plain.write(packet, path.identification, &mut output));
-        assert_eq!(output, general, "{label}");
+        assert_eq!(*output, general, "{label}");
         let mut short = vec![0x5au8; plain.length() - 1];
-        assert!(!plain.write(packet, 1, &mut short), "{label}");
+        assert!(
+            !plain.write(packet, &Pool6, settings, path, 1, &mut short),
+            "{label}"
+        );
         assert!(
             short.iter().all(|&byte| byte == 0x5a),
             "{label}: nothing written"
         );
     }
-    usize::from(plain.is_some())
+    usize::from(written.is_some())
 }
 
 // ------------------------------------------------- §4 plain-case shortcut
