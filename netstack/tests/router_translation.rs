@@ -541,3 +541,41 @@ fn hairpinning_between_two_eam_hosts_keeps_both_directions_translated() {
     assert_eq!(Ipv6Addr::from(ipv6.header().destination()), host());
     assert_eq!(Ipv6Addr::from(ipv6.header().source()), c_under_pool6);
 }
+
+/// RFC 7915 §4.4 and §5.4: the administrator may turn off the ICMP errors
+/// for refused packets (`refusal_errors = false`). Both refusals above are
+/// then dropped and counted, with nothing sent either way.
+#[test]
+fn refusal_errors_off_drops_and_counts_without_an_answer() {
+    let config = config::parse(
+        &CONFIG.replace("[translation]\n", "[translation]\nrefusal_errors = false\n"),
+    )
+    .expect("the test config parses");
+    let nics: Vec<NicInfo> = ROUTER_MACS.iter().map(|&mac| NicInfo { mac }).collect();
+    let mut router = Router::with_seed(&config, &nics, 7).unwrap();
+    resolve_gateway(&mut router, at(0));
+
+    let outbound = udp_from_host("2001:db8:1::b".parse().unwrap(), mapped(SERVER), 64, b"x");
+    let sent = frames(&mut router, LAN, &outbound, at(1));
+    assert!(sent.is_empty(), "no ICMPv6 1/1 when switched off: {sent:?}");
+    let counters: Vec<(&str, u64)> = router.counters(UPLINK).collect();
+    assert!(
+        counters.contains(&("translation_untranslatable_source", 1)),
+        "{counters:?}"
+    );
+
+    let inbound = udp_from_server(Ipv4Addr::new(198, 51, 100, 99), 64, b"x");
+    let sent = frames(&mut router, UPLINK, &inbound, at(2));
+    assert!(
+        sent.is_empty(),
+        "no ICMPv4 3/13 when switched off: {sent:?}"
+    );
+    let after: Vec<(&str, u64)> = router.counters(UPLINK).collect();
+    for counted in [
+        ("translation_untranslatable_destination", 1),
+        ("translation_refused", 1),
+        ("icmp_destination_unreachable_sent", 0),
+    ] {
+        assert!(after.contains(&counted), "{counted:?} in {after:?}");
+    }
+}

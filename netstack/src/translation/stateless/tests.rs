@@ -547,6 +547,28 @@ fn rfc7915_5_1_udp_matches_etherparse() {
     assert_eq!(six_to_four(&input).unwrap(), expected);
 }
 
+/// §5.1 "Type of Service": the traffic class is copied by default; the
+/// administrator's option to ignore it writes 0 (`TrafficClassPolicy::Zero`,
+/// the one value pure6 offers), with the header checksum over it.
+#[test]
+fn rfc7915_5_1_traffic_class_policy() {
+    let mut input = udp6(host6(), host4_as_ipv6(), b"tos");
+    input[0] = 0x6b;
+    input[1] = 0x80;
+    let copied = six_to_four(&input).unwrap();
+    assert_eq!(copied[1], 0xb8);
+    let zero = TranslationSettings {
+        traffic_class: TrafficClassPolicy::Zero,
+        ..settings()
+    };
+    let zeroed = six_to_four_with(&input, &zero, &path6()).unwrap();
+    assert_eq!(zeroed[1], 0);
+    for output in [&copied, &zeroed] {
+        let header = Ipv4Header::from_slice(output).unwrap().0;
+        assert_eq!(header.calc_header_checksum(), header.header_checksum);
+    }
+}
+
 /// §5.1 "Time to Live": a translator forwarding the packet writes the hop
 /// limit minus one (header checksum over the decremented value); an
 /// expired hop limit stays zero rather than wrapping.
