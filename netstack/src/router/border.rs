@@ -1296,24 +1296,15 @@ fn send_plain_icmp_error(
     let Some(plain) = uplink.plain_icmp_error_outbound(packet, gateway, mtu) else {
         return false;
     };
-    let Some(mac) = port.neighbors.usable_mac(plain.neighbor, now) else {
-        return false;
-    };
-    let Some(frame) = transmit.push_forwarded(egress, ETHERNET_HEADER_LEN + plain.length()) else {
-        return false;
-    };
-    write_ethernet_header(frame, port.mac, mac, ETHERTYPE_IPV4);
-    if uplink.write_plain_icmp_error(
-        &plain,
-        packet,
-        mtu,
-        identification,
-        &mut frame[ETHERNET_HEADER_LEN..],
-    ) {
-        return true;
-    }
-    transmit.pop_last();
-    false
+    send_ipv4_frame(
+        transmit,
+        port,
+        egress,
+        plain.neighbor,
+        plain.length(),
+        now,
+        |translated| uplink.write_plain_icmp_error(&plain, packet, mtu, identification, translated),
+    )
 }
 
 /// Writes a plain TCP or UDP translation into a transmit frame on
@@ -1332,14 +1323,40 @@ fn send_plain(
     let Some(port) = ports.get(egress.0) else {
         return false;
     };
-    let Some(mac) = port.neighbors.usable_mac(plain.neighbor, now) else {
+    send_ipv4_frame(
+        transmit,
+        port,
+        egress,
+        plain.neighbor,
+        plain.length(),
+        now,
+        |translated| plain.write(packet, identification, translated),
+    )
+}
+
+/// The send step the plain 6→4 paths share: when `neighbor`'s MAC on
+/// `port` is usable, reserves a frame for `length` bytes of IPv4 on
+/// `egress`, writes its Ethernet header and lets `write` fill the rest,
+/// handing the frame back if it declines. False, nothing queued,
+/// otherwise.
+#[inline(always)]
+fn send_ipv4_frame(
+    transmit: &mut TransmitArea,
+    port: &super::Port,
+    egress: PortIndex,
+    neighbor: Ipv6Addr,
+    length: usize,
+    now: Instant,
+    write: impl FnOnce(&mut [u8]) -> bool,
+) -> bool {
+    let Some(mac) = port.neighbors.usable_mac(neighbor, now) else {
         return false;
     };
-    let Some(frame) = transmit.push_forwarded(egress, ETHERNET_HEADER_LEN + plain.length()) else {
+    let Some(frame) = transmit.push_forwarded(egress, ETHERNET_HEADER_LEN + length) else {
         return false;
     };
     write_ethernet_header(frame, port.mac, mac, ETHERTYPE_IPV4);
-    if plain.write(packet, identification, &mut frame[ETHERNET_HEADER_LEN..]) {
+    if write(&mut frame[ETHERNET_HEADER_LEN..]) {
         return true;
     }
     transmit.pop_last();

@@ -158,6 +158,15 @@ pub(super) fn packet_too_big_mtu_6_to_4(
     u16::try_from(value).unwrap_or(u16::MAX)
 }
 
+/// An ICMP error's first 8 bytes (either family): type, code, a zero
+/// checksum to fill in, and the type's second word (MTU, pointer or
+/// unused).
+#[inline(always)]
+pub(super) fn error_header(message_type: u8, code: u8, second_word: [u8; 4]) -> [u8; 8] {
+    let [first, second, third, fourth] = second_word;
+    [message_type, code, 0, 0, first, second, third, fourth]
+}
+
 /// Splits the data of an error message into the original datagram and
 /// the RFC 4884 extension structure: `length_bytes` is the length
 /// attribute in bytes; 0, or more than the data holds, means no extension
@@ -294,16 +303,7 @@ pub(super) fn icmpv4_to_icmpv6(
                     .to_be_bytes(),
                 _ => [0; 4],
             };
-            let header = [
-                new_type,
-                new_code,
-                0,
-                0,
-                second_word[0],
-                second_word[1],
-                second_word[2],
-                second_word[3],
-            ];
+            let header = error_header(new_type, new_code, second_word);
             // RFC 4884 §4.6: only Destination Unreachable and Time Exceeded
             // carry extensions in ICMPv6 (length attribute in byte 4, 8-byte
             // units).
@@ -599,16 +599,7 @@ pub(super) fn icmpv6_to_icmpv4(
                 }
                 _ => [0; 4],
             };
-            let header = [
-                new_type,
-                new_code,
-                0,
-                0,
-                second_word[0],
-                second_word[1],
-                second_word[2],
-                second_word[3],
-            ];
+            let header = error_header(new_type, new_code, second_word);
             // ICMPv4 carries the attribute in byte 5, 4-byte units; only
             // for messages that came with one (not Packet Too Big, not
             // Parameter Problem, RFC 4884 §4.6).
@@ -1103,16 +1094,7 @@ pub(super) fn write_plain_error(
     // sum to 0xffff, nothing modulo 0xffff, with its checksum) and the
     // copied data as patched. The type is never 0, so the folded sum is
     // never 0 and is the value summing the bytes gives.
-    let mut header = [
-        new_type,
-        new_code,
-        0,
-        0,
-        second_word[0],
-        second_word[1],
-        second_word[2],
-        second_word[3],
-    ];
+    let mut header = error_header(new_type, new_code, second_word);
     let total = fold(native_words(&header) + u64::from(copied_native) + patched_sum);
     header[2..4].copy_from_slice(&(!total).to_ne_bytes());
     *header_output = header;

@@ -512,8 +512,11 @@ fn write_icmp_error(
         icmpv6_type::PARAMETER_PROBLEM => 6,
         _ => 0,
     };
-    let [first, second, third, fourth] = second_word.to_be_bytes();
-    header.copy_from_slice(&[new_type, new_code, 0, 0, first, second, third, fourth]);
+    header.copy_from_slice(&icmp::error_header(
+        new_type,
+        new_code,
+        second_word.to_be_bytes(),
+    ));
     let mut total = u64::from(u16::from_be_bytes([new_type, new_code]))
         + u64::from(second_word >> 16)
         + u64::from(second_word & 0xffff);
