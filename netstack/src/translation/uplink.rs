@@ -725,9 +725,10 @@ impl<A: AddressTranslator> Uplink<A> {
     /// The neighbor cache key of the IPv4 gateway a `translate via` route
     /// names (its `pool6`-embedded address), or `None` for `::` (on-link:
     /// the key depends on the destination) or an address not under pool6.
-    /// Always inline: a few instructions on the per-packet path to the
-    /// uplink (out of line it cost a call and its spills, 65 instructions
-    /// per ICMPv6 error translated).
+    /// The /96 compare is always inline: a few instructions on the
+    /// per-packet path to the uplink (out of line it cost a call and its
+    /// spills, 65 instructions per ICMPv6 error translated); any other
+    /// `pool6` length extracts the address out of line.
     #[inline(always)]
     pub fn gateway_neighbor(&self, gateway: Ipv6Addr) -> Option<Ipv6Addr> {
         if gateway.is_unspecified() {
@@ -736,8 +737,7 @@ impl<A: AddressTranslator> Uplink<A> {
         if let Some(neighbor) = self.neighbor_under_pool6_96(gateway) {
             return Some(neighbor);
         }
-        let pool6 = self.pool6?;
-        pool6.extract(gateway).ok().map(neighbor_key)
+        self.gateway_neighbor_by_extraction(gateway)
     }
 
     /// The neighbor key of `gateway` when `pool6` is a /96 holding it
@@ -747,23 +747,6 @@ impl<A: AddressTranslator> Uplink<A> {
         let bits = gateway.to_bits();
         let prefix = self.pool6_96?;
         (bits >> 32 == prefix).then(|| neighbor_key(Ipv4Addr::from_bits(bits as u32)))
-    }
-
-    /// [`Uplink::gateway_neighbor`] for the plain ICMPv6 error's path:
-    /// the /96 compare always inlined, any other `pool6` out of line.
-    /// There the call to `gateway_neighbor` cost more than the compare
-    /// (more kept alive across it, the key returned through memory); on
-    /// the TCP/UDP path this form measured dearer than
-    /// `gateway_neighbor`.
-    #[inline(always)]
-    fn gateway_neighbor_inline(&self, gateway: Ipv6Addr) -> Option<Ipv6Addr> {
-        if gateway.is_unspecified() {
-            return None;
-        }
-        if let Some(neighbor) = self.neighbor_under_pool6_96(gateway) {
-            return Some(neighbor);
-        }
-        self.gateway_neighbor_by_extraction(gateway)
     }
 
     /// [`Uplink::gateway_neighbor`] under a `pool6` of any length (RFC
@@ -862,7 +845,7 @@ impl<A: AddressTranslator> Uplink<A> {
             &self.settings,
             &plain_path(ipv4_mtu),
         )?;
-        self.plain_next_hop(translation, gateway, Self::gateway_neighbor)
+        self.plain_next_hop(translation, gateway)
     }
 
     /// [`Uplink::plain_outbound`] for an ICMPv6 error, its first step
@@ -886,7 +869,7 @@ impl<A: AddressTranslator> Uplink<A> {
         if translation.has_pool_source() && self.nat64.is_some() {
             return None;
         }
-        self.plain_next_hop(translation, gateway, Self::gateway_neighbor_inline)
+        self.plain_next_hop(translation, gateway)
     }
 
     /// The second step of [`Uplink::plain_icmp_error_outbound`] (the same
@@ -924,7 +907,6 @@ impl<A: AddressTranslator> Uplink<A> {
         &self,
         translation: T,
         gateway: Ipv6Addr,
-        gateway_neighbor: fn(&Self, Ipv6Addr) -> Option<Ipv6Addr>,
     ) -> Option<PlainOutbound<T>> {
         let destination = translation.destination();
         if self.is_broadcast_or_multicast(destination) || self.owns(destination) {
@@ -933,7 +915,7 @@ impl<A: AddressTranslator> Uplink<A> {
         let neighbor = if gateway.is_unspecified() {
             neighbor_key(destination)
         } else {
-            gateway_neighbor(self, gateway)?
+            self.gateway_neighbor(gateway)?
         };
         Some(PlainOutbound {
             translation,
