@@ -13,7 +13,9 @@
 //! table (the filter matches no criterion benchmark).
 //!
 //! `-- lookups-only` prints just the two warm lookup rows (same method),
-//! for comparing two builds in alternating runs.
+//! for comparing two builds in alternating runs; `cargo xtask bench fib
+//! --lookup-runs N` runs it N times, each its own process, and counts the
+//! runs that met each lookup target (this VM's speed moves between runs).
 //!
 //! `-- profile-ipv6` (or `profile-ipv4`) skips all that: it loads the
 //! table and runs one family's warm lookup batch only, for instruction counts

@@ -4,6 +4,7 @@
 pub mod config_check;
 pub mod demo;
 pub mod dns64;
+pub mod fib_lookup_runs;
 pub mod full_table;
 pub mod image;
 pub mod qemu;

@@ -126,7 +126,37 @@
 //!   their own, so their leaves are all the inherited value and a lookup
 //!   could skip them, but lookups pass through such a node only 0.119
 //!   times on average (452 of the 4096 lookups through one, 18 through
-//!   two), far from paying for a test on every walk.
+//!   two), far from paying for a test on every walk;
+//! - what bounds a lookup on this VM (session 8, same-process rows of
+//!   `-- lookups-only` with a modified benchmark loop): 16 instructions
+//!   per lookup that depend on nothing (eight independent multiply-xor
+//!   chains) made IPv6 lookups 8-13% slower and mapped IPv4 ones 5-80%,
+//!   so issue slots count (about two instructions per cycle here); but
+//!   eight lookups walked in lockstep (every lane's direct entry, then
+//!   every lane's chunk, so that their reads overlap) ran 113-135
+//!   instructions per lookup instead of 80 and were slower in every run
+//!   (mapped IPv4 24-39 ns against 19-31 ns), and so was a lockstep walk
+//!   of IPv6 (220 instructions, 1.9 mispredictions per lookup);
+//! - tried and left out: rank bytes instead of inline leaves. A chunk's
+//!   eight spare bytes held the run starts before each 8-slot group, so
+//!   a leaf's rank was that byte plus a 256-entry table's count of the
+//!   group's bits up to the slot (no popcount, no inline/spilled select),
+//!   and every run lived in `leaves` (a chunk's carried-over run being
+//!   the previous chunk's last, so a node stores one leaf per run). For
+//!   IPv6: 146.9 → 125.0 instructions per lookup, but every lookup now
+//!   read a leaf (2.8 → 3.35 L1 misses) and the ratio to `prefix-trie`
+//!   fell (median 4.09x against 4.38x, eight alternating runs each). For
+//!   the mapped IPv4 trie only, whose lookups mostly spill anyway: 79.6 →
+//!   65.7 instructions, 3.0 → 3.2 misses, ratio median 21.2x against
+//!   19.4x (some 9% faster) for 434 KB more leaves (15.7 bytes per
+//!   route), while the IPv6 ratio of the same runs went from 4.2x to
+//!   4.05x (layout: 148.5 instructions). Not kept: a second chunk layout
+//!   for a gain that leaves the 15 ns target where it was. A dependent
+//!   read costs more than the dozen instructions it takes to avoid it;
+//! - no measurable effect of transparent huge pages (the appliance maps
+//!   its memory with 2 MiB pages; the host benchmark's heap has 4 KiB
+//!   pages): five alternating runs each with the host's THP `always` and
+//!   `madvise` differed by less than the spread of either.
 
 use alloc::vec::Vec;
 

@@ -113,8 +113,9 @@ fn main() -> ExitCode {
                     runs,
                     accel,
                     boot_only,
+                    lookup_runs,
                 },
-        } => bench_fib(runs, &accel, boot_only),
+        } => bench_fib(runs, &accel, boot_only, lookup_runs),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -279,7 +280,9 @@ enum Benchmark {
         accel: String,
     },
     /// The FIB on the real RIS table: `cargo bench -p netstack --bench fib
-    /// -- summary-only` (pure6 vs prefix-trie), then boots of the appliance
+    /// -- summary-only` (pure6 vs prefix-trie), then `--lookup-runs` runs
+    /// of its `lookups-only` rows read against the lookup targets (this
+    /// VM's speed moves between runs), then boots of the appliance
     /// with the full table as its route file (issue 6), wall time from
     /// spawning QEMU to `pure6: ready` and the console's route summary, as
     /// a markdown table.
@@ -287,9 +290,13 @@ enum Benchmark {
         /// Boots with the full table (each as text and compiled).
         #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
         runs: u32,
-        /// Only the boots, without the criterion summary.
+        /// Only the boots, without the benchmark summary and lookup runs.
         #[arg(long)]
         boot_only: bool,
+        /// Separate runs of the warm lookup rows (`-- lookups-only`), five
+        /// seconds apart.
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+        lookup_runs: u32,
         /// QEMU accelerator (TCG is the fast one on nested-virtualisation VMs).
         #[arg(long, default_value = "tcg", value_parser = ["kvm:tcg", "kvm", "tcg"])]
         accel: String,
@@ -528,7 +535,7 @@ const FULL_TABLE_READY_TIMEOUT: Duration = Duration::from_secs(300);
 const FULL_TABLE_MEMORY_MIB: u32 = 1024;
 
 /// `cargo xtask bench fib`.
-fn bench_fib(runs: u32, accel: &str, boot_only: bool) -> Result<(), String> {
+fn bench_fib(runs: u32, accel: &str, boot_only: bool, lookup_runs: u32) -> Result<(), String> {
     let accelerator =
         Accelerator::from_name(accel).ok_or_else(|| format!("unknown accelerator {accel:?}"))?;
     let data = tools::full_table::data_directory();
@@ -540,20 +547,11 @@ fn bench_fib(runs: u32, accel: &str, boot_only: bool) -> Result<(), String> {
         ));
     }
     if !boot_only {
-        let mut criterion = cargo();
-        criterion.args([
-            "bench",
-            "-p",
-            "netstack",
-            "--bench",
-            "fib",
-            "--",
-            "summary-only",
-        ]);
         step(
             "cargo bench -p netstack --bench fib -- summary-only",
-            criterion,
+            fib_benchmark("summary-only"),
         )?;
+        lookup_rows(lookup_runs)?;
     }
 
     let path = image::build(Flavor::LegacyIp)?;
@@ -597,6 +595,54 @@ fn bench_fib(runs: u32, accel: &str, boot_only: bool) -> Result<(), String> {
             "{kind}: median {median} ms, min {minimum} ms, max {maximum} ms (target: under 2000 ms)"
         );
     }
+    Ok(())
+}
+
+/// `cargo bench -p netstack --bench fib -- MODE`.
+fn fib_benchmark(mode: &str) -> Command {
+    let mut command = cargo();
+    command.args(["bench", "-p", "netstack", "--bench", "fib", "--", mode]);
+    command
+}
+
+/// `runs` separate runs of the FIB benchmark's warm lookup rows, each its
+/// own process, then their table and how many met each target.
+fn lookup_rows(runs: u32) -> Result<(), String> {
+    use tools::fib_lookup_runs::{parse_run, report};
+    let name = "cargo bench -p netstack --bench fib -- lookups-only";
+    let mut results = Vec::new();
+    for run in 1..=runs {
+        if run > 1 {
+            std::thread::sleep(Duration::from_secs(5));
+        }
+        let mut command = fib_benchmark("lookups-only");
+        command.current_dir(image::workspace_root());
+        let output = command
+            .output()
+            .map_err(|error| format!("{name}: cannot start: {error}"))?;
+        if !output.status.success() {
+            return Err(format!(
+                "{name}: failed ({}):\n{}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+            ));
+        }
+        let result = parse_run(&String::from_utf8_lossy(&output.stdout))
+            .map_err(|error| format!("{name}: {error}"))?;
+        eprintln!(
+            "bench fib: lookup run {run}/{runs}: mapped IPv4 {:.1} ns ({:.2}x), IPv6 {:.1} ns ({:.2}x)",
+            result.mapped_ipv4.pure6_ns,
+            result.mapped_ipv4.ratio,
+            result.ipv6.pure6_ns,
+            result.ipv6.ratio
+        );
+        results.push(result);
+    }
+    println!(
+        "\nWarm lookups, {runs} separate runs of `{name}` (pure6 and prefix-trie \
+         interleaved within each run; ratio = prefix-trie / pure6):\n"
+    );
+    print!("{}", report(&results));
     Ok(())
 }
 
