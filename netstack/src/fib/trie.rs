@@ -517,6 +517,48 @@ fn slots_of(position: u16) -> (usize, usize) {
     (bits << shift, (bits + 1) << shift)
 }
 
+/// A node's value at each of its slots ([`Trie::slot_values`]), four
+/// codes to a word: a node is painted with a quarter of the stores of a
+/// `[Code; 256]`, which counts in the appliance's boot (its kernel code
+/// has no vector stores, and under TCG every store is emulated).
+struct SlotValues {
+    words: [u64; SLOTS / 4],
+}
+
+impl SlotValues {
+    /// Every slot holding `code`.
+    fn new(code: Code) -> SlotValues {
+        SlotValues {
+            words: [repeated(code); SLOTS / 4],
+        }
+    }
+
+    /// The value at `slot`.
+    #[inline(always)]
+    fn get(&self, slot: usize) -> Code {
+        (self.words[slot / 4] >> (16 * (slot % 4))) as Code
+    }
+
+    /// Slots `[first, end)` (a route's: a power of two in size, aligned
+    /// to it) set to `code`.
+    #[inline(always)]
+    fn paint(&mut self, first: usize, end: usize, code: Code) {
+        if end - first >= 4 {
+            self.words[first / 4..end / 4].fill(repeated(code));
+        } else {
+            let shift = 16 * (first % 4);
+            let mask = (u64::MAX >> (64 - 16 * (end - first))) << shift;
+            let word = &mut self.words[first / 4];
+            *word = (*word & !mask) | (repeated(code) & mask);
+        }
+    }
+}
+
+/// `code` in each of a word's four 16-bit lanes.
+fn repeated(code: Code) -> u64 {
+    u64::from(code) * 0x0001_0001_0001_0001
+}
+
 /// Lengthen `vec` to `len` elements of `value`. Capacity grows by an
 /// eighth, not by doubling, so spare capacity stays within 12.5% (+64).
 fn grow<T: Copy>(vec: &mut Vec<T>, len: usize, value: T) {
@@ -988,9 +1030,9 @@ impl<K: Key + Default> Trie<K> {
     }
 
     /// Every slot's best value: the node's own routes over its inherited one.
-    fn slot_values(&self, node: usize) -> [Code; SLOTS] {
+    fn slot_values(&self, node: usize) -> SlotValues {
         let routes = self.node_routes[node];
-        let mut values = [routes.inherited; SLOTS];
+        let mut values = SlotValues::new(routes.inherited);
         let base = routes.base as usize;
         let end = base + usize::from(routes.count);
         for (&position, &code) in self.route_positions[base..end]
@@ -999,7 +1041,7 @@ impl<K: Key + Default> Trie<K> {
         {
             // Positions are sorted by length, so longer routes paint last.
             let (first, end) = slots_of(position);
-            values[first..end].fill(code);
+            values.paint(first, end, code);
         }
         values
     }
@@ -1013,7 +1055,7 @@ impl<K: Key + Default> Trie<K> {
             let mut children = chunk.children;
             let mut child = chunk.child_base as usize;
             while children != 0 {
-                let value = values[word * 64 + children.trailing_zeros() as usize];
+                let value = values.get(word * 64 + children.trailing_zeros() as usize);
                 children &= children - 1;
                 if self.node_routes[child].inherited != value {
                     self.node_routes[child].inherited = value;
@@ -1031,7 +1073,7 @@ impl<K: Key + Default> Trie<K> {
     /// there, just after a child slot, or as the node's first leaf. Only
     /// those candidates are compared with the leaf before them: a node
     /// costs its routes and children, not its 256 slots.
-    fn write_leaves(&mut self, node: usize, values: &[Code; SLOTS]) {
+    fn write_leaves(&mut self, node: usize, values: &SlotValues) {
         let mut chunks = self.nodes[node].chunks;
         let children = [
             chunks[0].children,
@@ -1091,10 +1133,10 @@ impl<K: Key + Default> Trie<K> {
                 let slot = word * 64 + candidates.trailing_zeros() as usize;
                 candidates &= candidates - 1;
                 debug_assert!(is_leaf(slot));
-                let value = values[slot];
+                let value = values.get(slot);
                 let starts = match previous_leaf(slot) {
                     None => true,
-                    Some(previous) => values[previous] != value,
+                    Some(previous) => values.get(previous) != value,
                 };
                 if !starts {
                     continue;
@@ -1374,7 +1416,7 @@ impl<K: Key + Default> Trie<K> {
             self.node_routes[child] = NodeRoutes {
                 base: 0,
                 count: 0,
-                inherited: values[slot],
+                inherited: values.get(slot),
             };
             self.build_node(child, offset + STRIDE, &routes[first..end], scratch, false);
         }
@@ -1623,6 +1665,43 @@ impl<K: Key + Default> Iterator for Routes<'_, K> {
                 None => {
                     self.stack.pop();
                 }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// [`SlotValues`] paints and reads like a plain `[Code; 256]`, for
+    /// routes of every length in a node (1..=8 bits), longest last.
+    #[test]
+    fn slot_values_paint_like_an_array() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..200 {
+            let inherited = (next() % 5) as Code;
+            let mut positions: Vec<u16> = (0..next() % 40)
+                .map(|_| (2 + next() % (2 * SLOTS as u64 - 2)) as u16)
+                .collect();
+            // Shorter routes first, as a node stores them.
+            positions.sort_unstable_by_key(|&position| 15 - position.leading_zeros());
+            let mut expected = [inherited; SLOTS];
+            let mut values = SlotValues::new(inherited);
+            for position in positions {
+                let code = (next() % 7) as Code;
+                let (first, end) = slots_of(position);
+                expected[first..end].fill(code);
+                values.paint(first, end, code);
+            }
+            for (slot, &code) in expected.iter().enumerate() {
+                assert_eq!(values.get(slot), code, "slot {slot}");
             }
         }
     }
