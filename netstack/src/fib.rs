@@ -591,7 +591,11 @@ fn sort_and_deduplicate<K: trie::Key + Default>(routes: &mut alloc::vec::Vec<(K,
         {
             continue;
         }
-        routes[write] = routes[read];
+        // Nothing moves until the first duplicate (a full table has
+        // none): no store per route.
+        if write != read {
+            routes[write] = routes[read];
+        }
         write += 1;
     }
     routes.truncate(write);
