@@ -12,6 +12,8 @@
 
 use std::fmt::Write;
 
+use crate::statistics::median_and_range;
+
 /// Target: mapped IPv4 lookups faster than this (issue 6).
 pub const MAPPED_IPV4_TARGET_NS: f64 = 15.0;
 /// Target: native IPv6 lookups faster than this (issue 6).
@@ -88,18 +90,6 @@ fn parse_row(text: &str) -> Option<LookupRow> {
     })
 }
 
-/// Median of `values` (the mean of the middle two for an even count).
-pub fn median(values: &[f64]) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let middle = sorted.len() / 2;
-    match sorted.len() {
-        0 => f64::NAN,
-        length if length % 2 == 1 => sorted[middle],
-        _ => (sorted[middle - 1] + sorted[middle]) / 2.0,
-    }
-}
-
 /// A markdown table of the runs, then per column the median and range and
 /// the runs that met the column's target.
 pub fn report(runs: &[LookupRun]) -> String {
@@ -124,11 +114,8 @@ pub fn report(runs: &[LookupRun]) -> String {
         );
     }
     let count = runs.len();
-    let column = |select: &dyn Fn(&LookupRun) -> f64| -> (f64, f64, f64) {
-        let values: Vec<f64> = runs.iter().map(select).collect();
-        let minimum = values.iter().copied().fold(f64::INFINITY, f64::min);
-        let maximum = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        (median(&values), minimum, maximum)
+    let column = |select: &dyn Fn(&LookupRun) -> f64| {
+        median_and_range(&runs.iter().map(select).collect::<Vec<f64>>())
     };
     let met = |test: &dyn Fn(&LookupRun) -> bool| runs.iter().filter(|run| test(run)).count();
     let lines = [
@@ -240,12 +227,5 @@ lookup native IPv6, warm: 26.7 ns, prefix-trie 116.8 ns, ratio 4.35
             report.contains("every lookup target at once: met in 1 of 3 runs"),
             "{report}"
         );
-    }
-
-    #[test]
-    fn median_of_odd_and_even_counts() {
-        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
-        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
-        assert!(median(&[]).is_nan());
     }
 }

@@ -13,5 +13,6 @@ pub mod routes;
 pub mod setup;
 pub mod simulated_host;
 pub mod simulated_ipv4_host;
+pub mod statistics;
 pub mod test_support;
 pub mod topology;

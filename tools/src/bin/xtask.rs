@@ -418,19 +418,10 @@ fn guest_timestamp(line: &str) -> Option<Duration> {
 
 /// Median, min and max of `samples` (not empty), in milliseconds.
 fn summary(samples: &[Duration]) -> (String, String, String) {
-    let mut sorted = samples.to_vec();
-    sorted.sort();
-    let middle = sorted.len() / 2;
-    let median = if sorted.len() % 2 == 1 {
-        sorted[middle]
-    } else {
-        (sorted[middle - 1] + sorted[middle]) / 2
-    };
-    (
-        milliseconds(median),
-        milliseconds(sorted[0]),
-        milliseconds(sorted[sorted.len() - 1]),
-    )
+    let seconds: Vec<f64> = samples.iter().map(Duration::as_secs_f64).collect();
+    let (median, minimum, maximum) = tools::statistics::median_and_range(&seconds);
+    let format = |seconds: f64| milliseconds(Duration::from_secs_f64(seconds));
+    (format(median), format(minimum), format(maximum))
 }
 
 /// `cargo xtask bench boot`.
