@@ -11,9 +11,13 @@
 //! TCG scales with): with `PURE6_ROUTE_FILE_PROFILE=1` set the binary times
 //! nothing; it parses the table once inside `profile_parse` and loads it
 //! once inside `profile_load`, then does the same with the compiled form
-//! of the table (`profile_decode`, then `profile_load` again), so
-//! `valgrind --tool=callgrind --toggle-collect='route_file::profile_parse'`
-//! (or `profile_decode`, `profile_load`) counts those steps. Build it as the kernel is built with
+//! of the table (`profile_decode`, then `profile_load` again), and last
+//! what the appliance does with a compiled file: check it whole
+//! (`profile_open`) and load its routes record by record
+//! (`profile_load_compiled`). So
+//! `valgrind --tool=callgrind --toggle-collect='route_file::profile_load_compiled'`
+//! (or `profile_parse`, `profile_decode`, `profile_load`, `profile_open`)
+//! counts those steps. Build it as the kernel is built with
 //! `CARGO_PROFILE_BENCH_OPT_LEVEL=s cargo bench -p netstack --bench route_file --no-run`.
 #![cfg(feature = "legacy-ip")]
 
@@ -137,6 +141,29 @@ fn profile_load(config: &config::Config, nics: &[NicInfo], parsed: &route_file::
     summary.fib_routes
 }
 
+/// The appliance's check of a compiled file, for callgrind.
+#[inline(never)]
+fn profile_open<'bytes>(
+    bytes: &'bytes [u8],
+    options: &route_file::Options,
+) -> route_file::compiled::CompiledRoutes<'bytes> {
+    route_file::compiled::CompiledRoutes::open(black_box(bytes), options)
+        .expect("the compiled table opens")
+}
+
+/// The appliance's load of a compiled file into a router, for callgrind.
+#[inline(never)]
+fn profile_load_compiled(
+    config: &config::Config,
+    nics: &[NicInfo],
+    routes: &route_file::compiled::CompiledRoutes<'_>,
+) -> usize {
+    let (_router, summary) =
+        Router::with_seed_and_compiled_routes(config, nics, 1, black_box(routes))
+            .expect("the table loads");
+    summary.fib_routes
+}
+
 criterion_group!(benches, route_file_benchmarks);
 
 fn main() {
@@ -152,6 +179,9 @@ fn main() {
         let decoded = profile_decode(&compiled, &options);
         let routes = profile_load(&config, &NICS, &decoded);
         println!("compiled: {} bytes, {routes} FIB routes", compiled.len());
+        let opened = profile_open(&compiled, &options);
+        let routes = profile_load_compiled(&config, &NICS, &opened);
+        println!("compiled, as the appliance loads it: {routes} FIB routes");
         return;
     }
     benches();
