@@ -31,7 +31,7 @@ use drivers::virtio::SharedTransport;
 use exit::ExitStatus;
 use netstack::config::{self, Config};
 use netstack::route_file;
-use netstack::router::{NicInfo, PortIndex, Router};
+use netstack::router::{CompiledLoadError, NicInfo, PortIndex, Router};
 
 /// Where operators hand in the configuration (`-fw_cfg name=...,file=...`).
 const CONFIG_FILE_NAME: &str = "opt/pure6/config.toml";
@@ -159,7 +159,10 @@ fn load_config() -> Config {
 /// error_limit` of them, then a count), and builds the router with its
 /// routes. A file that cannot be read, or has malformed lines while
 /// `[routes] file_required` (the default), stops the appliance: it never
-/// forwards with a half-loaded table.
+/// forwards with a half-loaded table. A compiled file's records are
+/// checked by the same pass that loads them (one pass over a full table,
+/// not two), so its report is judged after the router is built, before
+/// the router is used.
 fn load_routes(config: &Config, nics: &[NicInfo], seed: u64) -> Router {
     let started = clock::now();
     let bytes = match firmware_config::FirmwareConfig::probe()
@@ -179,14 +182,15 @@ fn load_routes(config: &Config, nics: &[NicInfo], seed: u64) -> Router {
         Some(bytes) if route_file::compiled::is_compiled(&bytes) => (Some(bytes), None),
         other => (None, other),
     };
-    // A compiled file is checked whole here; its routes are read from its
-    // records while the FIB is built, never all held at once.
+    // A compiled file's header and next hops are checked here; its route
+    // records are checked and read while the FIB is built, never all held
+    // at once.
     let compiled = compiled_bytes.as_deref().map(|bytes| {
         log::info!(
             "routes: {ROUTE_FILE_NAME} ({} bytes, compiled)",
             bytes.len()
         );
-        route_file::compiled::CompiledRoutes::open(bytes, &options).unwrap_or_else(|error| {
+        route_file::compiled::CompiledRoutes::open_header(bytes, &options).unwrap_or_else(|error| {
             stop_with(
                 ExitStatus::ConfigurationError,
                 format_args!("routes: {ROUTE_FILE_NAME}: {error}; not forwarding"),
@@ -211,37 +215,34 @@ fn load_routes(config: &Config, nics: &[NicInfo], seed: u64) -> Router {
         },
         None => route_file::Parsed::default(),
     };
-    let report = compiled
-        .as_ref()
-        .map_or(&parsed, |compiled| compiled.report());
     let parsed_at = clock::now();
-    for error in &report.errors {
-        log::error!("routes: {ROUTE_FILE_NAME}: {error}");
-    }
-    let unreported = report.statistics.errors - report.errors.len();
-    if unreported > 0 {
-        log::error!("routes: {ROUTE_FILE_NAME}: {unreported} more malformed lines not shown");
-    }
-    if !config.route_file.accepts(report) {
-        stop_with(
-            ExitStatus::ConfigurationError,
-            format_args!(
-                "routes: {ROUTE_FILE_NAME}: {} malformed of {} lines and [routes] file_required = true; \
-                 not forwarding with a half-loaded table",
-                report.statistics.errors, report.statistics.lines
-            ),
-        );
-    }
-    let built = match &compiled {
-        Some(compiled) => Router::with_seed_and_compiled_routes(config, nics, seed, compiled),
-        None => Router::with_seed_and_routes(config, nics, seed, &parsed),
-    };
-    let (router, summary) = match built {
-        Ok(built) => built,
-        Err(error) => stop_with(
-            ExitStatus::ConfigurationError,
-            format_args!("router: {error}"),
-        ),
+    let (router, summary) = match &compiled {
+        Some(compiled) => {
+            let (router, summary, report) =
+                match Router::with_seed_and_compiled_routes(config, nics, seed, compiled) {
+                    Ok(built) => built,
+                    Err(CompiledLoadError::File(error)) => stop_with(
+                        ExitStatus::ConfigurationError,
+                        format_args!("routes: {ROUTE_FILE_NAME}: {error}; not forwarding"),
+                    ),
+                    Err(CompiledLoadError::Router(error)) => stop_with(
+                        ExitStatus::ConfigurationError,
+                        format_args!("router: {error}"),
+                    ),
+                };
+            judge_route_file(config, &report);
+            (router, summary)
+        }
+        None => {
+            judge_route_file(config, &parsed);
+            match Router::with_seed_and_routes(config, nics, seed, &parsed) {
+                Ok(built) => built,
+                Err(error) => stop_with(
+                    ExitStatus::ConfigurationError,
+                    format_args!("router: {error}"),
+                ),
+            }
+        }
     };
     drop(compiled);
     drop(compiled_bytes);
@@ -270,6 +271,29 @@ fn load_routes(config: &Config, nics: &[NicInfo], seed: u64) -> Router {
         log::info!("routes: no {ROUTE_FILE_NAME}; only the config's routes");
     }
     router
+}
+
+/// Reports the route file's malformed lines (the first `[routes]
+/// error_limit` of them, then a count) and stops the appliance when the
+/// config does not accept a file with them (`[routes] file_required`).
+fn judge_route_file(config: &Config, report: &route_file::Parsed) {
+    for error in &report.errors {
+        log::error!("routes: {ROUTE_FILE_NAME}: {error}");
+    }
+    let unreported = report.statistics.errors - report.errors.len();
+    if unreported > 0 {
+        log::error!("routes: {ROUTE_FILE_NAME}: {unreported} more malformed lines not shown");
+    }
+    if !config.route_file.accepts(report) {
+        stop_with(
+            ExitStatus::ConfigurationError,
+            format_args!(
+                "routes: {ROUTE_FILE_NAME}: {} malformed of {} lines and [routes] file_required = true; \
+                 not forwarding with a half-loaded table",
+                report.statistics.errors, report.statistics.lines
+            ),
+        );
+    }
 }
 
 fn discover_ports(config: &Config) -> Vec<NetworkPort> {

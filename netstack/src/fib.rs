@@ -280,14 +280,12 @@ impl Fib {
     /// Where a prefix is stored: the fast-path trie (with its 32-bit key and
     /// length) or the IPv6 trie.
     fn place(&self, prefix: Ipv6Cidr) -> Place {
-        let bits = prefix.address().to_bits();
-        let length = prefix.prefix_len();
-        match &self.translation {
-            Some(translation) if length >= 96 && bits >> 32 == translation.pool_high => {
-                Place::Ipv4(bits as u32, length - 96)
-            }
-            _ => Place::Ipv6(bits, length),
-        }
+        place(
+            self.translation
+                .as_ref()
+                .map(|translation| translation.pool_high),
+            prefix,
+        )
     }
 
     /// Add a route, or replace the next hop of an existing one; returns the
@@ -458,7 +456,8 @@ impl Fib {
     /// Replace the whole table with `routes` in one pass (much faster than
     /// inserting them one by one) into exactly sized arrays. Host bits are
     /// masked; when a prefix appears more than once the last one wins;
-    /// [`NO_NEXT_HOP`] entries are skipped.
+    /// [`NO_NEXT_HOP`] entries are skipped. [`Fib::loader`] does the same
+    /// for routes handed over one at a time.
     ///
     /// # Panics
     ///
@@ -468,66 +467,40 @@ impl Fib {
         I: IntoIterator<Item = (Ipv6Cidr, NextHopIndex)>,
     {
         let routes = routes.into_iter();
-        let mut ipv6: alloc::vec::Vec<(u128, u8, u32)> = alloc::vec::Vec::new();
-        let mut ipv4: alloc::vec::Vec<(u32, u8, u32)> = alloc::vec::Vec::new();
-        // Full tables are mostly IPv4 when there is a fast path (and all
-        // IPv6 otherwise): size that side once instead of doubling it.
-        let expected = routes.size_hint().0;
-        if self.translation.is_some() {
-            ipv4.reserve_exact(expected);
-        } else {
-            ipv6.reserve_exact(expected);
-        }
+        let mut loader = self.loader(routes.size_hint().0);
         for (prefix, next_hop) in routes {
-            if next_hop == NO_NEXT_HOP {
-                continue;
-            }
-            match self.place(prefix) {
-                Place::Ipv4(key, length) => {
-                    ipv4.push((trie::Key::masked(key, length), length, next_hop))
-                }
-                Place::Ipv6(key, length) => {
-                    ipv6.push((trie::Key::masked(key, length), length, next_hop))
-                }
-            }
+            loader.push(prefix, next_hop);
         }
-        sort_and_deduplicate(&mut ipv6);
-        sort_and_deduplicate(&mut ipv4);
-        self.next_hops.clear();
-        let ipv6 = self.encode(ipv6);
-        let ipv4 = self.encode(ipv4);
-        self.ipv6.build(&ipv6);
-        self.ipv6.shrink_to_fit();
-        if let Some(translation) = &mut self.translation {
-            translation.ipv4.build(&ipv4);
-            translation.ipv4.shrink_to_fit();
-        }
+        loader.finish();
     }
 
-    /// Replace the next hops of sorted routes by their (acquired) codes.
-    fn encode<K: Copy>(
-        &mut self,
-        routes: alloc::vec::Vec<(K, u8, u32)>,
-    ) -> alloc::vec::Vec<(K, u8, Code)> {
-        let mut last: Option<(u32, Code)> = None;
-        routes
-            .into_iter()
-            .map(|(key, length, next_hop)| {
-                let code = match last {
-                    // Neighbouring routes often share a next hop.
-                    Some((hop, code)) if hop == next_hop => {
-                        self.next_hops.retain(code);
-                        code
-                    }
-                    _ => self
-                        .next_hops
-                        .acquire(next_hop)
-                        .unwrap_or_else(|| panic!("{}", TooManyNextHops)),
-                };
-                last = Some((next_hop, code));
-                (key, length, code)
-            })
-            .collect()
+    /// Start a [`Fib::load`] whose routes are handed over one at a time
+    /// ([`FibLoader::push`]) by a caller that filters or counts them as it
+    /// goes, then [`FibLoader::finish`]: the routes are held once, by
+    /// family and already coded, instead of being collected first.
+    /// `expected_routes` sizes the side that full tables fill (mapped IPv4
+    /// with a fast path, IPv6 without). The table is unchanged until
+    /// `finish` (and stays so if the loader is dropped).
+    pub fn loader(&mut self, expected_routes: usize) -> FibLoader<'_> {
+        let mut loader = FibLoader {
+            pool_high: self
+                .translation
+                .as_ref()
+                .map(|translation| translation.pool_high),
+            fib: self,
+            next_hops: NextHops::default(),
+            ipv6: alloc::vec::Vec::new(),
+            ipv4: alloc::vec::Vec::new(),
+            last: None,
+            ipv6_ascending: true,
+            ipv4_ascending: true,
+        };
+        if loader.pool_high.is_some() {
+            loader.ipv4.reserve_exact(expected_routes);
+        } else {
+            loader.ipv6.reserve_exact(expected_routes);
+        }
+        loader
     }
 
     /// Every route, in no particular order.
@@ -580,8 +553,129 @@ enum Place {
     Ipv6(u128, u8),
 }
 
-/// Sort by `(key, length)` keeping, for duplicate prefixes, the last one.
-fn sort_and_deduplicate<K: trie::Key + Default>(routes: &mut alloc::vec::Vec<(K, u8, u32)>) {
+/// Where a prefix goes in a table whose fast path (if any) has pool6
+/// `pool_high` (its first 96 bits).
+fn place(pool_high: Option<u128>, prefix: Ipv6Cidr) -> Place {
+    let bits = prefix.address().to_bits();
+    let length = prefix.prefix_len();
+    match pool_high {
+        Some(pool_high) if length >= 96 && bits >> 32 == pool_high => {
+            Place::Ipv4(bits as u32, length - 96)
+        }
+        _ => Place::Ipv6(bits, length),
+    }
+}
+
+/// The routes of a [`Fib::load`] in the making ([`Fib::loader`]): split by
+/// family, masked and coded as they are pushed, then sorted (a compiled
+/// route file's are already), de-duplicated and built by
+/// [`Fib::finish_load`].
+#[derive(Debug)]
+pub struct FibLoader<'fib> {
+    /// The table the routes replace.
+    fib: &'fib mut Fib,
+    /// Its fast path's pool6 (first 96 bits).
+    pool_high: Option<u128>,
+    /// Codes of the pushed routes' next hops (every pushed route holds a
+    /// use, duplicates until they are dropped).
+    next_hops: NextHops,
+    ipv6: alloc::vec::Vec<(u128, u8, Code)>,
+    ipv4: alloc::vec::Vec<(u32, u8, Code)>,
+    /// The last route's next hop and its code: neighbouring routes mostly
+    /// share one.
+    last: Option<(NextHopIndex, Code)>,
+    /// Whether `ipv6` (`ipv4`) is in strictly ascending order so far:
+    /// then it is sorted and free of duplicates, and [`FibLoader::finish`]
+    /// neither sorts nor scans it again (a compiled route file's routes
+    /// come so).
+    ipv6_ascending: bool,
+    ipv4_ascending: bool,
+}
+
+/// Append `route` to one family's routes, noting whether they are still in
+/// strictly ascending order.
+#[inline(always)]
+fn push_route<K: trie::Key>(
+    routes: &mut alloc::vec::Vec<(K, u8, Code)>,
+    ascending: &mut bool,
+    route: (K, u8, Code),
+) {
+    if let Some(&(key, length, _)) = routes.last() {
+        *ascending &= (key, length) < (route.0, route.1);
+    }
+    routes.push(route);
+}
+
+impl FibLoader<'_> {
+    /// Add a route to the load (see [`Fib::load`]).
+    ///
+    /// # Panics
+    ///
+    /// When the routes pushed so far, duplicates included, use more than
+    /// [`MAX_NEXT_HOPS`] distinct next hops.
+    pub fn push(&mut self, prefix: Ipv6Cidr, next_hop: NextHopIndex) {
+        if next_hop == NO_NEXT_HOP {
+            return;
+        }
+        let code = match self.last {
+            Some((hop, code)) if hop == next_hop => {
+                self.next_hops.retain(code);
+                code
+            }
+            _ => self
+                .next_hops
+                .acquire(next_hop)
+                .unwrap_or_else(|| panic!("{}", TooManyNextHops)),
+        };
+        self.last = Some((next_hop, code));
+        match place(self.pool_high, prefix) {
+            Place::Ipv4(key, length) => push_route(
+                &mut self.ipv4,
+                &mut self.ipv4_ascending,
+                (trie::Key::masked(key, length), length, code),
+            ),
+            Place::Ipv6(key, length) => push_route(
+                &mut self.ipv6,
+                &mut self.ipv6_ascending,
+                (trie::Key::masked(key, length), length, code),
+            ),
+        }
+    }
+
+    /// Replace the table's routes with the pushed ones.
+    pub fn finish(self) {
+        let FibLoader {
+            fib,
+            mut next_hops,
+            mut ipv6,
+            mut ipv4,
+            ipv6_ascending,
+            ipv4_ascending,
+            ..
+        } = self;
+        if !ipv6_ascending {
+            sort_and_deduplicate(&mut ipv6, &mut next_hops);
+        }
+        if !ipv4_ascending {
+            sort_and_deduplicate(&mut ipv4, &mut next_hops);
+        }
+        fib.next_hops = next_hops;
+        fib.ipv6.build(&ipv6);
+        fib.ipv6.shrink_to_fit();
+        drop(ipv6);
+        if let Some(translation) = &mut fib.translation {
+            translation.ipv4.build(&ipv4);
+            translation.ipv4.shrink_to_fit();
+        }
+    }
+}
+
+/// Sort by `(key, length)` keeping, for duplicate prefixes, the last one
+/// (the dropped ones give their next hop's use back to `next_hops`).
+fn sort_and_deduplicate<K: trie::Key + Default>(
+    routes: &mut alloc::vec::Vec<(K, u8, Code)>,
+    next_hops: &mut NextHops,
+) {
     // Stable sort keeps input order among equal prefixes; keep the last.
     sort::sort_routes(routes);
     let mut write = 0;
@@ -589,6 +683,7 @@ fn sort_and_deduplicate<K: trie::Key + Default>(routes: &mut alloc::vec::Vec<(K,
         if read + 1 < routes.len()
             && (routes[read + 1].0, routes[read + 1].1) == (routes[read].0, routes[read].1)
         {
+            next_hops.release(routes[read].2);
             continue;
         }
         // Nothing moves until the first duplicate (a full table has

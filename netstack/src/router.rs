@@ -78,7 +78,7 @@ use neighbor_cache::{LearnedFrom, NeighborCache};
 use pending::PendingPackets;
 use random::Random;
 use router_advertisement::Advertiser;
-pub use routes::{RouteLoadSummary, RouteRejectReason, RouteRejections};
+pub use routes::{CompiledLoadError, RouteLoadSummary, RouteRejectReason, RouteRejections};
 
 /// The counters that grow when a configured capacity refuses new work: a
 /// full table or pool, a per-source or per-port cap. Operators want to hear

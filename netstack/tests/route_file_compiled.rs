@@ -284,9 +284,19 @@ fn every_single_byte_change_decodes_or_is_refused_without_panicking() {
             let mut changed = bytes.clone();
             changed[offset] = value;
             for options in &options {
-                if let Ok(parsed) = compiled::decode(&changed, options) {
-                    decoded += 1;
-                    assert_eq!(parsed.routes.len(), parsed.mapped.len());
+                let one_pass = compiled::CompiledRoutes::open_header(&changed, options)
+                    .and_then(|routes| routes.read_routes(&mut |_, _| {}));
+                match compiled::decode(&changed, options) {
+                    Ok(parsed) => {
+                        decoded += 1;
+                        assert_eq!(parsed.routes.len(), parsed.mapped.len());
+                        // The appliance's one pass accepts the same files
+                        // with the same report.
+                        let report = one_pass.expect("decode accepted it");
+                        assert_eq!(report.statistics, parsed.statistics);
+                        assert_eq!(report.errors, parsed.errors);
+                    }
+                    Err(error) => assert_eq!(one_pass.err(), Some(error)),
                 }
             }
         }
@@ -407,7 +417,16 @@ fn routes_read_one_by_one_are_those_decode_gives_and_load_the_same_router() {
         assert_eq!(routes.report().statistics, decoded.statistics);
         assert_eq!(routes.report().errors, decoded.errors);
         assert!(routes.report().routes.is_empty());
-        assert_eq!(routes.route_count(), decoded.routes.len());
+        assert!(routes.route_count() >= decoded.routes.len());
+        // One pass from the header alone: the same routes, the same report.
+        let header_only = compiled::CompiledRoutes::open_header(&bytes, &options).unwrap();
+        let mut read = Vec::new();
+        let report = header_only
+            .read_routes(&mut |route, mapped| read.push((route, mapped)))
+            .unwrap();
+        assert_eq!(report.statistics, decoded.statistics);
+        assert_eq!(report.errors, decoded.errors);
+        assert_eq!(read.len(), decoded.routes.len());
         let mut one_by_one = Vec::new();
         routes.for_each_route(&mut |route, mapped| one_by_one.push((route, mapped)));
         let expected: Vec<_> = decoded
@@ -419,7 +438,37 @@ fn routes_read_one_by_one_are_those_decode_gives_and_load_the_same_router() {
         assert_eq!(one_by_one, expected);
     }
     // Loaded into a router: the same summary and the same FIB.
-    let config = netstack::config::parse(
+    let config = router_config();
+    let options = config.route_file_options();
+    let nics = two_nics();
+    let decoded = compiled::decode(&bytes, &options).unwrap();
+    let (from_decoded, summary) =
+        netstack::router::Router::with_seed_and_routes(&config, &nics, 7, &decoded).unwrap();
+    let routes = compiled::CompiledRoutes::open_header(&bytes, &options).unwrap();
+    let (from_records, records_summary, report) =
+        netstack::router::Router::with_seed_and_compiled_routes(&config, &nics, 7, &routes)
+            .unwrap();
+    assert_eq!(records_summary.to_string(), summary.to_string());
+    assert_eq!(records_summary, summary);
+    assert_eq!(report.statistics, decoded.statistics);
+    assert_eq!(report.errors, decoded.errors);
+    assert!(summary.fib_routes > 100, "{summary}");
+    let mut probe = Random(0x0b5e_55ed);
+    for _ in 0..2000 {
+        let destination = std::net::Ipv6Addr::from_bits(
+            (u128::from(probe.next()) << 64 | u128::from(probe.next())) >> (probe.below(4) * 8),
+        );
+        assert_eq!(
+            from_records.fib().lookup(destination),
+            from_decoded.fib().lookup(destination),
+            "{destination}"
+        );
+    }
+}
+
+/// The config of the router-level tests (pool6 a documentation /96).
+fn router_config() -> netstack::config::Config {
+    netstack::config::parse(
         r#"
 [[port]]
 name = "lan0"
@@ -437,34 +486,54 @@ ipv4 = "192.0.2.1"
 via = "2001:db8:ffff::1"
 "#,
     )
-    .expect("the config parses");
-    let options = config.route_file_options();
-    let nics = [
+    .expect("the config parses")
+}
+
+/// The two NICs of the router-level tests.
+fn two_nics() -> [netstack::router::NicInfo; 2] {
+    [
         netstack::router::NicInfo {
             mac: [2, 0, 0, 0, 0, 1],
         },
         netstack::router::NicInfo {
             mac: [2, 0, 0, 0, 0, 2],
         },
-    ];
-    let decoded = compiled::decode(&bytes, &options).unwrap();
-    let (from_decoded, summary) =
-        netstack::router::Router::with_seed_and_routes(&config, &nics, 7, &decoded).unwrap();
-    let routes = compiled::CompiledRoutes::open(&bytes, &options).unwrap();
-    let (from_records, records_summary) =
-        netstack::router::Router::with_seed_and_compiled_routes(&config, &nics, 7, &routes)
-            .unwrap();
-    assert_eq!(records_summary.to_string(), summary.to_string());
-    assert!(summary.fib_routes > 100, "{summary}");
-    let mut probe = Random(0x0b5e_55ed);
-    for _ in 0..2000 {
-        let destination = std::net::Ipv6Addr::from_bits(
-            (u128::from(probe.next()) << 64 | u128::from(probe.next())) >> (probe.below(4) * 8),
-        );
-        assert_eq!(
-            from_records.fib().lookup(destination),
-            from_decoded.fib().lookup(destination),
-            "{destination}"
-        );
+    ]
+}
+
+#[test]
+fn a_record_that_breaks_the_format_refuses_the_one_pass_load() {
+    // The appliance opens a compiled file from its header and checks the
+    // records while loading them: a bad record late in the file refuses
+    // the file whole, with the error `decode` gives, and no router.
+    let config = router_config();
+    let options = config.route_file_options();
+    let mut random = Random(0x0dd_ba11);
+    let mut bytes = compiled::compile(&random_text(&mut random, 300), 100).unwrap();
+    let word = |bytes: &[u8], offset: usize| {
+        u32::from_le_bytes(bytes[offset..offset + 4].try_into().unwrap()) as usize
+    };
+    let first_ipv4 = 32 + 40 * word(&bytes, 12) + 20 * word(&bytes, 16);
+    let ipv4_routes = word(&bytes, 20);
+    assert!(ipv4_routes > 10, "the random file has IPv4 routes");
+    // Nonzero padding in the last IPv4 record.
+    let last = first_ipv4 + 8 * (ipv4_routes - 1);
+    bytes[last + 5] = 1;
+    let expected = compiled::decode(&bytes, &options).expect_err("padding");
+    let routes = compiled::CompiledRoutes::open_header(&bytes, &options)
+        .expect("the header and next hops are sound");
+    match netstack::router::Router::with_seed_and_compiled_routes(&config, &two_nics(), 7, &routes)
+    {
+        Err(netstack::router::CompiledLoadError::File(error)) => {
+            assert_eq!(error, expected);
+            assert!(
+                error
+                    .to_string()
+                    .contains(&format!("IPv4 route {}: nonzero padding", ipv4_routes - 1)),
+                "{error}"
+            );
+        }
+        Err(other) => panic!("refused for the wrong reason: {other}"),
+        Ok(_) => panic!("a damaged file was loaded"),
     }
 }

@@ -18,7 +18,7 @@ use super::trie::Key;
 
 /// Sort `routes` by `(key, length)`, keeping the input order among equal
 /// pairs. Uses a scratch array as long as `routes`.
-pub(super) fn sort_routes<K: Key + Default>(routes: &mut Vec<(K, u8, u32)>) {
+pub(super) fn sort_routes<K: Key + Default, V: Copy + Default>(routes: &mut Vec<(K, u8, V)>) {
     let count = routes.len();
     // Already sorted (a compiled route file is): a stable sort changes
     // nothing. Sorted but for a short tail (a compiled file's routes and
@@ -44,7 +44,7 @@ pub(super) fn sort_routes<K: Key + Default>(routes: &mut Vec<(K, u8, u32)>) {
             histogram[digit(key, byte)] += 1;
         }
     }
-    let mut scratch: Vec<(K, u8, u32)> = alloc::vec![(K::default(), 0, 0); count];
+    let mut scratch: Vec<(K, u8, V)> = alloc::vec![(K::default(), 0, V::default()); count];
     for (index, histogram) in histograms.iter().enumerate() {
         // A digit every route shares does not reorder anything.
         if histogram.iter().any(|&bucket| bucket as usize == count) {
@@ -74,7 +74,7 @@ pub(super) fn sort_routes<K: Key + Default>(routes: &mut Vec<(K, u8, u32)>) {
 /// Sort `routes[sorted_prefix..]` (short) and merge it into the sorted
 /// `routes[..sorted_prefix]`, stably: among equal pairs the tail's
 /// routes, which came later, stay after the prefix's.
-fn merge_tail<K: Key>(routes: &mut Vec<(K, u8, u32)>, sorted_prefix: usize) {
+fn merge_tail<K: Key, V: Copy>(routes: &mut Vec<(K, u8, V)>, sorted_prefix: usize) {
     let mut tail = routes.split_off(sorted_prefix);
     tail.sort_by_key(|route| (route.0, route.1));
     let mut prefix_end = sorted_prefix;

@@ -288,6 +288,7 @@ enum Resolved {
 }
 
 /// Collects the errors of one decode: kept up to the limit, all counted.
+#[derive(Clone)]
 struct Errors {
     kept: Vec<LineError>,
     count: usize,
@@ -540,10 +541,18 @@ pub fn decode(bytes: &[u8], options: &Options) -> Result<Parsed, CompiledError> 
 /// one when asked ([`CompiledRoutes::for_each_route`]) instead of being
 /// held in a [`Parsed`]: for a full table, the appliance so never holds
 /// the million routes twice.
+///
+/// Or, opened with [`CompiledRoutes::open_header`], a file whose header,
+/// layout and next hops are checked and whose route records are checked
+/// by the one pass that reads them ([`CompiledRoutes::read_routes`]): the
+/// appliance's boot reads a full table's records once instead of twice.
 pub struct CompiledRoutes<'bytes> {
     layout: Layout<'bytes>,
     next_hops: Vec<(Resolved, Resolved)>,
     options: Options,
+    /// The errors found in the next hops (a `translate via` gateway the
+    /// config cannot use), which every report starts with.
+    next_hop_errors: Errors,
     report: Parsed,
 }
 
@@ -553,68 +562,96 @@ impl<'bytes> CompiledRoutes<'bytes> {
         bytes: &'bytes [u8],
         options: &Options,
     ) -> Result<CompiledRoutes<'bytes>, CompiledError> {
+        let mut routes = CompiledRoutes::open_header(bytes, options)?;
+        routes.report = routes.read_routes(&mut |_, _| {})?;
+        Ok(routes)
+    }
+
+    /// Check the header, the layout and the next hops of `bytes` under
+    /// `options`, not the route records: [`CompiledRoutes::read_routes`]
+    /// checks each as it reads it. Until then [`CompiledRoutes::report`]
+    /// has only the line count and the next hops' errors.
+    pub fn open_header(
+        bytes: &'bytes [u8],
+        options: &Options,
+    ) -> Result<CompiledRoutes<'bytes>, CompiledError> {
         let layout = layout(bytes)?;
-        let mut errors = Errors {
+        let mut next_hop_errors = Errors {
             kept: Vec::new(),
             count: 0,
             limit: options.error_limit,
         };
-        let next_hops = decode_next_hops(layout.next_hops, options, &mut errors)?;
-        let mut statistics = super::Statistics {
-            lines: layout.lines,
-            ..super::Statistics::default()
-        };
-        walk(
-            &layout,
-            &next_hops,
-            options,
-            &mut statistics,
-            &mut errors,
-            &mut |_, _| {},
-        )?;
-        statistics.errors = errors.count;
+        let next_hops = decode_next_hops(layout.next_hops, options, &mut next_hop_errors)?;
         let report = Parsed {
-            statistics,
-            errors: errors.kept,
+            statistics: super::Statistics {
+                lines: layout.lines,
+                errors: next_hop_errors.count,
+                ..super::Statistics::default()
+            },
+            errors: next_hop_errors.kept.clone(),
             ..Parsed::default()
         };
         Ok(CompiledRoutes {
             layout,
             next_hops,
             options: options.clone(),
+            next_hop_errors,
             report,
         })
     }
 
     /// The counts and the first errors, as [`decode`] gives them; its
     /// `routes` are empty ([`CompiledRoutes::for_each_route`] has them).
+    /// After [`CompiledRoutes::open_header`], only what it checked.
     pub fn report(&self) -> &Parsed {
         &self.report
     }
 
-    /// How many routes [`CompiledRoutes::for_each_route`] gives.
+    /// How many route records the file has: [`CompiledRoutes::read_routes`]
+    /// gives at most that many routes.
     pub fn route_count(&self) -> usize {
-        self.report.statistics.ipv6.total() + self.report.statistics.mapped.total()
+        self.layout.ipv6_routes.len() / IPV6_ROUTE_BYTES
+            + self.layout.ipv4_routes.len() / IPV4_ROUTE_BYTES
     }
 
     /// Every route [`decode`] would give, in its order, with whether it is
-    /// a mapped IPv4 route.
-    pub fn for_each_route(&self, emit: &mut dyn FnMut(Route, bool)) {
+    /// a mapped IPv4 route, checking every record as it goes; then the
+    /// report of the whole file (what [`CompiledRoutes::open`] reports).
+    /// A record that breaks the format ends the pass with its error, the
+    /// routes before it having been given already: the caller then
+    /// discards them with the file.
+    pub fn read_routes(&self, emit: &mut dyn FnMut(Route, bool)) -> Result<Parsed, CompiledError> {
         let mut errors = Errors {
-            kept: Vec::new(),
-            count: 0,
-            limit: 0,
+            kept: self.next_hop_errors.kept.clone(),
+            count: self.next_hop_errors.count,
+            limit: self.next_hop_errors.limit,
         };
-        let mut statistics = super::Statistics::default();
-        // `open` walked the same bytes with the same options without error.
-        let _ = walk(
+        let mut statistics = super::Statistics {
+            lines: self.layout.lines,
+            ..super::Statistics::default()
+        };
+        walk(
             &self.layout,
             &self.next_hops,
             &self.options,
             &mut statistics,
             &mut errors,
             emit,
-        );
+        )?;
+        statistics.errors = errors.count;
+        Ok(Parsed {
+            statistics,
+            errors: errors.kept,
+            ..Parsed::default()
+        })
+    }
+
+    /// Every route [`decode`] would give, in its order, with whether it is
+    /// a mapped IPv4 route (of a file [`CompiledRoutes::open`] checked;
+    /// after [`CompiledRoutes::open_header`], up to the first record that
+    /// breaks the format: use [`CompiledRoutes::read_routes`] there).
+    pub fn for_each_route(&self, emit: &mut dyn FnMut(Route, bool)) {
+        let _ = self.read_routes(emit);
     }
 }
 

@@ -3,8 +3,8 @@
 //! [`Router::with_seed_and_routes`] builds the router as
 //! [`Router::with_seed`] does (connected prefixes, local /128s, the
 //! config's `[[route]]`s), then adds the route file's routes and loads the
-//! whole table in one pass ([`Fib::load`]: sorted, exactly sized, no
-//! incremental updates). With a `[translation] pool6` of length 96 the FIB
+//! whole table in one pass ([`Fib::loader`], which takes each route as it
+//! is accepted: sorted, exactly sized, no incremental updates). With a `[translation] pool6` of length 96 the FIB
 //! gets its IPv4 fast path ([`Fib::with_translation_prefix`]).
 //!
 //! # Next hops
@@ -210,6 +210,27 @@ impl fmt::Display for RouteLoadSummary {
     }
 }
 
+/// Why [`Router::with_seed_and_compiled_routes`] built no router.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CompiledLoadError {
+    /// The config cannot make a router ([`Router::with_seed`]'s error).
+    Router(RouterError),
+    /// A record of the file breaks the compiled format: the file is
+    /// refused whole.
+    File(route_file::compiled::CompiledError),
+}
+
+impl fmt::Display for CompiledLoadError {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CompiledLoadError::Router(error) => write!(formatter, "router: {error}"),
+            CompiledLoadError::File(error) => fmt::Display::fmt(error, formatter),
+        }
+    }
+}
+
+impl core::error::Error for CompiledLoadError {}
+
 /// A route file next hop as a map key (addresses and ports are `Ord`).
 type NextHopKey = (u8, u128, Option<route_file::PortName>);
 
@@ -240,13 +261,12 @@ impl Router {
         seed: u64,
         parsed: &route_file::Parsed,
     ) -> Result<(Router, RouteLoadSummary), RouterError> {
-        Router::with_seed_and_route_source(
+        let built = Router::with_seed_and_route_source(
             config,
             nics,
             seed,
-            &parsed.statistics,
             parsed.routes.len(),
-            &mut |install| {
+            &mut |install| -> Result<route_file::Statistics, core::convert::Infallible> {
                 let mapped_flags = parsed
                     .mapped
                     .iter()
@@ -255,53 +275,67 @@ impl Router {
                 for (route, mapped) in parsed.routes.iter().zip(mapped_flags) {
                     install(*route, mapped);
                 }
+                Ok(parsed.statistics)
             },
-        )
+        )?;
+        match built {
+            Ok(built) => Ok(built),
+            Err(never) => match never {},
+        }
     }
 
     /// [`Router::with_seed_and_routes`] for a compiled route file, whose
-    /// routes are read from its records as they are installed (never all
-    /// held at once as a [`route_file::Parsed`]). Its `report()` has the
-    /// counts and errors for the caller's `[routes] file_required` decision.
+    /// records are read, checked and installed in one pass (never all held
+    /// at once as a [`route_file::Parsed`]), so `routes` may come from
+    /// [`CompiledRoutes::open_header`](route_file::compiled::CompiledRoutes::open_header).
+    /// Also gives the file's report (counts and first errors, as
+    /// [`CompiledRoutes::open`](route_file::compiled::CompiledRoutes::open)
+    /// gives it) for the caller's `[routes] file_required` decision, which
+    /// comes after the load: a router built from a file the caller refuses
+    /// is dropped unused. A record that breaks the format refuses the file
+    /// whole ([`CompiledLoadError::File`]).
     pub fn with_seed_and_compiled_routes(
         config: &Config,
         nics: &[NicInfo],
         seed: u64,
         routes: &route_file::compiled::CompiledRoutes<'_>,
-    ) -> Result<(Router, RouteLoadSummary), RouterError> {
-        Router::with_seed_and_route_source(
+    ) -> Result<(Router, RouteLoadSummary, route_file::Parsed), CompiledLoadError> {
+        let mut report = None;
+        let built = Router::with_seed_and_route_source(
             config,
             nics,
             seed,
-            &routes.report().statistics,
             routes.route_count(),
-            &mut |install| routes.for_each_route(install),
+            &mut |install| {
+                let read = routes.read_routes(install)?;
+                let statistics = read.statistics;
+                report = Some(read);
+                Ok(statistics)
+            },
         )
+        .map_err(CompiledLoadError::Router)?
+        .map_err(CompiledLoadError::File)?;
+        let (router, summary) = built;
+        Ok((router, summary, report.unwrap_or_default()))
     }
 
     /// The work of both: `for_each_route` hands every route of the file
-    /// (with whether it is a mapped IPv4 route) to the closure it is given;
-    /// `statistics` are the file's counts, `route_count` how many routes
-    /// it hands over.
-    fn with_seed_and_route_source(
+    /// (with whether it is a mapped IPv4 route) to the closure it is given
+    /// and returns the file's counts, or why the file is refused;
+    /// `route_count` is how many routes it hands over at most. The outer
+    /// error is the router's (before any route is read), the inner one the
+    /// file's.
+    fn with_seed_and_route_source<FileError>(
         config: &Config,
         nics: &[NicInfo],
         seed: u64,
-        statistics: &route_file::Statistics,
         route_count: usize,
-        for_each_route: &mut dyn FnMut(&mut InstallRoute<'_>),
-    ) -> Result<(Router, RouteLoadSummary), RouterError> {
+        for_each_route: &mut dyn FnMut(
+            &mut InstallRoute<'_>,
+        ) -> Result<route_file::Statistics, FileError>,
+    ) -> Result<Result<(Router, RouteLoadSummary), FileError>, RouterError> {
         let mut router = Router::with_seed(config, nics, seed)?;
-        let mut summary = RouteLoadSummary {
-            lines: statistics.lines,
-            malformed_lines: statistics.errors,
-            ..RouteLoadSummary::default()
-        };
-        for reason in RejectReason::ALL {
-            summary
-                .rejected
-                .add(reason.into(), statistics.rejected.get(reason));
-        }
+        let mut summary = RouteLoadSummary::default();
 
         // The config's routes (connected, [[route]]) and the router's own
         // addresses (checked before the FIB) win over the file.
@@ -328,10 +362,15 @@ impl Router {
 
         let mut resolved: BTreeMap<NextHopKey, Result<NextHopIndex, RouteRejectReason>> =
             BTreeMap::new();
-        let mut table: Vec<(Ipv6Cidr, NextHopIndex)> =
-            Vec::with_capacity(route_count + configured.len());
+        let mut fib = match translation_prefix(config) {
+            Some(pool6) => Fib::with_translation_prefix(pool6),
+            None => Fib::new(),
+        };
+        // The routes go to the FIB's loader as they come: never held as
+        // one list of prefixes first.
+        let mut loader = fib.loader(route_count + configured.len());
         let mut last: Option<(route_file::NextHop, Result<NextHopIndex, RouteRejectReason>)> = None;
-        for_each_route(&mut |route, mapped| {
+        let statistics = for_each_route(&mut |route, mapped| {
             let prefix = route.prefix;
             let length = prefix.prefix_len();
             if configured_lengths[usize::from(length) / 64] >> (length % 64) & 1 != 0
@@ -361,7 +400,7 @@ impl Router {
             };
             match index {
                 Ok(index) => {
-                    table.push((prefix, index));
+                    loader.push(prefix, index);
                     let family = if mapped {
                         &mut summary.mapped
                     } else {
@@ -375,21 +414,29 @@ impl Router {
                 Err(reason) => summary.rejected.add(reason, 1),
             }
         });
-        drop(resolved);
-        table.extend(configured);
-
-        let mut fib = match translation_prefix(config) {
-            Some(pool6) => Fib::with_translation_prefix(pool6),
-            None => Fib::new(),
+        let statistics = match statistics {
+            Ok(statistics) => statistics,
+            Err(error) => return Ok(Err(error)),
         };
+        summary.lines = statistics.lines;
+        summary.malformed_lines = statistics.errors;
+        for reason in RejectReason::ALL {
+            summary
+                .rejected
+                .add(reason.into(), statistics.rejected.get(reason));
+        }
+        drop(resolved);
+        for (prefix, next_hop) in configured {
+            loader.push(prefix, next_hop);
+        }
         // At most MAX_NEXT_HOPS distinct next hops exist (checked when each
-        // was added), so `load` cannot run out of codes.
-        fib.load(table);
+        // was added), so the loader cannot run out of codes.
+        loader.finish();
         router.fib = fib;
         summary.fib_routes = router.fib.len();
         summary.fib_next_hops = router.fib.next_hop_count();
         summary.fib_memory_bytes = router.fib.memory_bytes();
-        Ok((router, summary))
+        Ok(Ok((router, summary)))
     }
 
     /// The router's next hop for a route file next hop, added to its table
