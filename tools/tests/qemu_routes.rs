@@ -225,6 +225,21 @@ fn damaged_compiled_route_file_stops_the_appliance() {
         10,
     )
     .expect("compiles");
+    // The two routes swapped: out of order. The appliance checks the
+    // records while it loads them; it must still refuse the file whole.
+    let next_hops = u32::from_le_bytes(bytes[12..16].try_into().expect("4 bytes")) as usize;
+    let first_route = 32 + 40 * next_hops;
+    let mut swapped = bytes.clone();
+    let (first, second) = swapped[first_route..first_route + 40].split_at_mut(20);
+    first.swap_with_slice(second);
+    std::fs::write(&route_file, &swapped).expect("write the route file");
+    let transcript = assert_stops_with_configuration_error(&route_file);
+    assert!(
+        transcript.contains(
+            "routes: opt/pure6/routes: not a valid compiled route file: IPv6 route 1: not in strictly ascending order"
+        ),
+        "the console does not name the bad record:\n{transcript}"
+    );
     // Cut the last route short: the header's counts no longer fit.
     bytes.truncate(bytes.len() - 3);
     std::fs::write(&route_file, &bytes).expect("write the route file");
