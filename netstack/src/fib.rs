@@ -569,7 +569,7 @@ fn place(pool_high: Option<u128>, prefix: Ipv6Cidr) -> Place {
 /// The routes of a [`Fib::load`] in the making ([`Fib::loader`]): split by
 /// family, masked and coded as they are pushed, then sorted (a compiled
 /// route file's are already), de-duplicated and built by
-/// [`Fib::finish_load`].
+/// [`FibLoader::finish`].
 #[derive(Debug)]
 pub struct FibLoader<'fib> {
     /// The table the routes replace.

@@ -4,8 +4,11 @@
 //! [`Router::with_seed`] does (connected prefixes, local /128s, the
 //! config's `[[route]]`s), then adds the route file's routes and loads the
 //! whole table in one pass ([`Fib::loader`], which takes each route as it
-//! is accepted: sorted, exactly sized, no incremental updates). With a `[translation] pool6` of length 96 the FIB
-//! gets its IPv4 fast path ([`Fib::with_translation_prefix`]).
+//! is accepted: sorted, exactly sized, no incremental updates). With a
+//! `[translation] pool6` of length 96 the FIB gets its IPv4 fast path
+//! ([`Fib::with_translation_prefix`]). A compiled route file
+//! ([`Router::with_seed_and_compiled_routes`]) is read, checked and
+//! installed in the same single pass over its records.
 //!
 //! # Next hops
 //!
