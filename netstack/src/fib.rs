@@ -793,6 +793,52 @@ mod tests {
     }
 
     #[test]
+    fn a_loader_builds_the_same_table_from_routes_in_order_or_not() {
+        let routes = [
+            ("2001:db8::/32", 1),
+            ("2001:db8:1::/48", 2),
+            ("64:ff9b::c000:0/112", 3),
+            ("64:ff9b::c000:200/120", 4),
+        ];
+        for mut fib in tables() {
+            // Ascending: neither sorted nor scanned again.
+            let mut loader = fib.loader(routes.len());
+            for (prefix, next_hop) in routes {
+                loader.push(cidr(prefix), next_hop);
+            }
+            loader.finish();
+            let in_order: alloc::vec::Vec<_> = routes
+                .iter()
+                .map(|(prefix, _)| fib.lookup(cidr(prefix).address()))
+                .collect();
+            assert_eq!(in_order, [Some(1), Some(2), Some(3), Some(4)]);
+            assert_eq!(fib.next_hop_count(), 4);
+            // A loader dropped unfinished changes nothing.
+            let mut dropped = fib.loader(0);
+            dropped.push(cidr("2001:db8::/32"), 7);
+            drop(dropped);
+            assert_eq!(fib.lookup(cidr("2001:db8::/32").address()), Some(1));
+            // Reversed, with duplicates whose next hop 9 loses to the last
+            // push: sorted and de-duplicated, and 9 holds no code.
+            let mut loader = fib.loader(0);
+            for (prefix, _) in routes {
+                loader.push(cidr(prefix), 9);
+            }
+            for (prefix, next_hop) in routes.iter().rev() {
+                loader.push(cidr(prefix), *next_hop);
+            }
+            loader.finish();
+            let reloaded: alloc::vec::Vec<_> = routes
+                .iter()
+                .map(|(prefix, _)| fib.lookup(cidr(prefix).address()))
+                .collect();
+            assert_eq!(reloaded, in_order);
+            assert_eq!(fib.len(), 4);
+            assert_eq!(fib.next_hop_count(), 4);
+        }
+    }
+
+    #[test]
     fn insert_replaces_and_returns_the_old_next_hop() {
         for mut fib in tables() {
             assert_eq!(fib.insert(cidr("2001:db8::/32"), 1), None);
