@@ -192,6 +192,8 @@ pub(super) trait Key: Copy + Ord + Eq + core::fmt::Debug {
     fn with_bits(self, offset: u8, width: u8, value: usize) -> Self;
     /// The first `width` bits (a constant in the lookup: one shift).
     fn top(self, width: u8) -> usize;
+    /// How many leading bits `self` and `other` have in common.
+    fn shared_bits(self, other: Self) -> u8;
     /// The key's bits below the direct table, as the lookup walks them.
     type Walk: Walk;
     /// The walk from bit [`DIRECT_BITS`] on.
@@ -222,6 +224,9 @@ impl Key for u128 {
     #[inline(always)]
     fn top(self, width: u8) -> usize {
         (self >> (128 - u32::from(width))) as usize
+    }
+    fn shared_bits(self, other: u128) -> u8 {
+        (self ^ other).leading_zeros() as u8
     }
     type Walk = Ipv6Walk;
     #[inline(always)]
@@ -254,6 +259,9 @@ impl Key for u32 {
     #[inline(always)]
     fn top(self, width: u8) -> usize {
         (self >> (32 - u32::from(width))) as usize
+    }
+    fn shared_bits(self, other: u32) -> u8 {
+        (self ^ other).leading_zeros() as u8
     }
     type Walk = u32;
     #[inline(always)]
@@ -1292,33 +1300,41 @@ impl<K: Key + Default> Trie<K> {
     /// one root's worth, in small tables).
     fn reserve_for(&mut self, routes: &[(K, u8, Code)]) {
         // A node exists for each distinct prefix of length 16, 24, ...
-        // shorter than some route; sorted keys meet each one in a run.
-        const LEVELS: usize = 16;
-        let mut last: [Option<K>; LEVELS] = [None; LEVELS];
+        // shorter than some route; sorted keys meet each one in a run. Of
+        // the node levels (prefixes of 16, 24, ... bits) a route passes
+        // through, those it shares with the previous route longer than 16
+        // bits exist already, as long as they are among the levels last met
+        // that are prefixes of that route (`matching`; a level last met
+        // deeper than the previous route went may still be one).
         let (mut nodes, mut long_routes) = (0, 0);
         // `(children, first 16 bits)` of every root.
         let mut roots: Vec<(usize, usize)> = Vec::new();
+        let mut previous = K::default();
+        let mut matching = 0;
         for &(key, length, _) in routes {
             if length <= DIRECT_BITS {
                 continue;
             }
             long_routes += 1;
-            let mut offset = DIRECT_BITS;
-            let mut level = 0;
-            while offset < length {
-                let prefix = key.masked(offset);
-                if last[level] != Some(prefix) {
-                    last[level] = Some(prefix);
-                    nodes += 1;
-                    match (level, roots.last_mut()) {
-                        (0, _) => roots.push((0, key.bits_at(0, DIRECT_BITS))),
-                        (1, Some(root)) => root.0 += 1,
-                        _ => {}
-                    }
-                }
-                offset += STRIDE;
-                level += 1;
+            let levels = usize::from(length - DIRECT_BITS).div_ceil(usize::from(STRIDE));
+            let shared = usize::from(key.shared_bits(previous));
+            let matched = if shared < usize::from(DIRECT_BITS) {
+                0
+            } else {
+                matching.min((shared - usize::from(DIRECT_BITS)) / usize::from(STRIDE) + 1)
+            };
+            if matched == 0 {
+                roots.push((0, key.bits_at(0, DIRECT_BITS)));
             }
+            if matched <= 1
+                && levels >= 2
+                && let Some(root) = roots.last_mut()
+            {
+                root.0 += 1;
+            }
+            nodes += levels.saturating_sub(matched);
+            matching = levels.max(matched);
+            previous = key;
         }
         if K::FULL_ROOTS {
             roots.sort_unstable_by(|a, b| b.cmp(a));
