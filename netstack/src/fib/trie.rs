@@ -1389,7 +1389,8 @@ impl<K: Key + Default> Trie<K> {
                 inherited: NO_ROUTE,
             }));
         }
-        let mut sweep = LeafSweep::new(self.node_routes[node].inherited, full);
+        let sweep = &mut scratch.sweep;
+        sweep.reset(self.node_routes[node].inherited, full);
         // The child whose routes are being passed, if any.
         let mut open: Option<ChildRange> = None;
         for (index, &(key, length, next_hop)) in routes.iter().enumerate() {
@@ -1404,7 +1405,7 @@ impl<K: Key + Default> Trie<K> {
                 scratch.codes[usize::from(position)] = next_hop;
                 scratch.present[usize::from(position / 64)] |= 1 << (position % 64);
                 let (first, end) = slots_of(position);
-                sweep.route(first, end, next_hop, &mut scratch.stored);
+                sweep.route(first, end, next_hop);
                 continue;
             }
             let slot = key.bits_at(offset, STRIDE);
@@ -1413,19 +1414,19 @@ impl<K: Key + Default> Trie<K> {
                     range.end = index + 1;
                     continue;
                 }
-                scratch.close(first_range, *range, full);
+                close(&mut scratch.ranges, first_range, *range, full);
             }
             open = Some(ChildRange {
                 slot,
                 first: index,
                 end: index + 1,
-                inherited: sweep.child(slot, &mut scratch.stored),
+                inherited: sweep.child(slot),
             });
         }
         if let Some(range) = open {
-            scratch.close(first_range, range, full);
+            close(&mut scratch.ranges, first_range, range, full);
         }
-        sweep.finish(&mut scratch.stored);
+        sweep.finish();
         // The node's own route records.
         let count: usize = scratch
             .present
@@ -1438,15 +1439,24 @@ impl<K: Key + Default> Trie<K> {
         debug_assert!(count == 0 || self.route_positions.len() == base as usize);
         reserve_as_grow(&mut self.route_positions, count);
         reserve_as_grow(&mut self.route_codes, count);
-        for (word_index, word) in scratch.present.iter_mut().enumerate() {
-            let mut bits = core::mem::take(word);
-            while bits != 0 {
-                let position = word_index * 64 + bits.trailing_zeros() as usize;
-                bits &= bits - 1;
-                self.route_positions.push(position as u16);
-                self.route_codes.push(scratch.codes[position]);
+        // (Extending by a counted range: no capacity test per record.)
+        let (mut word, mut bits) = (0, scratch.present[0]);
+        self.route_positions.extend((0..count).map(|_| {
+            while bits == 0 {
+                word += 1;
+                bits = scratch.present[word];
             }
-        }
+            let position = word * 64 + bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            position as u16
+        }));
+        scratch.present = [0; 2 * SLOTS / 64];
+        let codes = &scratch.codes;
+        self.route_codes.extend(
+            self.route_positions[self.route_positions.len() - count..]
+                .iter()
+                .map(|&position| codes[usize::from(position)]),
+        );
         self.node_routes[node].base = base;
         self.node_routes[node].count = count as u16;
         // Its children, then its spilled leaves.
@@ -1456,14 +1466,15 @@ impl<K: Key + Default> Trie<K> {
         } else {
             self.allocate_nodes(child_count)
         };
-        let stored = sweep.stored;
-        let leaf_base = if stored == 0 {
+        let sweep = &scratch.sweep;
+        let spilled = sweep.spilled_count;
+        let leaf_base = if spilled == 0 {
             0
         } else {
-            let leaf_base = self.leaf_blocks.allocate(stored);
+            let leaf_base = self.leaf_blocks.allocate(spilled);
             debug_assert_eq!(self.leaves.len(), leaf_base as usize);
-            reserve_as_grow(&mut self.leaves, stored);
-            self.leaves.extend_from_slice(&scratch.stored[..stored]);
+            reserve_as_grow(&mut self.leaves, spilled);
+            self.leaves.extend_from_slice(&sweep.spilled[..spilled]);
             leaf_base
         };
         let mut chunks = sweep.chunks;
@@ -1614,9 +1625,8 @@ struct BuildScratch {
     codes: [Code; 2 * SLOTS],
     /// Which positions of `codes` hold a route (all clear between nodes).
     present: [u64; 2 * SLOTS / 64],
-    /// The node's leaf values beyond the inline ones, chunk after chunk
-    /// (the first [`LeafSweep::stored`] are the node's).
-    stored: [Code; SLOTS],
+    /// The node's leaves (a node's sweep ends before its children's start).
+    sweep: LeafSweep,
     /// The children of the nodes on the path being built, innermost last.
     ranges: Vec<ChildRange>,
 }
@@ -1626,22 +1636,32 @@ impl Default for BuildScratch {
         BuildScratch {
             codes: [NO_ROUTE; 2 * SLOTS],
             present: [0; 2 * SLOTS / 64],
-            stored: [NO_ROUTE; SLOTS],
+            sweep: LeafSweep {
+                stack: [(0, NO_ROUTE); SWEEP_DEPTH],
+                depth: 0,
+                position: 0,
+                children: [0; 4],
+                chunks: [Chunk::default(); 4],
+                chunk: 0,
+                rank: 0,
+                started: false,
+                last: NO_ROUTE,
+                spilled: [NO_ROUTE; SLOTS],
+                spilled_count: 0,
+            },
             ranges: Vec::new(),
         }
     }
 }
 
-impl BuildScratch {
-    /// Record a child met by [`Trie::build_node`]: pushed, or for a `full`
-    /// node, put in place of its slot's empty range (pushed from
-    /// `first_range` on).
-    fn close(&mut self, first_range: usize, range: ChildRange, full: bool) {
-        if full {
-            self.ranges[first_range + range.slot] = range;
-        } else {
-            self.ranges.push(range);
-        }
+/// Record a child met by [`Trie::build_node`]: pushed, or for a `full`
+/// node, put in place of its slot's empty range (pushed from `first_range`
+/// on).
+fn close(ranges: &mut Vec<ChildRange>, first_range: usize, range: ChildRange, full: bool) {
+    if full {
+        ranges[first_range + range.slot] = range;
+    } else {
+        ranges.push(range);
     }
 }
 
@@ -1665,9 +1685,10 @@ struct ChildRange {
 /// unless the leaf slot before had that value, so a node costs its routes
 /// and children, not its 256 slots.
 struct LeafSweep {
-    /// The enclosing routes as `(end slot, code)`, outermost first; the
-    /// bottom is the inherited value, ending beyond the last slot.
-    stack: [(usize, Code); STRIDE as usize + 1],
+    /// The enclosing routes as `(end slot, code)`, outermost first (up to
+    /// [`STRIDE`] of them); the bottom is the inherited value, ending beyond
+    /// the last slot.
+    stack: [(usize, Code); SWEEP_DEPTH],
     /// Index of the innermost entry of `stack`.
     depth: usize,
     /// The first slot not yet swept.
@@ -1683,49 +1704,54 @@ struct LeafSweep {
     /// Whether a leaf slot has been swept, and the last one's value.
     started: bool,
     last: Code,
-    /// How many values went to the node's `stored` buffer.
-    stored: usize,
+    /// The leaf values beyond the inline ones, chunk after chunk: the
+    /// node's run in `leaves`.
+    spilled: [Code; SLOTS],
+    /// How many of `spilled` are the node's.
+    spilled_count: usize,
 }
 
+/// Entries of [`LeafSweep::stack`]: the inherited value and up to
+/// [`STRIDE`] nested routes, rounded up to a power of two so that an index
+/// masked with it needs no bounds check.
+const SWEEP_DEPTH: usize = 16;
+
 impl LeafSweep {
-    fn new(inherited: Code, full: bool) -> LeafSweep {
-        let mut stack = [(0, NO_ROUTE); STRIDE as usize + 1];
-        stack[0] = (SLOTS + 1, inherited);
-        LeafSweep {
-            stack,
-            depth: 0,
-            position: 0,
-            children: [if full { u64::MAX } else { 0 }; 4],
-            chunks: [Chunk::default(); 4],
-            chunk: 0,
-            rank: 0,
-            started: false,
-            last: NO_ROUTE,
-            stored: 0,
-        }
+    /// Start the sweep of a node inheriting `inherited`.
+    fn reset(&mut self, inherited: Code, full: bool) {
+        self.stack[0] = (SLOTS + 1, inherited);
+        self.depth = 0;
+        self.position = 0;
+        self.children = [if full { u64::MAX } else { 0 }; 4];
+        self.chunks = [Chunk::default(); 4];
+        self.chunk = 0;
+        self.rank = 0;
+        self.started = false;
+        self.last = NO_ROUTE;
+        self.spilled_count = 0;
     }
 
     /// An own route covering slots `[first, end)`, met in preorder.
     #[inline(always)]
-    fn route(&mut self, first: usize, end: usize, code: Code, stored: &mut [Code; SLOTS]) {
-        self.advance(first, stored);
+    fn route(&mut self, first: usize, end: usize, code: Code) {
+        self.advance(first);
         self.depth += 1;
-        self.stack[self.depth] = (end, code);
+        self.stack[self.depth % SWEEP_DEPTH] = (end, code);
     }
 
     /// A child at `slot` (met after the own routes starting there); returns
     /// the value it inherits.
     #[inline(always)]
-    fn child(&mut self, slot: usize, stored: &mut [Code; SLOTS]) -> Code {
-        self.advance(slot, stored);
+    fn child(&mut self, slot: usize) -> Code {
+        self.advance(slot);
         self.children[slot >> 6] |= 1 << (slot & 63);
-        self.stack[self.depth].1
+        self.stack[self.depth % SWEEP_DEPTH].1
     }
 
     /// Sweep the remaining slots and fill in the chunks after the last
     /// run start.
-    fn finish(&mut self, stored: &mut [Code; SLOTS]) {
-        self.advance(SLOTS, stored);
+    fn finish(&mut self) {
+        self.advance(SLOTS);
         while self.chunk < 3 {
             self.chunk += 1;
             self.chunks[self.chunk].inline[0] = self.last;
@@ -1734,18 +1760,18 @@ impl LeafSweep {
 
     /// Sweep the slots before `target`, leaving the routes that end there.
     #[inline(always)]
-    fn advance(&mut self, target: usize, stored: &mut [Code; SLOTS]) {
+    fn advance(&mut self, target: usize) {
         loop {
-            let (end, code) = self.stack[self.depth];
+            let (end, code) = self.stack[self.depth % SWEEP_DEPTH];
             if end > target {
                 if self.position < target {
-                    self.segment(self.position, target, code, stored);
+                    self.segment(self.position, target, code);
                     self.position = target;
                 }
                 return;
             }
             if self.position < end {
-                self.segment(self.position, end, code, stored);
+                self.segment(self.position, end, code);
                 self.position = end;
             }
             self.depth -= 1;
@@ -1754,7 +1780,7 @@ impl LeafSweep {
 
     /// Slots `[first, end)` all hold `code`.
     #[inline(always)]
-    fn segment(&mut self, first: usize, end: usize, code: Code, stored: &mut [Code; SLOTS]) {
+    fn segment(&mut self, first: usize, end: usize, code: Code) {
         if self.started && code == self.last {
             return;
         }
@@ -1783,8 +1809,8 @@ impl LeafSweep {
         if self.rank < INLINE {
             chunk.inline[self.rank] = code;
         } else {
-            stored[self.stored] = code;
-            self.stored += 1;
+            self.spilled[self.spilled_count] = code;
+            self.spilled_count += 1;
         }
         self.started = true;
         self.last = code;
