@@ -1397,18 +1397,20 @@ impl<K: Key + Default> Trie<K> {
             if length <= offset {
                 continue;
             }
+            // The route's first slot (the key is masked).
+            let slot = key.bits_at(offset, STRIDE);
             if length <= offset + STRIDE {
-                // An own route: its record goes in position order (a
-                // position is below 512 and unique in its node: placed by
-                // position, read back in order, no sort).
-                let position = position_of(key, offset, length);
-                scratch.codes[usize::from(position)] = next_hop;
-                scratch.present[usize::from(position / 64)] |= 1 << (position % 64);
-                let (first, end) = slots_of(position);
-                sweep.route(first, end, next_hop);
+                // An own route, over `1 << unset` slots: its record goes in
+                // position order (a position is below 512 and unique in its
+                // node: placed by position, read back in order, no sort).
+                let unset = offset + STRIDE - length;
+                let position = (1 << (STRIDE - unset)) | slot >> unset;
+                debug_assert_eq!(position, usize::from(position_of(key, offset, length)));
+                scratch.codes[position] = next_hop;
+                scratch.present[position / 64] |= 1 << (position % 64);
+                sweep.route(slot, slot + (1 << unset), next_hop);
                 continue;
             }
-            let slot = key.bits_at(offset, STRIDE);
             if let Some(range) = &mut open {
                 if range.slot == slot {
                     range.end = index + 1;
