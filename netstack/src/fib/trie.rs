@@ -1507,6 +1507,9 @@ impl<K: Key + Default> Trie<K> {
         let child_count = scratch.ranges.len() - first_range;
         let child_base = if full {
             node as u32 + 1
+        } else if child_count == 0 {
+            // What allocating no nodes gives (most mapped IPv4 roots).
+            0
         } else {
             self.allocate_nodes(child_count)
         };
