@@ -43,10 +43,10 @@
 //! # Building
 //!
 //! [`Trie::build`] (the boot's load of the whole table, and compaction)
-//! makes exactly the arrays that inserting the routes one by one and
-//! compacting would: the same nodes, chunks, leaves and route records (a
-//! test builds every node the update path's way, [`Trie::slot_values`]
-//! then [`Trie::write_leaves`], and compares). It gets there cheaper. The
+//! gives every node exactly the chunks, leaves and route records that the
+//! update path ([`Trie::slot_values`], then [`Trie::write_leaves`])
+//! computes for it, in the same places: a test builds every node that way
+//! and compares all the arrays. It gets there cheaper. The
 //! routes come sorted by `(key, length)`, so an enclosing prefix comes
 //! before the prefixes it encloses, and a node's own routes are slot
 //! intervals that nest like brackets: one pass over a node's routes
@@ -56,7 +56,8 @@
 //! inherits; each child then passes over its own routes. A node costs its
 //! routes and children, not its 256 slots. [`Trie::reserve_for`] sizes the
 //! arrays first, counting the nodes from the bits each route shares with
-//! the previous one.
+//! the previous one, and hands the build the roots' ranges and the short
+//! routes, so the build makes no pass of its own over the routes.
 //!
 //! Measured with callgrind on the host for one load of the compiled full
 //! table (1.04M mapped IPv4 routes, 246K IPv6), at the kernel's
@@ -64,13 +65,15 @@
 //! `CARGO_PROFILE_BENCH_OPT_LEVEL=s cargo bench -p netstack --bench
 //! route_file --no-run`, then `PURE6_ROUTE_FILE_PROFILE=1 valgrind
 //! --tool=callgrind --toggle-collect='route_file::profile_load_compiled'`
-//! on the benchmark binary. [`Trie::build`] runs 318M instructions of the
-//! load's 805M (`build_node` 204M of it, both recursion levels; `build`
-//! and `reserve_for` 78M). Painting every node's [`SlotValues`] and
-//! encoding them with [`Trie::write_leaves`] after a separate scan for
-//! the children, as updates do, took 528M of 1,015M (`write_leaves` 139M,
-//! `slot_values` 80M, `build_node` 172M, `build` 86M, filling grown
-//! arrays before overwriting them 24M).
+//! on the benchmark binary. [`Trie::build`] runs 284M instructions of the
+//! load's 772M: `build_node` 205M (both recursion levels, leaves and
+//! route records included), `reserve_for` 46M, growing the node arrays
+//! for children 9M. Painting every node's [`SlotValues`] and encoding
+//! them with [`Trie::write_leaves`] after a separate scan for the
+//! children, as updates do, took 528M of 1,015M (`write_leaves` 139M,
+//! `slot_values` 80M, `build_node` 172M, `build` with `reserve_for`'s
+//! masked compare per level 86M, filling grown arrays before
+//! overwriting them 24M).
 //!
 //! # What a lookup costs on this target
 //!
