@@ -66,7 +66,7 @@
 //! route_file --no-run`, then `PURE6_ROUTE_FILE_PROFILE=1 valgrind
 //! --tool=callgrind --toggle-collect='route_file::profile_load_compiled'`
 //! on the benchmark binary. [`Trie::build`] runs 284M instructions of the
-//! load's 772M: `build_node` 205M (both recursion levels, leaves and
+//! load's 771M: `build_node` 203M (both recursion levels, leaves and
 //! route records included), `reserve_for` 46M, growing the node arrays
 //! for children 9M. Painting every node's [`SlotValues`] and encoding
 //! them with [`Trie::write_leaves`] after a separate scan for the
@@ -1527,12 +1527,11 @@ impl<K: Key + Default> Trie<K> {
             self.leaves.extend_from_slice(&sweep.spilled[..spilled]);
             leaf_base
         };
-        let mut chunks = sweep.chunks;
-        for (chunk, &children) in chunks.iter_mut().zip(&sweep.children) {
+        let target = &mut self.nodes[node];
+        target.chunks = sweep.chunks;
+        for (chunk, &children) in target.chunks.iter_mut().zip(&sweep.children) {
             chunk.children = children;
         }
-        let target = &mut self.nodes[node];
-        target.chunks = chunks;
         target.set_bases(child_base, leaf_base);
         if full {
             // A full root's children inherit at every slot, not only where
