@@ -40,6 +40,41 @@
 //! Freed runs and spare capacity are bounded by automatic compaction
 //! ([`Trie::compact_if_wasteful`]).
 //!
+//! # Building
+//!
+//! [`Trie::build`] (the boot's load of the whole table, and compaction)
+//! gives every node exactly the chunks, leaves and route records that the
+//! update path ([`Trie::slot_values`], then [`Trie::write_leaves`])
+//! computes for it, in the same places: a test builds every node that way
+//! and compares all the arrays. It gets there cheaper. The
+//! routes come sorted by `(key, length)`, so an enclosing prefix comes
+//! before the prefixes it encloses, and a node's own routes are slot
+//! intervals that nest like brackets: one pass over a node's routes
+//! ([`Trie::build_node`]) keeps the enclosing ones on a stack
+//! ([`LeafSweep`]), writes the leaf runs left to right as it passes them,
+//! places the route records and finds the children with the value each
+//! inherits; each child then passes over its own routes. A node costs its
+//! routes and children, not its 256 slots. [`Trie::reserve_for`] sizes the
+//! arrays first, counting the nodes from the bits each route shares with
+//! the previous one, and hands the build the roots' ranges and the short
+//! routes, so the build makes no pass of its own over the routes.
+//!
+//! Measured with callgrind on the host for one load of the compiled full
+//! table (1.04M mapped IPv4 routes, 246K IPv6), at the kernel's
+//! opt-level:
+//! `CARGO_PROFILE_BENCH_OPT_LEVEL=s cargo bench -p netstack --bench
+//! route_file --no-run`, then `PURE6_ROUTE_FILE_PROFILE=1 valgrind
+//! --tool=callgrind --toggle-collect='route_file::profile_load_compiled'`
+//! on the benchmark binary. [`Trie::build`] runs 284M instructions of the
+//! load's 771M: `build_node` 203M (both recursion levels, leaves and
+//! route records included), `reserve_for` 46M, growing the node arrays
+//! for children 9M. Painting every node's [`SlotValues`] and encoding
+//! them with [`Trie::write_leaves`] after a separate scan for the
+//! children, as updates do, took 528M of 1,015M (`write_leaves` 139M,
+//! `slot_values` 80M, `build_node` 172M, `build` with `reserve_for`'s
+//! masked compare per level 86M, filling grown arrays before
+//! overwriting them 24M).
+//!
 //! # What a lookup costs on this target
 //!
 //! The host and the appliance build for plain x86-64: no POPCNT, so each
@@ -192,6 +227,8 @@ pub(super) trait Key: Copy + Ord + Eq + core::fmt::Debug {
     fn with_bits(self, offset: u8, width: u8, value: usize) -> Self;
     /// The first `width` bits (a constant in the lookup: one shift).
     fn top(self, width: u8) -> usize;
+    /// How many leading bits `self` and `other` have in common.
+    fn shared_bits(self, other: Self) -> u8;
     /// The key's bits below the direct table, as the lookup walks them.
     type Walk: Walk;
     /// The walk from bit [`DIRECT_BITS`] on.
@@ -222,6 +259,9 @@ impl Key for u128 {
     #[inline(always)]
     fn top(self, width: u8) -> usize {
         (self >> (128 - u32::from(width))) as usize
+    }
+    fn shared_bits(self, other: u128) -> u8 {
+        (self ^ other).leading_zeros() as u8
     }
     type Walk = Ipv6Walk;
     #[inline(always)]
@@ -254,6 +294,9 @@ impl Key for u32 {
     #[inline(always)]
     fn top(self, width: u8) -> usize {
         (self >> (32 - u32::from(width))) as usize
+    }
+    fn shared_bits(self, other: u32) -> u8 {
+        (self ^ other).leading_zeros() as u8
     }
     type Walk = u32;
     #[inline(always)]
@@ -341,6 +384,7 @@ impl Ipv6Walk {
 }
 
 /// One direct-table entry (8 bytes: one read resolves the first 16 bits).
+#[cfg_attr(test, derive(PartialEq, Eq))]
 #[derive(Debug, Clone, Copy)]
 struct Direct {
     /// Root of the subtree of routes longer than 16 bits, or [`NO_NODE`].
@@ -402,6 +446,7 @@ const INLINE: usize = 4;
 /// previous chunk. Ranks below [`INLINE`] are read from `inline` (most
 /// IPv6 chunks have no more runs, so their lookups never touch `leaves`);
 /// rank `r >= INLINE` is `leaves[leaf_base + r - INLINE]`.
+#[cfg_attr(test, derive(PartialEq, Eq))]
 #[derive(Debug, Clone, Copy)]
 struct Chunk {
     children: u64,
@@ -432,6 +477,7 @@ impl Chunk {
 
 /// The part of a node that lookups read: four chunks, one cache line each
 /// pair (128 bytes, aligned so that no chunk straddles two lines).
+#[cfg_attr(test, derive(PartialEq, Eq))]
 #[derive(Debug, Clone, Copy, Default)]
 #[repr(align(64))]
 struct Node {
@@ -492,6 +538,7 @@ fn mask_below(bit: usize) -> u64 {
 }
 
 /// The part of a node that only updates read (8 bytes).
+#[cfg_attr(test, derive(PartialEq, Eq))]
 #[derive(Debug, Clone, Copy, Default)]
 struct NodeRoutes {
     /// Index of the first route in `route_positions` / `route_codes`.
@@ -567,6 +614,15 @@ fn grow<T: Copy>(vec: &mut Vec<T>, len: usize, value: T) {
     }
     if len > vec.len() {
         vec.resize(len, value);
+    }
+}
+
+/// Make room for `additional` more elements of `vec` as [`grow`] would
+/// for them (same capacity), for pushes that fill them.
+fn reserve_as_grow<T>(vec: &mut Vec<T>, additional: usize) {
+    let len = vec.len() + additional;
+    if len > vec.capacity() {
+        vec.reserve_exact(len + len / 8 + 64 - vec.len());
     }
 }
 
@@ -1209,49 +1265,36 @@ impl<K: Key + Default> Trie<K> {
     pub(super) fn build(&mut self, routes: &[(K, u8, Code)]) {
         self.clear();
         self.len = routes.len();
-        self.reserve_for(routes);
-        let mut scratch = BuildScratch::default();
         let mut short: Vec<(K, u8, Code)> = Vec::new();
-        let mut index = 0;
-        while index < routes.len() {
-            let (key, length, next_hop) = routes[index];
-            if length == 0 {
-                self.default = next_hop;
-                index += 1;
-                continue;
-            }
-            let first = key.bits_at(0, DIRECT_BITS);
-            let mut end = index;
-            let mut has_long = false;
-            while end < routes.len() && routes[end].0.bits_at(0, DIRECT_BITS) == first {
-                if routes[end].1 <= DIRECT_BITS {
-                    short.push(routes[end]);
-                } else {
-                    has_long = true;
-                }
-                end += 1;
-            }
-            if has_long {
-                // `reserve_for` chose the full roots.
-                let full = self.direct[first].full();
-                let root = self.allocate_nodes(if full { 1 + SLOTS } else { 1 });
-                self.nodes[root as usize] = Node::default();
-                self.node_routes[root as usize] = NodeRoutes {
-                    base: 0,
-                    count: 0,
-                    inherited: NO_ROUTE,
-                };
-                self.direct[first].node = root;
-                self.build_node(
-                    root as usize,
-                    DIRECT_BITS,
-                    &routes[index..end],
-                    &mut scratch,
-                    full,
-                );
-            }
-            index = end;
+        let root_starts = self.reserve_for(routes, &mut short);
+        let mut scratch = BuildScratch::default();
+        for (rank, &start) in root_starts.iter().enumerate() {
+            // A root's range runs to the next root's: the short routes of
+            // other /16s in between are ignored as shorter than the root.
+            let end = root_starts
+                .get(rank + 1)
+                .map_or(routes.len(), |&next| next as usize);
+            let start = start as usize;
+            let first = routes[start].0.bits_at(0, DIRECT_BITS);
+            // `reserve_for` chose the full roots.
+            let full = self.direct[first].full();
+            let root = self.allocate_nodes(if full { 1 + SLOTS } else { 1 });
+            self.nodes[root as usize] = Node::default();
+            self.node_routes[root as usize] = NodeRoutes {
+                base: 0,
+                count: 0,
+                inherited: NO_ROUTE,
+            };
+            self.direct[first].node = root;
+            self.build_node(
+                root as usize,
+                DIRECT_BITS,
+                &routes[start..end],
+                &mut scratch,
+                full,
+            );
         }
+        drop(root_starts);
         self.short_routes = short
             .iter()
             .map(|&(key, length, next_hop)| (short_code(key, length), next_hop))
@@ -1268,7 +1311,10 @@ impl<K: Key + Default> Trie<K> {
 
     /// Choose the full roots of a [`Trie::build`] of `routes` (sorted) and
     /// size the arrays up front: exactly for nodes and route records, one
-    /// leaf per route to start with. Growing them instead copies the arrays
+    /// leaf per route to start with. Meanwhile take the route of length 0,
+    /// put those of 1..=16 bits in `short` (in order), and return where
+    /// each root's routes start (its first route longer than 16 bits), in
+    /// order: the build needs no pass of its own over the routes. Growing them instead copies the arrays
     /// some 90 times (they grow by an eighth), which is most of a build's
     /// time in the appliance.
     ///
@@ -1277,34 +1323,61 @@ impl<K: Key + Default> Trie<K> {
     /// as the padding children stay within one per
     /// [`ROUTES_PER_FULL_ROOT_PADDING`] routes longer than 16 bits (or 256,
     /// one root's worth, in small tables).
-    fn reserve_for(&mut self, routes: &[(K, u8, Code)]) {
+    ///
+    /// (Out of line: one call per build, and a profile shows it apart.)
+    #[inline(never)]
+    fn reserve_for(
+        &mut self,
+        routes: &[(K, u8, Code)],
+        short: &mut Vec<(K, u8, Code)>,
+    ) -> Vec<u32> {
         // A node exists for each distinct prefix of length 16, 24, ...
-        // shorter than some route; sorted keys meet each one in a run.
-        const LEVELS: usize = 16;
-        let mut last: [Option<K>; LEVELS] = [None; LEVELS];
+        // shorter than some route; sorted keys meet each one in a run. Of
+        // the node levels (prefixes of 16, 24, ... bits) a route passes
+        // through, those it shares with the previous route longer than 16
+        // bits exist already, as long as they are among the levels last met
+        // that are prefixes of that route (`matching`; a level last met
+        // deeper than the previous route went may still be one).
         let (mut nodes, mut long_routes) = (0, 0);
         // `(children, first 16 bits)` of every root.
         let mut roots: Vec<(usize, usize)> = Vec::new();
-        for &(key, length, _) in routes {
+        let mut previous = K::default();
+        let mut matching: u8 = 0;
+        let mut root_starts: Vec<u32> = Vec::new();
+        for (index, &(key, length, next_hop)) in routes.iter().enumerate() {
             if length <= DIRECT_BITS {
+                if length == 0 {
+                    self.default = next_hop;
+                } else {
+                    short.push((key, length, next_hop));
+                }
                 continue;
             }
             long_routes += 1;
-            let mut offset = DIRECT_BITS;
-            let mut level = 0;
-            while offset < length {
-                let prefix = key.masked(offset);
-                if last[level] != Some(prefix) {
-                    last[level] = Some(prefix);
-                    nodes += 1;
-                    match (level, roots.last_mut()) {
-                        (0, _) => roots.push((0, key.bits_at(0, DIRECT_BITS))),
-                        (1, Some(root)) => root.0 += 1,
-                        _ => {}
-                    }
-                }
-                offset += STRIDE;
-                level += 1;
+            // The levels the route passes through, and how many of them
+            // already exist: those it shares with the previous route and
+            // that are still `matching` (a level of `bits` bits is shared
+            // when `16 <= bits <= shared bits`).
+            let levels = (length - (DIRECT_BITS - STRIDE + 1)) / STRIDE;
+            let matched = (key.shared_bits(previous) / STRIDE)
+                .saturating_sub(DIRECT_BITS / STRIDE - 1)
+                .min(matching);
+            previous = key;
+            if matched >= levels {
+                matching = matched;
+                continue;
+            }
+            matching = levels;
+            nodes += usize::from(levels - matched);
+            if matched == 0 {
+                roots.push((0, key.bits_at(0, DIRECT_BITS)));
+                root_starts.push(index as u32);
+            }
+            if matched <= 1
+                && levels >= 2
+                && let Some(root) = roots.last_mut()
+            {
+                root.0 += 1;
             }
         }
         if K::FULL_ROOTS {
@@ -1325,6 +1398,7 @@ impl<K: Key + Default> Trie<K> {
         self.route_positions.reserve_exact(long_routes);
         self.route_codes.reserve_exact(long_routes);
         self.leaves.reserve_exact(long_routes);
+        root_starts
     }
 
     /// Fill the freshly allocated `node` at `offset` from `routes` (sorted,
@@ -1332,6 +1406,16 @@ impl<K: Key + Default> Trie<K> {
     ///
     /// A `full` node (a full root, allocated with its 256 children right
     /// after it) gets a child at every slot, empty where no route is longer.
+    ///
+    /// One pass over `routes` does it all. They are sorted by `(key,
+    /// length)`, so an enclosing prefix comes before the prefixes it
+    /// encloses, and the node's own routes (as slot intervals) nest like
+    /// brackets: a [`LeafSweep`] keeps the enclosing ones on a stack and
+    /// run-length encodes the leaves as it goes, left to right, which is
+    /// what [`Trie::slot_values`] and [`Trie::write_leaves`] compute for
+    /// an update. The routes of a child's slot come after the node's own
+    /// routes starting at that slot, so the sweep has passed every slot
+    /// before it (and knows every child there) when it meets one.
     fn build_node(
         &mut self,
         node: usize,
@@ -1340,85 +1424,139 @@ impl<K: Key + Default> Trie<K> {
         scratch: &mut BuildScratch,
         full: bool,
     ) {
-        // The node's own routes in position order: a route's position is
-        // below 512 and unique in its node, so they are placed by position
-        // and read back in order (no sort).
-        for &(key, length, next_hop) in routes {
-            if length > offset && length <= offset + STRIDE {
-                let position = usize::from(position_of(key, offset, length));
+        let first_range = scratch.ranges.len();
+        if full {
+            // Every slot a child, empty unless a range below says otherwise.
+            scratch.ranges.extend((0..SLOTS).map(|slot| ChildRange {
+                slot,
+                first: 0,
+                end: 0,
+                inherited: NO_ROUTE,
+            }));
+        }
+        let sweep = &mut scratch.sweep;
+        sweep.reset(self.node_routes[node].inherited, full);
+        // The child whose routes are being passed, if any.
+        let mut open: Option<ChildRange> = None;
+        for (index, &(key, length, next_hop)) in routes.iter().enumerate() {
+            if length <= offset {
+                continue;
+            }
+            // The route's first slot (the key is masked).
+            let slot = key.bits_at(offset, STRIDE);
+            if length <= offset + STRIDE {
+                // An own route, over `1 << unset` slots: its record goes in
+                // position order (a position is below 512 and unique in its
+                // node: placed by position, read back in order, no sort).
+                let unset = offset + STRIDE - length;
+                let position = (1 << (STRIDE - unset)) | slot >> unset;
+                debug_assert_eq!(position, usize::from(position_of(key, offset, length)));
                 scratch.codes[position] = next_hop;
                 scratch.present[position / 64] |= 1 << (position % 64);
+                sweep.route(slot, slot + (1 << unset), next_hop);
+                continue;
             }
+            if let Some(range) = &mut open {
+                if range.slot == slot {
+                    range.end = index + 1;
+                    continue;
+                }
+                close(&mut scratch.ranges, first_range, *range, full);
+            }
+            open = Some(ChildRange {
+                slot,
+                first: index,
+                end: index + 1,
+                inherited: sweep.child(slot),
+            });
         }
+        if let Some(range) = open {
+            close(&mut scratch.ranges, first_range, range, full);
+        }
+        sweep.finish();
+        // The node's own route records.
         let count: usize = scratch
             .present
             .iter()
             .map(|word| word.count_ones() as usize)
             .sum();
-        let base = self.allocate_routes(count);
-        let mut index = base;
-        for (word_index, word) in scratch.present.iter_mut().enumerate() {
-            let mut bits = core::mem::take(word);
-            while bits != 0 {
-                let position = word_index * 64 + bits.trailing_zeros() as usize;
-                bits &= bits - 1;
-                self.route_positions[index] = position as u16;
-                self.route_codes[index] = scratch.codes[position];
-                index += 1;
+        // (A bump allocation: the build started from a cleared trie. An
+        // empty run is at 0.)
+        let base = self.route_blocks.allocate(count);
+        debug_assert!(count == 0 || self.route_positions.len() == base as usize);
+        reserve_as_grow(&mut self.route_positions, count);
+        reserve_as_grow(&mut self.route_codes, count);
+        // (Extending by a counted range: no capacity test per record.)
+        let (mut word, mut bits) = (0, scratch.present[0]);
+        self.route_positions.extend((0..count).map(|_| {
+            while bits == 0 {
+                word += 1;
+                bits = scratch.present[word];
             }
-        }
-        self.node_routes[node].base = base as u32;
+            let position = word * 64 + bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            position as u16
+        }));
+        scratch.present = [0; 2 * SLOTS / 64];
+        let codes = &scratch.codes;
+        self.route_codes.extend(
+            self.route_positions[self.route_positions.len() - count..]
+                .iter()
+                .map(|&position| codes[usize::from(position)]),
+        );
+        self.node_routes[node].base = base;
         self.node_routes[node].count = count as u16;
-        // Children: contiguous ranges of routes by slot, where some route is
-        // longer than this node. They go on a stack shared by the whole
-        // build (children push theirs above these and pop them again).
-        let first_range = scratch.ranges.len();
-        let mut index = 0;
-        if full {
-            for slot in 0..SLOTS {
-                let start = index;
-                while index < routes.len() && routes[index].0.bits_at(offset, STRIDE) == slot {
-                    index += 1;
-                }
-                scratch.ranges.push((slot, start, index));
-            }
-        }
-        while index < routes.len() {
-            let slot = routes[index].0.bits_at(offset, STRIDE);
-            let mut end = index;
-            let mut has_long = false;
-            while end < routes.len() && routes[end].0.bits_at(offset, STRIDE) == slot {
-                has_long |= routes[end].1 > offset + STRIDE;
-                end += 1;
-            }
-            if has_long {
-                scratch.ranges.push((slot, index, end));
-            }
-            index = end;
-        }
+        // Its children, then its spilled leaves.
         let child_count = scratch.ranges.len() - first_range;
         let child_base = if full {
             node as u32 + 1
+        } else if child_count == 0 {
+            // What allocating no nodes gives (most mapped IPv4 roots).
+            0
         } else {
             self.allocate_nodes(child_count)
         };
+        let sweep = &scratch.sweep;
+        let spilled = sweep.spilled_count;
+        let leaf_base = if spilled == 0 {
+            0
+        } else {
+            let leaf_base = self.leaf_blocks.allocate(spilled);
+            debug_assert_eq!(self.leaves.len(), leaf_base as usize);
+            reserve_as_grow(&mut self.leaves, spilled);
+            self.leaves.extend_from_slice(&sweep.spilled[..spilled]);
+            leaf_base
+        };
         let target = &mut self.nodes[node];
-        for &(slot, _, _) in &scratch.ranges[first_range..] {
-            target.chunks[slot >> 6].children |= 1 << (slot & 63);
+        target.chunks = sweep.chunks;
+        for (chunk, &children) in target.chunks.iter_mut().zip(&sweep.children) {
+            chunk.children = children;
         }
-        target.set_bases(child_base, 0);
-        let values = self.slot_values(node);
-        self.write_leaves(node, &values);
+        target.set_bases(child_base, leaf_base);
+        if full {
+            // A full root's children inherit at every slot, not only where
+            // the sweep met routes: read them off the node's routes.
+            let values = self.slot_values(node);
+            for (slot, range) in scratch.ranges[first_range..].iter_mut().enumerate() {
+                range.inherited = values.get(slot);
+            }
+        }
         for rank in 0..child_count {
-            let (slot, first, end) = scratch.ranges[first_range + rank];
+            let range = scratch.ranges[first_range + rank];
             let child = child_base as usize + rank;
-            self.nodes[child] = Node::default();
+            debug_assert_eq!(self.nodes[child].chunks[0].leaf_starts, 0);
             self.node_routes[child] = NodeRoutes {
                 base: 0,
                 count: 0,
-                inherited: values.get(slot),
+                inherited: range.inherited,
             };
-            self.build_node(child, offset + STRIDE, &routes[first..end], scratch, false);
+            self.build_node(
+                child,
+                offset + STRIDE,
+                &routes[range.first..range.end],
+                scratch,
+                false,
+            );
         }
         scratch.ranges.truncate(first_range);
     }
@@ -1529,16 +1667,17 @@ impl<K: Key + Default> Trie<K> {
 }
 
 /// Buffers one [`Trie::build`] reuses for every node instead of
-/// allocating two vectors per node (80k nodes in a full table; the
-/// appliance's allocator is slow with many small allocations).
+/// allocating per node (80k nodes in a full table; the appliance's
+/// allocator is slow with many small allocations).
 struct BuildScratch {
     /// The node's own routes: the code at each position present.
     codes: [Code; 2 * SLOTS],
     /// Which positions of `codes` hold a route (all clear between nodes).
     present: [u64; 2 * SLOTS / 64],
-    /// `(slot, first route, end route)` of the children of the nodes on
-    /// the path being built, innermost last.
-    ranges: Vec<(usize, usize, usize)>,
+    /// The node's leaves (a node's sweep ends before its children's start).
+    sweep: LeafSweep,
+    /// The children of the nodes on the path being built, innermost last.
+    ranges: Vec<ChildRange>,
 }
 
 impl Default for BuildScratch {
@@ -1546,8 +1685,184 @@ impl Default for BuildScratch {
         BuildScratch {
             codes: [NO_ROUTE; 2 * SLOTS],
             present: [0; 2 * SLOTS / 64],
+            sweep: LeafSweep {
+                stack: [(0, NO_ROUTE); SWEEP_DEPTH],
+                depth: 0,
+                position: 0,
+                children: [0; 4],
+                chunks: [Chunk::default(); 4],
+                chunk: 0,
+                rank: 0,
+                started: false,
+                last: NO_ROUTE,
+                spilled: [NO_ROUTE; SLOTS],
+                spilled_count: 0,
+            },
             ranges: Vec::new(),
         }
+    }
+}
+
+/// Record a child met by [`Trie::build_node`]: pushed, or for a `full`
+/// node, put in place of its slot's empty range (pushed from `first_range`
+/// on).
+fn close(ranges: &mut Vec<ChildRange>, first_range: usize, range: ChildRange, full: bool) {
+    if full {
+        ranges[first_range + range.slot] = range;
+    } else {
+        ranges.push(range);
+    }
+}
+
+/// A child of a node being built: its slot, the range of the node's
+/// routes under it, and the value it inherits.
+#[derive(Debug, Clone, Copy)]
+struct ChildRange {
+    slot: usize,
+    first: usize,
+    end: usize,
+    inherited: Code,
+}
+
+/// The left-to-right sweep of one node's slots in [`Trie::build_node`]:
+/// the node's own routes (slot intervals that nest, met in preorder) on a
+/// stack above the inherited value, and the leaves they make, encoded as
+/// [`Trie::write_leaves`] does.
+///
+/// The slots before `position` are done. A segment of slots with one value
+/// starts a leaf run at its first leaf slot (a child slot holds none)
+/// unless the leaf slot before had that value, so a node costs its routes
+/// and children, not its 256 slots.
+struct LeafSweep {
+    /// The enclosing routes as `(end slot, code)`, outermost first (up to
+    /// [`STRIDE`] of them); the bottom is the inherited value, ending beyond
+    /// the last slot.
+    stack: [(usize, Code); SWEEP_DEPTH],
+    /// Index of the innermost entry of `stack`.
+    depth: usize,
+    /// The first slot not yet swept.
+    position: usize,
+    /// The children found so far (all slots for a full node).
+    children: [u64; 4],
+    /// The leaf runs so far (`children` left clear).
+    chunks: [Chunk; 4],
+    /// The chunk of the last run start.
+    chunk: usize,
+    /// The rank of the last run start in its chunk.
+    rank: usize,
+    /// Whether a leaf slot has been swept, and the last one's value.
+    started: bool,
+    last: Code,
+    /// The leaf values beyond the inline ones, chunk after chunk: the
+    /// node's run in `leaves`.
+    spilled: [Code; SLOTS],
+    /// How many of `spilled` are the node's.
+    spilled_count: usize,
+}
+
+/// Entries of [`LeafSweep::stack`]: the inherited value and up to
+/// [`STRIDE`] nested routes, rounded up to a power of two so that an index
+/// masked with it needs no bounds check.
+const SWEEP_DEPTH: usize = 16;
+
+impl LeafSweep {
+    /// Start the sweep of a node inheriting `inherited`.
+    fn reset(&mut self, inherited: Code, full: bool) {
+        self.stack[0] = (SLOTS + 1, inherited);
+        self.depth = 0;
+        self.position = 0;
+        self.children = [if full { u64::MAX } else { 0 }; 4];
+        self.chunks = [Chunk::default(); 4];
+        self.chunk = 0;
+        self.rank = 0;
+        self.started = false;
+        self.last = NO_ROUTE;
+        self.spilled_count = 0;
+    }
+
+    /// An own route covering slots `[first, end)`, met in preorder.
+    #[inline(always)]
+    fn route(&mut self, first: usize, end: usize, code: Code) {
+        self.advance(first);
+        self.depth += 1;
+        self.stack[self.depth % SWEEP_DEPTH] = (end, code);
+    }
+
+    /// A child at `slot` (met after the own routes starting there); returns
+    /// the value it inherits.
+    #[inline(always)]
+    fn child(&mut self, slot: usize) -> Code {
+        self.advance(slot);
+        self.children[slot >> 6] |= 1 << (slot & 63);
+        self.stack[self.depth % SWEEP_DEPTH].1
+    }
+
+    /// Sweep the remaining slots and fill in the chunks after the last
+    /// run start.
+    fn finish(&mut self) {
+        self.advance(SLOTS);
+        while self.chunk < 3 {
+            self.chunk += 1;
+            self.chunks[self.chunk].inline[0] = self.last;
+        }
+    }
+
+    /// Sweep the slots before `target`, leaving the routes that end there.
+    #[inline(always)]
+    fn advance(&mut self, target: usize) {
+        loop {
+            let (end, code) = self.stack[self.depth % SWEEP_DEPTH];
+            if end > target {
+                if self.position < target {
+                    self.segment(self.position, target, code);
+                    self.position = target;
+                }
+                return;
+            }
+            if self.position < end {
+                self.segment(self.position, end, code);
+                self.position = end;
+            }
+            self.depth -= 1;
+        }
+    }
+
+    /// Slots `[first, end)` all hold `code`.
+    #[inline(always)]
+    fn segment(&mut self, first: usize, end: usize, code: Code) {
+        if self.started && code == self.last {
+            return;
+        }
+        // The first leaf slot in the segment.
+        let mut word = first >> 6;
+        let mut leaves = !self.children[word] & !mask_below(first & 63);
+        while leaves == 0 {
+            word += 1;
+            if word * 64 >= end {
+                return;
+            }
+            leaves = !self.children[word];
+        }
+        let slot = word * 64 + leaves.trailing_zeros() as usize;
+        if slot >= end {
+            return;
+        }
+        while self.chunk < word {
+            self.chunk += 1;
+            self.chunks[self.chunk].inline[0] = self.last;
+            self.rank = 0;
+        }
+        let chunk = &mut self.chunks[word];
+        chunk.leaf_starts |= 1 << (slot & 63);
+        self.rank += 1;
+        if self.rank < INLINE {
+            chunk.inline[self.rank] = code;
+        } else {
+            self.spilled[self.spilled_count] = code;
+            self.spilled_count += 1;
+        }
+        self.started = true;
+        self.last = code;
     }
 }
 
@@ -1704,5 +2019,391 @@ mod tests {
                 assert_eq!(values.get(slot), code, "slot {slot}");
             }
         }
+    }
+
+    /// [`Trie::build_node_reference`]'s buffers (its child ranges as tuples).
+    struct ReferenceScratch {
+        codes: [Code; 2 * SLOTS],
+        present: [u64; 2 * SLOTS / 64],
+        ranges: Vec<(usize, usize, usize)>,
+    }
+
+    impl Default for ReferenceScratch {
+        fn default() -> ReferenceScratch {
+            ReferenceScratch {
+                codes: [NO_ROUTE; 2 * SLOTS],
+                present: [0; 2 * SLOTS / 64],
+                ranges: Vec::new(),
+            }
+        }
+    }
+
+    impl<K: Key + Default> Trie<K> {
+        /// [`Trie::build`] as it was before the one-pass [`LeafSweep`]: every
+        /// node's leaves from [`Trie::slot_values`] and [`Trie::write_leaves`],
+        /// the update path's own encoding.
+        fn build_reference(&mut self, routes: &[(K, u8, Code)]) {
+            self.clear();
+            self.len = routes.len();
+            self.reserve_for_reference(routes);
+            let mut scratch = ReferenceScratch::default();
+            let mut short: Vec<(K, u8, Code)> = Vec::new();
+            let mut index = 0;
+            while index < routes.len() {
+                let (key, length, next_hop) = routes[index];
+                if length == 0 {
+                    self.default = next_hop;
+                    index += 1;
+                    continue;
+                }
+                let first = key.bits_at(0, DIRECT_BITS);
+                let mut end = index;
+                let mut has_long = false;
+                while end < routes.len() && routes[end].0.bits_at(0, DIRECT_BITS) == first {
+                    if routes[end].1 <= DIRECT_BITS {
+                        short.push(routes[end]);
+                    } else {
+                        has_long = true;
+                    }
+                    end += 1;
+                }
+                if has_long {
+                    // `reserve_for` chose the full roots.
+                    let full = self.direct[first].full();
+                    let root = self.allocate_nodes(if full { 1 + SLOTS } else { 1 });
+                    self.nodes[root as usize] = Node::default();
+                    self.node_routes[root as usize] = NodeRoutes {
+                        base: 0,
+                        count: 0,
+                        inherited: NO_ROUTE,
+                    };
+                    self.direct[first].node = root;
+                    self.build_node_reference(
+                        root as usize,
+                        DIRECT_BITS,
+                        &routes[index..end],
+                        &mut scratch,
+                        full,
+                    );
+                }
+                index = end;
+            }
+            self.short_routes = short
+                .iter()
+                .map(|&(key, length, next_hop)| (short_code(key, length), next_hop))
+                .collect();
+            self.short_routes.sort_unstable();
+            short.sort_by_key(|route| route.1);
+            for (key, length, next_hop) in short {
+                let first = key.bits_at(0, DIRECT_BITS);
+                for entry in &mut self.direct[first..first + (1 << (DIRECT_BITS - length))] {
+                    entry.short = next_hop;
+                }
+            }
+        }
+
+        /// Choose the full roots of a build of `routes` (sorted) and
+        /// size the arrays up front: exactly for nodes and route records, one
+        /// leaf per route to start with. Growing them instead copies the arrays
+        /// some 90 times (they grow by an eighth), which is most of a build's
+        /// time in the appliance.
+        ///
+        /// With [`Key::FULL_ROOTS`], a root with at least
+        /// [`FULL_ROOT_CHILDREN`] children is made full, densest first, as long
+        /// as the padding children stay within one per
+        /// [`ROUTES_PER_FULL_ROOT_PADDING`] routes longer than 16 bits (or 256,
+        /// one root's worth, in small tables).
+        fn reserve_for_reference(&mut self, routes: &[(K, u8, Code)]) {
+            // A node exists for each distinct prefix of length 16, 24, ...
+            // shorter than some route; sorted keys meet each one in a run.
+            const LEVELS: usize = 16;
+            let mut last: [Option<K>; LEVELS] = [None; LEVELS];
+            let (mut nodes, mut long_routes) = (0, 0);
+            // `(children, first 16 bits)` of every root.
+            let mut roots: Vec<(usize, usize)> = Vec::new();
+            for &(key, length, _) in routes {
+                if length <= DIRECT_BITS {
+                    continue;
+                }
+                long_routes += 1;
+                let mut offset = DIRECT_BITS;
+                let mut level = 0;
+                while offset < length {
+                    let prefix = key.masked(offset);
+                    if last[level] != Some(prefix) {
+                        last[level] = Some(prefix);
+                        nodes += 1;
+                        match (level, roots.last_mut()) {
+                            (0, _) => roots.push((0, key.bits_at(0, DIRECT_BITS))),
+                            (1, Some(root)) => root.0 += 1,
+                            _ => {}
+                        }
+                    }
+                    offset += STRIDE;
+                    level += 1;
+                }
+            }
+            if K::FULL_ROOTS {
+                roots.sort_unstable_by(|a, b| b.cmp(a));
+                let mut budget = (long_routes / ROUTES_PER_FULL_ROOT_PADDING).max(SLOTS);
+                for (children, first) in roots {
+                    let padding = SLOTS - children;
+                    if children < FULL_ROOT_CHILDREN || padding > budget {
+                        break;
+                    }
+                    budget -= padding;
+                    nodes += padding;
+                    self.direct[first].make_full();
+                }
+            }
+            self.nodes.reserve_exact(nodes);
+            self.node_routes.reserve_exact(nodes);
+            self.route_positions.reserve_exact(long_routes);
+            self.route_codes.reserve_exact(long_routes);
+            self.leaves.reserve_exact(long_routes);
+        }
+
+        /// Fill the freshly allocated `node` at `offset` from `routes` (sorted,
+        /// all under the node; those of length `<= offset` are ignored).
+        ///
+        /// A `full` node (a full root, allocated with its 256 children right
+        /// after it) gets a child at every slot, empty where no route is longer.
+        fn build_node_reference(
+            &mut self,
+            node: usize,
+            offset: u8,
+            routes: &[(K, u8, Code)],
+            scratch: &mut ReferenceScratch,
+            full: bool,
+        ) {
+            // The node's own routes in position order: a route's position is
+            // below 512 and unique in its node, so they are placed by position
+            // and read back in order (no sort).
+            for &(key, length, next_hop) in routes {
+                if length > offset && length <= offset + STRIDE {
+                    let position = usize::from(position_of(key, offset, length));
+                    scratch.codes[position] = next_hop;
+                    scratch.present[position / 64] |= 1 << (position % 64);
+                }
+            }
+            let count: usize = scratch
+                .present
+                .iter()
+                .map(|word| word.count_ones() as usize)
+                .sum();
+            let base = self.allocate_routes(count);
+            let mut index = base;
+            for (word_index, word) in scratch.present.iter_mut().enumerate() {
+                let mut bits = core::mem::take(word);
+                while bits != 0 {
+                    let position = word_index * 64 + bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    self.route_positions[index] = position as u16;
+                    self.route_codes[index] = scratch.codes[position];
+                    index += 1;
+                }
+            }
+            self.node_routes[node].base = base as u32;
+            self.node_routes[node].count = count as u16;
+            // Children: contiguous ranges of routes by slot, where some route is
+            // longer than this node. They go on a stack shared by the whole
+            // build (children push theirs above these and pop them again).
+            let first_range = scratch.ranges.len();
+            let mut index = 0;
+            if full {
+                for slot in 0..SLOTS {
+                    let start = index;
+                    while index < routes.len() && routes[index].0.bits_at(offset, STRIDE) == slot {
+                        index += 1;
+                    }
+                    scratch.ranges.push((slot, start, index));
+                }
+            }
+            while index < routes.len() {
+                let slot = routes[index].0.bits_at(offset, STRIDE);
+                let mut end = index;
+                let mut has_long = false;
+                while end < routes.len() && routes[end].0.bits_at(offset, STRIDE) == slot {
+                    has_long |= routes[end].1 > offset + STRIDE;
+                    end += 1;
+                }
+                if has_long {
+                    scratch.ranges.push((slot, index, end));
+                }
+                index = end;
+            }
+            let child_count = scratch.ranges.len() - first_range;
+            let child_base = if full {
+                node as u32 + 1
+            } else {
+                self.allocate_nodes(child_count)
+            };
+            let target = &mut self.nodes[node];
+            for &(slot, _, _) in &scratch.ranges[first_range..] {
+                target.chunks[slot >> 6].children |= 1 << (slot & 63);
+            }
+            target.set_bases(child_base, 0);
+            let values = self.slot_values(node);
+            self.write_leaves(node, &values);
+            for rank in 0..child_count {
+                let (slot, first, end) = scratch.ranges[first_range + rank];
+                let child = child_base as usize + rank;
+                self.nodes[child] = Node::default();
+                self.node_routes[child] = NodeRoutes {
+                    base: 0,
+                    count: 0,
+                    inherited: values.get(slot),
+                };
+                self.build_node_reference(
+                    child,
+                    offset + STRIDE,
+                    &routes[first..end],
+                    scratch,
+                    false,
+                );
+            }
+            scratch.ranges.truncate(first_range);
+        }
+    }
+
+    /// A xorshift generator: deterministic test input.
+    struct Random(u64);
+
+    impl Random {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+
+        fn below(&mut self, bound: u64) -> u64 {
+            self.next() % bound
+        }
+
+        fn bits(&mut self) -> u128 {
+            (u128::from(self.next()) << 64) | u128::from(self.next())
+        }
+    }
+
+    /// Routes for a `bits`-bit key (its bits at the top of a `u128`): near
+    /// a few bases, so that nodes get dense (full roots for IPv6, roots
+    /// with many /17../24 leaves for IPv4), with every length from 0 to
+    /// host routes, the /16 and node boundaries weighted.
+    fn random_routes(random: &mut Random, bits: u8, count: usize) -> Vec<(u128, u8, Code)> {
+        let bases: Vec<u128> = (0..1 + random.below(3)).map(|_| random.bits()).collect();
+        let codes = 1 + random.below(12);
+        let mut routes: Vec<(u128, u8, Code)> = (0..count)
+            .map(|_| {
+                let length = match random.below(6) {
+                    0 => [0, 1, 15, 16, 17, 23, 24, 25, 31, 32, bits - 1, bits]
+                        [random.below(12) as usize],
+                    1 | 2 => 17 + random.below(u64::from(bits.min(48)) - 16) as u8,
+                    _ => random.below(u64::from(bits) + 1) as u8,
+                };
+                let base = bases[random.below(bases.len() as u64) as usize];
+                let keep = match random.below(3) {
+                    0 => 16,
+                    1 => 24,
+                    _ => length.saturating_sub(random.below(10) as u8),
+                };
+                let mask = |length: u8| {
+                    if length == 0 {
+                        0
+                    } else {
+                        u128::MAX << (128 - u32::from(length))
+                    }
+                };
+                let key = ((base & mask(keep)) | (random.bits() & !mask(keep))) & mask(length);
+                (key, length, random.below(codes) as Code)
+            })
+            .collect();
+        routes.sort_unstable_by_key(|route| (route.0, route.1));
+        routes.dedup_by_key(|route| (route.0, route.1));
+        routes
+    }
+
+    /// Two tries hold exactly the same arrays (and capacities).
+    fn assert_same<K: Key + Default>(built: &Trie<K>, reference: &Trie<K>) {
+        assert_eq!(built.default, reference.default);
+        assert_eq!(built.len, reference.len);
+        assert!(built.direct.iter().eq(reference.direct.iter()));
+        assert_eq!(built.short_routes, reference.short_routes);
+        assert!(built.nodes == reference.nodes, "nodes differ");
+        assert_eq!(built.node_routes, reference.node_routes);
+        assert_eq!(built.leaves, reference.leaves);
+        assert_eq!(built.route_positions, reference.route_positions);
+        assert_eq!(built.route_codes, reference.route_codes);
+        for (a, b) in [
+            (&built.node_blocks, &reference.node_blocks),
+            (&built.leaf_blocks, &reference.leaf_blocks),
+            (&built.route_blocks, &reference.route_blocks),
+        ] {
+            assert_eq!(a.end(), b.end());
+            assert_eq!(a.free_elements(), b.free_elements());
+        }
+        assert_eq!(built.nodes.capacity(), reference.nodes.capacity());
+        assert_eq!(
+            built.node_routes.capacity(),
+            reference.node_routes.capacity()
+        );
+        assert_eq!(built.leaves.capacity(), reference.leaves.capacity());
+        assert_eq!(
+            built.route_positions.capacity(),
+            reference.route_positions.capacity()
+        );
+        assert_eq!(
+            built.route_codes.capacity(),
+            reference.route_codes.capacity()
+        );
+    }
+
+    /// [`Trie::build`] makes exactly the trie that building every node with
+    /// the update path's encoding ([`Trie::slot_values`], then
+    /// [`Trie::write_leaves`]) makes: lookups, updates and compaction rely
+    /// on its layout. Random route sets of both key types, every length,
+    /// dense roots (full ones for IPv6) and sparse ones.
+    #[test]
+    fn build_matches_the_update_path_encoding() {
+        let mut random = Random(0x5EED_B01D);
+        for round in 0..600 {
+            let count = 1 + random.below(if round % 3 == 0 { 3000 } else { 120 }) as usize;
+            let routes = random_routes(&mut random, 128, count);
+            let mut built = Trie::<u128>::new();
+            built.build(&routes);
+            let mut reference = Trie::<u128>::new();
+            reference.build_reference(&routes);
+            assert_same(&built, &reference);
+
+            let routes: Vec<(u32, u8, Code)> = random_routes(&mut random, 32, count)
+                .into_iter()
+                .map(|(key, length, code)| ((key >> 96) as u32, length, code))
+                .collect();
+            let mut built = Trie::<u32>::new();
+            built.build(&routes);
+            let mut reference = Trie::<u32>::new();
+            reference.build_reference(&routes);
+            assert_same(&built, &reference);
+        }
+    }
+
+    /// The random route sets above reach what they are meant to: full
+    /// roots, children, spilled leaves.
+    #[test]
+    fn random_build_inputs_cover_the_layout() {
+        let mut random = Random(0x5EED_B01D);
+        let (mut full_roots, mut nodes, mut leaves) = (0, 0, 0);
+        for round in 0..60 {
+            let count = 1 + random.below(if round % 3 == 0 { 3000 } else { 120 }) as usize;
+            let mut trie = Trie::<u128>::new();
+            trie.build(&random_routes(&mut random, 128, count));
+            let statistics = trie.statistics();
+            full_roots += statistics.full_roots;
+            nodes += statistics.nodes;
+            leaves += statistics.leaves;
+        }
+        assert!(full_roots > 10, "{full_roots} full roots");
+        assert!(nodes > 1000, "{nodes} nodes");
+        assert!(leaves > 1000, "{leaves} spilled leaves");
     }
 }
