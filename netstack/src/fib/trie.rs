@@ -606,19 +606,18 @@ fn repeated(code: Code) -> u64 {
     u64::from(code) * 0x0001_0001_0001_0001
 }
 
-/// Lengthen `vec` to `len` elements of `value`. Capacity grows by an
-/// eighth, not by doubling, so spare capacity stays within 12.5% (+64).
+/// Lengthen `vec` to `len` elements of `value`, its capacity grown as
+/// [`reserve_as_grow`] grows it.
 fn grow<T: Copy>(vec: &mut Vec<T>, len: usize, value: T) {
-    if len > vec.capacity() {
-        vec.reserve_exact(len + len / 8 + 64 - vec.len());
-    }
     if len > vec.len() {
+        reserve_as_grow(vec, len - vec.len());
         vec.resize(len, value);
     }
 }
 
-/// Make room for `additional` more elements of `vec` as [`grow`] would
-/// for them (same capacity), for pushes that fill them.
+/// Make room for `additional` more elements of `vec`, for pushes or
+/// [`grow`] to fill. Capacity grows by an eighth, not by doubling, so
+/// spare capacity stays within 12.5% (+64).
 fn reserve_as_grow<T>(vec: &mut Vec<T>, additional: usize) {
     let len = vec.len() + additional;
     if len > vec.capacity() {
