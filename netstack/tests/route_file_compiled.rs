@@ -428,7 +428,9 @@ fn routes_read_one_by_one_are_those_decode_gives_and_load_the_same_router() {
         assert_eq!(report.errors, decoded.errors);
         assert_eq!(read.len(), decoded.routes.len());
         let mut one_by_one = Vec::new();
-        routes.for_each_route(&mut |route, mapped| one_by_one.push((route, mapped)));
+        routes
+            .read_routes(&mut |route, mapped| one_by_one.push((route, mapped)))
+            .unwrap();
         let expected: Vec<_> = decoded
             .routes
             .iter()

@@ -526,26 +526,28 @@ fn layout(bytes: &[u8]) -> Result<Layout<'_>, CompiledError> {
 /// Refuses a file that breaks the format (see the module docs).
 /// [`CompiledRoutes`] gives the same without holding every route at once.
 pub fn decode(bytes: &[u8], options: &Options) -> Result<Parsed, CompiledError> {
-    let routes = CompiledRoutes::open(bytes, options)?;
-    let mut parsed = routes.report.clone();
-    let _ = parsed.routes.try_reserve_exact(routes.route_count());
-    let _ = parsed.mapped.try_reserve_exact(routes.route_count());
-    routes.for_each_route(&mut |route, mapped| {
-        parsed.routes.push(route);
-        parsed.mapped.push(mapped);
-    });
-    Ok(parsed)
+    let routes = CompiledRoutes::open_header(bytes, options)?;
+    let (mut accepted, mut mapped_flags) = (Vec::new(), Vec::new());
+    let _ = accepted.try_reserve_exact(routes.route_count());
+    let _ = mapped_flags.try_reserve_exact(routes.route_count());
+    let report = routes.read_routes(&mut |route, mapped| {
+        accepted.push(route);
+        mapped_flags.push(mapped);
+    })?;
+    Ok(Parsed {
+        routes: accepted,
+        mapped: mapped_flags,
+        ..report
+    })
 }
 
-/// A compiled route file checked whole, whose routes are produced one by
-/// one when asked ([`CompiledRoutes::for_each_route`]) instead of being
-/// held in a [`Parsed`]: for a full table, the appliance so never holds
-/// the million routes twice.
-///
-/// Or, opened with [`CompiledRoutes::open_header`], a file whose header,
-/// layout and next hops are checked and whose route records are checked
-/// by the one pass that reads them ([`CompiledRoutes::read_routes`]): the
-/// appliance's boot reads a full table's records once instead of twice.
+/// A compiled route file whose routes are produced one by one when asked
+/// ([`CompiledRoutes::read_routes`]) instead of being held in a
+/// [`Parsed`]: for a full table, the appliance so never holds the million
+/// routes twice. Opened with [`CompiledRoutes::open_header`], its header,
+/// layout and next hops are checked and its route records are checked by
+/// the one pass that reads them (the appliance's boot reads a full
+/// table's records once); [`CompiledRoutes::open`] checks them all first.
 pub struct CompiledRoutes<'bytes> {
     layout: Layout<'bytes>,
     next_hops: Vec<(Resolved, Resolved)>,
@@ -601,7 +603,7 @@ impl<'bytes> CompiledRoutes<'bytes> {
     }
 
     /// The counts and the first errors, as [`decode`] gives them; its
-    /// `routes` are empty ([`CompiledRoutes::for_each_route`] has them).
+    /// `routes` are empty ([`CompiledRoutes::read_routes`] gives them).
     /// After [`CompiledRoutes::open_header`], only what it checked.
     pub fn report(&self) -> &Parsed {
         &self.report
@@ -644,14 +646,6 @@ impl<'bytes> CompiledRoutes<'bytes> {
             errors: errors.kept,
             ..Parsed::default()
         })
-    }
-
-    /// Every route [`decode`] would give, in its order, with whether it is
-    /// a mapped IPv4 route (of a file [`CompiledRoutes::open`] checked;
-    /// after [`CompiledRoutes::open_header`], up to the first record that
-    /// breaks the format: use [`CompiledRoutes::read_routes`] there).
-    pub fn for_each_route(&self, emit: &mut dyn FnMut(Route, bool)) {
-        let _ = self.read_routes(emit);
     }
 }
 
