@@ -623,11 +623,7 @@ impl<'bytes> CompiledRoutes<'bytes> {
     /// routes before it having been given already: the caller then
     /// discards them with the file.
     pub fn read_routes(&self, emit: &mut dyn FnMut(Route, bool)) -> Result<Parsed, CompiledError> {
-        let mut errors = Errors {
-            kept: self.next_hop_errors.kept.clone(),
-            count: self.next_hop_errors.count,
-            limit: self.next_hop_errors.limit,
-        };
+        let mut errors = self.next_hop_errors.clone();
         let mut statistics = super::Statistics {
             lines: self.layout.lines,
             ..super::Statistics::default()
