@@ -280,12 +280,14 @@ impl Fib {
     /// Where a prefix is stored: the fast-path trie (with its 32-bit key and
     /// length) or the IPv6 trie.
     fn place(&self, prefix: Ipv6Cidr) -> Place {
-        place(
-            self.translation
-                .as_ref()
-                .map(|translation| translation.pool_high),
-            prefix,
-        )
+        let bits = prefix.address().to_bits();
+        let length = prefix.prefix_len();
+        match &self.translation {
+            Some(translation) if length >= 96 && bits >> 32 == translation.pool_high => {
+                Place::Ipv4(bits as u32, length - 96)
+            }
+            _ => Place::Ipv6(bits, length),
+        }
     }
 
     /// Add a route, or replace the next hop of an existing one; returns the
@@ -482,11 +484,8 @@ impl Fib {
     /// with a fast path, IPv6 without). The table is unchanged until
     /// `finish` (and stays so if the loader is dropped).
     pub fn loader(&mut self, expected_routes: usize) -> FibLoader<'_> {
+        let fast_path = self.translation.is_some();
         let mut loader = FibLoader {
-            pool_high: self
-                .translation
-                .as_ref()
-                .map(|translation| translation.pool_high),
             fib: self,
             next_hops: NextHops::default(),
             ipv6: alloc::vec::Vec::new(),
@@ -495,7 +494,7 @@ impl Fib {
             ipv6_ascending: true,
             ipv4_ascending: true,
         };
-        if loader.pool_high.is_some() {
+        if fast_path {
             loader.ipv4.reserve_exact(expected_routes);
         } else {
             loader.ipv6.reserve_exact(expected_routes);
@@ -553,29 +552,14 @@ enum Place {
     Ipv6(u128, u8),
 }
 
-/// Where a prefix goes in a table whose fast path (if any) has pool6
-/// `pool_high` (its first 96 bits).
-fn place(pool_high: Option<u128>, prefix: Ipv6Cidr) -> Place {
-    let bits = prefix.address().to_bits();
-    let length = prefix.prefix_len();
-    match pool_high {
-        Some(pool_high) if length >= 96 && bits >> 32 == pool_high => {
-            Place::Ipv4(bits as u32, length - 96)
-        }
-        _ => Place::Ipv6(bits, length),
-    }
-}
-
 /// The routes of a [`Fib::load`] in the making ([`Fib::loader`]): split by
 /// family, masked and coded as they are pushed, then sorted (a compiled
 /// route file's are already), de-duplicated and built by
 /// [`FibLoader::finish`].
 #[derive(Debug)]
 pub struct FibLoader<'fib> {
-    /// The table the routes replace.
+    /// The table the routes replace (and whose [`Fib::place`] splits them).
     fib: &'fib mut Fib,
-    /// Its fast path's pool6 (first 96 bits).
-    pool_high: Option<u128>,
     /// Codes of the pushed routes' next hops (every pushed route holds a
     /// use, duplicates until they are dropped).
     next_hops: NextHops,
@@ -628,7 +612,7 @@ impl FibLoader<'_> {
                 .unwrap_or_else(|| panic!("{}", TooManyNextHops)),
         };
         self.last = Some((next_hop, code));
-        match place(self.pool_high, prefix) {
+        match self.fib.place(prefix) {
             Place::Ipv4(key, length) => push_route(
                 &mut self.ipv4,
                 &mut self.ipv4_ascending,
