@@ -21,6 +21,8 @@
 //! table and runs one family's warm lookup batch only, for instruction counts
 //! under `valgrind --tool=callgrind --toggle-collect='*lookup_fib*'`
 //! (deterministic where wall clock on a shared machine is not).
+//! `-- profile-updates` likewise loads the table and replays the day's
+//! updates once, for `--toggle-collect='*replay_fib*'`.
 
 use std::hint::black_box;
 use std::io::BufRead;
@@ -191,6 +193,7 @@ fn lookup_prefix_trie(map: &PrefixMap<Ipv6Net, NextHopIndex>, destinations: &[u1
     sum
 }
 
+#[inline(never)]
 fn replay_fib(fib: &mut Fib, updates: &[(bool, u128, u8)]) {
     for (index, &(announce, bits, length)) in updates.iter().enumerate() {
         if announce {
@@ -488,11 +491,28 @@ fn profile_lookups(ipv6: bool) {
     );
 }
 
+/// One replay of the day's updates on the full table, for instruction
+/// counts under `valgrind --tool=callgrind --toggle-collect='*replay_fib*'`.
+fn profile_updates(data: &Data) {
+    let mut fib = build_fib(&data.routes(1024));
+    replay_fib(&mut fib, black_box(&data.updates));
+    println!(
+        "{} updates, {} routes after, {:?}",
+        data.updates.len(),
+        fib.len(),
+        fib.statistics()
+    );
+}
+
 criterion_group!(fib_benchmarks, benchmarks);
 
 fn main() {
     if std::env::args().any(|argument| argument == "lookups-only") {
         lookups_only(&Data::read());
+        return;
+    }
+    if std::env::args().any(|argument| argument == "profile-updates") {
+        profile_updates(&Data::read());
         return;
     }
     for (mode, ipv6) in [("profile-ipv6", true), ("profile-ipv4", false)] {

@@ -601,6 +601,57 @@ impl SlotValues {
     }
 }
 
+impl SlotValues {
+    /// The leaf slots that start a run of equal values, as four 64-slot
+    /// bitmaps: a leaf whose value differs from the leaf slot before it
+    /// (child slots skipped), and the first leaf.
+    ///
+    /// Each child slot first takes the value of the slot before it, so
+    /// that every slot can be compared with its neighbour, four lanes of
+    /// a word at once; the child slots' own bits are then cleared.
+    fn run_starts(&self, children: [u64; 4]) -> [u64; 4] {
+        /// Each lane's low 15 bits, and its top bit.
+        const LOW: u64 = 0x7FFF_7FFF_7FFF_7FFF;
+        const TOP: u64 = 0x8000_8000_8000_8000;
+        /// Moves the lanes' flags (bits 0, 16, 32, 48) to bits 48..=51
+        /// without carries (the other products land below bit 48).
+        const GATHER: u64 = (1 << 48) | (1 << 33) | (1 << 18) | (1 << 3);
+        let mut words = self.words;
+        for (index, &bits) in children.iter().enumerate() {
+            let mut bits = bits;
+            while bits != 0 {
+                let slot = index * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                if slot > 0 {
+                    let before = (words[(slot - 1) / 4] >> (16 * ((slot - 1) % 4))) & 0xFFFF;
+                    let shift = 16 * (slot % 4);
+                    let word = &mut words[slot / 4];
+                    *word = (*word & !(0xFFFF << shift)) | before << shift;
+                }
+            }
+        }
+        let mut starts = [0u64; 4];
+        let mut previous = 0u64;
+        for (index, &word) in words.iter().enumerate() {
+            // Each lane against the lane before it (the previous word's
+            // last for the first): a lane of `differs` is non-zero where
+            // the value changes, and its top bit then says so.
+            let differs = word ^ (word << 16 | previous >> 48);
+            let flags = (((differs & LOW) + LOW) | differs) & TOP;
+            let nibble = ((flags >> 15).wrapping_mul(GATHER) >> 48) & 0xF;
+            starts[index / 16] |= nibble << (4 * (index % 16));
+            previous = word;
+        }
+        for (starts, &children) in starts.iter_mut().zip(&children) {
+            *starts &= !children;
+        }
+        if let Some(index) = children.iter().position(|&bits| bits != u64::MAX) {
+            starts[index] |= 1 << (!children[index]).trailing_zeros();
+        }
+        starts
+    }
+}
+
 /// `code` in each of a word's four 16-bit lanes.
 fn repeated(code: Code) -> u64 {
     u64::from(code) * 0x0001_0001_0001_0001
@@ -1123,11 +1174,14 @@ impl<K: Key + Default> Trie<K> {
 
     /// Run-length encode `values` over the node's leaf slots into its leaves.
     ///
-    /// `values` (from [`Trie::slot_values`]) changes only where one of the
-    /// node's routes starts or ends, so a leaf slot can start a run only
-    /// there, just after a child slot, or as the node's first leaf. Only
-    /// those candidates are compared with the leaf before them: a node
-    /// costs its routes and children, not its 256 slots.
+    /// A leaf slot starts a run where its value differs from the leaf
+    /// slot before it ([`SlotValues::run_starts`] finds them all, four
+    /// slots per word operation), and the node's first leaf starts one.
+    /// Only the runs' first slots are read again, so a node costs a
+    /// fixed pass over its 256 values plus its runs, however many routes
+    /// paint them (the candidates at its routes' boundaries, each
+    /// compared with the leaf before it, cost a quarter of an update in
+    /// the day's replay, the dense IPv4 nodes holding hundreds of routes).
     fn write_leaves(&mut self, node: usize, values: &SlotValues) {
         let mut chunks = self.nodes[node].chunks;
         let children = [
@@ -1136,43 +1190,7 @@ impl<K: Key + Default> Trie<K> {
             chunks[2].children,
             chunks[3].children,
         ];
-        let is_leaf = |slot: usize| children[slot >> 6] >> (slot & 63) & 1 == 0;
-        let mut candidates = [0u64; 4];
-        let mut mark = |slot: usize| {
-            if slot < SLOTS {
-                candidates[slot >> 6] |= 1 << (slot & 63);
-            }
-        };
-        mark(0);
-        let routes = self.node_routes[node];
-        let base = routes.base as usize;
-        for &position in &self.route_positions[base..base + usize::from(routes.count)] {
-            let (first, end) = slots_of(position);
-            mark(first);
-            mark(end);
-        }
-        for (word, &bits) in children.iter().enumerate() {
-            let mut bits = bits;
-            while bits != 0 {
-                mark(word * 64 + bits.trailing_zeros() as usize + 1);
-                bits &= bits - 1;
-            }
-        }
-        // The leaf slot before `slot`, if any.
-        let previous_leaf = |slot: usize| -> Option<usize> {
-            let mut word = slot >> 6;
-            let mut leaves = !children[word] & mask_below(slot & 63);
-            loop {
-                if leaves != 0 {
-                    return Some(word * 64 + 63 - leaves.leading_zeros() as usize);
-                }
-                if word == 0 {
-                    return None;
-                }
-                word -= 1;
-                leaves = !children[word];
-            }
-        };
+        let starts = values.run_starts(children);
         // Values beyond the inline ones, chunk after chunk.
         let mut stored: [Code; SLOTS] = [NO_ROUTE; SLOTS];
         let mut count = 0;
@@ -1181,22 +1199,13 @@ impl<K: Key + Default> Trie<K> {
             // Rank 0: the run carried over from the previous chunk.
             chunk.inline = [NO_ROUTE; INLINE];
             chunk.inline[0] = last;
-            chunk.leaf_starts = 0;
+            chunk.leaf_starts = starts[word];
             let mut rank = 0;
-            let mut candidates = candidates[word] & !children[word];
-            while candidates != 0 {
-                let slot = word * 64 + candidates.trailing_zeros() as usize;
-                candidates &= candidates - 1;
-                debug_assert!(is_leaf(slot));
+            let mut bits = starts[word];
+            while bits != 0 {
+                let slot = word * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
                 let value = values.get(slot);
-                let starts = match previous_leaf(slot) {
-                    None => true,
-                    Some(previous) => values.get(previous) != value,
-                };
-                if !starts {
-                    continue;
-                }
-                chunk.leaf_starts |= 1 << (slot & 63);
                 last = value;
                 rank += 1;
                 if rank < INLINE {
@@ -1578,14 +1587,7 @@ impl<K: Key + Default> Trie<K> {
 
     /// Heap bytes held.
     pub(super) fn memory_bytes(&self) -> usize {
-        use core::mem::size_of;
-        self.direct.len() * size_of::<Direct>()
-            + self.short_routes.capacity() * size_of::<(u32, Code)>()
-            + self.nodes.capacity() * size_of::<Node>()
-            + self.node_routes.capacity() * size_of::<NodeRoutes>()
-            + self.leaves.capacity() * size_of::<Code>()
-            + self.route_positions.capacity() * size_of::<u16>()
-            + self.route_codes.capacity() * size_of::<Code>()
+        self.array_bytes()
             + self.node_blocks.memory_bytes()
             + self.leaf_blocks.memory_bytes()
             + self.route_blocks.memory_bytes()
@@ -1602,13 +1604,30 @@ impl<K: Key + Default> Trie<K> {
             + (self.route_blocks.free_elements() + spare_routes) * ROUTE_BYTES
     }
 
+    /// Heap bytes of the arrays: [`Trie::memory_bytes`] without the free
+    /// lists' own buffers, whose sum costs a pass over hundreds of lists.
+    fn array_bytes(&self) -> usize {
+        use core::mem::size_of;
+        self.direct.len() * size_of::<Direct>()
+            + self.short_routes.capacity() * size_of::<(u32, Code)>()
+            + self.nodes.capacity() * size_of::<Node>()
+            + self.node_routes.capacity() * size_of::<NodeRoutes>()
+            + self.leaves.capacity() * size_of::<Code>()
+            + self.route_positions.capacity() * size_of::<u16>()
+            + self.route_codes.capacity() * size_of::<Code>()
+    }
+
     /// Rebuild into freshly sized arrays when the waste exceeds a quarter
-    /// of the memory in use (and [`COMPACT_MIN_WASTE`]). A rebuild costs
-    /// O(routes) and leaves no waste, so it comes at most once per
+    /// of the array memory in use (and [`COMPACT_MIN_WASTE`]). A rebuild
+    /// costs O(routes) and leaves no waste, so it comes at most once per
     /// `in use / 4` bytes of waste created by updates: amortized O(1).
+    /// Checked after every update, so it weighs the arrays alone (O(1)):
+    /// summing the free lists' buffers as well, as [`Trie::memory_bytes`]
+    /// does, took a quarter of an update's instructions in the day's
+    /// replay, for a threshold a fraction of a percent higher.
     fn compact_if_wasteful(&mut self) {
         let waste = self.waste_bytes();
-        if waste > COMPACT_MIN_WASTE && waste * 4 > self.memory_bytes() - waste {
+        if waste > COMPACT_MIN_WASTE && waste * 4 > self.array_bytes() - waste {
             self.compactions += 1;
             self.compact();
         }
@@ -2017,6 +2036,57 @@ mod tests {
             for (slot, &code) in expected.iter().enumerate() {
                 assert_eq!(values.get(slot), code, "slot {slot}");
             }
+        }
+    }
+
+    /// [`SlotValues::run_starts`] marks exactly the leaves whose value
+    /// differs from the leaf before them, and the first leaf: checked
+    /// slot by slot against values from few codes (long runs), every
+    /// code (`NO_ROUTE` and the top bit included), and children from
+    /// none to all 256 slots.
+    #[test]
+    fn run_starts_mark_where_a_leaf_differs_from_the_leaf_before_it() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for round in 0..2000 {
+            let mut values = SlotValues::new(0);
+            let mut codes = [0 as Code; SLOTS];
+            let mut code = NO_ROUTE;
+            for (slot, value) in codes.iter_mut().enumerate() {
+                if next() % (1 + round as u64 % 40) == 0 {
+                    code = match next() % 4 {
+                        0 => NO_ROUTE,
+                        1 => 0x8000 | next() as Code,
+                        _ => (next() % 6) as Code,
+                    };
+                }
+                *value = code;
+                values.paint(slot, slot + 1, code);
+            }
+            let density = round as u64 % 9;
+            let children: [u64; 4] = core::array::from_fn(|_| match density {
+                0 => 0,
+                8 => u64::MAX,
+                _ => (0..density).fold(u64::MAX, |bits, _| bits & next()),
+            });
+            let is_child = |slot: usize| children[slot / 64] >> (slot % 64) & 1 != 0;
+            let mut expected = [0u64; 4];
+            let mut previous_leaf: Option<usize> = None;
+            for slot in 0..SLOTS {
+                if is_child(slot) {
+                    continue;
+                }
+                if previous_leaf.is_none_or(|previous| codes[previous] != codes[slot]) {
+                    expected[slot / 64] |= 1 << (slot % 64);
+                }
+                previous_leaf = Some(slot);
+            }
+            assert_eq!(values.run_starts(children), expected, "round {round}");
         }
     }
 
