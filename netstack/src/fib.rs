@@ -162,7 +162,16 @@
 //!   instead of comparing each route boundary with the leaf before it,
 //!   7,249 (-46%; painting the slots is now 3,080 of them, finding the
 //!   runs 1,730), and the summary's replay went from 0.96 M to 1.55 M
-//!   updates per second against `prefix-trie`'s 8.9-10.2 M.
+//!   updates per second against `prefix-trie`'s 8.9-10.2 M. Then the
+//!   common update was made cheap: a route of a node's longest length
+//!   (IPv4 /24, IPv6 /32 and /48, ...) covers one slot and is its best
+//!   match, so an insert or next-hop change of one sets that slot alone
+//!   when its value is a run of its own that stays one (a child slot:
+//!   the child's inherited value), and repaints the node only
+//!   otherwise. 64% of the day's updates take that path: 2,709
+//!   instructions per update in all, 4.2 M updates per second against
+//!   `prefix-trie`'s 9.9 M (0.4x). A test compares every node after
+//!   such updates with what a repaint writes.
 //!
 //! # Prefixes
 //!

@@ -33,7 +33,10 @@
 //!   as `(position, next hop)` pairs, position being the heap index
 //!   `1 << k | first k bits`. They are the source of truth from which an
 //!   update recomputes a node's leaves, descending only into children whose
-//!   inherited value changed.
+//!   inherited value changed. A route of the node's longest length covers
+//!   one slot, whose best match it then is: its insert or change sets
+//!   that slot's value in place ([`Trie::set_slot`]) where the slot's
+//!   run boundaries stay as they are.
 //!
 //! Children, leaves and routes of one node are contiguous runs in shared
 //! arrays (see [`super::blocks`]), so a lookup is a chain of array reads.
@@ -435,6 +438,11 @@ const FULL_ROOT_CHILDREN: usize = 8;
 /// memory proportional to the routes whatever the table.
 const ROUTES_PER_FULL_ROOT_PADDING: usize = 8;
 
+/// Leaf slots [`Trie::set_slot`] patched in place (tests check that the
+/// fast path is taken).
+#[cfg(test)]
+static SET_SLOT_PATCHES: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+
 /// Leaf values a chunk holds inline.
 const INLINE: usize = 4;
 
@@ -599,6 +607,48 @@ impl SlotValues {
             *word = (*word & !mask) | (repeated(code) & mask);
         }
     }
+}
+
+/// `chunks` (their `children` kept) with the leaf runs of `values`
+/// written in: `leaf_starts`, the inline values, and the values beyond
+/// them, in order, with their count ([`Trie::write_leaves`] stores them).
+fn encode_leaves(
+    mut chunks: [Chunk; 4],
+    values: &SlotValues,
+) -> ([Chunk; 4], [Code; SLOTS], usize) {
+    let children = [
+        chunks[0].children,
+        chunks[1].children,
+        chunks[2].children,
+        chunks[3].children,
+    ];
+    let starts = values.run_starts(children);
+    // Values beyond the inline ones, chunk after chunk.
+    let mut stored: [Code; SLOTS] = [NO_ROUTE; SLOTS];
+    let mut count = 0;
+    let mut last = NO_ROUTE;
+    for (word, chunk) in chunks.iter_mut().enumerate() {
+        // Rank 0: the run carried over from the previous chunk.
+        chunk.inline = [NO_ROUTE; INLINE];
+        chunk.inline[0] = last;
+        chunk.leaf_starts = starts[word];
+        let mut rank = 0;
+        let mut bits = starts[word];
+        while bits != 0 {
+            let slot = word * 64 + bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            let value = values.get(slot);
+            last = value;
+            rank += 1;
+            if rank < INLINE {
+                chunk.inline[rank] = value;
+            } else {
+                stored[count] = value;
+                count += 1;
+            }
+        }
+    }
+    (chunks, stored, count)
 }
 
 impl SlotValues {
@@ -882,7 +932,14 @@ impl<K: Key + Default> Trie<K> {
             }
         };
         if old != next_hop {
-            self.refresh(node);
+            // A route of the node's longest length covers one slot and is
+            // that slot's best match: most updates (IPv4 /24s, IPv6 /48s)
+            // change that one value, patched in place when they can be.
+            let patched = length == offset + STRIDE
+                && self.set_slot(node, key.bits_at(offset, STRIDE), next_hop);
+            if !patched {
+                self.refresh(node);
+            }
         }
         let result = self.finish_insert(old);
         // After counting: a compaction rebuilds `len` from the routes.
@@ -1172,6 +1229,85 @@ impl<K: Key + Default> Trie<K> {
         }
     }
 
+    /// Give `slot` of `node` the value `code` without repainting the node,
+    /// where that changes nothing else: `code` is the slot's best match
+    /// (a route of the node's longest length). A child slot passes `code`
+    /// down as the child's inherited value. A leaf slot whose value is a
+    /// run of its own, `code` differing from the runs before and after
+    /// it, has that run's value replaced (and the carried-over value of
+    /// the chunks after it, where it is their rank 0); any other change
+    /// of the run boundaries returns `false`, for [`Trie::refresh`].
+    fn set_slot(&mut self, node: usize, slot: usize, code: Code) -> bool {
+        let chunks = self.nodes[node].chunks;
+        let (word, bit) = (slot >> 6, slot & 63);
+        let chunk = chunks[word];
+        if chunk.children >> bit & 1 != 0 {
+            let child = self.nodes[node].child_index(slot);
+            if self.node_routes[child].inherited != code {
+                self.node_routes[child].inherited = code;
+                self.refresh(child);
+            }
+            return true;
+        }
+        if chunk.leaf_starts >> bit & 1 == 0 {
+            return false;
+        }
+        let through = |bit: usize| u64::MAX >> (63 - bit);
+        let rank = (chunk.leaf_starts & through(bit)).count_ones() as usize;
+        // The run before (rank 0: the one carried over; `NO_ROUTE`, which
+        // no route's code is, before the node's first leaf).
+        if self.leaf_value(&chunk, rank - 1) == code {
+            return false;
+        }
+        // The next leaf slot must start a run of a value other than `code`.
+        let later = !chunk.children & !through(bit);
+        let next = if later != 0 {
+            Some((word, later.trailing_zeros() as usize))
+        } else {
+            (word + 1..4).find_map(|index| {
+                let leaves = !chunks[index].children;
+                (leaves != 0).then(|| (index, leaves.trailing_zeros() as usize))
+            })
+        };
+        if let Some((index, next_bit)) = next {
+            let next_chunk = chunks[index];
+            if next_chunk.leaf_starts >> next_bit & 1 == 0 {
+                return false;
+            }
+            let next_rank = (next_chunk.leaf_starts & through(next_bit)).count_ones() as usize;
+            if self.leaf_value(&next_chunk, next_rank) == code {
+                return false;
+            }
+        }
+        if rank < INLINE {
+            self.nodes[node].chunks[word].inline[rank] = code;
+        } else {
+            self.leaves[chunk.leaf_base as usize + rank - INLINE] = code;
+        }
+        #[cfg(test)]
+        SET_SLOT_PATCHES.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+        if chunk.leaf_starts & !through(bit) == 0 {
+            // The chunk's last run: the next chunks carry it over as rank
+            // 0, up to the first that starts a run of its own.
+            for later in self.nodes[node].chunks.iter_mut().skip(word + 1) {
+                later.inline[0] = code;
+                if later.leaf_starts != 0 {
+                    break;
+                }
+            }
+        }
+        true
+    }
+
+    /// The value of the leaf run of rank `rank` in `chunk`.
+    fn leaf_value(&self, chunk: &Chunk, rank: usize) -> Code {
+        if rank < INLINE {
+            chunk.inline[rank]
+        } else {
+            self.leaves[chunk.leaf_base as usize + rank - INLINE]
+        }
+    }
+
     /// Run-length encode `values` over the node's leaf slots into its leaves.
     ///
     /// A leaf slot starts a run where its value differs from the leaf
@@ -1183,39 +1319,7 @@ impl<K: Key + Default> Trie<K> {
     /// compared with the leaf before it, cost a quarter of an update in
     /// the day's replay, the dense IPv4 nodes holding hundreds of routes).
     fn write_leaves(&mut self, node: usize, values: &SlotValues) {
-        let mut chunks = self.nodes[node].chunks;
-        let children = [
-            chunks[0].children,
-            chunks[1].children,
-            chunks[2].children,
-            chunks[3].children,
-        ];
-        let starts = values.run_starts(children);
-        // Values beyond the inline ones, chunk after chunk.
-        let mut stored: [Code; SLOTS] = [NO_ROUTE; SLOTS];
-        let mut count = 0;
-        let mut last = NO_ROUTE;
-        for (word, chunk) in chunks.iter_mut().enumerate() {
-            // Rank 0: the run carried over from the previous chunk.
-            chunk.inline = [NO_ROUTE; INLINE];
-            chunk.inline[0] = last;
-            chunk.leaf_starts = starts[word];
-            let mut rank = 0;
-            let mut bits = starts[word];
-            while bits != 0 {
-                let slot = word * 64 + bits.trailing_zeros() as usize;
-                bits &= bits - 1;
-                let value = values.get(slot);
-                last = value;
-                rank += 1;
-                if rank < INLINE {
-                    chunk.inline[rank] = value;
-                } else {
-                    stored[count] = value;
-                    count += 1;
-                }
-            }
-        }
+        let (chunks, stored, count) = encode_leaves(self.nodes[node].chunks, values);
         let old_count = self.nodes[node].leaf_count();
         let mut base = self.nodes[node].leaf_base();
         if old_count != count {
@@ -2454,6 +2558,102 @@ mod tests {
             reference.build_reference(&routes);
             assert_same(&built, &reference);
         }
+    }
+
+    /// Every node reachable from the direct table holds the leaves, and
+    /// passes its children the inherited values, that [`Trie::refresh`]
+    /// would write from its routes now.
+    fn assert_nodes_as_refresh_writes_them<K: Key + Default>(trie: &Trie<K>) {
+        let mut pending: Vec<usize> = trie
+            .direct
+            .iter()
+            .filter(|entry| entry.node != NO_NODE)
+            .map(|entry| entry.node as usize)
+            .collect();
+        while let Some(node) = pending.pop() {
+            let values = trie.slot_values(node);
+            let held = trie.nodes[node];
+            let (chunks, stored, count) = encode_leaves(held.chunks, &values);
+            for (index, (held, fresh)) in held.chunks.iter().zip(&chunks).enumerate() {
+                assert_eq!(
+                    held.leaf_starts, fresh.leaf_starts,
+                    "node {node} chunk {index}"
+                );
+                assert_eq!(held.inline, fresh.inline, "node {node} chunk {index}");
+            }
+            let base = held.leaf_base() as usize;
+            assert_eq!(held.leaf_count(), count, "node {node}");
+            assert_eq!(
+                &trie.leaves[base..base + count],
+                &stored[..count],
+                "node {node}"
+            );
+            for slot in 0..SLOTS {
+                if held.has_child(slot) {
+                    let child = held.child_index(slot);
+                    assert_eq!(trie.node_routes[child].inherited, values.get(slot));
+                    pending.push(child);
+                }
+            }
+        }
+    }
+
+    /// The node's longest length at or above `length` (16 + 8k).
+    fn single_slot_length(length: u8, bits: u8) -> u8 {
+        let above = length.max(DIRECT_BITS + 1) - DIRECT_BITS;
+        (DIRECT_BITS + above.div_ceil(STRIDE) * STRIDE).min(bits)
+    }
+
+    /// Updates patched in place by [`Trie::set_slot`] leave every node as
+    /// a full [`Trie::refresh`] would: next-hop changes of existing
+    /// routes, new routes of a node's longest length under them (leaf
+    /// and child slots, runs of one slot and longer, equal neighbours),
+    /// and removals between them, both key widths.
+    #[test]
+    fn patched_slots_leave_every_node_as_a_refresh_writes_it() {
+        fn run<K: Key + Default>(random: &mut Random, bits: u8, key_of: impl Fn(u128) -> K) {
+            let count = 1 + random.below(300) as usize;
+            let routes = random_routes(random, bits, count);
+            let codes = 1 + random.below(6);
+            let mut trie = Trie::<K>::new();
+            for &(key, length, code) in &routes {
+                trie.insert(key_of(key), length, code);
+            }
+            assert_nodes_as_refresh_writes_them(&trie);
+            for step in 0..400 {
+                let (key, length, _) = routes[random.below(routes.len() as u64) as usize];
+                let (key, length) = match random.below(3) {
+                    0 => (key, length),
+                    _ => (
+                        key | (random.bits() >> length.min(127)),
+                        single_slot_length(length, bits),
+                    ),
+                };
+                let mask = if length == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - u32::from(length))
+                };
+                let key = key_of(key & mask);
+                if random.below(5) == 0 {
+                    trie.remove(key, length);
+                } else {
+                    trie.insert(key, length, random.below(codes) as Code);
+                }
+                if count < 60 || step % 50 == 0 {
+                    assert_nodes_as_refresh_writes_them(&trie);
+                }
+            }
+            assert_nodes_as_refresh_writes_them(&trie);
+        }
+        let mut random = Random(0x5E75_1075);
+        let before = SET_SLOT_PATCHES.load(core::sync::atomic::Ordering::Relaxed);
+        for _ in 0..150 {
+            run(&mut random, 128, |key| key);
+            run(&mut random, 32, |key| (key >> 96) as u32);
+        }
+        let patched = SET_SLOT_PATCHES.load(core::sync::atomic::Ordering::Relaxed) - before;
+        assert!(patched > 1000, "only {patched} updates patched in place");
     }
 
     /// The random route sets above reach what they are meant to: full
