@@ -466,6 +466,25 @@ impl<'text> Iterator for LineWords<'text> {
             position += 1;
         }
         let start = position;
+        // Eight bytes at a time: every byte that can end a word is below
+        // `#` (0x23), so a word goes on past eight bytes none of which is
+        // below 0x24, and otherwise up to the first of them at least.
+        // Bytes below 0x24 inside a word (`!`, control bytes) leave the
+        // rest of it to the byte-by-byte loop.
+        while let Some(eight) = bytes.get(position..position + 8) {
+            const ONES: u64 = 0x0101_0101_0101_0101;
+            let mut array = [0u8; 8];
+            array.copy_from_slice(eight);
+            let word = u64::from_le_bytes(array);
+            // The lowest byte flagged is exactly the first below 0x24.
+            let below = word.wrapping_sub(ONES * 0x24) & !word & (ONES * 0x80);
+            if below == 0 {
+                position += 8;
+                continue;
+            }
+            position += below.trailing_zeros() as usize / 8;
+            break;
+        }
         while position < bytes.len()
             && BYTE_CLASSES[usize::from(bytes[position])] == ByteClass::Word
         {
@@ -630,9 +649,10 @@ fn is_dotted_decimal(prefix: &str) -> bool {
 #[derive(Default)]
 struct NextHopCache<'text> {
     last: Option<(&'text str, Option<&'text str>, NextHop)>,
-    /// The last IPv4 next hop's text and address (IPv4 lines).
+    /// The last IPv4 next hop's text and what the next-hop table maps it
+    /// to (IPv4 lines).
     #[cfg(feature = "legacy-ip")]
-    last_ipv4: Option<(&'text str, u32)>,
+    last_ipv4: Option<(&'text str, Result<NextHop, RejectReason>)>,
 }
 
 impl<'text> NextHopCache<'text> {
@@ -649,17 +669,23 @@ impl<'text> NextHopCache<'text> {
         Ok(next_hop)
     }
 
-    /// [`address::parse_ipv4`], unless the same text was just parsed.
+    /// The IPv4 next hop `text` mapped through the next-hop table
+    /// (`None`: not an IPv4 address), unless the same text was just
+    /// mapped: a table's lines mostly share a few next hops.
     #[cfg(feature = "legacy-ip")]
-    fn parse_ipv4(&mut self, text: &'text str) -> Option<u32> {
-        if let Some((last, bits)) = self.last_ipv4
+    fn map_ipv4(
+        &mut self,
+        mapper: &crate::translation::route_mapping::RouteMapper,
+        text: &'text str,
+    ) -> Option<Result<NextHop, RejectReason>> {
+        if let Some((last, mapped)) = self.last_ipv4
             && last == text
         {
-            return Some(bits);
+            return Some(mapped);
         }
-        let bits = address::parse_ipv4(text)?;
-        self.last_ipv4 = Some((text, bits));
-        Some(bits)
+        let mapped = mapper.map_gateway_bits(address::parse_ipv4(text)?);
+        self.last_ipv4 = Some((text, mapped));
+        Some(mapped)
     }
 }
 
@@ -673,24 +699,22 @@ fn well_formed_ipv4_route<'text>(
     line: &Line<'text>,
     cache: &mut NextHopCache<'text>,
 ) -> Option<LineOutcome> {
-    use crate::translation::route_mapping::{Ipv4Prefix, Ipv4Route, Ipv4Target};
-    use core::net::Ipv4Addr;
-
     let (network, length) = split_at_slash(line.prefix)?;
-    let network = Ipv4Addr::from_bits(address::parse_ipv4(network)?);
+    let network = address::parse_ipv4(network)?;
     let length = address::parse_length(length)?;
-    let prefix = Ipv4Prefix::new(network, length)?;
-    let target = match line.target {
-        Target::Blackhole => Ipv4Target::Blackhole,
+    let next_hop = match line.target {
+        Target::Blackhole => Ok(NextHop::Blackhole),
         Target::Via {
             address,
             port: None,
-        } => Ipv4Target::Via(Ipv4Addr::from_bits(cache.parse_ipv4(address)?)),
+        } => cache.map_ipv4(mapper, address)?,
         Target::Via { port: Some(_), .. } | Target::TranslateVia(_) => return None,
     };
-    Some(match mapper.map(&Ipv4Route { prefix, target }) {
-        Ok(route) => LineOutcome::Route(route, true),
-        Err(reason) => LineOutcome::Rejected(reason),
+    // The prefix's rejection first, then the next hop's, as
+    // `RouteMapper::map` judges them.
+    Some(match (mapper.map_prefix_bits(network, length)?, next_hop) {
+        (Ok(prefix), Ok(next_hop)) => LineOutcome::Route(Route { prefix, next_hop }, true),
+        (Err(reason), _) | (Ok(_), Err(reason)) => LineOutcome::Rejected(reason),
     })
 }
 
@@ -977,10 +1001,61 @@ mod tests {
     }
 
     /// [`LineWords`] splits a line as `split_ascii_whitespace` splits the
-    /// line (from `str::lines`) cut at its first `#`.
+    /// line (from `str::lines`) cut at its first `#`: a hand-written text,
+    /// then random ones of bytes that end words, bytes below `#` that do
+    /// not (`!`, `"`, control bytes), ASCII and non-ASCII characters, in
+    /// words long and short around the eight-byte steps.
     #[test]
     fn line_words_are_the_words_of_the_line_before_its_comment() {
-        let text = "a b\t c\r\n  \n#x y\nd#e f\ng\u{0C}h\u{0B}i \u{e9}j\r\nk\rl\n\nlast";
+        line_words_match_lines_and_split(
+            "a b\t c\r\n  \n#x y\nd#e f\ng\u{0C}h\u{0B}i \u{e9}j\r\nk\rl\n\nlast",
+        );
+        let pieces = [
+            " ",
+            "\t",
+            "\n",
+            "\r",
+            "\u{0C}",
+            "#",
+            "!",
+            "\"",
+            "\u{01}",
+            "\u{0B}",
+            "a",
+            "1",
+            ".",
+            "/",
+            ":",
+            "\u{e9}",
+            "\u{1F600}",
+            "abcdefgh",
+            "2001:db8::/32",
+            "198.51.100.0/24",
+            "via",
+        ];
+        let mut seed = 0x1234_5678_9ABC_DEF1u64;
+        for _ in 0..3000 {
+            let mut text = alloc::string::String::new();
+            for _ in 0..seed % 40 {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let piece = pieces[(seed >> 32) as usize % pieces.len()];
+                // Word pieces weighed up, so that long words are common.
+                let repeat = if piece.len() > 1 {
+                    1 + (seed >> 8) % 3
+                } else {
+                    1
+                };
+                for _ in 0..repeat {
+                    text.push_str(piece);
+                }
+            }
+            line_words_match_lines_and_split(&text);
+        }
+    }
+
+    fn line_words_match_lines_and_split(text: &str) {
         let mut start = 0;
         let mut lines = text.lines();
         while start < text.len() {
