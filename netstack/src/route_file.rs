@@ -699,9 +699,7 @@ fn well_formed_ipv4_route<'text>(
     line: &Line<'text>,
     cache: &mut NextHopCache<'text>,
 ) -> Option<LineOutcome> {
-    let (network, length) = split_at_slash(line.prefix)?;
-    let network = address::parse_ipv4(network)?;
-    let length = address::parse_length(length)?;
+    let (network, length) = address::parse_ipv4_prefix(line.prefix)?;
     let next_hop = match line.target {
         Target::Blackhole => Ok(NextHop::Blackhole),
         Target::Via {

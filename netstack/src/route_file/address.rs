@@ -48,32 +48,6 @@ impl Reader<'_> {
         }
     }
 
-    /// A decimal IPv4 part: 1..=3 digits, at most 255, no leading zero
-    /// unless it is the only digit. Rewinds on failure.
-    fn read_ipv4_part(&mut self) -> Option<u8> {
-        let start = self.position;
-        let mut value: u32 = 0;
-        let mut digits = 0;
-        while let Some(byte) = self.peek() {
-            if !byte.is_ascii_digit() {
-                break;
-            }
-            self.position += 1;
-            value = value * 10 + u32::from(byte - b'0');
-            digits += 1;
-            if digits > 3 || value > 255 {
-                self.position = start;
-                return None;
-            }
-        }
-        let leading_zero = digits > 1 && self.bytes.get(start) == Some(&b'0');
-        if digits == 0 || leading_zero {
-            self.position = start;
-            return None;
-        }
-        Some(value as u8)
-    }
-
     /// A hex IPv6 group: 1..=4 hex digits. Rewinds on failure.
     fn read_group(&mut self) -> Option<u16> {
         let start = self.position;
@@ -100,21 +74,41 @@ impl Reader<'_> {
         Some(value as u16)
     }
 
-    /// A dotted-decimal IPv4 address. Rewinds on failure.
+    /// A dotted-decimal IPv4 address: four decimal parts, each 1..=3
+    /// digits, at most 255, no leading zero unless it is the only digit,
+    /// separated by `.`. Rewinds on failure (the position moves only on
+    /// success). One loop over a local position: a full table's IPv4
+    /// prefixes took 280 instructions each with a reader call per part.
     fn read_ipv4(&mut self) -> Option<u32> {
-        let start = self.position;
+        let bytes = self.bytes;
+        let mut position = self.position;
         let mut address: u32 = 0;
         for index in 0..4 {
-            if index > 0 && !self.read_given(b'.') {
-                self.position = start;
+            if index > 0 {
+                if bytes.get(position) != Some(&b'.') {
+                    return None;
+                }
+                position += 1;
+            }
+            let start = position;
+            let mut value: u32 = 0;
+            // A fourth digit is read only to refuse the part.
+            while position < bytes.len() && position - start < 4 {
+                let digit = bytes[position].wrapping_sub(b'0');
+                if digit > 9 {
+                    break;
+                }
+                value = value * 10 + u32::from(digit);
+                position += 1;
+            }
+            let digits = position - start;
+            let leading_zero = digits > 1 && bytes.get(start) == Some(&b'0');
+            if digits == 0 || digits > 3 || value > 255 || leading_zero {
                 return None;
             }
-            let Some(part) = self.read_ipv4_part() else {
-                self.position = start;
-                return None;
-            };
-            address = (address << 8) | u32::from(part);
+            address = (address << 8) | value;
         }
+        self.position = position;
         Some(address)
     }
 
@@ -198,6 +192,24 @@ pub(crate) fn parse_ipv4(text: &str) -> Option<u32> {
     };
     let bits = reader.read_ipv4()?;
     reader.is_empty().then_some(bits)
+}
+
+/// A dotted-decimal IPv4 prefix `network/length`, read in one pass: what
+/// [`parse_ipv4`] and [`parse_length`] give for the text before and after
+/// its first `/`, or `None` where either refuses its part.
+#[cfg(any(feature = "legacy-ip", test))]
+pub(crate) fn parse_ipv4_prefix(text: &str) -> Option<(u32, u8)> {
+    let mut reader = Reader {
+        bytes: text.as_bytes(),
+        position: 0,
+        has_dot: true,
+    };
+    let bits = reader.read_ipv4()?;
+    if !reader.read_given(b'/') {
+        return None;
+    }
+    let length = parse_length(text.get(reader.position..)?)?;
+    Some((bits, length))
 }
 
 /// A prefix length written as `text`, as `text.parse::<u8>()` would give it.
@@ -411,6 +423,42 @@ mod tests {
         (0..length)
             .map(|_| char::from(ALPHABET[random.below(ALPHABET.len())]))
             .collect()
+    }
+
+    /// [`parse_ipv4_prefix`] agrees with [`parse_ipv4`] and
+    /// [`parse_length`] applied to the two sides of the first `/`, on
+    /// random strings and on prefixes with bad parts on either side.
+    #[test]
+    fn ipv4_prefixes_parse_as_their_two_parts_do() {
+        let by_parts = |text: &str| {
+            let (network, length) = text.split_once('/')?;
+            Some((parse_ipv4(network)?, parse_length(length)?))
+        };
+        let mut random = Random(0x0F1E_2D3C_4B5A_6978);
+        let mut parsed = 0;
+        for round in 0..200_000 {
+            let text = match round % 3 {
+                0 => random_string(&mut random),
+                _ => {
+                    let network = if random.below(4) == 0 {
+                        random_string(&mut random)
+                    } else {
+                        format!("{}", Ipv4Addr::from_bits(random.next() as u32))
+                    };
+                    let length = match random.below(4) {
+                        0 => random_string(&mut random),
+                        1 => format!("{}", random.below(300)),
+                        2 => format!("+0{}", random.below(40)),
+                        _ => format!("{}", random.below(33)),
+                    };
+                    format!("{network}/{length}")
+                }
+            };
+            let expected = by_parts(&text);
+            parsed += usize::from(expected.is_some());
+            assert_eq!(parse_ipv4_prefix(&text), expected, "{text:?}");
+        }
+        assert!(parsed > 50_000, "only {parsed} valid prefixes");
     }
 
     #[test]

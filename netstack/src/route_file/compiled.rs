@@ -3,7 +3,7 @@
 //! # Why
 //!
 //! A full Internet table is about 1.29 million lines. Parsing its text
-//! costs some 1,400 instructions a line (callgrind on a host build with the
+//! costs some 1,300 instructions a line (callgrind on a host build with the
 //! kernel's opt-level, `netstack/benches/route_file.rs`; 1,900 before the
 //! text parser read each line in one pass), 1.3 to 4 s of an emulated
 //! (TCG) boot, depending on the machine's day. A compiled file holds the same routes already
