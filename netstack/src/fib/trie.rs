@@ -666,23 +666,20 @@ impl SlotValues {
         /// Moves the lanes' flags (bits 0, 16, 32, 48) to bits 48..=51
         /// without carries (the other products land below bit 48).
         const GATHER: u64 = (1 << 48) | (1 << 33) | (1 << 18) | (1 << 3);
-        let mut words = self.words;
+        let mut filled = SlotValues { words: self.words };
         for (index, &bits) in children.iter().enumerate() {
             let mut bits = bits;
             while bits != 0 {
                 let slot = index * 64 + bits.trailing_zeros() as usize;
                 bits &= bits - 1;
                 if slot > 0 {
-                    let before = (words[(slot - 1) / 4] >> (16 * ((slot - 1) % 4))) & 0xFFFF;
-                    let shift = 16 * (slot % 4);
-                    let word = &mut words[slot / 4];
-                    *word = (*word & !(0xFFFF << shift)) | before << shift;
+                    filled.paint(slot, slot + 1, filled.get(slot - 1));
                 }
             }
         }
         let mut starts = [0u64; 4];
         let mut previous = 0u64;
-        for (index, &word) in words.iter().enumerate() {
+        for (index, &word) in filled.words.iter().enumerate() {
             // Each lane against the lane before it (the previous word's
             // last for the first): a lane of `differs` is non-zero where
             // the value changes, and its top bit then says so.
