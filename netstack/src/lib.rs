@@ -21,6 +21,8 @@ pub mod config;
 pub mod counters;
 pub mod fib;
 pub mod route_file;
+#[cfg(test)]
+mod test_random;
 #[cfg(feature = "legacy-ip")]
 pub mod translation;
 

@@ -964,19 +964,15 @@ fn duplicate_routes(routes: &[Route]) -> Vec<(u32, u32)> {
 
 #[cfg(test)]
 mod tests {
-    use super::{LineWords, count_newlines};
+    use super::*;
+    use crate::test_random::Random;
+    use alloc::string::ToString;
 
     /// [`count_newlines`] counts as a byte-by-byte count does, for texts
     /// of every length up to past a block, with bytes near `\n` in value.
     #[test]
     fn newlines_are_counted_eight_bytes_at_a_time_as_one_by_one() {
-        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut random = Random(0x9E37_79B9_7F4A_7C15);
         let alphabet = [
             b'\n',
             b'\n',
@@ -990,7 +986,7 @@ mod tests {
         ];
         for length in (0..80).chain([2039, 2040, 2041, 4096, 5000]) {
             let bytes: alloc::vec::Vec<u8> = (0..length)
-                .map(|_| alphabet[next() as usize % alphabet.len()])
+                .map(|_| alphabet[random.below(alphabet.len() as u64) as usize])
                 .collect();
             let expected = bytes.iter().filter(|&&byte| byte == b'\n').count();
             assert_eq!(count_newlines(&bytes), expected, "length {length}");
@@ -1031,17 +1027,14 @@ mod tests {
             "198.51.100.0/24",
             "via",
         ];
-        let mut seed = 0x1234_5678_9ABC_DEF1u64;
+        let mut random = Random(0x1234_5678_9ABC_DEF1);
         for _ in 0..3000 {
             let mut text = alloc::string::String::new();
-            for _ in 0..seed % 40 {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                let piece = pieces[(seed >> 32) as usize % pieces.len()];
+            for _ in 0..random.below(40) {
+                let piece = pieces[random.below(pieces.len() as u64) as usize];
                 // Word pieces weighed up, so that long words are common.
                 let repeat = if piece.len() > 1 {
-                    1 + (seed >> 8) % 3
+                    1 + random.below(3)
                 } else {
                     1
                 };
@@ -1070,9 +1063,6 @@ mod tests {
         }
         assert_eq!(lines.next(), None);
     }
-
-    use super::*;
-    use alloc::string::ToString;
 
     fn cidr(text: &str) -> Ipv6Cidr {
         let (address, length) = text.split_once('/').unwrap();

@@ -103,18 +103,7 @@ fn digit<K: Key>(key: K, byte: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A small deterministic generator (xorshift).
-    struct Random(u64);
-
-    impl Random {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-    }
+    use crate::test_random::Random;
 
     #[test]
     fn sorts_like_a_stable_comparison_sort() {

@@ -2107,18 +2107,14 @@ impl<K: Key + Default> Iterator for Routes<'_, K> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_random::Random;
 
     /// [`SlotValues`] paints and reads like a plain `[Code; 256]`, for
     /// routes of every length in a node (1..=8 bits), longest last.
     #[test]
     fn slot_values_paint_like_an_array() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut random = Random(0x9e37_79b9_7f4a_7c15);
+        let mut next = move || random.next();
         for _ in 0..200 {
             let inherited = (next() % 5) as Code;
             let mut positions: Vec<u16> = (0..next() % 40)
@@ -2147,13 +2143,8 @@ mod tests {
     /// none to all 256 slots.
     #[test]
     fn run_starts_mark_where_a_leaf_differs_from_the_leaf_before_it() {
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut random = Random(0x2545_f491_4f6c_dd1d);
+        let mut next = move || random.next();
         for round in 0..2000 {
             let mut values = SlotValues::new(0);
             let mut codes = [0 as Code; SLOTS];
@@ -2433,26 +2424,6 @@ mod tests {
                 );
             }
             scratch.ranges.truncate(first_range);
-        }
-    }
-
-    /// A xorshift generator: deterministic test input.
-    struct Random(u64);
-
-    impl Random {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-
-        fn below(&mut self, bound: u64) -> u64 {
-            self.next() % bound
-        }
-
-        fn bits(&mut self) -> u128 {
-            (u128::from(self.next()) << 64) | u128::from(self.next())
         }
     }
 
