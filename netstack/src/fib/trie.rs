@@ -46,11 +46,11 @@
 //! # Building
 //!
 //! [`Trie::build`] (the boot's load of the whole table, and compaction)
-//! gives every node exactly the chunks, leaves and route records that the
-//! update path ([`Trie::slot_values`], then [`Trie::write_leaves`])
-//! computes for it, in the same places: a test builds every node that way
-//! and compares all the arrays. It gets there cheaper. The
-//! routes come sorted by `(key, length)`, so an enclosing prefix comes
+//! gives every node exactly the chunks and leaves that the update path
+//! ([`Trie::slot_values`], then [`Trie::write_leaves`]) computes from its
+//! route records: a test checks every node of random builds against it,
+//! and the build's answers against a trie made by inserts. It gets there
+//! cheaper. The routes come sorted by `(key, length)`, so an enclosing prefix comes
 //! before the prefixes it encloses, and a node's own routes are slot
 //! intervals that nest like brackets: one pass over a node's routes
 //! ([`Trie::build_node`]) keeps the enclosing ones on a stack
@@ -387,7 +387,6 @@ impl Ipv6Walk {
 }
 
 /// One direct-table entry (8 bytes: one read resolves the first 16 bits).
-#[cfg_attr(test, derive(PartialEq, Eq))]
 #[derive(Debug, Clone, Copy)]
 struct Direct {
     /// Root of the subtree of routes longer than 16 bits, or [`NO_NODE`].
@@ -454,7 +453,6 @@ const INLINE: usize = 4;
 /// previous chunk. Ranks below [`INLINE`] are read from `inline` (most
 /// IPv6 chunks have no more runs, so their lookups never touch `leaves`);
 /// rank `r >= INLINE` is `leaves[leaf_base + r - INLINE]`.
-#[cfg_attr(test, derive(PartialEq, Eq))]
 #[derive(Debug, Clone, Copy)]
 struct Chunk {
     children: u64,
@@ -485,7 +483,6 @@ impl Chunk {
 
 /// The part of a node that lookups read: four chunks, one cache line each
 /// pair (128 bytes, aligned so that no chunk straddles two lines).
-#[cfg_attr(test, derive(PartialEq, Eq))]
 #[derive(Debug, Clone, Copy, Default)]
 #[repr(align(64))]
 struct Node {
@@ -546,7 +543,6 @@ fn mask_below(bit: usize) -> u64 {
 }
 
 /// The part of a node that only updates read (8 bytes).
-#[cfg_attr(test, derive(PartialEq, Eq))]
 #[derive(Debug, Clone, Copy, Default)]
 struct NodeRoutes {
     /// Index of the first route in `route_positions` / `route_codes`.
@@ -2182,251 +2178,6 @@ mod tests {
         }
     }
 
-    /// [`Trie::build_node_reference`]'s buffers (its child ranges as tuples).
-    struct ReferenceScratch {
-        codes: [Code; 2 * SLOTS],
-        present: [u64; 2 * SLOTS / 64],
-        ranges: Vec<(usize, usize, usize)>,
-    }
-
-    impl Default for ReferenceScratch {
-        fn default() -> ReferenceScratch {
-            ReferenceScratch {
-                codes: [NO_ROUTE; 2 * SLOTS],
-                present: [0; 2 * SLOTS / 64],
-                ranges: Vec::new(),
-            }
-        }
-    }
-
-    impl<K: Key + Default> Trie<K> {
-        /// [`Trie::build`] as it was before the one-pass [`LeafSweep`]: every
-        /// node's leaves from [`Trie::slot_values`] and [`Trie::write_leaves`],
-        /// the update path's own encoding.
-        fn build_reference(&mut self, routes: &[(K, u8, Code)]) {
-            self.clear();
-            self.len = routes.len();
-            self.reserve_for_reference(routes);
-            let mut scratch = ReferenceScratch::default();
-            let mut short: Vec<(K, u8, Code)> = Vec::new();
-            let mut index = 0;
-            while index < routes.len() {
-                let (key, length, next_hop) = routes[index];
-                if length == 0 {
-                    self.default = next_hop;
-                    index += 1;
-                    continue;
-                }
-                let first = key.bits_at(0, DIRECT_BITS);
-                let mut end = index;
-                let mut has_long = false;
-                while end < routes.len() && routes[end].0.bits_at(0, DIRECT_BITS) == first {
-                    if routes[end].1 <= DIRECT_BITS {
-                        short.push(routes[end]);
-                    } else {
-                        has_long = true;
-                    }
-                    end += 1;
-                }
-                if has_long {
-                    // `reserve_for` chose the full roots.
-                    let full = self.direct[first].full();
-                    let root = self.allocate_nodes(if full { 1 + SLOTS } else { 1 });
-                    self.nodes[root as usize] = Node::default();
-                    self.node_routes[root as usize] = NodeRoutes {
-                        base: 0,
-                        count: 0,
-                        inherited: NO_ROUTE,
-                    };
-                    self.direct[first].node = root;
-                    self.build_node_reference(
-                        root as usize,
-                        DIRECT_BITS,
-                        &routes[index..end],
-                        &mut scratch,
-                        full,
-                    );
-                }
-                index = end;
-            }
-            self.short_routes = short
-                .iter()
-                .map(|&(key, length, next_hop)| (short_code(key, length), next_hop))
-                .collect();
-            self.short_routes.sort_unstable();
-            short.sort_by_key(|route| route.1);
-            for (key, length, next_hop) in short {
-                let first = key.bits_at(0, DIRECT_BITS);
-                for entry in &mut self.direct[first..first + (1 << (DIRECT_BITS - length))] {
-                    entry.short = next_hop;
-                }
-            }
-        }
-
-        /// Choose the full roots of a build of `routes` (sorted) and
-        /// size the arrays up front: exactly for nodes and route records, one
-        /// leaf per route to start with. Growing them instead copies the arrays
-        /// some 90 times (they grow by an eighth), which is most of a build's
-        /// time in the appliance.
-        ///
-        /// With [`Key::FULL_ROOTS`], a root with at least
-        /// [`FULL_ROOT_CHILDREN`] children is made full, densest first, as long
-        /// as the padding children stay within one per
-        /// [`ROUTES_PER_FULL_ROOT_PADDING`] routes longer than 16 bits (or 256,
-        /// one root's worth, in small tables).
-        fn reserve_for_reference(&mut self, routes: &[(K, u8, Code)]) {
-            // A node exists for each distinct prefix of length 16, 24, ...
-            // shorter than some route; sorted keys meet each one in a run.
-            const LEVELS: usize = 16;
-            let mut last: [Option<K>; LEVELS] = [None; LEVELS];
-            let (mut nodes, mut long_routes) = (0, 0);
-            // `(children, first 16 bits)` of every root.
-            let mut roots: Vec<(usize, usize)> = Vec::new();
-            for &(key, length, _) in routes {
-                if length <= DIRECT_BITS {
-                    continue;
-                }
-                long_routes += 1;
-                let mut offset = DIRECT_BITS;
-                let mut level = 0;
-                while offset < length {
-                    let prefix = key.masked(offset);
-                    if last[level] != Some(prefix) {
-                        last[level] = Some(prefix);
-                        nodes += 1;
-                        match (level, roots.last_mut()) {
-                            (0, _) => roots.push((0, key.bits_at(0, DIRECT_BITS))),
-                            (1, Some(root)) => root.0 += 1,
-                            _ => {}
-                        }
-                    }
-                    offset += STRIDE;
-                    level += 1;
-                }
-            }
-            if K::FULL_ROOTS {
-                roots.sort_unstable_by(|a, b| b.cmp(a));
-                let mut budget = (long_routes / ROUTES_PER_FULL_ROOT_PADDING).max(SLOTS);
-                for (children, first) in roots {
-                    let padding = SLOTS - children;
-                    if children < FULL_ROOT_CHILDREN || padding > budget {
-                        break;
-                    }
-                    budget -= padding;
-                    nodes += padding;
-                    self.direct[first].make_full();
-                }
-            }
-            self.nodes.reserve_exact(nodes);
-            self.node_routes.reserve_exact(nodes);
-            self.route_positions.reserve_exact(long_routes);
-            self.route_codes.reserve_exact(long_routes);
-            self.leaves.reserve_exact(long_routes);
-        }
-
-        /// Fill the freshly allocated `node` at `offset` from `routes` (sorted,
-        /// all under the node; those of length `<= offset` are ignored).
-        ///
-        /// A `full` node (a full root, allocated with its 256 children right
-        /// after it) gets a child at every slot, empty where no route is longer.
-        fn build_node_reference(
-            &mut self,
-            node: usize,
-            offset: u8,
-            routes: &[(K, u8, Code)],
-            scratch: &mut ReferenceScratch,
-            full: bool,
-        ) {
-            // The node's own routes in position order: a route's position is
-            // below 512 and unique in its node, so they are placed by position
-            // and read back in order (no sort).
-            for &(key, length, next_hop) in routes {
-                if length > offset && length <= offset + STRIDE {
-                    let position = usize::from(position_of(key, offset, length));
-                    scratch.codes[position] = next_hop;
-                    scratch.present[position / 64] |= 1 << (position % 64);
-                }
-            }
-            let count: usize = scratch
-                .present
-                .iter()
-                .map(|word| word.count_ones() as usize)
-                .sum();
-            let base = self.allocate_routes(count);
-            let mut index = base;
-            for (word_index, word) in scratch.present.iter_mut().enumerate() {
-                let mut bits = core::mem::take(word);
-                while bits != 0 {
-                    let position = word_index * 64 + bits.trailing_zeros() as usize;
-                    bits &= bits - 1;
-                    self.route_positions[index] = position as u16;
-                    self.route_codes[index] = scratch.codes[position];
-                    index += 1;
-                }
-            }
-            self.node_routes[node].base = base as u32;
-            self.node_routes[node].count = count as u16;
-            // Children: contiguous ranges of routes by slot, where some route is
-            // longer than this node. They go on a stack shared by the whole
-            // build (children push theirs above these and pop them again).
-            let first_range = scratch.ranges.len();
-            let mut index = 0;
-            if full {
-                for slot in 0..SLOTS {
-                    let start = index;
-                    while index < routes.len() && routes[index].0.bits_at(offset, STRIDE) == slot {
-                        index += 1;
-                    }
-                    scratch.ranges.push((slot, start, index));
-                }
-            }
-            while index < routes.len() {
-                let slot = routes[index].0.bits_at(offset, STRIDE);
-                let mut end = index;
-                let mut has_long = false;
-                while end < routes.len() && routes[end].0.bits_at(offset, STRIDE) == slot {
-                    has_long |= routes[end].1 > offset + STRIDE;
-                    end += 1;
-                }
-                if has_long {
-                    scratch.ranges.push((slot, index, end));
-                }
-                index = end;
-            }
-            let child_count = scratch.ranges.len() - first_range;
-            let child_base = if full {
-                node as u32 + 1
-            } else {
-                self.allocate_nodes(child_count)
-            };
-            let target = &mut self.nodes[node];
-            for &(slot, _, _) in &scratch.ranges[first_range..] {
-                target.chunks[slot >> 6].children |= 1 << (slot & 63);
-            }
-            target.set_bases(child_base, 0);
-            let values = self.slot_values(node);
-            self.write_leaves(node, &values);
-            for rank in 0..child_count {
-                let (slot, first, end) = scratch.ranges[first_range + rank];
-                let child = child_base as usize + rank;
-                self.nodes[child] = Node::default();
-                self.node_routes[child] = NodeRoutes {
-                    base: 0,
-                    count: 0,
-                    inherited: values.get(slot),
-                };
-                self.build_node_reference(
-                    child,
-                    offset + STRIDE,
-                    &routes[first..end],
-                    scratch,
-                    false,
-                );
-            }
-            scratch.ranges.truncate(first_range);
-        }
-    }
-
     /// Routes for a `bits`-bit key (its bits at the top of a `u128`): near
     /// a few bases, so that nodes get dense (full roots for IPv6, roots
     /// with many /17../24 leaves for IPv4), with every length from 0 to
@@ -2464,67 +2215,80 @@ mod tests {
         routes
     }
 
-    /// Two tries hold exactly the same arrays (and capacities).
-    fn assert_same<K: Key + Default>(built: &Trie<K>, reference: &Trie<K>) {
-        assert_eq!(built.default, reference.default);
-        assert_eq!(built.len, reference.len);
-        assert!(built.direct.iter().eq(reference.direct.iter()));
-        assert_eq!(built.short_routes, reference.short_routes);
-        assert!(built.nodes == reference.nodes, "nodes differ");
-        assert_eq!(built.node_routes, reference.node_routes);
-        assert_eq!(built.leaves, reference.leaves);
-        assert_eq!(built.route_positions, reference.route_positions);
-        assert_eq!(built.route_codes, reference.route_codes);
-        for (a, b) in [
-            (&built.node_blocks, &reference.node_blocks),
-            (&built.leaf_blocks, &reference.leaf_blocks),
-            (&built.route_blocks, &reference.route_blocks),
-        ] {
-            assert_eq!(a.end(), b.end());
-            assert_eq!(a.free_elements(), b.free_elements());
-        }
-        assert_eq!(built.nodes.capacity(), reference.nodes.capacity());
-        assert_eq!(
-            built.node_routes.capacity(),
-            reference.node_routes.capacity()
-        );
-        assert_eq!(built.leaves.capacity(), reference.leaves.capacity());
-        assert_eq!(
-            built.route_positions.capacity(),
-            reference.route_positions.capacity()
-        );
-        assert_eq!(
-            built.route_codes.capacity(),
-            reference.route_codes.capacity()
-        );
-    }
-
-    /// [`Trie::build`] makes exactly the trie that building every node with
-    /// the update path's encoding ([`Trie::slot_values`], then
-    /// [`Trie::write_leaves`]) makes: lookups, updates and compaction rely
-    /// on its layout. Random route sets of both key types, every length,
-    /// dense roots (full ones for IPv6) and sparse ones.
+    /// [`Trie::build`] gives every node what the update path writes for its
+    /// routes ([`Trie::slot_values`], then [`Trie::write_leaves`]'s
+    /// encoding): lookups, updates and compaction rely on it. The built
+    /// trie also holds exactly the routes it was given, its node and
+    /// route record arrays sized up front exactly (so
+    /// [`Trie::reserve_for`] counted them right), only full roots with at
+    /// least [`FULL_ROOT_CHILDREN`] children of their own, and the same
+    /// default, short routes and answers as a trie made by inserting the
+    /// routes one by one. Random route sets of both key types, every
+    /// length, dense roots (full ones for IPv6) and sparse ones.
     #[test]
     fn build_matches_the_update_path_encoding() {
+        fn check<K: Key + Default>(
+            random: &mut Random,
+            routes: &[(u128, u8, Code)],
+            key_of: impl Fn(u128) -> K,
+        ) {
+            let keyed: Vec<(K, u8, Code)> = routes
+                .iter()
+                .map(|&(key, length, code)| (key_of(key), length, code))
+                .collect();
+            let mut built = Trie::<K>::new();
+            built.build(&keyed);
+            assert_nodes_as_refresh_writes_them(&built);
+            let mut held: Vec<(K, u8, Code)> = built.routes().collect();
+            held.sort_unstable_by_key(|route| (route.0, route.1));
+            assert_eq!(held, keyed);
+            assert_eq!(built.len(), keyed.len());
+            assert_eq!(built.nodes.len(), built.nodes.capacity());
+            assert_eq!(
+                built.route_positions.len(),
+                built.route_positions.capacity()
+            );
+            for entry in built.direct.iter().filter(|entry| entry.full()) {
+                let root = entry.node as usize;
+                let used = (root + 1..root + 1 + SLOTS)
+                    .filter(|&child| {
+                        built.node_routes[child].count != 0 || built.nodes[child].child_count() != 0
+                    })
+                    .count();
+                assert!(
+                    used >= FULL_ROOT_CHILDREN,
+                    "a full root with {used} children"
+                );
+            }
+            let mut inserted = Trie::<K>::new();
+            for &(key, length, code) in &keyed {
+                inserted.insert(key, length, code);
+            }
+            assert_eq!(built.default, inserted.default);
+            assert_eq!(built.short_routes, inserted.short_routes);
+            assert!(
+                built
+                    .direct
+                    .iter()
+                    .zip(inserted.direct.iter())
+                    .all(|(built, inserted)| built.short == inserted.short)
+            );
+            let mask = |length: u8| u128::MAX.checked_shl(128 - u32::from(length)).unwrap_or(0);
+            for &(key, length, _) in routes {
+                let inside = key | (random.bits() & !mask(length));
+                for probe in [key, inside, random.bits()] {
+                    let probe = key_of(probe);
+                    assert_eq!(built.lookup(probe), inserted.lookup(probe), "{probe:?}");
+                }
+            }
+        }
         let mut random = Random(0x5EED_B01D);
         for round in 0..600 {
             let count = 1 + random.below(if round % 3 == 0 { 3000 } else { 120 }) as usize;
             let routes = random_routes(&mut random, 128, count);
-            let mut built = Trie::<u128>::new();
-            built.build(&routes);
-            let mut reference = Trie::<u128>::new();
-            reference.build_reference(&routes);
-            assert_same(&built, &reference);
-
-            let routes: Vec<(u32, u8, Code)> = random_routes(&mut random, 32, count)
-                .into_iter()
-                .map(|(key, length, code)| ((key >> 96) as u32, length, code))
-                .collect();
-            let mut built = Trie::<u32>::new();
-            built.build(&routes);
-            let mut reference = Trie::<u32>::new();
-            reference.build_reference(&routes);
-            assert_same(&built, &reference);
+            check(&mut random, &routes, |key| key);
+            let routes = random_routes(&mut random, 32, count);
+            check(&mut random, &routes, |key| (key >> 96) as u32);
         }
     }
 
