@@ -472,12 +472,9 @@ impl<'text> Iterator for LineWords<'text> {
         // Bytes below 0x24 inside a word (`!`, control bytes) leave the
         // rest of it to the byte-by-byte loop.
         while let Some(eight) = bytes.get(position..position + 8) {
-            const ONES: u64 = 0x0101_0101_0101_0101;
-            let mut array = [0u8; 8];
-            array.copy_from_slice(eight);
-            let word = u64::from_le_bytes(array);
+            let word = little_endian_word(eight);
             // The lowest byte flagged is exactly the first below 0x24.
-            let below = word.wrapping_sub(ONES * 0x24) & !word & (ONES * 0x80);
+            let below = word.wrapping_sub(BYTE_ONES * 0x24) & !word & (BYTE_ONES * 0x80);
             if below == 0 {
                 position += 8;
                 continue;
@@ -888,9 +885,8 @@ fn route_capacity(text: &str) -> usize {
 /// count was a ninth of a full table's parse (the kernel has no vector
 /// instructions to do it for us).
 fn count_newlines(bytes: &[u8]) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const LOW_SEVEN: u64 = 0x7F7F_7F7F_7F7F_7F7F;
-    const NEWLINES: u64 = ONES * b'\n' as u64;
+    const LOW_SEVEN: u64 = BYTE_ONES * 0x7F;
+    const NEWLINES: u64 = BYTE_ONES * b'\n' as u64;
     let mut count = 0;
     // Each byte of `found` counts up to 255 words' newlines at that byte.
     for block in bytes.chunks(8 * 255) {
@@ -898,9 +894,7 @@ fn count_newlines(bytes: &[u8]) -> usize {
         let words = block.chunks_exact(8);
         let rest = words.remainder();
         for word in words {
-            let mut array = [0u8; 8];
-            array.copy_from_slice(word);
-            let differs = u64::from_le_bytes(array) ^ NEWLINES;
+            let differs = little_endian_word(word) ^ NEWLINES;
             // A byte's top bit set where `differs` is zero, and only there
             // (no carries between bytes).
             let zero = !(((differs & LOW_SEVEN) + LOW_SEVEN) | differs) & !LOW_SEVEN;
@@ -912,6 +906,16 @@ fn count_newlines(bytes: &[u8]) -> usize {
         count += rest.iter().filter(|&&byte| byte == b'\n').count();
     }
     count
+}
+
+/// A one in each byte of a word, for the scans eight bytes at a time.
+const BYTE_ONES: u64 = 0x0101_0101_0101_0101;
+
+/// Eight bytes as a word, the first in the lowest byte.
+fn little_endian_word(eight: &[u8]) -> u64 {
+    let mut array = [0u8; 8];
+    array.copy_from_slice(eight);
+    u64::from_le_bytes(array)
 }
 
 /// Marks a free slot of the duplicate table.

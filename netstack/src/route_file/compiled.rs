@@ -5,11 +5,11 @@
 //! A full Internet table is about 1.29 million lines. Parsing its text
 //! costs some 1,300 instructions a line (callgrind on a host build with the
 //! kernel's opt-level, `netstack/benches/route_file.rs`; 1,900 before the
-//! text parser read each line in one pass), 1.3 to 4 s of an emulated
-//! (TCG) boot, depending on the machine's day. A compiled file holds the same routes already
-//! parsed, checked for duplicates and sorted as the FIB builds them, so
-//! loading it costs a few dozen instructions a route and the FIB skips its
-//! sort.
+//! text parser read each line in one pass), 1.2 to 4 s of an emulated
+//! (TCG) boot, depending on the machine's day. A compiled file holds the
+//! same routes already parsed, checked for duplicates and sorted as the
+//! FIB builds them, so loading it costs a few dozen instructions a route
+//! and the FIB skips its sort.
 //!
 //! A compiled file does not depend on the config: IPv4 routes stay IPv4
 //! routes with their IPv4 next hops, mapped under the config's `pool6`
